@@ -1,0 +1,91 @@
+"""Authenticating a presented virtual key into a Principal, with a short in-process cache.
+
+The cache keeps the hot path off the database: a hit costs one SHA-256 and a dict lookup. A
+revoked key stops working within ``cache_ttl_s`` on every replica; ``last_used_at`` is recorded
+in memory and flushed in batches by the ledger writer's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import anyio.to_thread
+
+from imagegate.accounting.keys import hash_key
+from imagegate.accounting.ports import ApiKeyRecord, KeyStore
+from imagegate.domain.errors import AuthenticationFailed, PermissionDenied
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: which key, and what it may use."""
+
+    key_id: int
+    key_name: str
+    models: frozenset[str] | None
+
+    def check_model(self, alias: str) -> None:
+        """Raise ``PermissionDenied`` when this key may not use ``alias``."""
+        if self.models is not None and alias not in self.models:
+            raise PermissionDenied(f"this key is not allowed to use model '{alias}'", param="model")
+
+    def may_use(self, alias: str) -> bool:
+        """Whether this key may use ``alias``."""
+        return self.models is None or alias in self.models
+
+
+class KeyAuthenticator:
+    """Turns a presented secret into a Principal (or ``AuthenticationFailed``)."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        cache_ttl_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._ttl = cache_ttl_s
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._last_used: dict[int, datetime] = {}
+        self._lock = threading.Lock()
+
+    async def authenticate(self, secret: str | None) -> Principal:
+        """The Principal for ``secret``; the message never echoes the secret back."""
+        if secret is None or secret == "":
+            raise AuthenticationFailed(
+                "Missing API key: send it as 'Authorization: Bearer <key>'."
+            )
+        digest = hash_key(secret)
+        cached = self._cache.get(digest)
+        now = self._clock()
+        if cached is not None and cached[0] > now:
+            record = cached[1]
+        else:
+            record = await anyio.to_thread.run_sync(self._store.key_by_hash, digest)
+            self._cache[digest] = (now + self._ttl, record)
+        wall = self._wall_clock()
+        if record is None or not record.active:
+            raise AuthenticationFailed("Incorrect API key provided.")
+        if record.expires_at is not None and record.expires_at <= wall:
+            raise AuthenticationFailed("This API key has expired.")
+        with self._lock:
+            self._last_used[record.id] = wall
+        return Principal(
+            key_id=record.id,
+            key_name=record.name,
+            models=None if record.models is None else frozenset(record.models),
+        )
+
+    def take_last_used(self) -> dict[int, datetime]:
+        """Hand over (and forget) the last-used times recorded since the previous call."""
+        with self._lock:
+            taken, self._last_used = self._last_used, {}
+        return taken

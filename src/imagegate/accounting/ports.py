@@ -1,0 +1,117 @@
+"""The persistence contracts accounting needs; ``store/`` implements them, ``app.py`` wires them.
+
+The ports are synchronous on purpose: callers on the event loop reach them through
+``anyio.to_thread`` (auth cache misses) or the ledger writer's own thread, so a slow database
+never blocks the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+
+class DuplicateKeyName(Exception):
+    """A key with that name already exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A stored virtual key. Only the hash of the secret is ever stored."""
+
+    id: int
+    name: str
+    prefix: str
+    key_hash: str
+    models: tuple[str, ...] | None
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Not revoked (expiry is checked against a clock by the caller)."""
+        return self.revoked_at is None
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """One attempt that reached (or tried to reach) a provider. Append-only; never holds base64."""
+
+    request_id: str
+    attempt: int
+    model: str
+    provider: str
+    provider_model: str
+    route: str
+    operation: str
+    dialect: str
+    status: Literal["ok", "error"]
+    created_at: datetime
+    key_id: int | None = None
+    key_name: str | None = None
+    error_code: str | None = None
+    http_status: int | None = None
+    images: int = 0
+    usage: dict[str, Any] = field(default_factory=dict)
+    cost_micros: int = 0
+    cost_estimated: bool = False
+    latency_ms: int = 0
+    provider_request_id: str | None = None
+    stream: bool = False
+    client_disconnected: bool = False
+
+
+class KeyStore(Protocol):
+    """Virtual keys, looked up by the hash of the presented secret."""
+
+    def create_key(
+        self,
+        *,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        models: Sequence[str] | None,
+        expires_at: datetime | None = None,
+    ) -> ApiKeyRecord:
+        """Store a new key; raises ``DuplicateKeyName`` if the name is taken."""
+        ...
+
+    def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key whose secret hashes to ``key_hash``, revoked or not."""
+        ...
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        """Every key, oldest first."""
+        ...
+
+    def revoke_key(self, name: str, at: datetime) -> bool:
+        """Mark the named key revoked; False when no active key has that name."""
+        ...
+
+    def touch_keys(self, last_used: dict[int, datetime]) -> None:
+        """Record ``last_used_at`` for several keys at once (writes are batched off the hot path)."""
+        ...
+
+
+class LedgerStore(Protocol):
+    """The append-only usage ledger."""
+
+    def append_entries(self, entries: Sequence[LedgerEntry]) -> None:
+        """Insert the entries in one transaction."""
+        ...
+
+    def query_entries(
+        self,
+        *,
+        since: datetime | None = None,
+        key_name: str | None = None,
+        model: str | None = None,
+        request_id: str | None = None,
+        limit: int = 100,
+    ) -> list[LedgerEntry]:
+        """Entries matching every given filter, newest first."""
+        ...

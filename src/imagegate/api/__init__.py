@@ -1,0 +1,1 @@
+"""Transports: parse a dialect into the pipeline's terms, render results back. Nothing else."""

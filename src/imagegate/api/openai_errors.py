@@ -1,0 +1,74 @@
+"""Domain errors rendered in OpenAI's error shape: ``{"error": {message, type, param, code}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from imagegate.domain import errors as e
+
+# (HTTP status, OpenAI error type) per domain class; the most specific class wins.
+_SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
+    (e.ModelNotFound, 400, "invalid_request_error"),
+    (e.InvalidRequest, 400, "invalid_request_error"),
+    (e.PayloadTooLarge, 400, "invalid_request_error"),
+    (e.AuthenticationFailed, 401, "invalid_request_error"),
+    (e.PermissionDenied, 403, "permission_error"),
+    (e.ModerationBlocked, 400, "image_generation_user_error"),
+    (e.NoImageGenerated, 502, "server_error"),
+    (e.ProviderInvalidRequest, 400, "invalid_request_error"),
+    (e.RateLimited, 429, "requests"),
+    (e.QuotaExhausted, 429, "insufficient_quota"),
+    (e.UpstreamTimeout, 504, "server_error"),
+    (e.ProviderAuthentication, 502, "server_error"),
+    (e.ProviderPermission, 502, "server_error"),
+    (e.ProviderNotFound, 502, "server_error"),
+    (e.UpstreamUnavailable, 502, "server_error"),
+    (e.UpstreamBadResponse, 502, "server_error"),
+    (e.ImagegateError, 500, "server_error"),
+]
+
+_CODES: dict[type[e.ImagegateError], str] = {
+    e.RateLimited: "rate_limit_exceeded",
+    e.QuotaExhausted: "insufficient_quota",
+}
+
+_GENERIC_MESSAGES: dict[type[e.ImagegateError], str] = {
+    # Never relay these providers' messages: they can quote (masked) credentials of the route.
+    e.ProviderAuthentication: "The provider refused this gateway route's credentials; the operator must fix the route.",
+    e.ProviderPermission: "The provider refused this model for the gateway's account.",
+}
+
+
+def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and OpenAI-shaped body for a domain error."""
+    status, kind = 500, "server_error"
+    for cls, shape_status, shape_kind in _SHAPES:
+        if isinstance(error, cls):
+            status, kind = shape_status, shape_kind
+            break
+    message = _GENERIC_MESSAGES.get(type(error), error.message)
+    code = _CODES.get(type(error), error.code)
+    body: dict[str, Any] = {"message": message, "type": kind, "param": error.param, "code": code}
+    if isinstance(error, e.ModerationBlocked) and "moderation_details" in error.details:
+        body["moderation_details"] = error.details["moderation_details"]
+    return status, {"error": body}
+
+
+def error_response(error: e.ImagegateError, request_id: str) -> Response:
+    """A complete OpenAI-dialect error response, with ``x-request-id`` and retry hints."""
+    status, body = error_status_and_body(error)
+    headers = {"x-request-id": request_id}
+    if isinstance(error, e.ProviderError) and error.retry_after is not None:
+        headers["retry-after"] = str(max(1, round(error.retry_after)))
+        headers["retry-after-ms"] = str(int(error.retry_after * 1000))
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
+def stream_error_frame(error: e.ImagegateError) -> bytes:
+    """An SSE ``error`` frame for a failure after the stream started."""
+    _, body = error_status_and_body(error)
+    payload = {"type": "error", **body}
+    return b"event: error\ndata: " + orjson.dumps(payload) + b"\n\n"

@@ -1,0 +1,127 @@
+"""OpenAI Images dialect routes: ``/v1/images/generations``, ``/v1/images/edits``, ``/v1/models``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from imagegate.api.ids import new_request_id
+from imagegate.api.openai_errors import error_response, stream_error_frame
+from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation
+from imagegate.api.openai_render import render_result
+from imagegate.domain.errors import ImagegateError, InvalidRequest
+from imagegate.domain.money import usd_string
+from imagegate.domain.request import ImageRequest
+from imagegate.service.gateway import Gateway
+from imagegate.service.images import StreamSession
+
+Parser = Callable[[Request, object], Awaitable[ImageRequest]]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The key from ``Authorization: Bearer <key>``, or None."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[ImageRequest]]) -> Response:
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    try:
+        principal = await gateway.authenticate(bearer_token(request))
+        image_request = await parse(request, gateway.limits)
+        plan = gateway.plan(request_id, image_request, principal)
+        if image_request.stream:
+            session = await gateway.images.open_stream(plan)
+            return _stream_response(session, request_id)
+        served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    headers = {
+        "x-request-id": request_id,
+        "x-imagegate-cost-usd": usd_string(served.charge.micros),
+        "x-imagegate-route": served.route.target.name,
+    }
+    if served.charge.estimated:
+        headers["x-imagegate-cost-estimated"] = "true"
+    return Response(render_result(served), headers=headers, media_type="application/json")
+
+
+def _stream_response(session: StreamSession, request_id: str) -> StreamingResponse:
+    async def frames() -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(session.events()) as events:
+            try:
+                async for event in events:
+                    yield event.raw
+            except ImagegateError as error:
+                # Headers are gone already: report the failure in-band, as OpenAI does.
+                with anyio.CancelScope(shield=True):
+                    yield stream_error_frame(error)
+
+    headers = {
+        "x-request-id": request_id,
+        "x-imagegate-route": session.route.target.name,
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+    }
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+
+async def generations(request: Request) -> Response:
+    """``POST /v1/images/generations``."""
+    return await _images_endpoint(request, parse_generation)
+
+
+async def edits(request: Request) -> Response:
+    """``POST /v1/images/edits``."""
+    return await _images_endpoint(request, parse_edit)
+
+
+async def variations(request: Request) -> Response:
+    """``POST /v1/images/variations``: retired upstream (DALL·E 2 only); answered clearly."""
+    return error_response(
+        InvalidRequest("Image variations are no longer supported; use /v1/images/edits.", param=None),
+        new_request_id(),
+    )
+
+
+async def list_models(request: Request) -> Response:
+    """``GET /v1/models``: the aliases this key may use."""
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    try:
+        principal = await gateway.authenticate(bearer_token(request))
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    data = [
+        {"id": alias.name, "object": "model", "created": 0, "owned_by": "imagegate"}
+        for alias in gateway.visible_aliases(principal)
+    ]
+    return Response(
+        orjson.dumps({"object": "list", "data": data}),
+        media_type="application/json",
+        headers={"x-request-id": request_id},
+    )
+
+
+routes = [
+    Route("/v1/images/generations", generations, methods=["POST"]),
+    Route("/v1/images/edits", edits, methods=["POST"]),
+    Route("/v1/images/variations", variations, methods=["POST"]),
+    Route("/v1/models", list_models, methods=["GET"]),
+]

@@ -1,0 +1,174 @@
+"""Parsing the OpenAI Images dialect (JSON generations, multipart edits) into ``ImageRequest``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+
+from imagegate.domain.errors import InvalidRequest, PayloadTooLarge
+from imagegate.domain.request import ImageRequest, InputImage
+from imagegate.service.gateway import RequestLimits
+
+DIALECT = "openai-images"
+
+
+class ImageParams(BaseModel):
+    """The fields of ``/images/generations`` and ``/images/edits`` the gateway models.
+
+    Anything else (``safety_identifier``, ``response_format``, future fields) is kept in
+    ``extra`` and reaches an OpenAI route as sent.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt: StrictStr
+    model: StrictStr | None = None
+    n: StrictInt | None = None
+    size: StrictStr | None = None
+    quality: StrictStr | None = None
+    background: StrictStr | None = None
+    output_format: StrictStr | None = None
+    output_compression: StrictInt | None = None
+    moderation: StrictStr | None = None
+    input_fidelity: StrictStr | None = None
+    partial_images: StrictInt | None = None
+    stream: StrictBool | None = None
+    user: StrictStr | None = None
+
+
+_INT_FIELDS = ("n", "output_compression", "partial_images")
+_BOOL_FIELDS = ("stream",)
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors()[0]
+    param = ".".join(str(part) for part in first["loc"]) or None
+    if first["type"] == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+    return InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param)
+
+
+def _to_request(fields: dict[str, Any], operation: str, images: list[InputImage], mask: InputImage | None) -> ImageRequest:
+    try:
+        params = ImageParams.model_validate(fields)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    extra = dict(params.model_extra or {})
+    return ImageRequest(
+        operation="generate" if operation == "generate" else "edit",
+        model=params.model or "",
+        prompt=params.prompt,
+        dialect=DIALECT,
+        n=params.n,
+        size=params.size,
+        quality=params.quality,
+        background=params.background,
+        output_format=params.output_format,
+        output_compression=params.output_compression,
+        moderation=params.moderation,
+        input_fidelity=params.input_fidelity,
+        partial_images=params.partial_images,
+        stream=params.stream is True,
+        user=params.user,
+        images=images,
+        mask=mask,
+        extra=extra,
+        param_names={"images": "image"},
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (before reading it all) anything over ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_generation(request: Request, limits: RequestLimits) -> ImageRequest:
+    """A ``POST /v1/images/generations`` JSON body."""
+    body = await read_body(request, limits.max_body_bytes)
+    try:
+        fields = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+            "HTTP library correctly. The OpenAI API expects a JSON payload.)"
+        ) from None
+    if not isinstance(fields, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return _to_request(fields, "generate", [], None)
+
+
+def _form_scalar(name: str, value: str) -> Any:
+    if name in _INT_FIELDS:
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidRequest(f"Invalid value for '{name}': expected an integer, got {value!r}.", param=name) from None
+    if name in _BOOL_FIELDS:
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise InvalidRequest(f"Invalid value for '{name}': expected true or false, got {value!r}.", param=name)
+        return lowered == "true"
+    return value
+
+
+async def _upload(part: UploadFile, param: str, limits: RequestLimits) -> InputImage:
+    data = await part.read()
+    if len(data) > limits.max_image_bytes:
+        raise InvalidRequest(
+            f"Input image '{part.filename}' is {len(data)} bytes; the limit is {limits.max_image_bytes} bytes.",
+            param=param,
+        )
+    if len(data) == 0:
+        raise InvalidRequest(f"Input image '{part.filename}' is empty.", param=param)
+    return InputImage(data=data, filename=part.filename, content_type=part.content_type)
+
+
+async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
+    """A ``POST /v1/images/edits`` multipart body (``image[]`` parts and/or ``image``, ``mask``)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise InvalidRequest("Image edits must be sent as multipart/form-data.")
+    body = await read_body(request, limits.max_body_bytes)
+    # The body was read (and size-checked) above; hand it to Starlette's multipart parser.
+    request._body = body
+    try:
+        form: FormData = await request.form(max_files=256, max_fields=200, max_part_size=1024 * 1024)
+    except Exception as exc:
+        raise InvalidRequest(f"We could not parse the multipart body of your request: {exc}") from None
+    try:
+        fields: dict[str, Any] = {}
+        parts: list[UploadFile] = []
+        mask: InputImage | None = None
+        for name, value in form.multi_items():
+            if name in ("image", "image[]"):
+                if not isinstance(value, UploadFile):
+                    raise InvalidRequest("'image' must be a file upload.", param="image")
+                parts.append(value)
+            elif name == "mask":
+                if not isinstance(value, UploadFile):
+                    raise InvalidRequest("'mask' must be a file upload.", param="mask")
+                mask = await _upload(value, "mask", limits)
+            elif isinstance(value, UploadFile):
+                fields[name] = value.filename
+            else:
+                fields[name] = _form_scalar(name, value)
+        if len(parts) > limits.max_images:
+            raise InvalidRequest(f"Too many input images: {len(parts)}; the limit is {limits.max_images}.", param="image")
+        images = [await _upload(part, "image", limits) for part in parts]
+    finally:
+        await form.close()
+    return _to_request(fields, "edit", images, mask)

@@ -1,0 +1,155 @@
+"""The composition root: builds every collaborator from settings and config and passes it down.
+
+Nothing else in the package constructs stores, pools or threads; tests build the same app with
+their own settings (a throwaway database, the sandbox's URL) through ``create_app``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from imagegate.accounting.auth import KeyAuthenticator
+from imagegate.accounting.ledger import LedgerWriter
+from imagegate.api import openai_images
+from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.config.file import GatewayConfig
+from imagegate.config.settings import Settings
+from imagegate.providers.base import RouteTarget
+from imagegate.providers.http import HttpExecutor
+from imagegate.providers.registry import AdapterRegistry, builtin_registry
+from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.gateway import Gateway, RequestLimits
+from imagegate.service.images import ImageService
+from imagegate.service.plan import ModelFacts
+from imagegate.store.database import make_engine
+from imagegate.store.keys import SqlKeyStore
+from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.migrate import upgrade_database
+
+log = logging.getLogger("imagegate")
+
+
+def build_route_table(config: GatewayConfig) -> RouteTable:
+    """Aliases and their routes from the config file; route names are unique per alias."""
+    aliases = []
+    for model in config.models:
+        targets = []
+        seen: set[str] = set()
+        for index, route in enumerate(model.routes, start=1):
+            name = route.name if route.name is not None else f"{model.name}/{route.provider}/{route.model}"
+            if name in seen:
+                name = f"{name}#{index}"
+            seen.add(name)
+            targets.append(
+                RouteTarget(
+                    name=name, alias=model.name, provider=route.provider, model=route.model,
+                    base_url=route.base_url, api_key=route.api_key, timeout_s=route.timeout,
+                    options=dict(route.options),
+                )
+            )
+        aliases.append(ModelAlias(name=model.name, routes=tuple(targets), description=model.description))
+    return RouteTable(aliases)
+
+
+def facts_from_catalog(catalog: Catalog):
+    """A lookup the planner uses: (provider, model id) -> capabilities and price row."""
+
+    def lookup(provider: str, model: str) -> ModelFacts:
+        entry = catalog.find(provider, model)
+        if entry is None:
+            return ModelFacts(capabilities=None, price=None)
+        return ModelFacts(capabilities=entry.capabilities, price=entry.price)
+
+    return lookup
+
+
+@dataclass
+class Runtime:
+    """What the app owns and must close: the pool, the ledger thread, the database engine."""
+
+    engine: Engine
+    http: HttpExecutor
+    ledger: LedgerWriter
+    gateway: Gateway
+
+
+def build_runtime(
+    settings: Settings,
+    config: GatewayConfig,
+    *,
+    engine: Engine | None = None,
+    registry: AdapterRegistry | None = None,
+    http: HttpExecutor | None = None,
+) -> Runtime:
+    """Every collaborator of the gateway, wired; nothing started yet."""
+    if engine is None:
+        engine = make_engine(settings.resolved_database_url())
+        if settings.auto_migrate:
+            upgrade_database(engine)
+    registry = registry if registry is not None else builtin_registry()
+    for route in (target for alias in build_route_table(config).aliases() for target in alias.routes):
+        registry.get(route.provider)
+    catalog = load_catalog(overrides=config.catalog)
+    keys = SqlKeyStore(engine)
+    authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
+    ledger = LedgerWriter(
+        SqlLedgerStore(engine),
+        side_work=lambda: _flush_last_used(authenticator, keys),
+    )
+    http = http if http is not None else HttpExecutor()
+    gateway = Gateway(
+        routes=build_route_table(config),
+        registry=registry,
+        facts=facts_from_catalog(catalog),
+        authenticator=authenticator,
+        images=ImageService(http=http, ledger=ledger),
+        limits=RequestLimits(
+            max_body_bytes=config.limits.max_body_bytes,
+            max_image_bytes=config.limits.max_image_bytes,
+            max_images=config.limits.max_images,
+        ),
+    )
+    return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway)
+
+
+def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:
+    taken = authenticator.take_last_used()
+    if taken:
+        keys.touch_keys(taken)
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Liveness and readiness: 200 once startup (migrations, pools, ledger thread) is done."""
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
+    """The ASGI app over a built runtime; its lifespan starts and stops the runtime's parts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime.ledger.start()
+        try:
+            yield
+        finally:
+            await runtime.http.aclose()
+            runtime.ledger.close()
+            if dispose_engine:
+                runtime.engine.dispose()
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes],
+        lifespan=lifespan,
+    )
+    app.state.gateway = runtime.gateway
+    app.state.runtime = runtime
+    return app

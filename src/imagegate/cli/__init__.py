@@ -1,0 +1,1 @@
+"""The ``imagegate`` command line."""

@@ -1,0 +1,5 @@
+"""``python -m imagegate.cli``."""
+
+from imagegate.cli.main import main
+
+main()

@@ -1,0 +1,67 @@
+"""Helpers shared by CLI commands: settings, config and a migrated database engine."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from imagegate.config.file import ConfigError, GatewayConfig, load_config
+from imagegate.config.settings import Settings
+from imagegate.store.database import make_engine
+from imagegate.store.migrate import upgrade_database
+
+console = Console()
+err_console = Console(stderr=True)
+
+_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print an error to stderr and return the Exit to raise."""
+    err_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def settings_from_env() -> Settings:
+    """Settings from ``IMAGEGATE_*``."""
+    return Settings()
+
+
+def config_from(path: Path | None, settings: Settings) -> GatewayConfig:
+    """The config file from ``--config`` or ``IMAGEGATE_CONFIG``; empty config when neither."""
+    chosen = path if path is not None else settings.config
+    if chosen is None:
+        return GatewayConfig()
+    try:
+        return load_config(chosen)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def migrated_engine(settings: Settings) -> Engine:
+    """An engine on the configured database, migrated to head."""
+    engine = make_engine(settings.resolved_database_url())
+    upgrade_database(engine)
+    return engine
+
+
+def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
+    """``--since``: an ISO-8601 time (UTC when naive) or a relative span like ``30m``, ``2h``, ``7d``."""
+    if value is None:
+        return None
+    current = now if now is not None else datetime.now(UTC)
+    relative = _RELATIVE.match(value.strip())
+    if relative is not None:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        return current - timedelta(**{_UNITS[unit]: amount})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--since {value!r}: expected an ISO time (2026-11-21T10:00) or a span (30m, 2h, 7d)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

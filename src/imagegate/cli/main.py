@@ -1,0 +1,78 @@
+"""``imagegate``: serve the gateway, run the sandbox or the demo, manage keys, read the ledger."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
+from imagegate.cli.keys import keys_app
+from imagegate.cli.usage import usage
+
+app = typer.Typer(help="imagegate: one key and one base URL for every image-generation API.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(keys_app, name="keys")
+app.command("usage")(usage)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: $IMAGEGATE_CONFIG)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+) -> None:
+    """Run the gateway."""
+    from imagegate.cli.server import bind_socket, serve_forever, url_of
+
+    settings = settings_from_env()
+    gateway_config = config_from(config, settings)
+    if config is not None:
+        os.environ["IMAGEGATE_CONFIG"] = str(config)
+    sock = bind_socket(host, port)
+    console.print(f"imagegate listening on {url_of(sock, host)}", highlight=False)
+    serve_forever(settings, gateway_config, sock, workers=workers)
+
+
+@app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8090, "--port", help="Port to listen on."),
+    fixed_delay_ms: int | None = typer.Option(None, "--fixed-delay-ms", help="Benchmark mode: answer every generation after this delay."),
+    fixed_image_bytes: int | None = typer.Option(None, "--fixed-image-bytes", help="Benchmark mode: size of the pre-encoded response."),
+) -> None:
+    """Run the provider sandbox alone (synthetic images, real wire formats, fault injection)."""
+    from imagegate.sandbox.config import SandboxConfig
+    from imagegate.sandbox.server import run_sandbox
+
+    run_sandbox(host, port, SandboxConfig(fixed_delay_ms=fixed_delay_ms, fixed_image_bytes=fixed_image_bytes))
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Gateway port (0: any free port)."),
+) -> None:
+    """Sandbox + gateway + a demo key, in one command (embedded SQLite, no provider account needed)."""
+    from imagegate.cli.demo import run_demo
+
+    run_demo(host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to the configured database."""
+    migrated_engine(settings_from_env()).dispose()
+    console.print("database is at the latest revision")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["main", "app", "fail"]

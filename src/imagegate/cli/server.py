@@ -1,0 +1,63 @@
+"""Running the gateway under uvicorn: one process, or several workers from a factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+import uvicorn
+
+from imagegate.app import build_runtime, create_app
+from imagegate.config.file import GatewayConfig, load_config
+from imagegate.config.settings import Settings
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free port), so the URL is known before serving."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    """``http://host:port`` for a bound socket."""
+    port = sock.getsockname()[1]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{port}"
+
+
+def uvicorn_config(app: object, *, log_level: str, workers: int = 1, factory: bool = False) -> uvicorn.Config:
+    """The server settings imagegate runs with (uvloop + httptools when installed)."""
+    return uvicorn.Config(
+        app, log_level=log_level, workers=workers, factory=factory, lifespan="on",
+        timeout_keep_alive=75, access_log=log_level == "debug", server_header=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket, *, workers: int = 1) -> None:
+    """Serve until interrupted. With several workers each builds its own runtime from the env."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        server_config = uvicorn_config("imagegate.cli.server:app_from_env", log_level=settings.log_level,
+                                       workers=workers, factory=True)
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(server_config, target=uvicorn.Server(server_config).run, sockets=[sock]).run()
+        return
+    app = create_app(build_runtime(settings, config))
+    uvicorn.Server(uvicorn_config(app, log_level=settings.log_level)).run(sockets=[sock])
+
+
+def app_from_env() -> object:
+    """Factory for worker processes: settings and config come from the environment."""
+    settings = Settings()
+    path = os.environ.get("IMAGEGATE_CONFIG")
+    config = load_config(Path(path)) if path else GatewayConfig()
+    return create_app(build_runtime(settings, config))

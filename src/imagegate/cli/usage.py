@@ -1,0 +1,63 @@
+"""``imagegate usage``: ledger rows, newest first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from imagegate.accounting.ports import LedgerEntry
+from imagegate.cli.common import console, migrated_engine, parse_since, settings_from_env
+from imagegate.domain.money import usd_string
+from imagegate.store.ledger import SqlLedgerStore
+
+
+def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
+    """The JSON shape of one ledger row (money as a decimal string)."""
+    return {
+        "request_id": entry.request_id,
+        "attempt": entry.attempt,
+        "key_name": entry.key_name,
+        "model": entry.model,
+        "provider": entry.provider,
+        "provider_model": entry.provider_model,
+        "route": entry.route,
+        "operation": entry.operation,
+        "dialect": entry.dialect,
+        "status": entry.status,
+        "error_code": entry.error_code,
+        "http_status": entry.http_status,
+        "images": entry.images,
+        "usage": entry.usage,
+        "cost_usd": usd_string(entry.cost_micros),
+        "cost_estimated": entry.cost_estimated,
+        "latency_ms": entry.latency_ms,
+        "provider_request_id": entry.provider_request_id,
+        "stream": entry.stream,
+        "client_disconnected": entry.client_disconnected,
+        "created_at": entry.created_at.isoformat(),
+    }
+
+
+def usage(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
+    since: str | None = typer.Option(None, "--since", help="ISO time or span (30m, 2h, 7d)."),
+    key: str | None = typer.Option(None, "--key", help="Only this key's rows (by name)."),
+    model: str | None = typer.Option(None, "--model", help="Only this model alias."),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many rows."),
+) -> None:
+    """Show ledger rows, newest first: one per provider attempt."""
+    store = SqlLedgerStore(migrated_engine(settings_from_env()))
+    entries = store.query_entries(since=parse_since(since), key_name=key, model=model, limit=limit)
+    rows = [ledger_row(entry) for entry in entries]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("time", "request", "key", "model", "route", "status", "images", "cost $", "ms")
+    for row in rows:
+        status = row["status"] if row["error_code"] is None else f"{row['status']}: {row['error_code']}"
+        table.add_row(row["created_at"][:19], row["request_id"][:16], row["key_name"] or "", row["model"],
+                      row["route"], status, str(row["images"]), row["cost_usd"], str(row["latency_ms"]))
+    console.print(table)

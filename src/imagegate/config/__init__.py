@@ -1,0 +1,1 @@
+"""Operator configuration: environment settings and the YAML gateway file."""

@@ -1,0 +1,135 @@
+"""The gateway's YAML configuration: models, their routes, limits and catalog overrides.
+
+Strings may reference the environment as ``${NAME}`` or ``${NAME:-default}`` (``$${`` escapes);
+a reference to an unset variable without a default is an error naming the variable, so a
+missing secret is caught at startup rather than sent to a provider as an empty key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or invalid; the message says where."""
+
+
+class RouteConfig(BaseModel):
+    """One provider deployment of a model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    model: str
+    base_url: str
+    api_key: str = Field(default="", repr=False)
+    name: str | None = None
+    timeout: float = Field(default=300.0, gt=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ModelConfig(BaseModel):
+    """A model alias clients send as ``model``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str | None = None
+    routes: list[RouteConfig] = Field(min_length=1)
+
+
+class LimitsConfig(BaseModel):
+    """Request limits enforced before anything reaches a provider."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_images: int = Field(default=16, gt=0)
+
+
+class GatewayConfig(BaseModel):
+    """The whole file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[ModelConfig] = Field(default_factory=list)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    catalog: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: set[str] = set()
+        for model in models:
+            if model.name in seen:
+                raise ValueError(f"model name {model.name!r} appears twice")
+            seen.add(model.name)
+        return models
+
+
+def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a parsed YAML document."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env, f"{path}.{key}" if path else str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env, f"{path}[{index}]") for index, item in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set (use ${{{name}:-default}} for a default)")
+
+    return _REFERENCE.sub(substitute, value)
+
+
+def parse_config(document: Any, env: Mapping[str, str] | None = None, *, source: str = "config") -> GatewayConfig:
+    """Validate an already-parsed YAML document."""
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    resolved = interpolate(document, os.environ if env is None else env)
+    try:
+        return GatewayConfig.model_validate(resolved)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from None
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
+    """Read and validate a YAML configuration file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(document, env, source=str(path))

@@ -1,0 +1,37 @@
+"""Process settings from the environment (``IMAGEGATE_*``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/imagegate`` (``~/.local/share/imagegate``)."""
+    base = os.environ.get("XDG_DATA_HOME")
+    root = Path(base) if base else Path.home() / ".local" / "share"
+    return root / "imagegate"
+
+
+class Settings(BaseSettings):
+    """Environment settings; the YAML file holds models and routes."""
+
+    model_config = SettingsConfigDict(env_prefix="IMAGEGATE_", extra="ignore")
+
+    database_url: str | None = None
+    master_key: SecretStr | None = None
+    data_dir: Path = default_data_dir()
+    config: Path | None = None
+    redis_url: str | None = None
+    log_level: str = "info"
+    auto_migrate: bool = True
+    auth_cache_ttl_s: float = 5.0
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or an SQLite file in the data directory."""
+        if self.database_url is not None and self.database_url != "":
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'imagegate.db'}"

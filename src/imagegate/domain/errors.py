@@ -1,0 +1,137 @@
+"""The error tree every layer speaks; dialects render it, adapters produce it.
+
+    ImagegateError
+    ├── ClientError                     the caller's request cannot be served as sent (never retried)
+    │   ├── InvalidRequest              400, names the offending ``param``
+    │   ├── AuthenticationFailed        401, missing/unknown/revoked/expired gateway key
+    │   ├── PermissionDenied            403, key not allowed this model
+    │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
+    │   └── PayloadTooLarge             413, body over the configured limit
+    └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
+        ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
+        ├── ProviderAuthentication      the route's provider credential was refused (a gateway misconfiguration)
+        ├── ProviderPermission          the provider refuses this model for this account
+        ├── ProviderNotFound            the provider does not know the model/endpoint
+        ├── ModerationBlocked           input or output blocked by the provider's safety system
+        ├── NoImageGenerated            the provider answered without any image (e.g. text only)
+        ├── RateLimited                 429; ``retry_after`` seconds when the provider said so
+        ├── QuotaExhausted              out of credits / quota (not retryable)
+        ├── UpstreamTimeout             no answer within the deadline
+        ├── UpstreamUnavailable         5xx, connection refused or reset
+        └── UpstreamBadResponse         truncated, malformed or unparseable body
+
+Each class carries a stable ``code`` (the ledger's ``error_code``) and whether retrying the same
+route may help (``retryable``). Dialects choose status codes and shapes; nothing here knows them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ImagegateError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code: str = "internal_error"
+    retryable: bool = False
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class ClientError(ImagegateError):
+    """The caller's request cannot be served as sent."""
+
+
+class InvalidRequest(ClientError):
+    code = "invalid_request"
+
+
+class AuthenticationFailed(ClientError):
+    code = "invalid_api_key"
+
+
+class PermissionDenied(ClientError):
+    code = "model_not_allowed"
+
+
+class ModelNotFound(ClientError):
+    code = "model_not_found"
+
+
+class PayloadTooLarge(ClientError):
+    code = "payload_too_large"
+
+
+class ProviderError(ImagegateError):
+    """An attempt at a provider failed; carries what the provider told us, never its credentials."""
+
+    code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        provider_status: int | None = None,
+        provider_request_id: str | None = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, param=param)
+        self.provider_status = provider_status
+        self.provider_request_id = provider_request_id
+        self.provider_code = provider_code
+        self.retry_after = retry_after
+        self.details = details or {}
+
+
+class ProviderInvalidRequest(ProviderError):
+    code = "invalid_request"
+
+
+class ProviderAuthentication(ProviderError):
+    code = "upstream_authentication"
+
+
+class ProviderPermission(ProviderError):
+    code = "upstream_permission"
+
+
+class ProviderNotFound(ProviderError):
+    code = "upstream_not_found"
+
+
+class ModerationBlocked(ProviderError):
+    code = "moderation_blocked"
+
+
+class NoImageGenerated(ProviderError):
+    code = "no_image_generated"
+
+
+class RateLimited(ProviderError):
+    code = "rate_limited"
+    retryable = True
+
+
+class QuotaExhausted(ProviderError):
+    code = "quota_exhausted"
+
+
+class UpstreamTimeout(ProviderError):
+    code = "timeout"
+    retryable = True
+
+
+class UpstreamUnavailable(ProviderError):
+    code = "upstream_unavailable"
+    retryable = True
+
+
+class UpstreamBadResponse(ProviderError):
+    code = "upstream_bad_response"
+    retryable = True

@@ -1,0 +1,59 @@
+"""The canonical image request every dialect parses into and every adapter maps from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Operation = Literal["generate", "edit"]
+
+
+@dataclass(slots=True)
+class InputImage:
+    """An uploaded image (edit input, reference or mask), held as the bytes the client sent."""
+
+    data: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(slots=True)
+class ImageRequest:
+    """What the client asked for, in canonical terms.
+
+    ``None`` means "not sent": adapters apply provider defaults only for absent fields, and
+    pricing treats absent fields by the provider's documented default. ``extra`` keeps the
+    fields a dialect does not model so a provider speaking the same dialect receives them as sent.
+    """
+
+    operation: Operation
+    model: str
+    prompt: str
+    dialect: str
+    n: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    background: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
+    moderation: str | None = None
+    input_fidelity: str | None = None
+    partial_images: int | None = None
+    stream: bool = False
+    user: str | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    seed: int | None = None
+    images: list[InputImage] = field(default_factory=list)
+    mask: InputImage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    param_names: dict[str, str] = field(default_factory=dict)
+
+    def param_name(self, canonical: str) -> str:
+        """The client's own name for a canonical field, so errors name what the client sent."""
+        return self.param_names.get(canonical, canonical)
+
+    @property
+    def image_count(self) -> int:
+        """How many images the caller asked for (1 when ``n`` was not sent)."""
+        return 1 if self.n is None else self.n

@@ -1,0 +1,171 @@
+"""The OpenAI Images adapter: pure request/response transforms for the GPT Image models."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from imagegate.domain.capabilities import Capabilities
+from imagegate.domain.errors import ProviderError, UpstreamBadResponse
+from imagegate.domain.request import ImageRequest, InputImage
+from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
+from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
+from imagegate.providers.openai.errors import error_from_body, error_object
+from imagegate.providers.openai.parameters import (
+    DEFAULT_CAPABILITIES,
+    EDITS_PATH,
+    GENERATIONS_PATH,
+    IMAGE_KEYS,
+    PARAMETERS,
+)
+from imagegate.providers.skeleton import MalformedBody, parse_skeleton
+from imagegate.providers.sse import frame_fields, sse_frames
+from imagegate.providers.validation import validate_request
+
+DIALECT = "openai-images"
+
+
+def usage_from_openai(raw: Mapping[str, Any] | None) -> Usage:
+    """Map OpenAI's image ``usage`` object onto the domain's counters (absent stays None)."""
+    if not isinstance(raw, Mapping):
+        return Usage()
+    input_details = raw.get("input_tokens_details") or {}
+    output_details = raw.get("output_tokens_details") or {}
+    output_image = output_details.get("image_tokens")
+    output_text = output_details.get("text_tokens")
+    if output_image is None and output_text is None:
+        output_image = raw.get("output_tokens")
+    input_text = input_details.get("text_tokens")
+    input_image = input_details.get("image_tokens")
+    if input_text is None and input_image is None:
+        input_text = raw.get("input_tokens")
+    return Usage(
+        raw=dict(raw),
+        input_text_tokens=input_text,
+        input_image_tokens=input_image,
+        cached_input_tokens=input_details.get("cached_tokens"),
+        output_image_tokens=output_image,
+        output_text_tokens=output_text,
+    )
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _file(name: str, image: InputImage, index: int) -> tuple[str, tuple[str, bytes, str]]:
+    filename = image.filename if image.filename is not None else f"image-{index}.png"
+    return name, (filename, image.data, image.content_type or "application/octet-stream")
+
+
+class OpenAIImagesAdapter:
+    """GPT Image models over the OpenAI Images API (sync JSON, multipart edits, SSE)."""
+
+    name: ClassVar[str] = "openai"
+    dialect: ClassVar[str] = DIALECT
+    default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
+
+    def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
+        """Reject what the model cannot honour, naming the client's parameter."""
+        validate_request(request, capabilities, request.model)
+
+    def _headers(self, route: RouteTarget) -> dict[str, str]:
+        headers = {"authorization": f"Bearer {route.api_key}"}
+        for option, header in (("organization", "openai-organization"), ("project", "openai-project")):
+            value = route.options.get(option)
+            if value is not None:
+                headers[header] = str(value)
+        return headers
+
+    def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """JSON for generations, multipart for edits; unknown client fields pass through as sent."""
+        fields: dict[str, Any] = {**request.extra, "model": route.model, "prompt": request.prompt}
+        fields.update(PARAMETERS.apply(request, route.model))
+        base = route.base_url.rstrip("/")
+        headers = self._headers(route)
+        if request.operation == "generate":
+            headers["content-type"] = "application/json"
+            return WireRequest(
+                "POST", base + GENERATIONS_PATH, headers, content=orjson.dumps(fields), stream=request.stream
+            )
+        form = [(key, _form_value(value)) for key, value in fields.items() if value is not None]
+        image_field = "image" if len(request.images) == 1 else "image[]"
+        files = [_file(image_field, image, index) for index, image in enumerate(request.images)]
+        if request.mask is not None:
+            files.append(_file("mask", request.mask, 0))
+        return WireRequest("POST", base + EDITS_PATH, headers, form=form, files=files, stream=request.stream)
+
+    def from_wire(
+        self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool
+    ) -> ImageResult:
+        """Parse an ``ImagesResponse``; base64 stays in the raw body unless a translation needs it."""
+        provider_request_id = response.headers.get("x-request-id")
+        try:
+            parsed, blanked = parse_skeleton(response.body, IMAGE_KEYS)
+        except MalformedBody as exc:
+            raise UpstreamBadResponse(
+                f"the provider's response is not valid JSON: {exc}",
+                provider_status=response.status, provider_request_id=provider_request_id,
+            ) from exc
+        data = parsed.get("data") if isinstance(parsed, dict) else None
+        if not isinstance(data, list):
+            raise UpstreamBadResponse(
+                "the provider's response has no 'data' list",
+                provider_status=response.status, provider_request_id=provider_request_id,
+            )
+        images: list[GeneratedImage] = []
+        if not keep_raw:
+            full = orjson.loads(response.body)
+            images = [
+                GeneratedImage(b64_json=item.get("b64_json"), url=item.get("url"),
+                               mime_type=f"image/{full.get('output_format') or 'png'}",
+                               revised_prompt=item.get("revised_prompt"))
+                for item in full["data"]
+            ]
+        return ImageResult(
+            image_count=len(data),
+            usage=usage_from_openai(parsed.get("usage")),
+            provider_request_id=provider_request_id,
+            images=images,
+            raw_body=response.body if keep_raw else None,
+            raw_dialect=DIALECT if keep_raw else None,
+            created=parsed.get("created"),
+            size=parsed.get("size"),
+            quality=parsed.get("quality"),
+            background=parsed.get("background"),
+            output_format=parsed.get("output_format"),
+        )
+
+    def error_from_wire(self, response: WireResponse) -> ProviderError:
+        """Map a non-2xx answer by status and the body's structured ``code``/``type``."""
+        return error_from_body(error_object(response.body), status=response.status, headers=response.headers)
+
+    async def stream_events(self, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
+        """Classify each SSE frame; only the final and error frames are parsed (skeleton only)."""
+        async for frame in sse_frames(frames):
+            event_name, data = frame_fields(frame)
+            if data == b"[DONE]":
+                continue
+            if event_name is not None and event_name.endswith(".partial_image"):
+                yield StreamEvent(kind="partial_image", raw=frame)
+                continue
+            try:
+                parsed, _ = parse_skeleton(data, IMAGE_KEYS)
+            except MalformedBody as exc:
+                raise UpstreamBadResponse(f"malformed stream event: {exc}") from exc
+            kind = parsed.get("type") if isinstance(parsed, dict) else None
+            if event_name == "error" or kind == "error" or (isinstance(parsed, dict) and "error" in parsed):
+                error = parsed.get("error") if isinstance(parsed.get("error"), dict) else parsed
+                yield StreamEvent(kind="error", raw=frame, data=parsed, error=error_from_body(error, status=None))
+            elif isinstance(kind, str) and kind.endswith(".completed"):
+                yield StreamEvent(kind="completed", raw=frame, data=parsed, usage=usage_from_openai(parsed.get("usage")))
+            elif isinstance(kind, str) and kind.endswith(".partial_image"):
+                yield StreamEvent(kind="partial_image", raw=frame, data=parsed)
+            else:
+                yield StreamEvent(kind="other", raw=frame, data=parsed)

@@ -1,0 +1,1 @@
+"""Which provider deployments can serve a request, in which order."""

@@ -1,0 +1,72 @@
+"""Sandbox settings (:class:`SandboxConfig`) and the per-app runtime state (:class:`SandboxState`).
+
+Kept apart from ``app.py`` so the provider modules can depend on them without importing the app
+that imports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from imagegate.sandbox.faults import FaultStore, RequestLog
+from imagegate.sandbox.render import Renderer
+
+__all__ = ["SandboxConfig", "SandboxState", "TransportLookup"]
+
+# Given the ASGI scope's ``client`` (host, port), the server's transport for that connection, so the
+# ``reset`` fault can abort it. Set by the server helpers; None when the host server is unknown.
+TransportLookup = Callable[[tuple[str, int]], asyncio.BaseTransport | None]
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How a sandbox instance behaves. Every field has a default that suits tests and the demo.
+
+    - ``api_keys``: None accepts any non-empty bearer key; otherwise only these keys pass.
+    - ``legacy_models``: also emulate the retired gpt-image-1, dall-e-2 and dall-e-3 (otherwise 404).
+    - ``fixed_delay_ms``: benchmark mode; every image request answers after this delay.
+    - ``fixed_image_bytes``: benchmark mode; every non-streaming image request answers with one
+      response pre-encoded at startup whose whole JSON body is about this many bytes (a real PNG
+      padded with a private chunk), so image encoding is not what a benchmark measures.
+    - ``max_request_bytes``: requests declaring a larger Content-Length get 413.
+    - ``hang_max_s``: a ``hang`` fault closes the connection after this long if the client is
+      still waiting (so a client without a timeout cannot pin a task forever).
+    - ``request_log_size``: how many request records ``GET /_sandbox/requests`` keeps (the count
+      is exact regardless).
+    - ``render_cache_entries``: encoded images kept by (size, format, background, seed).
+    """
+
+    api_keys: frozenset[str] | None = None
+    legacy_models: bool = False
+    fixed_delay_ms: int | None = None
+    fixed_image_bytes: int | None = None
+    max_request_bytes: int = 128 * 1024 * 1024
+    hang_max_s: float = 600.0
+    request_log_size: int = 10_000
+    render_cache_entries: int = 64
+
+    def __post_init__(self) -> None:
+        if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:
+            raise ValueError("fixed_delay_ms must be >= 0")
+        if self.fixed_image_bytes is not None and self.fixed_image_bytes < 1024:
+            raise ValueError("fixed_image_bytes must be at least 1024")
+        if self.api_keys is not None and not isinstance(self.api_keys, frozenset):
+            # Accept any iterable of keys but store an immutable set, keeping the dataclass hashable.
+            object.__setattr__(self, "api_keys", frozenset(self.api_keys))
+
+
+@dataclass
+class SandboxState:
+    """Everything one sandbox app owns at runtime; lives on ``app.state.sandbox`` (no globals)."""
+
+    config: SandboxConfig
+    faults: FaultStore = field(default_factory=FaultStore)
+    requests: RequestLog = field(default_factory=RequestLog)
+    renderer: Renderer = field(default_factory=Renderer)
+    transport_lookup: TransportLookup | None = None
+    # Images served at /_sandbox/images/{id} for legacy DALL·E ``response_format=url`` answers.
+    hosted_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Benchmark mode: (body prefix, one data item), built once at startup; None otherwise.
+    benchmark: tuple[bytes, bytes] | None = None

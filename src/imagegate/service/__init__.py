@@ -1,0 +1,1 @@
+"""The request pipeline shared by every dialect and the CLI."""

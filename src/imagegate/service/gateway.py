@@ -1,0 +1,57 @@
+"""The facade transports call: authenticate, plan, serve. Built once by ``app.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imagegate.accounting.auth import KeyAuthenticator, Principal
+from imagegate.domain.request import ImageRequest
+from imagegate.providers.registry import AdapterRegistry
+from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.images import ImageService
+from imagegate.service.plan import FactsLookup, Plan, plan_request
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """Input limits the transports enforce before anything reaches a provider."""
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_image_bytes: int = 50 * 1024 * 1024
+    max_images: int = 16
+
+
+class Gateway:
+    """Everything a dialect needs, behind four calls."""
+
+    def __init__(
+        self,
+        *,
+        routes: RouteTable,
+        registry: AdapterRegistry,
+        facts: FactsLookup,
+        authenticator: KeyAuthenticator,
+        images: ImageService,
+        limits: RequestLimits,
+    ) -> None:
+        self.routes = routes
+        self.registry = registry
+        self.facts = facts
+        self.authenticator = authenticator
+        self.images = images
+        self.limits = limits
+
+    async def authenticate(self, secret: str | None) -> Principal:
+        """The caller behind a presented key."""
+        return await self.authenticator.authenticate(secret)
+
+    def plan(self, request_id: str, request: ImageRequest, principal: Principal) -> Plan:
+        """Validate and route a request for this caller."""
+        return plan_request(
+            request_id=request_id, request=request, principal=principal,
+            routes=self.routes, registry=self.registry, facts=self.facts,
+        )
+
+    def visible_aliases(self, principal: Principal) -> list[ModelAlias]:
+        """The aliases this caller may use."""
+        return [alias for alias in self.routes.aliases() if principal.may_use(alias.name)]

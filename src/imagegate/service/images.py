@@ -1,0 +1,283 @@
+"""The image pipeline: try the planned routes, price what happened, record every attempt.
+
+Every attempt that reached (or tried to reach) a provider produces exactly one ledger entry,
+including attempts cut short because the client went away or the server is shutting down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from imagegate.accounting.ledger import LedgerWriter, utc_now
+from imagegate.accounting.ports import LedgerEntry
+from imagegate.domain.errors import ImagegateError, ProviderError, UpstreamBadResponse
+from imagegate.domain.result import ImageResult, StreamEvent, Usage
+from imagegate.pricing.engine import Charge, quote, settle
+from imagegate.providers.base import WireResponse
+from imagegate.providers.http import HttpExecutor, StreamingResponse
+from imagegate.service.plan import Plan, PlannedRoute
+
+log = logging.getLogger("imagegate.service")
+
+
+@dataclass(slots=True)
+class Served:
+    """A request served: the result, the route that served it, and what it cost."""
+
+    result: ImageResult
+    route: PlannedRoute
+    charge: Charge
+    attempt: int
+
+
+def _zero_charge() -> Charge:
+    return Charge(micros=0, estimated=False, breakdown={}, unit="none")
+
+
+class ImageService:
+    """Runs plans against providers and keeps the ledger."""
+
+    def __init__(
+        self,
+        *,
+        http: HttpExecutor,
+        ledger: LedgerWriter,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._http = http
+        self._ledger = ledger
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    # -- pricing helpers -------------------------------------------------------------------
+
+    def _settle(self, plan: Plan, route: PlannedRoute, result: ImageResult) -> Charge:
+        if route.price is None:
+            return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+        return settle(plan.request, result, route.price)
+
+    def _quote(self, plan: Plan, route: PlannedRoute) -> Charge:
+        if route.price is None:
+            return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+        charge = quote(plan.request, route.price)
+        charge.estimated = True
+        return charge
+
+    # -- ledger ------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        plan: Plan,
+        route: PlannedRoute,
+        attempt: int,
+        started: float,
+        *,
+        result: ImageResult | None = None,
+        error: ImagegateError | None = None,
+        charge: Charge | None = None,
+        http_status: int | None = None,
+        images: int | None = None,
+        usage: Usage | None = None,
+        client_disconnected: bool = False,
+        error_code: str | None = None,
+    ) -> None:
+        charge = charge if charge is not None else _zero_charge()
+        provider_request_id = None
+        if result is not None:
+            provider_request_id = result.provider_request_id
+        elif isinstance(error, ProviderError):
+            provider_request_id = error.provider_request_id
+            http_status = error.provider_status if http_status is None else http_status
+        if usage is None and result is not None:
+            usage = result.usage
+        self._ledger.record(
+            LedgerEntry(
+                request_id=plan.request_id,
+                attempt=attempt,
+                model=plan.alias.name,
+                provider=route.target.provider,
+                provider_model=route.target.model,
+                route=route.target.name,
+                operation=plan.request.operation,
+                dialect=plan.request.dialect,
+                status="ok" if error is None and error_code is None else "error",
+                created_at=self._wall_clock(),
+                key_id=plan.principal.key_id,
+                key_name=plan.principal.key_name,
+                error_code=error_code if error_code is not None else (None if error is None else error.code),
+                http_status=http_status,
+                images=images if images is not None else (0 if result is None else result.image_count),
+                usage={} if usage is None else dict(usage.raw),
+                cost_micros=charge.micros,
+                cost_estimated=charge.estimated,
+                latency_ms=int((self._clock() - started) * 1000),
+                provider_request_id=provider_request_id,
+                stream=plan.request.stream,
+                client_disconnected=client_disconnected,
+            )
+        )
+
+    # -- plain requests ----------------------------------------------------------------------
+
+    async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+        """Try the routes in order; a non-retryable provider error ends the request at once.
+
+        ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
+        forwarding unchanged.
+        """
+        last_error: ProviderError | None = None
+        for attempt, route in enumerate(plan.routes, start=1):
+            started = self._clock()
+            keep_raw = keep_raw_for == route.adapter.dialect
+            try:
+                wire = route.adapter.to_wire(plan.request, route.target)
+                response: WireResponse = await self._http.send(wire, timeout_s=route.target.timeout_s)
+                if response.status >= 300:
+                    raise route.adapter.error_from_wire(response)
+                result = route.adapter.from_wire(response, plan.request, route.target, keep_raw=keep_raw)
+            except ProviderError as error:
+                self._record(plan, route, attempt, started, error=error)
+                last_error = error
+                if not error.retryable:
+                    raise
+                continue
+            except asyncio.CancelledError:
+                self._record(
+                    plan, route, attempt, started, error_code="cancelled",
+                    charge=self._quote(plan, route), client_disconnected=True,
+                )
+                raise
+            charge = self._settle(plan, route, result)
+            self._record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
+            return Served(result=result, route=route, charge=charge, attempt=attempt)
+        assert last_error is not None
+        raise last_error
+
+    # -- streams -----------------------------------------------------------------------------
+
+    async def open_stream(self, plan: Plan) -> StreamSession:
+        """Connect to the first route that answers 2xx; errors before that raise as usual."""
+        last_error: ProviderError | None = None
+        for attempt, route in enumerate(plan.routes, start=1):
+            started = self._clock()
+            try:
+                wire = route.adapter.to_wire(plan.request, route.target)
+                opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
+                if opened.status >= 300:
+                    try:
+                        body = await opened.read()
+                    finally:
+                        await opened.aclose()
+                    raise route.adapter.error_from_wire(
+                        WireResponse(status=opened.status, headers=opened.headers, body=body)
+                    )
+            except ProviderError as error:
+                self._record(plan, route, attempt, started, error=error)
+                last_error = error
+                if not error.retryable:
+                    raise
+                continue
+            except asyncio.CancelledError:
+                self._record(
+                    plan, route, attempt, started, error_code="cancelled",
+                    charge=self._quote(plan, route), client_disconnected=True,
+                )
+                raise
+            return StreamSession(self, plan, route, attempt, started, opened)
+        assert last_error is not None
+        raise last_error
+
+
+class StreamSession:
+    """An open provider stream. Iterate ``events()`` exactly once; it records the attempt."""
+
+    def __init__(
+        self, service: ImageService, plan: Plan, route: PlannedRoute, attempt: int, started: float,
+        opened: StreamingResponse,
+    ) -> None:
+        self.service = service
+        self.plan = plan
+        self.route = route
+        self.attempt = attempt
+        self._started = started
+        self._opened = opened
+
+    @property
+    def provider_request_id(self) -> str | None:
+        """The provider's id for this request, from its response headers."""
+        return self._opened.headers.get("x-request-id")
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """The provider's events as they arrive; the ledger entry is written when this ends."""
+        plan, route = self.plan, self.route
+        completed = 0
+        usage_raw: dict[str, object] = {}
+        totals = Usage()
+        error: ImagegateError | None = None
+        disconnected = False
+        try:
+            async for event in route.adapter.stream_events(self._opened.aiter_bytes()):
+                if event.kind == "completed":
+                    completed += 1
+                    if event.usage is not None:
+                        usage_raw = event.usage.raw
+                        totals = _add_usage(totals, event.usage)
+                elif event.kind == "error" and isinstance(event.error, ImagegateError):
+                    error = event.error
+                yield event
+            if completed == 0 and error is None:
+                error = UpstreamBadResponse("the provider's stream ended without a completed image")
+        except ProviderError as exc:
+            error = exc
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            disconnected = True
+            raise
+        finally:
+            await self._opened.aclose()
+            self._finish(completed, usage_raw, totals, error, disconnected)
+
+    def _finish(
+        self, completed: int, usage_raw: dict[str, object], totals: Usage,
+        error: ImagegateError | None, disconnected: bool,
+    ) -> None:
+        service, plan, route = self.service, self.plan, self.route
+        totals.raw = dict(usage_raw)
+        if completed > 0:
+            result = ImageResult(image_count=completed, usage=totals, provider_request_id=self.provider_request_id)
+            charge = service._settle(plan, route, result)
+        elif disconnected:
+            # The provider may well finish and bill; the upper bound is the honest estimate.
+            charge = service._quote(plan, route)
+        else:
+            charge = _zero_charge()
+        service._record(
+            plan, route, self.attempt, self._started,
+            error=error, charge=charge, http_status=self._opened.status, images=completed, usage=totals,
+            client_disconnected=disconnected,
+            error_code="client_disconnected" if disconnected and error is None and completed == 0 else None,
+        )
+
+
+def _add_usage(total: Usage, more: Usage) -> Usage:
+    def plus(a: int | None, b: int | None) -> int | None:
+        if a is None:
+            return b
+        if b is None:
+            return a
+        return a + b
+
+    return Usage(
+        raw=more.raw,
+        input_text_tokens=plus(total.input_text_tokens, more.input_text_tokens),
+        input_image_tokens=plus(total.input_image_tokens, more.input_image_tokens),
+        cached_input_tokens=plus(total.cached_input_tokens, more.cached_input_tokens),
+        output_image_tokens=plus(total.output_image_tokens, more.output_image_tokens),
+        output_text_tokens=plus(total.output_text_tokens, more.output_text_tokens),
+    )

@@ -1,0 +1,119 @@
+"""The schema as SQLAlchemy Core tables; ``migrations/versions`` must build exactly this.
+
+A test compares these definitions with the migrated database on both backends, so a column added
+here without a migration (or the reverse) fails the suite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+# Deterministic constraint names, so later migrations (and SQLite batch mode, which recreates
+# tables) can refer to constraints by name on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as UTC and always returned as aware UTC.
+
+    PostgreSQL stores ``timestamptz`` and psycopg returns it in the session time zone; SQLite has
+    no zone at all. Normalising both to UTC means equal instants compare and sort equal
+    everywhere. Naive datetimes are rejected: guessing their zone silently corrupts the ledger.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # SQLite stores text; a fixed-format UTC string sorts and compares chronologically.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    # JSONB on PostgreSQL (indexable, compact); ``none_as_null`` so Python None is SQL NULL,
+    # which is how "no model restriction" is stored.
+    jsonb = postgresql.JSONB(none_as_null=True)
+    return sa.JSON(none_as_null=True).with_variant(jsonb, "postgresql")
+
+
+# SQLite only auto-assigns ids to a column declared exactly INTEGER PRIMARY KEY.
+BigIntegerPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("prefix", sa.Text, nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("models", _json(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("name"),
+    sa.CheckConstraint("length(key_hash) = 64", name="key_hash_length"),
+    sa.Index("ix_api_keys_key_hash", "key_hash", unique=True),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", BigIntegerPK, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    # SET NULL: keys are revoked rather than deleted, but if one ever is, its billing history
+    # must survive (key_name keeps it attributable).
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"),
+              nullable=True),
+    sa.Column("key_name", sa.Text, nullable=True),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("provider_model", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("dialect", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error_code", sa.Text, nullable=True),
+    sa.Column("http_status", sa.Integer, nullable=True),
+    sa.Column("images", sa.Integer, nullable=False),
+    sa.Column("usage", _json(), nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("cost_estimated", sa.Boolean, nullable=False),
+    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("provider_request_id", sa.Text, nullable=True),
+    sa.Column("stream", sa.Boolean, nullable=False),
+    sa.Column("client_disconnected", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_ledger_request_id", "request_id"),
+    sa.Index("ix_ledger_created_at", "created_at"),
+    sa.Index("ix_ledger_key_name_created_at", "key_name", "created_at"),
+    sa.Index("ix_ledger_model_created_at", "model", "created_at"),
+)

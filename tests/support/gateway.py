@@ -1,0 +1,91 @@
+"""Run the real gateway (uvicorn, real sockets) in a background thread for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import Engine
+
+from imagegate.accounting.keys import generate_key
+from imagegate.accounting.ports import LedgerEntry
+from imagegate.app import Runtime, build_runtime, create_app
+from imagegate.config.file import parse_config
+from imagegate.config.settings import Settings
+from imagegate.store.keys import SqlKeyStore
+from imagegate.store.ledger import SqlLedgerStore
+
+
+@dataclass
+class GatewayHandle:
+    """A running gateway: its URL, runtime and database, with helpers tests need."""
+
+    url: str
+    runtime: Runtime
+    engine: Engine
+
+    def create_key(self, name: str, models: list[str] | None = None) -> str:
+        """A fresh key's secret."""
+        new = generate_key()
+        SqlKeyStore(self.engine).create_key(name=name, prefix=new.prefix, key_hash=new.key_hash, models=models)
+        return new.secret
+
+    def ledger(self, request_id: str | None = None, *, wait: bool = True) -> list[LedgerEntry]:
+        """Ledger rows (all, or one request's), oldest attempt first, after the writer caught up."""
+        if wait:
+            assert self.runtime.ledger.wait_idle(10.0), "ledger writer did not catch up"
+        rows = SqlLedgerStore(self.engine).query_entries(request_id=request_id, limit=1000)
+        return sorted(rows, key=lambda row: (row.created_at, row.attempt))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str = "sk-sandbox",
+                          timeout: float = 30.0) -> dict[str, Any]:
+    """Config routing each model alias to the sandbox."""
+    return {
+        "models": [
+            {"name": model, "routes": [{"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1",
+                                        "api_key": api_key, "timeout": timeout}]}
+            for model in models
+        ]
+    }
+
+
+@contextlib.contextmanager
+def running_gateway(engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0) -> Iterator[GatewayHandle]:
+    """Build the app exactly as ``imagegate serve`` does and serve it on a free port."""
+    settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s)
+    runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine)
+    app = create_app(runtime, dispose_engine=False)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("gateway did not start")
+        time.sleep(0.01)
+    assert httpx.get(url + "/healthz").status_code == 200
+    try:
+        yield GatewayHandle(url=url, runtime=runtime, engine=engine)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
