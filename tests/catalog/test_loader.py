@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from imagegate.catalog import Catalog, CatalogError, CatalogModel, load_catalog, shipped_files
 from imagegate.domain.capabilities import Capabilities, CustomSizeRule
@@ -261,3 +262,15 @@ def test_float_override_is_read_by_its_decimal_text() -> None:
     # Operator YAML yields floats; 0.1 must become Decimal("0.1"), not 0.1000000000000000055...
     catalog = load_catalog(overrides=[_gpt2_override(token_rates={"text_input": 0.1})])
     assert catalog.find("openai", "gpt-image-2").price.token_rates.text_input == Decimal("0.1")
+
+
+def test_docs_examples_stay_valid() -> None:
+    # docs/pricing.md shows one JSON row and a YAML override block; both must load as written.
+    text = (Path(__file__).parents[2] / "docs" / "pricing.md").read_text()
+    row = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    added = load_catalog(overrides=[{**row, "model": "flux-2-pro-docs"}]).find("bfl", "flux-2-pro-docs")
+    assert added is not None and added.price.megapixel.first_mp == Decimal("0.03")
+    config = yaml.safe_load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    catalog = load_catalog(overrides=config["catalog"])
+    assert catalog.find("openai", "gpt-image-2").price.token_rates.image_output == Decimal("27.00")
+    assert catalog.find("together", "black-forest-labs/FLUX.2-pro") is not None

@@ -13,6 +13,7 @@ import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -30,7 +31,7 @@ from imagegate.sandbox.directives import Directive, DirectiveError, FaultPlan, f
 from imagegate.sandbox.faults import HangResponse, RequestRecord, ResetResponse, TruncatedResponse
 from imagegate.sandbox.openai_models import ImageJob, OpenAIError, usage_for
 from imagegate.sandbox.openai_validation import coerce_form_fields, validate_request
-from imagegate.sandbox.render import ImageInfo, RenderSpec, inspect_image, pad_png, seed_from
+from imagegate.sandbox.render import ImageInfo, Renderer, RenderSpec, inspect_image, pad_png, seed_from
 
 __all__ = ["benchmark_body", "error_response", "openai_routes", "request_id_of"]
 
@@ -122,9 +123,18 @@ async def _json_fields(request: Request) -> dict[str, Any]:
     return body
 
 
-async def _edit_fields(request: Request) -> tuple[dict[str, Any], list[ImageInfo | None], ImageInfo | None, bool,
-                                                  bool]:
-    """Fields, image headers, mask header, whether a mask and a markup part were sent."""
+@dataclass
+class _Uploads:
+    """The file parts of an edit: image headers (None for a part that is not an image) and the mask's."""
+
+    images: list[ImageInfo | None] = field(default_factory=list)
+    mask: ImageInfo | None = None
+    has_mask: bool = False
+    has_markup: bool = False
+
+
+async def _edit_fields(request: Request) -> tuple[dict[str, Any], _Uploads]:
+    """The typed text fields and the file parts of a multipart edit request."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         raise OpenAIError(400, "Image edits must be sent as multipart/form-data.")
     try:
@@ -134,21 +144,19 @@ async def _edit_fields(request: Request) -> tuple[dict[str, Any], list[ImageInfo
         raise OpenAIError(400, f"Invalid multipart body: {detail}") from None
     try:
         texts: dict[str, str] = {}
-        images: list[ImageInfo | None] = []
-        mask: ImageInfo | None = None
-        has_mask = has_markup = False
+        uploads = _Uploads()
         for key, value in form.multi_items():
             if key in ("image", "image[]"):
-                images.append(await _upload_info(value, "image", MAX_IMAGE_BYTES))
+                uploads.images.append(await _upload_info(value, "image", MAX_IMAGE_BYTES))
             elif key == "mask":
-                has_mask, mask = True, await _upload_info(value, "mask", MAX_MASK_BYTES)
+                uploads.has_mask, uploads.mask = True, await _upload_info(value, "mask", MAX_MASK_BYTES)
             elif key == "markup":
-                has_markup = True
+                uploads.has_markup = True
             elif isinstance(value, str):
                 texts[key] = value
             else:
                 raise OpenAIError(400, f"Unexpected file for '{key}'.", param=key, code="invalid_type")
-        return coerce_form_fields(texts), images, mask, has_mask, has_markup
+        return coerce_form_fields(texts), uploads
     finally:
         await form.close()
 
@@ -175,22 +183,29 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _json_body(state: SandboxState, job: ImageJob, base_url: str) -> bytes:
-    """The complete ``ImagesResponse`` JSON (runs in a worker thread: it renders and encodes)."""
-    images = [state.renderer.render(_render_spec(job, i)) for i in range(job.n)]
-    body: dict[str, Any] = {"created": int(time.time())}
-    if job.model.dalle:
-        body["data"] = [_dalle_item(state, job, data, base_url) for data in images]
-        return orjson.dumps(body)
-    body.update(background=job.background, data=[{"b64_json": _b64(d)} for d in images],
-                output_format=job.output_format, quality=job.quality, size=job.size,
-                usage=usage_for(job, images=job.n, partials=0))
+def _render_all(state: SandboxState, job: ImageJob) -> list[bytes]:
+    """The ``n`` final images (runs in a worker thread: rendering and encoding are CPU work)."""
+    return [state.renderer.render(_render_spec(job, i)) for i in range(job.n)]
+
+
+def _gpt_body(job: ImageJob, images: list[bytes]) -> bytes:
+    """The ``ImagesResponse`` JSON of a GPT image model (worker thread: megabytes of base64)."""
+    body: dict[str, Any] = {
+        "created": int(time.time()),
+        "background": job.background,
+        "data": [{"b64_json": _b64(d)} for d in images],
+        "output_format": job.output_format,
+        "quality": job.quality,
+        "size": job.size,
+        "usage": usage_for(job, images=job.n, partials=0),
+    }
     if job.safety_identifier is not None:
         body["safety_identifier"] = job.safety_identifier
     return orjson.dumps(body)
 
 
 def _dalle_item(state: SandboxState, job: ImageJob, data: bytes, base_url: str) -> dict[str, Any]:
+    # Runs on the event loop, which is what keeps hosted_images free of cross-thread mutation.
     item: dict[str, Any] = {}
     if job.response_format == "url":
         image_id = secrets.token_hex(8)
@@ -206,13 +221,11 @@ def _dalle_item(state: SandboxState, job: ImageJob, data: bytes, base_url: str) 
 
 
 def benchmark_body(target_bytes: int) -> tuple[bytes, bytes]:
-    """Prefix and suffix of the benchmark-mode body, built once at startup.
+    """The benchmark-mode body parts, built once at startup: (prefix up to ``"data":[``, one data item).
 
-    The prefix holds ``created`` and one ``data`` item whose PNG is padded so that a whole n=1 body is
-    about ``target_bytes``; per request only the small tail (``background`` ... ``usage``) is added.
+    The item's PNG is padded so that a whole n=1 body is about ``target_bytes``; per request only
+    the small tail (``background`` ... ``usage``) is encoded.
     """
-    from imagegate.sandbox.render import Renderer  # a throwaway renderer: nothing to cache
-
     png = Renderer(cache_entries=0).render(RenderSpec(1024, 1024, "png", False, seed_from("benchmark")))
     tail_estimate = 400  # the per-request tail and JSON punctuation
     png = pad_png(png, max(len(png), (target_bytes - tail_estimate) * 3 // 4))
@@ -290,7 +303,8 @@ async def _stream_frames(state: SandboxState, job: ImageJob, outcome: str | None
             yield _Cut(frame[: len(frame) // 2])
             return
         if outcome == "malformed":
-            frame = _sse_raw(f"{prefix}.completed", b'{"type": "' + prefix.encode() + b'.completed", "b64_json": "iVBOR')
+            broken = b'{"type": "' + prefix.encode() + b'.completed", "b64_json": "iVBOR'
+            frame = _sse_raw(f"{prefix}.completed", broken)
         yield frame
 
 
@@ -304,16 +318,14 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
                           f"{state.config.max_request_bytes} bytes.", code="request_too_large")
     _check_auth(state, request)
     if endpoint == "generations":
-        fields = await _json_fields(request)
-        images: list[ImageInfo | None] = []
-        mask, has_mask, has_markup = None, False, False
+        fields, uploads = await _json_fields(request), _Uploads()
     else:
-        fields, images, mask, has_mask, has_markup = await _edit_fields(request)
+        fields, uploads = await _edit_fields(request)
     model = fields.get("model")
     record.model = model if isinstance(model, str) else None
     record.stream = fields.get("stream") is True
-    job = validate_request(fields, endpoint, legacy_enabled=state.config.legacy_models, images=images, mask=mask,
-                           has_mask=has_mask, has_markup=has_markup)
+    job = validate_request(fields, endpoint, legacy_enabled=state.config.legacy_models, images=uploads.images,
+                           mask=uploads.mask, has_mask=uploads.has_mask, has_markup=uploads.has_markup)
     plan = _plan(state, request, job.model.id, job.prompt)
     record.faults = plan.labels()
     delay = plan.delay_s + (state.config.fixed_delay_ms or 0) / 1000
@@ -331,15 +343,21 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
         if outcome.name == "reset":
             return ResetResponse(state.transport_lookup)
         if outcome.name == "malformed" and not job.stream:
-            return Response(b'{"created": ' + str(int(time.time())).encode() + b', "data": [{"b64_json": "iVBORw0KG',
-                            media_type="application/json")
+            # Complete HTTP framing (exact Content-Length), but the JSON stops mid-string.
+            broken = b'{"created": ' + str(int(time.time())).encode() + b', "data": [{"b64_json": "iVBORw0KG'
+            return Response(broken, media_type="application/json")
     name = None if outcome is None else outcome.name
     if job.stream:
         return _SSEResponse(_stream_frames(state, job, name))
     # The canned body has the GPT shape, so legacy DALL·E answers are always rendered.
     if state.benchmark is not None and name is None and not job.model.dalle:
         return _benchmark_response(state, job)
-    body = await run_in_threadpool(_json_body, state, job, str(request.base_url))
+    images = await run_in_threadpool(_render_all, state, job)
+    if job.model.dalle:
+        items = [_dalle_item(state, job, data, str(request.base_url)) for data in images]
+        body = orjson.dumps({"created": int(time.time()), "data": items})
+    else:
+        body = await run_in_threadpool(_gpt_body, job, images)
     if name == "truncated":
         return TruncatedResponse(body)
     return Response(body, media_type="application/json")
