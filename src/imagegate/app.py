@@ -20,7 +20,7 @@ from starlette.routing import Route
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
 from imagegate.api import openai_images
-from imagegate.catalog.loader import Catalog, load_catalog
+from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.base import RouteTarget

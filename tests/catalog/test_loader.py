@@ -234,7 +234,7 @@ def test_override_without_key_fields_is_rejected() -> None:
 
 
 def test_unit_mismatch_is_rejected() -> None:
-    with pytest.raises(CatalogError, match="unit 'image' does not use .*token_rates"):
+    with pytest.raises(CatalogError, match=r"unit 'image' does not use .*token_rates"):
         load_catalog(overrides=[_gpt2_override(unit="image", image_prices=[{"usd": "0.01"}])])
 
 
@@ -247,7 +247,7 @@ def test_null_clears_a_field_so_an_override_can_change_unit() -> None:
 
 
 def test_alias_clash_is_rejected() -> None:
-    with pytest.raises(CatalogError, match="alias clash.*gpt-image-1"):
+    with pytest.raises(CatalogError, match=r"alias clash.*gpt-image-1"):
         load_catalog(overrides=[{"provider": "openai", "model": "gpt-image-1.5", "aliases": ["gpt-image-1"]}])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from io import BytesIO
 from typing import Any
 
@@ -45,7 +45,7 @@ def result(count: int = 1, **usage: Any) -> ImageResult:
     return ImageResult(image_count=count, usage=Usage(**usage), size=size, quality=quality)
 
 
-@lru_cache(maxsize=None)
+@cache
 def png(width: int, height: int) -> bytes:
     buffer = BytesIO()
     Image.new("L", (width, height)).save(buffer, format="PNG")

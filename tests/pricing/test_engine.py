@@ -156,7 +156,9 @@ class TestSettle:
         assert not charge.estimated
 
     def test_cached_tokens_are_a_subset_attributed_to_text_first(self) -> None:
-        usage = {"input_text_tokens": 60, "input_image_tokens": 100, "cached_input_tokens": 80, "output_image_tokens": 0}
+        usage = {
+            "input_text_tokens": 60, "input_image_tokens": 100, "cached_input_tokens": 80, "output_image_tokens": 0,
+        }
         charge = settle(request(), result(**usage), price(*GPT2))
         # 60 text cached at $1.25, 20 image cached at $2, 80 image uncached at $8.
         assert charge.breakdown == {"text_input_cached": 75, "image_input_cached": 40, "image_input": 640}
@@ -192,7 +194,8 @@ class TestSettle:
 
 # Each case: provider, model, request fields, usage that the published rules predict.
 QUOTE_COVERS_SETTLE = [
-    ("openai", "gpt-image-2", {"size": "1024x1024", "quality": "high"}, {"input_text_tokens": 15, "output_image_tokens": 7024}),
+    ("openai", "gpt-image-2", {"size": "1024x1024", "quality": "high"},
+     {"input_text_tokens": 15, "output_image_tokens": 7024}),
     ("openai", "gpt-image-2", {}, {"input_text_tokens": 15, "output_image_tokens": 5488}),
     ("openai", "gpt-image-2", {"images": [image(1024, 1024)], "n": 2},
      {"input_text_tokens": 30, "input_image_tokens": 2 * 1500, "output_image_tokens": 2 * 1756}),

@@ -107,7 +107,8 @@ class TestExampleC:
         batch = settle(self.req, result(**usage), price(*PRO), tier="batch")
         assert batch.breakdown["image_output"] == micros("0.12")
         assert_published(batch.micros, "0.122", places=3)
-        at_1k = settle(request(resolution="1K", prompt=prompt(60)), result(**{**usage, "output_image_tokens": 1120}), price(*PRO))
+        at_1k_usage = {**usage, "output_image_tokens": 1120}
+        at_1k = settle(request(resolution="1K", prompt=prompt(60)), result(**at_1k_usage), price(*PRO))
         assert_published(at_1k.micros, "0.137")  # "≈ $0.137": 0.13752 agrees to the cent
         assert quote(self.req, price(*PRO)).micros >= charge.micros
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from imagegate.domain.request import ImageRequest
 from imagegate.pricing.engine import per_image_price, quote, settle
 from imagegate.pricing.rows import PriceRow
 
@@ -173,10 +174,9 @@ class TestExampleA:
 class TestExampleB:
     """A two-reference edit: 1024x1024 references, 1024x1024 medium output, 60-token prompt."""
 
-    refs = [image(1024, 1024), image(1024, 1024)]
-
-    def _req(self, **fields: object) -> object:
-        return request(size="1024x1024", quality="medium", prompt=prompt(60), images=self.refs, **fields)
+    def _req(self, **fields: object) -> ImageRequest:
+        refs = [image(1024, 1024), image(1024, 1024)]
+        return request(size="1024x1024", quality="medium", prompt=prompt(60), images=refs, **fields)
 
     def test_gpt_image_1_5_low_fidelity(self) -> None:
         charge = quote(self._req(), price("openai", "gpt-image-1.5"))
@@ -203,7 +203,8 @@ class TestExampleB:
         assert charge.breakdown["image_input"] == 2 * 1838 * 8
         assert charge.estimated
         assert_published(charge.micros, "0.082", places=3)
-        settled = settle(self._req(), result(input_text_tokens=60, input_image_tokens=2000, output_image_tokens=1756), price(*GPT2))
+        usage = {"input_text_tokens": 60, "input_image_tokens": 2000, "output_image_tokens": 1756}
+        settled = settle(self._req(), result(**usage), price(*GPT2))
         assert not settled.estimated and settled.micros == 300 + 16000 + 52680 <= charge.micros
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from imagegate.sandbox import SandboxConfig, SandboxServer, build_sandbox_app, running_sandbox, sandbox_state
+from imagegate.sandbox.render import Renderer, RenderSpec
 
 from tests.sandbox.helpers import AUTH, decode_image, encoded_image
 
@@ -137,3 +138,18 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError):
         SandboxConfig(fixed_image_bytes=10)
     assert SandboxConfig(api_keys={"a", "b"}).api_keys == frozenset({"a", "b"})  # type: ignore[arg-type]
+
+
+class _BrokenRenderer(Renderer):
+    def render(self, spec: RenderSpec) -> bytes:
+        raise RuntimeError("encoder exploded")
+
+
+def test_unexpected_error_is_openai_shaped_500_with_request_id() -> None:
+    app = build_sandbox_app()
+    sandbox_state(app).renderer = _BrokenRenderer()
+    with TestClient(app) as http:
+        response = http.post("/v1/images/generations", headers=AUTH, json={"model": "gpt-image-2", "prompt": "p"})
+    assert response.status_code == 500
+    assert response.json()["error"]["type"] == "server_error"
+    assert response.headers["x-request-id"].startswith("req_")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import orjson
@@ -101,3 +103,17 @@ def test_stream_malformed_frame(client: httpx.Client) -> None:
     data = text.split("data: ", 1)[1].strip()
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(data)
+
+
+def test_events_are_sent_as_they_are_made(client: httpx.Client) -> None:
+    # The final 4K image takes a while to encode; if frames were buffered, the first partial would
+    # arrive together with the completed event instead of well before it.
+    body = {"model": "gpt-image-2", "prompt": "flush check", "stream": True, "partial_images": 1,
+            "size": "3840x2160", "quality": "low"}
+    arrivals: dict[str, float] = {}
+    with client.stream("POST", "/v1/images/generations", json=body) as response:
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                arrivals[line.removeprefix("event: ")] = time.monotonic()
+    assert set(arrivals) == {"image_generation.partial_image", "image_generation.completed"}
+    assert arrivals["image_generation.completed"] - arrivals["image_generation.partial_image"] > 0.03

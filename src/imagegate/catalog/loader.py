@@ -192,7 +192,8 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         raise CatalogError(
             f"{path}: schema_version {document.get('schema_version')!r}, expected {SCHEMA_VERSION}"
         )
-    return document["models"]
+    rows: list[dict[str, Any]] = document["models"]
+    return rows
 
 
 def _validate(row: dict[str, Any], where: str) -> CatalogModel:

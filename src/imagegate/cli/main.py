@@ -49,7 +49,8 @@ def sandbox(
     from imagegate.sandbox.config import SandboxConfig
     from imagegate.sandbox.server import run_sandbox
 
-    run_sandbox(host, port, SandboxConfig(fixed_delay_ms=fixed_delay_ms, fixed_image_bytes=fixed_image_bytes))
+    run_sandbox(host, port, SandboxConfig(fixed_delay_ms=fixed_delay_ms, fixed_image_bytes=fixed_image_bytes),
+                log_level=settings_from_env().log_level)
 
 
 @app.command()

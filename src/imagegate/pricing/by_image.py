@@ -39,7 +39,7 @@ def unit_price(
             qualities, price.default_quality, known_qualities, known_qualities.__contains__,
             what="quality", strict=strict,
         )
-    usd = most_expensive(size_options, quality_options, lambda s, q: _match(price, s, q))  # type: ignore[arg-type]
+    usd = most_expensive(size_options, quality_options, lambda s, q: _match(price, s, q))
     return usd, size_exact and quality_exact
 
 

@@ -22,6 +22,7 @@ from imagegate.pricing.rows import (
     PerTierOutput,
     PriceRow,
     TableOutput,
+    TokenLine,
     UnknownInput,
 )
 from imagegate.pricing.token_rules import (
@@ -31,12 +32,12 @@ from imagegate.pricing.token_rules import (
 )
 
 
-def tier_rates(price: PriceRow, tier: str) -> dict[str, Decimal]:
+def tier_rates(price: PriceRow, tier: str) -> dict[TokenLine, Decimal]:
     """Micro-dollars per token for every line at ``tier`` (explicit rates, else base x multiplier)."""
     spec = price.tier(tier)
     assert price.token_rates is not None
     base = price.token_rates.resolved()
-    return {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}  # type: ignore[call-overload]
+    return {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}
 
 
 def output_tokens(

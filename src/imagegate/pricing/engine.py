@@ -13,7 +13,7 @@ inspects besides the row is the request (and the uploaded images' headers, for t
 from __future__ import annotations
 
 from decimal import Decimal
-from types import ModuleType
+from typing import Protocol
 
 from imagegate.domain.money import MICROS_PER_USD, micros_from_decimal
 from imagegate.domain.request import ImageRequest
@@ -24,7 +24,19 @@ from imagegate.pricing.rows import STANDARD_TIER, PriceRow, UnknownTier
 
 __all__ = ["Charge", "PricingError", "UnknownTier", "per_image_price", "quote", "settle"]
 
-_UNITS: dict[str, ModuleType] = {"token": by_token, "image": by_image, "megapixel": by_megapixel}
+
+
+class _Unit(Protocol):
+    """What each unit module (``by_token``, ``by_image``, ``by_megapixel``) provides."""
+
+    def quote_lines(self, request: ImageRequest, price: PriceRow, tier: str) -> Lines: ...
+
+    def settle_lines(self, request: ImageRequest, result: ImageResult, price: PriceRow, tier: str) -> Lines: ...
+
+    def one_image(self, price: PriceRow, size: str | None, quality: str | None) -> Decimal: ...
+
+
+_UNITS: dict[str, _Unit] = {"token": by_token, "image": by_image, "megapixel": by_megapixel}
 
 
 def quote(request: ImageRequest, price: PriceRow, *, tier: str = STANDARD_TIER) -> Charge:
@@ -66,5 +78,5 @@ def per_image_price(price: PriceRow, size: str | None, quality: str | None) -> i
     ``None`` or ``auto`` takes the row's default, else the most expensive choice; a size or
     quality the row does not price raises ``PricingError``.
     """
-    amount: Decimal = _UNITS[price.unit].one_image(price, size, quality)
+    amount = _UNITS[price.unit].one_image(price, size, quality)
     return micros_from_decimal(amount / MICROS_PER_USD)

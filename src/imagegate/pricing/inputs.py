@@ -6,6 +6,7 @@ expensive when it leaves the choice to the provider).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from io import BytesIO
 from typing import TypeVar
 
@@ -22,7 +23,9 @@ AUTO = "auto"
 # bytes and about one token each.
 PROMPT_BYTES_PER_TOKEN = 4
 
-T = TypeVar("T")
+S = TypeVar("S")
+Q = TypeVar("Q")
+T = TypeVar("T", int, Decimal)
 
 
 def requested_n(request: ImageRequest, price: PriceRow) -> int:
@@ -77,11 +80,9 @@ def pick(
     return bound, False
 
 
-def most_expensive(
-    sizes: Sequence[str], qualities: Sequence[str], cost: Callable[[str, str], T | None]
-) -> T:
+def most_expensive(sizes: Sequence[S], qualities: Sequence[Q], cost: Callable[[S, Q], T | None]) -> T:
     """The highest ``cost`` over every size x quality pair that has one."""
     costs = [c for s in sizes for q in qualities if (c := cost(s, q)) is not None]
     if not costs:
         raise PricingError(f"no price for sizes {list(sizes)} x qualities {list(qualities)}")
-    return max(costs)  # type: ignore[type-var]
+    return max(costs)

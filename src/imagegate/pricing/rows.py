@@ -25,7 +25,7 @@ import copy
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
@@ -57,7 +57,7 @@ class TokenRates(_Row):
     text_output: Usd | None = None
     image_output: Usd
 
-    def resolved(self) -> dict[str, Decimal]:
+    def resolved(self) -> dict[TokenLine, Decimal]:
         """Every line's rate with the fallbacks above applied."""
         image_input = self.image_input if self.image_input is not None else self.text_input
         return {
@@ -267,7 +267,7 @@ class PriceRow(_Row):
         """The tier's spec (``standard`` is the identity); ``UnknownTier`` if the row lacks it."""
         if name == STANDARD_TIER:
             return _STANDARD
-        spec = self.tiers.get(name)  # type: ignore[call-overload]
+        spec = self.tiers.get(cast(TierName, name))
         if spec is None:
             offered = ", ".join([STANDARD_TIER, *sorted(self.tiers)])
             raise UnknownTier(f"tier {name!r} is not priced for this model (priced: {offered})")

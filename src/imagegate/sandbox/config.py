@@ -6,18 +6,13 @@ that imports them.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from imagegate.sandbox.faults import FaultStore, RequestLog
+from imagegate.sandbox.faults import FaultStore, RequestLog, TransportLookup
 from imagegate.sandbox.render import Renderer
 
 __all__ = ["SandboxConfig", "SandboxState", "TransportLookup"]
 
-# Given the ASGI scope's ``client`` (host, port), the server's transport for that connection, so the
-# ``reset`` fault can abort it. Set by the server helpers; None when the host server is unknown.
-TransportLookup = Callable[[tuple[str, int]], asyncio.BaseTransport | None]
 
 
 @dataclass(frozen=True)
@@ -65,6 +60,8 @@ class SandboxState:
     faults: FaultStore = field(default_factory=FaultStore)
     requests: RequestLog = field(default_factory=RequestLog)
     renderer: Renderer = field(default_factory=Renderer)
+    # Given the ASGI scope's ``client``, the server's transport for that connection, so the reset and
+    # truncation faults can close it. Set by the server helpers; None when the host server is unknown.
     transport_lookup: TransportLookup | None = None
     # Images served at /_sandbox/images/{id} for legacy DALL·E ``response_format=url`` answers.
     hosted_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)

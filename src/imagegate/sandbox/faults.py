@@ -33,8 +33,10 @@ __all__ = [
     "RequestLog",
     "RequestRecord",
     "ResetResponse",
+    "TransportLookup",
     "TruncatedResponse",
     "control_routes",
+    "drop_connection",
 ]
 
 
@@ -254,26 +256,21 @@ class HangResponse:
             await self.fallback(scope, receive, send)
 
 
-class ResetResponse:
-    """Closes the TCP connection without sending a byte (an RST, via SO_LINGER 0, where possible).
+TransportLookup = Callable[[tuple[str, int]], asyncio.BaseTransport | None]
 
-    ASGI has no way to say "no response", so this needs the server's transport, found through
-    ``lookup`` (installed by :mod:`imagegate.sandbox.server`). Without it, the fallback sends only a
-    status line and headers declaring a body that never comes, which clients also see as a broken
-    connection.
+
+async def drop_connection(scope: Scope, receive: Receive, lookup: TransportLookup | None, *, reset: bool) -> bool:
+    """Close the request's TCP connection now; with ``reset``, as an RST (SO_LINGER 0) without flushing.
+
+    Returns False if the connection could not be found (no ``lookup``, e.g. an in-process ASGI
+    client); the caller then just returns, and a server closes a connection whose response is
+    incomplete anyway (uvicorn logs "ASGI callable returned without completing response").
     """
-
-    def __init__(self, lookup: Callable[[tuple[str, int]], asyncio.BaseTransport | None] | None) -> None:
-        self.lookup = lookup
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        transport = None
-        if self.lookup is not None and client is not None:
-            transport = self.lookup((client[0], client[1]))
-        if transport is None:
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
-            return
+    client = scope.get("client")
+    transport = None if lookup is None or client is None else lookup((client[0], client[1]))
+    if transport is None:
+        return False
+    if reset:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
@@ -282,24 +279,43 @@ class ResetResponse:
             except OSError:
                 pass
         transport.abort()
-        # Wait until the server notices, so it does not try to send its own "500 no response".
-        await _wait_for_disconnect(receive)
+    else:
+        transport.close()  # sends what is already written, then FIN
+    # Wait until the server notices, so it does not try to answer ("500, no response") itself.
+    await _wait_for_disconnect(receive)
+    return True
+
+
+class ResetResponse:
+    """Closes the TCP connection without sending a byte (an RST, where the socket allows it).
+
+    ASGI has no way to say "no response", so this needs the server's transport, found through
+    ``lookup`` (installed by :mod:`imagegate.sandbox.server`). Without it, the fallback sends only a
+    status line and headers declaring a body that never comes, which clients also see as a broken
+    connection.
+    """
+
+    def __init__(self, lookup: TransportLookup | None) -> None:
+        self.lookup = lookup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await drop_connection(scope, receive, self.lookup, reset=True):
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
 
 
 class TruncatedResponse:
-    """Declares the full Content-Length, sends only the first half of the body, then returns.
+    """Declares the full Content-Length, sends only the first half of the body, then closes.
 
-    Returning with the message incomplete makes the server close the connection, so the client sees
-    fewer bytes than promised.
+    The client sees fewer bytes than promised followed by the end of the connection.
     """
 
-    def __init__(self, body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, body: bytes, lookup: TransportLookup | None, status: int = 200) -> None:
         self.body = body
+        self.lookup = lookup
         self.status = status
-        self.headers = headers or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
-        raw_headers += [(k.encode(), v.encode()) for k, v in self.headers.items()]
-        await send({"type": "http.response.start", "status": self.status, "headers": raw_headers})
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2], "more_body": True})
+        await drop_connection(scope, receive, self.lookup, reset=False)

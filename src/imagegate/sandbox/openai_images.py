@@ -8,11 +8,10 @@ consumed by a request that would otherwise have succeeded.
 from __future__ import annotations
 
 import asyncio
-import base64
 import math
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +23,13 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.directives import Directive, DirectiveError, FaultPlan, find_directives, plan_faults
 from imagegate.sandbox.faults import HangResponse, RequestRecord, ResetResponse, TruncatedResponse
-from imagegate.sandbox.openai_models import ImageJob, OpenAIError, usage_for
+from imagegate.sandbox.openai_models import ImageJob, OpenAIError, b64_text, render_spec, usage_for
+from imagegate.sandbox.openai_stream import SSEResponse, stream_response
 from imagegate.sandbox.openai_validation import coerce_form_fields, validate_request
 from imagegate.sandbox.render import ImageInfo, Renderer, RenderSpec, inspect_image, pad_png, seed_from
 
@@ -174,18 +174,9 @@ async def _upload_info(value: UploadFile | str, param: str, limit: int) -> Image
 # --- answers -----------------------------------------------------------------------------------
 
 
-def _render_spec(job: ImageJob, index: int, partial: tuple[int, int] | None = None) -> RenderSpec:
-    return RenderSpec(job.width, job.height, job.output_format, job.background == "transparent",
-                      seed_from(job.model.family, job.prompt, index), job.output_compression, partial)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _render_all(state: SandboxState, job: ImageJob) -> list[bytes]:
     """The ``n`` final images (runs in a worker thread: rendering and encoding are CPU work)."""
-    return [state.renderer.render(_render_spec(job, i)) for i in range(job.n)]
+    return [state.renderer.render(render_spec(job, i)) for i in range(job.n)]
 
 
 def _gpt_body(job: ImageJob, images: list[bytes]) -> bytes:
@@ -193,7 +184,7 @@ def _gpt_body(job: ImageJob, images: list[bytes]) -> bytes:
     body: dict[str, Any] = {
         "created": int(time.time()),
         "background": job.background,
-        "data": [{"b64_json": _b64(d)} for d in images],
+        "data": [{"b64_json": b64_text(d)} for d in images],
         "output_format": job.output_format,
         "quality": job.quality,
         "size": job.size,
@@ -214,7 +205,7 @@ def _dalle_item(state: SandboxState, job: ImageJob, data: bytes, base_url: str) 
             state.hosted_images.pop(next(iter(state.hosted_images)))
         item["url"] = f"{base_url}_sandbox/images/{image_id}.png"
     else:
-        item["b64_json"] = _b64(data)
+        item["b64_json"] = b64_text(data)
     if job.model.id == "dall-e-3":
         item["revised_prompt"] = job.prompt
     return item
@@ -226,10 +217,15 @@ def benchmark_body(target_bytes: int) -> tuple[bytes, bytes]:
     The item's PNG is padded so that a whole n=1 body is about ``target_bytes``; per request only
     the small tail (``background`` ... ``usage``) is encoded.
     """
-    png = Renderer(cache_entries=0).render(RenderSpec(1024, 1024, "png", False, seed_from("benchmark")))
     tail_estimate = 400  # the per-request tail and JSON punctuation
-    png = pad_png(png, max(len(png), (target_bytes - tail_estimate) * 3 // 4))
-    item = orjson.dumps({"b64_json": _b64(png)})
+    png_target = (target_bytes - tail_estimate) * 3 // 4  # base64 makes 4 bytes of every 3
+    renderer = Renderer(cache_entries=0)
+    png = renderer.render(RenderSpec(1024, 1024, "png", False, seed_from("benchmark")))
+    if len(png) > png_target:
+        # A small target: a smaller picture, so the body can still come out near the target.
+        png = renderer.render(RenderSpec(256, 256, "png", False, seed_from("benchmark")))
+    png = pad_png(png, png_target)
+    item = orjson.dumps({"b64_json": b64_text(png)})
     return b'{"created":' + str(int(time.time())).encode() + b',"data":[', item
 
 
@@ -240,72 +236,6 @@ def _benchmark_response(state: SandboxState, job: ImageJob) -> Response:
                          "quality": job.quality, "size": job.size, "usage": usage_for(job, job.n, 0)})
     body = b"".join((prefix, b",".join([item] * job.n), b"],", tail[1:]))
     return Response(body, media_type="application/json")
-
-
-class _Cut:
-    """A stream chunk after which the connection is dropped instead of finishing the response."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
-class _SSEResponse:
-    """``text/event-stream`` sent chunk by chunk as the generator yields (the server writes each at once)."""
-
-    def __init__(self, frames: AsyncIterator[bytes | _Cut]) -> None:
-        self.frames = frames
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-                   (b"x-accel-buffering", b"no")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        async for frame in self.frames:
-            if isinstance(frame, _Cut):
-                await send({"type": "http.response.body", "body": frame.data, "more_body": True})
-                return  # incomplete: the server closes the connection
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def _sse(event: str, payload: dict[str, Any]) -> bytes:
-    return _sse_raw(event, orjson.dumps(payload))
-
-
-def _sse_raw(event: str, data: bytes) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
-
-
-async def _stream_frames(state: SandboxState, job: ImageJob, outcome: str | None) -> AsyncIterator[bytes | _Cut]:
-    prefix = "image_generation" if job.endpoint == "generations" else "image_edit"
-    common = {"background": job.background, "output_format": job.output_format, "quality": job.quality,
-              "size": job.size}
-    # stream-error needs one partial before the error, even when none were asked for.
-    partials = max(job.partial_images, 1) if outcome == "stream-error" else job.partial_images
-    for index in range(job.n):
-        for k in range(partials):
-            data = await run_in_threadpool(state.renderer.render, _render_spec(job, index, (k, partials)))
-            yield _sse(f"{prefix}.partial_image", {"type": f"{prefix}.partial_image", "b64_json": _b64(data),
-                                                    "created_at": int(time.time()), "partial_image_index": k,
-                                                    **common})
-            if outcome == "stream-error":
-                error = {"type": "server_error", "code": "server_error", "param": None,
-                         "message": "The server had an error while generating the image (sandbox stream-error)."}
-                yield _sse("error", {"type": "error", "error": error})
-                return
-        data = await run_in_threadpool(state.renderer.render, _render_spec(job, index))
-        payload: dict[str, Any] = {"type": f"{prefix}.completed", "b64_json": _b64(data),
-                                   "created_at": int(time.time()), **common,
-                                   "usage": usage_for(job, 1, partials, include_input=index == 0)}
-        if job.safety_identifier is not None:
-            payload["safety_identifier"] = job.safety_identifier
-        frame = _sse(f"{prefix}.completed", payload)
-        if outcome == "truncated":
-            yield _Cut(frame[: len(frame) // 2])
-            return
-        if outcome == "malformed":
-            broken = b'{"type": "' + prefix.encode() + b'.completed", "b64_json": "iVBOR'
-            frame = _sse_raw(f"{prefix}.completed", broken)
-        yield frame
 
 
 # --- endpoints ---------------------------------------------------------------------------------
@@ -348,7 +278,7 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
             return Response(broken, media_type="application/json")
     name = None if outcome is None else outcome.name
     if job.stream:
-        return _SSEResponse(_stream_frames(state, job, name))
+        return stream_response(state, job, name)
     # The canned body has the GPT shape, so legacy DALL·E answers are always rendered.
     if state.benchmark is not None and name is None and not job.model.dalle:
         return _benchmark_response(state, job)
@@ -359,7 +289,7 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
     else:
         body = await run_in_threadpool(_gpt_body, job, images)
     if name == "truncated":
-        return TruncatedResponse(body)
+        return TruncatedResponse(body, state.transport_lookup)
     return Response(body, media_type="application/json")
 
 
@@ -377,7 +307,7 @@ def openai_routes(state: SandboxState) -> list[Route]:
                 record.status = response.status_code
             elif isinstance(response, TruncatedResponse):
                 record.status = response.status
-            elif isinstance(response, _SSEResponse):
+            elif isinstance(response, SSEResponse):
                 record.status = 200
             return response
 

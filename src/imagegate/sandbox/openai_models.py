@@ -6,22 +6,25 @@ Facts come from ``shared/reference/providers.md`` §1 and ``pricing.md`` §1, ch
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from imagegate.pricing.token_rules import area_formula_output_tokens, table_output_tokens, tile_input_image_tokens
-from imagegate.sandbox.render import ImageInfo
+from imagegate.sandbox.render import ImageInfo, RenderSpec, seed_from
 
 __all__ = [
     "MODELS",
     "ImageJob",
     "ModelSpec",
     "OpenAIError",
+    "b64_text",
     "bad_request",
     "lookup_model",
     "output_tokens_per_image",
+    "render_spec",
     "usage_for",
 ]
 
@@ -205,3 +208,18 @@ def usage_for(job: ImageJob, images: int, partials: int, *, include_input: bool 
         "total_tokens": text + image_in + output,
         "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
     }
+
+
+def render_spec(job: ImageJob, index: int, partial: tuple[int, int] | None = None) -> RenderSpec:
+    """What to draw for image ``index`` of ``job`` (a streaming preview when ``partial`` is set).
+
+    Seeded by model family, prompt and index: the same request gives the same images, and the
+    ``n`` images of one request differ.
+    """
+    return RenderSpec(job.width, job.height, job.output_format, job.background == "transparent",
+                      seed_from(job.model.family, job.prompt, index), job.output_compression, partial)
+
+
+def b64_text(data: bytes) -> str:
+    """``data`` as base64 text, as ``b64_json`` carries it."""
+    return base64.b64encode(data).decode("ascii")

@@ -27,7 +27,7 @@ __all__ = ["SandboxServer", "run_sandbox", "running_sandbox"]
 
 
 def _install_transport_lookup(app: Starlette, server: uvicorn.Server) -> None:
-    """Let the ``reset`` fault find the connection of a request (ASGI itself offers no way).
+    """Let the reset and truncation faults find the connection of a request (ASGI offers no way).
 
     uvicorn keeps its live protocol objects in ``server_state.connections``; each has ``client``
     (the same tuple as the ASGI scope's) and ``transport``.
@@ -50,10 +50,18 @@ def run_sandbox(
     config: SandboxConfig | None = None,
     *,
     log_level: str = "info",
+    access_log: bool | None = None,
 ) -> None:
-    """Serve the sandbox in the foreground until interrupted (Ctrl-C). For the CLI."""
+    """Serve the sandbox in the foreground until interrupted (Ctrl-C). For the CLI.
+
+    ``access_log`` None means on, except in benchmark mode, where a log line per request would be
+    part of what gets measured.
+    """
+    config = SandboxConfig() if config is None else config
+    if access_log is None:
+        access_log = config.fixed_image_bytes is None and config.fixed_delay_ms is None
     app = build_sandbox_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
                                            timeout_graceful_shutdown=5))
     _install_transport_lookup(app, server)
     server.run()
