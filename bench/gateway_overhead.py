@@ -56,6 +56,12 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -92,7 +98,7 @@ async def burst(client: aiohttp.ClientSession, url: str, headers: dict[str, str]
     return done / (time.perf_counter() - started)
 
 
-async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str) -> dict[str, float]:
+async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str, gateway_pid: int) -> dict[str, float]:
     direct_headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
     gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     # A lean client (C parser), so that the client's own CPU is not what limits the measurement.
@@ -102,6 +108,8 @@ async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str)
             await sequential(client, url, headers, 3)  # warm connections and caches
         seq = {"direct": [], "gateway": []}
         rate = {"direct": [], "gateway": []}
+        gateway_cpu = 0.0
+        gateway_requests = 0
         for round_index in range(args.rounds):
             order = [("direct", direct, direct_headers), ("gateway", gateway, gateway_headers)]
             if round_index % 2:
@@ -109,7 +117,12 @@ async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str)
             for name, url, headers in order:
                 seq[name] += await sequential(client, url, headers, args.seq_requests)
             for name, url, headers in order:
-                rate[name].append(await burst(client, url, headers, 32, args.burst_seconds))
+                cpu_before = cpu_seconds(gateway_pid)
+                per_second = await burst(client, url, headers, 32, args.burst_seconds)
+                rate[name].append(per_second)
+                if name == "gateway":
+                    gateway_cpu += cpu_seconds(gateway_pid) - cpu_before
+                    gateway_requests += round(per_second * args.burst_seconds)
             print(f"  round {round_index + 1}/{args.rounds}: c=32 direct {rate['direct'][-1]:.1f} req/s, "
                   f"gateway {rate['gateway'][-1]:.1f} req/s", flush=True)
     return {
@@ -119,6 +132,7 @@ async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str)
         "gateway_p99_ms": percentile(seq["gateway"], 99) * 1000,
         "direct_rps": statistics.median(rate["direct"]),
         "gateway_rps": statistics.median(rate["gateway"]),
+        "gateway_cpu_ms_per_request": gateway_cpu / max(1, gateway_requests) * 1000,
     }
 
 
@@ -153,7 +167,7 @@ def main() -> None:
         print(f"upstream: sandbox, {args.delay_ms} ms delay, {args.body_bytes:,}-byte body; "
               f"{os.cpu_count()} cores; {args.rounds} interleaved rounds", flush=True)
         figures = asyncio.run(measure(args, f"http://127.0.0.1:{up_port}/v1/images/generations",
-                                      f"http://127.0.0.1:{gw_port}/v1/images/generations", key))
+                                      f"http://127.0.0.1:{gw_port}/v1/images/generations", key, gateway.pid))
         rss = peak_rss_mib(gateway.pid)
     finally:
         for process in (gateway, upstream):
@@ -167,6 +181,7 @@ def main() -> None:
           f"  -> added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms")
     print(f"concurrency 32: direct {figures['direct_rps']:.1f} req/s, gateway {figures['gateway_rps']:.1f} req/s"
           f"  -> throughput {ratio:.0%} of direct")
+    print(f"gateway CPU per request at concurrency 32: {figures['gateway_cpu_ms_per_request']:.2f} ms")
     print(f"gateway peak RSS: {rss:.0f} MiB")
 
 

@@ -7,6 +7,7 @@ including attempts cut short because the client went away or the server is shutt
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -39,6 +40,10 @@ def _zero_charge() -> Charge:
     return Charge(micros=0, estimated=False, breakdown={}, unit="none")
 
 
+def _unpriced() -> Charge:
+    return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+
+
 class ImageService:
     """Runs plans against providers and keeps the ledger."""
 
@@ -59,15 +64,22 @@ class ImageService:
 
     def _settle(self, plan: Plan, route: PlannedRoute, result: ImageResult) -> Charge:
         if route.price is None:
-            return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
-        return settle(plan.request, result, route.price)
+            return _unpriced()
+        try:
+            return settle(plan.request, result, route.price)
+        except Exception:
+            # A pricing bug must never cost a ledger row: record it unpriced, loudly.
+            log.exception("settling %s on route %s failed", plan.request_id, route.target.name)
+            return _unpriced()
 
     def _quote(self, plan: Plan, route: PlannedRoute) -> Charge:
         if route.price is None:
-            return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
-        charge = quote(plan.request, route.price)
-        charge.estimated = True
-        return charge
+            return _unpriced()
+        try:
+            return dataclasses.replace(quote(plan.request, route.price), estimated=True)
+        except Exception:
+            log.exception("quoting %s on route %s failed", plan.request_id, route.target.name)
+            return _unpriced()
 
     # -- ledger ------------------------------------------------------------------------------
 
@@ -240,8 +252,9 @@ class StreamSession:
             disconnected = True
             raise
         finally:
-            await self._opened.aclose()
+            # Record first: during cancellation any await below may be interrupted.
             self._finish(completed, usage_raw, totals, error, disconnected)
+            await self._opened.aclose()
 
     def _finish(
         self, completed: int, usage_raw: dict[str, object], totals: Usage,
