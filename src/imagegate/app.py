@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
 from imagegate.api import openai_images
+from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
@@ -127,6 +129,14 @@ def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None
         keys.touch_keys(taken)
 
 
+async def _no_route(request: Request, exc: Exception) -> JSONResponse:
+    status = getattr(exc, "status_code", 404)
+    message = "Unknown path." if status == 404 else "Method not allowed for this path."
+    body = {"error": {"message": f"{message} ({request.method} {request.url.path})",
+                      "type": "invalid_request_error", "param": None, "code": "not_found" if status == 404 else "method_not_allowed"}}
+    return JSONResponse(body, status_code=status)
+
+
 async def healthz(request: Request) -> JSONResponse:
     """Liveness and readiness: 200 once startup (migrations, pools, ledger thread) is done."""
     return JSONResponse({"status": "ok"})
@@ -149,6 +159,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes],
         lifespan=lifespan,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={404: _no_route, 405: _no_route},
     )
     app.state.gateway = runtime.gateway
     app.state.runtime = runtime

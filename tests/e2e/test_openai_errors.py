@@ -190,3 +190,12 @@ def test_body_limit(sandbox_url, tmp_path):
             client.images.generate(model="gpt-image-2", prompt="x" * 300_000)
         assert "limit" in info.value.body["message"]
     engine.dispose()
+
+
+def test_unknown_paths_and_methods_answer_in_openai_shape_with_a_request_id(gateway):
+    missing = httpx.get(gateway.url + "/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.headers["x-request-id"].startswith("req_")
+    wrong = httpx.get(gateway.url + "/v1/images/generations")
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+    assert httpx.get(gateway.url + "/healthz").headers["x-request-id"].startswith("req_")

@@ -108,31 +108,36 @@ class ImageService:
             http_status = error.provider_status if http_status is None else http_status
         if usage is None and result is not None:
             usage = result.usage
-        self._ledger.record(
-            LedgerEntry(
-                request_id=plan.request_id,
-                attempt=attempt,
-                model=plan.alias.name,
-                provider=route.target.provider,
-                provider_model=route.target.model,
-                route=route.target.name,
-                operation=plan.request.operation,
-                dialect=plan.request.dialect,
-                status="ok" if error is None and error_code is None else "error",
-                created_at=self._wall_clock(),
-                key_id=plan.principal.key_id,
-                key_name=plan.principal.key_name,
-                error_code=error_code if error_code is not None else (None if error is None else error.code),
-                http_status=http_status,
-                images=images if images is not None else (0 if result is None else result.image_count),
-                usage={} if usage is None else dict(usage.raw),
-                cost_micros=charge.micros,
-                cost_estimated=charge.estimated,
-                latency_ms=int((self._clock() - started) * 1000),
-                provider_request_id=provider_request_id,
-                stream=plan.request.stream,
-                client_disconnected=client_disconnected,
-            )
+        entry = LedgerEntry(
+            request_id=plan.request_id,
+            attempt=attempt,
+            model=plan.alias.name,
+            provider=route.target.provider,
+            provider_model=route.target.model,
+            route=route.target.name,
+            operation=plan.request.operation,
+            dialect=plan.request.dialect,
+            status="ok" if error is None and error_code is None else "error",
+            created_at=self._wall_clock(),
+            key_id=plan.principal.key_id,
+            key_name=plan.principal.key_name,
+            error_code=error_code if error_code is not None else (None if error is None else error.code),
+            http_status=http_status,
+            images=images if images is not None else (0 if result is None else result.image_count),
+            usage={} if usage is None else dict(usage.raw),
+            cost_micros=charge.micros,
+            cost_estimated=charge.estimated,
+            latency_ms=int((self._clock() - started) * 1000),
+            provider_request_id=provider_request_id,
+            stream=plan.request.stream,
+            client_disconnected=client_disconnected,
+        )
+        self._ledger.record(entry)
+        # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
+        log.info(
+            "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d latency_ms=%d",
+            entry.request_id, entry.attempt, entry.key_name, entry.model, entry.route, entry.status,
+            entry.error_code, entry.images, entry.cost_micros, entry.latency_ms,
         )
 
     # -- plain requests ----------------------------------------------------------------------
