@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
-from imagegate.api import openai_images
+from imagegate.api import admin_keys, openai_images
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig
@@ -31,6 +31,7 @@ from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.images import ImageService
+from imagegate.service.keys import KeyAdmin
 from imagegate.service.plan import ModelFacts
 from imagegate.store.database import make_engine
 from imagegate.store.keys import SqlKeyStore
@@ -82,6 +83,8 @@ class Runtime:
     http: HttpExecutor
     ledger: LedgerWriter
     gateway: Gateway
+    key_admin: KeyAdmin
+    master_key: str | None = None
 
 
 def build_runtime(
@@ -120,7 +123,9 @@ def build_runtime(
             max_images=config.limits.max_images,
         ),
     )
-    return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway)
+    master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
+    return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway, key_admin=KeyAdmin(keys),
+                   master_key=master_key or None)
 
 
 def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:
@@ -157,11 +162,13 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 runtime.engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *admin_keys.routes],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: _no_route, 405: _no_route},
     )
     app.state.gateway = runtime.gateway
+    app.state.master_key = runtime.master_key
+    app.state.key_admin = runtime.key_admin
     app.state.runtime = runtime
     return app

@@ -65,9 +65,12 @@ def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str =
 
 
 @contextlib.contextmanager
-def running_gateway(engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0) -> Iterator[GatewayHandle]:
+def running_gateway(
+    engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0, master_key: str | None = None,
+) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port."""
-    settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s)
+    settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s,
+                        master_key=master_key)
     runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine)
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
 
-from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import DuplicateKeyName
 from imagegate.cli.common import console, fail, migrated_engine, settings_from_env
+from imagegate.service.keys import KeyAdmin, key_view
 from imagegate.store.keys import SqlKeyStore
 
 keys_app = typer.Typer(help="Manage virtual API keys.", no_args_is_help=True)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _admin() -> KeyAdmin:
+    return KeyAdmin(SqlKeyStore(migrated_engine(settings_from_env())))
 
 
 @keys_app.command("create")
@@ -28,44 +27,34 @@ def create(
 ) -> None:
     """Create a key and print it. This is the only time the key is shown."""
     allowed = None if models is None else [m.strip() for m in models.split(",") if m.strip() != ""]
-    new = generate_key()
-    store = SqlKeyStore(migrated_engine(settings_from_env()))
     try:
-        record = store.create_key(name=name, prefix=new.prefix, key_hash=new.key_hash, models=allowed)
+        created = _admin().create(name, allowed)
     except DuplicateKeyName:
         raise fail(f"a key named {name!r} already exists") from None
     if as_json:
-        print(json.dumps({"name": record.name, "key": new.secret, "prefix": record.prefix,
-                          "models": allowed, "created_at": _iso(record.created_at)}))
+        print(json.dumps({**key_view(created.record), "key": created.secret}))
         return
-    console.print(f"Created key [bold]{record.name}[/bold]. Store it now; it will not be shown again:")
-    print(new.secret)
+    console.print(f"Created key [bold]{created.record.name}[/bold]. Store it now; it will not be shown again:")
+    print(created.secret)
 
 
 @keys_app.command("list")
 def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List keys (prefix only; secrets are never stored)."""
-    records = SqlKeyStore(migrated_engine(settings_from_env())).list_keys()
-    rows = [
-        {"name": r.name, "prefix": r.prefix, "models": None if r.models is None else list(r.models),
-         "created_at": _iso(r.created_at), "last_used_at": _iso(r.last_used_at),
-         "revoked_at": _iso(r.revoked_at), "expires_at": _iso(r.expires_at)}
-        for r in records
-    ]
+    rows = [key_view(record) for record in _admin().list()]
     if as_json:
         print(json.dumps(rows))
         return
     table = Table("name", "prefix", "models", "created", "last used", "revoked")
     for row in rows:
-        table.add_row(row["name"], row["prefix"] + "…", ",".join(row["models"] or ["*"]),
-                      row["created_at"] or "", row["last_used_at"] or "-", row["revoked_at"] or "-")
+        table.add_row(str(row["name"]), f"{row['prefix']}…", ",".join(row["models"] or ["*"]),
+                      str(row["created_at"]), str(row["last_used_at"] or "-"), str(row["revoked_at"] or "-"))
     console.print(table)
 
 
 @keys_app.command("revoke")
 def revoke(name: str = typer.Argument(..., help="The key's name.")) -> None:
     """Revoke a key; it stops working within seconds on every gateway."""
-    store = SqlKeyStore(migrated_engine(settings_from_env()))
-    if not store.revoke_key(name, datetime.now(UTC)):
+    if not _admin().revoke(name):
         raise fail(f"no active key named {name!r}")
     console.print(f"Revoked key [bold]{name}[/bold].")
