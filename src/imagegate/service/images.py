@@ -10,9 +10,10 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.accounting.ports import LedgerEntry
@@ -24,6 +25,8 @@ from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.service.plan import Plan, PlannedRoute
 
 log = logging.getLogger("imagegate.service")
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -140,75 +143,72 @@ class ImageService:
             entry.error_code, entry.images, entry.cost_micros, entry.latency_ms,
         )
 
-    # -- plain requests ----------------------------------------------------------------------
+    # -- the attempt loop ----------------------------------------------------------------
 
-    async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
-        """Try the routes in order; a non-retryable provider error ends the request at once.
+    async def _first_success(
+        self, plan: Plan, call: Callable[[PlannedRoute], Awaitable[T]]
+    ) -> tuple[T, PlannedRoute, int, float]:
+        """Run ``call`` on the routes in order until one succeeds; failures are recorded.
 
-        ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
-        forwarding unchanged.
+        A non-retryable provider error ends the request at once; a cancelled attempt (client
+        gone, server stopping) is recorded at its quoted upper bound before the cancellation
+        propagates.
         """
         last_error: ProviderError | None = None
         for attempt, route in enumerate(plan.routes, start=1):
             started = self._clock()
-            keep_raw = keep_raw_for == route.adapter.dialect
             try:
-                wire = route.adapter.to_wire(plan.request, route.target)
-                response: WireResponse = await self._http.send(wire, timeout_s=route.target.timeout_s)
-                if response.status >= 300:
-                    raise route.adapter.error_from_wire(response)
-                result = route.adapter.from_wire(response, plan.request, route.target, keep_raw=keep_raw)
+                return await call(route), route, attempt, started
             except ProviderError as error:
                 self._record(plan, route, attempt, started, error=error)
                 last_error = error
                 if not error.retryable:
                     raise
-                continue
             except asyncio.CancelledError:
                 self._record(
                     plan, route, attempt, started, error_code="cancelled",
                     charge=self._quote(plan, route), client_disconnected=True,
                 )
                 raise
-            charge = self._settle(plan, route, result)
-            self._record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
-            return Served(result=result, route=route, charge=charge, attempt=attempt)
         assert last_error is not None
         raise last_error
 
-    # -- streams -----------------------------------------------------------------------------
+    async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+        """Serve a plain (non-streamed) request.
+
+        ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
+        forwarding unchanged.
+        """
+
+        async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
+            wire = route.adapter.to_wire(plan.request, route.target)
+            response = await self._http.send(wire, timeout_s=route.target.timeout_s)
+            if response.status >= 300:
+                raise route.adapter.error_from_wire(response)
+            keep_raw = keep_raw_for == route.adapter.dialect
+            return response, route.adapter.from_wire(response, plan.request, route.target, keep_raw=keep_raw)
+
+        (response, result), route, attempt, started = await self._first_success(plan, call)
+        charge = self._settle(plan, route, result)
+        self._record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
+        return Served(result=result, route=route, charge=charge, attempt=attempt)
 
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
-        last_error: ProviderError | None = None
-        for attempt, route in enumerate(plan.routes, start=1):
-            started = self._clock()
-            try:
-                wire = route.adapter.to_wire(plan.request, route.target)
-                opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
-                if opened.status >= 300:
-                    try:
-                        body = await opened.read()
-                    finally:
-                        await opened.aclose()
-                    raise route.adapter.error_from_wire(
-                        WireResponse(status=opened.status, headers=opened.headers, body=body)
-                    )
-            except ProviderError as error:
-                self._record(plan, route, attempt, started, error=error)
-                last_error = error
-                if not error.retryable:
-                    raise
-                continue
-            except asyncio.CancelledError:
-                self._record(
-                    plan, route, attempt, started, error_code="cancelled",
-                    charge=self._quote(plan, route), client_disconnected=True,
-                )
-                raise
-            return StreamSession(self, plan, route, attempt, started, opened)
-        assert last_error is not None
-        raise last_error
+
+        async def call(route: PlannedRoute) -> StreamingResponse:
+            wire = route.adapter.to_wire(plan.request, route.target)
+            opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
+            if opened.status >= 300:
+                try:
+                    body = await opened.read()
+                finally:
+                    await opened.aclose()
+                raise route.adapter.error_from_wire(WireResponse(status=opened.status, headers=opened.headers, body=body))
+            return opened
+
+        opened, route, attempt, started = await self._first_success(plan, call)
+        return StreamSession(self, plan, route, attempt, started, opened)
 
 
 class StreamSession:
