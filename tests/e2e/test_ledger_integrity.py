@@ -76,3 +76,19 @@ def test_no_base64_or_credentials_in_database_or_logs(gateway, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert all(fragment not in logged for fragment in fragments)
     assert ROUTE_SECRET not in logged and key not in logged
+
+
+def test_last_used_at_is_recorded_off_the_hot_path(sandbox_url, tmp_path):
+    from imagegate.store.keys import SqlKeyStore
+    from tests.store.fixtures import migrated_sqlite_engine
+    from tests.support.gateway import running_gateway, sandbox_models_config
+
+    engine = migrated_sqlite_engine(tmp_path / "lu.db")
+    with running_gateway(engine, sandbox_models_config(sandbox_url, ["gpt-image-2"])) as handle:
+        used, unused = handle.create_key("used"), handle.create_key("unused")
+        OpenAI(base_url=handle.url + "/v1", api_key=used, max_retries=0).models.list()
+    # Shutting down flushes the batched last-used times.
+    records = {record.name: record for record in SqlKeyStore(engine).list_keys()}
+    assert records["used"].last_used_at is not None
+    assert records["unused"].last_used_at is None
+    engine.dispose()
