@@ -1,0 +1,84 @@
+"""Breaker states in Redis, shared by every replica.
+
+Each route's state is one hash; updates read it, apply the pure transition from
+``routing.breaker`` and write it back under WATCH/MULTI, so concurrent replicas never lose an
+update and both stores follow exactly the same rules. Keys expire when a route goes quiet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from imagegate.routing.breaker import BreakerConfig, BreakerState, admit, record
+
+_FIELDS = {field.name: field.type for field in fields(BreakerState)}
+IDLE_EXPIRY_S = 24 * 3600
+
+
+def _encode(state: BreakerState) -> dict[str, str]:
+    return {name: ("" if value is None else str(value)) for name, value in asdict(state).items()}
+
+
+def _decode(raw: dict[bytes, bytes]) -> BreakerState:
+    if not raw:
+        return BreakerState()
+    values = {key.decode(): value.decode() for key, value in raw.items()}
+    probe = values.get("probe_started_at", "")
+    return BreakerState(
+        state=values.get("state", "closed"),  # type: ignore[arg-type]
+        consecutive_failures=int(values.get("consecutive_failures", "0")),
+        window_start=float(values.get("window_start", "0")),
+        window_calls=int(values.get("window_calls", "0")),
+        window_failures=int(values.get("window_failures", "0")),
+        opened_at=float(values.get("opened_at", "0")),
+        probe_started_at=None if probe == "" else float(probe),
+    )
+
+
+class RedisBreakerStore:
+    """``BreakerStore`` over Redis (``IMAGEGATE_REDIS_URL``)."""
+
+    def __init__(self, client: aioredis.Redis, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:") -> None:
+        self.config = config or BreakerConfig()
+        self._redis = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:") -> RedisBreakerStore:
+        """A store on a new connection pool."""
+        return cls(aioredis.Redis.from_url(url), config, prefix=prefix)
+
+    async def _update(self, route: str, transition) -> object:
+        key = self._prefix + route
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    current = _decode(await pipe.hgetall(key))
+                    result, updated = transition(current)
+                    pipe.multi()
+                    pipe.hset(key, mapping=_encode(updated))
+                    pipe.expire(key, IDLE_EXPIRY_S)
+                    await pipe.execute()
+                    return result
+                except WatchError:
+                    continue
+
+    async def admit(self, route: str, now: float) -> bool:
+        """Whether a call to ``route`` may go through now (claims the half-open probe atomically)."""
+        return bool(await self._update(route, lambda current: admit(self.config, current, now)))
+
+    async def record(self, route: str, now: float, *, success: bool) -> None:
+        """Record a call's outcome."""
+        await self._update(route, lambda current: (None, record(self.config, current, now, success=success)))
+
+    async def state(self, route: str) -> BreakerState:
+        """The route's current state."""
+        return _decode(await self._redis.hgetall(self._prefix + route))
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()

@@ -1,0 +1,88 @@
+"""Breaker state in a real Redis, shared across clients and across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from imagegate.routing.breaker import BreakerConfig
+from imagegate.store.redis_breaker import RedisBreakerStore
+
+REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+CONFIG = BreakerConfig(consecutive_failures=3, cooldown_s=30.0, probe_timeout_s=100.0)
+
+
+@pytest.fixture
+async def prefix():
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except RedisConnectionError:
+        if os.environ.get("IMAGEGATE_TEST_SKIP_REDIS") == "1":
+            pytest.skip("Redis not reachable and IMAGEGATE_TEST_SKIP_REDIS=1")
+        pytest.fail(f"Redis is not reachable at {REDIS_URL}; start it or set IMAGEGATE_TEST_REDIS_URL")
+    name = f"imagegate-test:{uuid.uuid4().hex}:"
+    yield name
+    keys = [key async for key in client.scan_iter(match=name + "*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def store(prefix: str) -> RedisBreakerStore:
+    return RedisBreakerStore(aioredis.Redis.from_url(REDIS_URL), CONFIG, prefix=prefix)
+
+
+async def test_transitions_match_the_pure_rules(prefix):
+    breaker = store(prefix)
+    for now in (1.0, 2.0, 3.0):
+        assert await breaker.admit("r", now)
+        await breaker.record("r", now, success=False)
+    assert (await breaker.state("r")).state == "open"
+    assert not await breaker.admit("r", 10.0)
+    assert await breaker.admit("r", 40.0)
+    assert (await breaker.state("r")).state == "half_open"
+    await breaker.record("r", 41.0, success=True)
+    assert (await breaker.state("r")).state == "closed"
+    await breaker.aclose()
+
+
+async def test_only_one_half_open_probe_across_concurrent_replicas(prefix):
+    first, second = store(prefix), store(prefix)
+    for now in (1.0, 2.0, 3.0):
+        await first.record("r", now, success=False)
+    admitted = await asyncio.gather(*[(first if i % 2 else second).admit("r", 50.0) for i in range(10)])
+    assert sum(admitted) == 1
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_state_is_shared_by_two_processes(prefix):
+    script = textwrap.dedent(f"""
+        import asyncio
+        import redis.asyncio as aioredis
+        from imagegate.routing.breaker import BreakerConfig
+        from imagegate.store.redis_breaker import RedisBreakerStore
+
+        async def main():
+            store = RedisBreakerStore(aioredis.Redis.from_url({REDIS_URL!r}),
+                                      BreakerConfig(consecutive_failures=3), prefix={prefix!r})
+            for now in (1.0, 2.0, 3.0):
+                await store.record("shared-route", now, success=False)
+            await store.aclose()
+
+        asyncio.run(main())
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    breaker = store(prefix)
+    assert (await breaker.state("shared-route")).state == "open"
+    assert not await breaker.admit("shared-route", 5.0)
+    await breaker.aclose()
