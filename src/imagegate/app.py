@@ -10,7 +10,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
 
+import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -21,22 +24,32 @@ from starlette.routing import Route
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
 from imagegate.api import admin_keys, openai_images
+from imagegate.api import estimate as estimate_api
+from imagegate.api import feedback as feedback_api
+from imagegate.api import pricing as pricing_api
+from imagegate.api import report as report_api
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.catalog import Catalog, load_catalog
-from imagegate.config.file import GatewayConfig
+from imagegate.config.file import GatewayConfig, ModelConfig, RouteConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
+from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
-from imagegate.service.plan import ModelFacts
+from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
+from imagegate.service.plan import ModelFacts, ReplacementLookup
 from imagegate.store.database import make_engine
+from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.migrate import upgrade_database
+from imagegate.store.reports import SqlReportStore
 
 log = logging.getLogger("imagegate")
 
@@ -56,21 +69,43 @@ def build_route_table(config: GatewayConfig) -> RouteTable:
                 RouteTarget(
                     name=name, alias=model.name, provider=route.provider, model=route.model,
                     base_url=route.base_url, api_key=route.api_key, timeout_s=route.timeout,
-                    options=dict(route.options),
+                    options=_route_options(route, model),
                 )
             )
         aliases.append(ModelAlias(name=model.name, routes=tuple(targets), description=model.description))
     return RouteTable(aliases)
 
 
+def _route_options(route: RouteConfig, model: ModelConfig) -> dict[str, Any]:
+    options = dict(route.options)
+    after_shutdown = route.after_shutdown if route.after_shutdown is not None else model.after_shutdown
+    if after_shutdown is not None:
+        options[AFTER_SHUTDOWN_OPTION] = after_shutdown
+    return options
+
+
 def facts_from_catalog(catalog: Catalog):
-    """A lookup the planner uses: (provider, model id) -> capabilities and price row."""
+    """A lookup the planner uses: (provider, model id) -> capabilities, price row and lifecycle."""
 
     def lookup(provider: str, model: str) -> ModelFacts:
         entry = catalog.find(provider, model)
         if entry is None:
             return ModelFacts(capabilities=None, price=None)
-        return ModelFacts(capabilities=entry.capabilities, price=entry.price)
+        return ModelFacts(capabilities=entry.capabilities, price=entry.price, lifecycle=entry.lifecycle)
+
+    return lookup
+
+
+def replacements_from_catalog(catalog: Catalog, registry: AdapterRegistry) -> ReplacementLookup:
+    """(provider, replacement id) -> who serves the replacement: the same provider if it lists the
+    model, else the one registered provider whose catalog row has that id (Imagen -> Gemini)."""
+    facts = facts_from_catalog(catalog)
+
+    def lookup(provider: str, model: str) -> tuple[str, ModelFacts] | None:
+        if catalog.find(provider, model) is not None:
+            return provider, facts(provider, model)
+        owners = [name for name in registry.names() if catalog.find(name, model) is not None]
+        return (owners[0], facts(owners[0], model)) if len(owners) == 1 else None
 
     return lookup
 
@@ -85,6 +120,11 @@ class Runtime:
     gateway: Gateway
     key_admin: KeyAdmin
     master_key: str | None = None
+    redis: aioredis.Redis | None = None
+    catalog: Catalog | None = None
+    feedback: FeedbackService | None = None
+    reports: SqlReportStore | None = None
+    public_pricing: bool = True
 
 
 def build_runtime(
@@ -103,7 +143,7 @@ def build_runtime(
     registry = registry if registry is not None else builtin_registry()
     for route in (target for alias in build_route_table(config).aliases() for target in alias.routes):
         registry.get(route.provider)
-    catalog = load_catalog(overrides=config.catalog)
+    catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
     authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
     ledger = LedgerWriter(
@@ -111,6 +151,8 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
+    redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
+    idempotency_store = LocalIdempotencyStore() if redis_client is None else RedisIdempotencyStore(redis_client)
     gateway = Gateway(
         routes=build_route_table(config),
         registry=registry,
@@ -122,10 +164,30 @@ def build_runtime(
             max_image_bytes=config.limits.max_image_bytes,
             max_images=config.limits.max_images,
         ),
+        idempotency=IdempotentRunner(idempotency_store, window_s=settings.idempotency_window_s),
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
     return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway, key_admin=KeyAdmin(keys),
-                   master_key=master_key or None)
+                   master_key=master_key or None, catalog=catalog,
+                   feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
+                   reports=SqlReportStore(engine), public_pricing=settings.public_pricing)
+
+
+def operator_catalog_files(settings: Settings) -> list[Path]:
+    """Price files ``imagegate catalog update`` installed, in load order (by name)."""
+    directory = settings.catalog_dir()
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def load_operator_catalog(settings: Settings, config: GatewayConfig) -> Catalog:
+    """The catalog as this deployment prices: shipped rows, then the data directory's price
+    files, then the config's ``catalog:`` overrides (each over the one before)."""
+    return load_catalog(overrides=config.catalog, extra_files=operator_catalog_files(settings))
+
+
+def utc_today() -> date:
+    """Today's date in UTC (lifecycle dates are UTC days)."""
+    return datetime.now(UTC).date()
 
 
 def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:
@@ -157,12 +219,15 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             yield
         finally:
             await runtime.http.aclose()
+            if runtime.redis is not None:
+                await runtime.redis.aclose()
             runtime.ledger.close()
             if dispose_engine:
                 runtime.engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *admin_keys.routes],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *admin_keys.routes,
+                *feedback_api.routes, *pricing_api.routes, *estimate_api.routes, *report_api.routes],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: _no_route, 405: _no_route},
@@ -171,4 +236,9 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.master_key = runtime.master_key
     app.state.key_admin = runtime.key_admin
     app.state.runtime = runtime
+    app.state.catalog = runtime.catalog
+    app.state.feedback = runtime.feedback
+    app.state.reports = runtime.reports
+    app.state.public_pricing = runtime.public_pricing
+    app.state.today = utc_today
     return app

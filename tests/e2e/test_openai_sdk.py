@@ -57,6 +57,7 @@ def test_ledger_cost_is_the_token_price(client, gateway):
     expected = (Decimal(usage.input_tokens_details.text_tokens) * 5 + Decimal(usage.input_tokens_details.image_tokens) * 8
                 + Decimal(usage.output_tokens) * 30)
     assert row.cost_micros == int(expected)
+    assert raw.headers["x-imagegate-cost-usd"] == usd_string(row.cost_micros)
     assert row.images == 2
 
 

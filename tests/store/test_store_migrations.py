@@ -24,7 +24,7 @@ from imagegate.store.tables import metadata
 
 from .fixtures import throwaway_pg_database
 
-APP_TABLES = {"api_keys", "ledger"}
+APP_TABLES = {"api_keys", "ledger", "image_feedback"}
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -37,7 +37,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0001"
+    assert current_revision(empty_engine) == head_revision() == "0002"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

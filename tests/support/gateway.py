@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -67,10 +69,16 @@ def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str =
 @contextlib.contextmanager
 def running_gateway(
     engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0, master_key: str | None = None,
+    **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
-    """Build the app exactly as ``imagegate serve`` does and serve it on a free port."""
+    """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
+
+    ``settings_fields`` are further ``Settings`` fields; ``data_dir`` defaults to an empty
+    temporary directory, so price files installed on the host never leak into a test.
+    """
+    settings_fields.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="imagegate-test-")))
     settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s,
-                        master_key=master_key)
+                        master_key=master_key, **settings_fields)
     runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine)
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()

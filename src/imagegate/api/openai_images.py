@@ -12,13 +12,16 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from imagegate.api.ids import new_request_id
+from imagegate.api.model_cards import model_cards
 from imagegate.api.openai_errors import error_response, stream_error_frame
-from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation
+from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation, read_body
 from imagegate.api.openai_render import render_result
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.money import usd_string
 from imagegate.domain.request import ImageRequest
+from imagegate.accounting.auth import Principal
 from imagegate.service.gateway import Gateway
+from imagegate.service.idempotency import StoredResponse, fingerprint
 from imagegate.service.images import StreamSession
 
 Parser = Callable[[Request, object], Awaitable[ImageRequest]]
@@ -44,9 +47,43 @@ async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[Imag
     gateway = _gateway(request)
     try:
         principal = await gateway.authenticate(bearer_token(request))
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key is None or gateway.idempotency is None:
+            return await _serve(request, parse, gateway, principal, request_id)
+        body = await read_body(request, gateway.limits.max_body_bytes)
+
+        async def produce() -> StoredResponse:
+            response = await _serve(request, parse, gateway, principal, request_id, idempotent=True)
+            kept = tuple((name, value) for name, value in response.headers.items() if name in _REPLAYED_HEADERS)
+            return StoredResponse(response.status_code, kept, bytes(response.body), "application/json")
+
+        stored, replayed = await gateway.idempotency.run(
+            str(principal.key_id), idempotency_key, fingerprint(request.method, request.url.path, body), produce
+        )
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    headers = dict(stored.headers)
+    if replayed:
+        headers["idempotent-replayed"] = "true"
+    return Response(stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type)
+
+
+_REPLAYED_HEADERS = frozenset({
+    "x-request-id", "x-imagegate-cost-usd", "x-imagegate-route", "x-imagegate-cost-estimated", "retry-after",
+    "retry-after-ms",
+})
+
+
+async def _serve(
+    request: Request, parse: Callable[..., Awaitable[ImageRequest]], gateway: Gateway, principal: Principal,
+    request_id: str, *, idempotent: bool = False,
+) -> Response:
+    try:
         image_request = await parse(request, gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
         if image_request.stream:
+            if idempotent:
+                raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
             session = await gateway.images.open_stream(plan)
             return _stream_response(session, request_id)
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
@@ -108,10 +145,7 @@ async def list_models(request: Request) -> Response:
         principal = await gateway.authenticate(bearer_token(request))
     except ImagegateError as error:
         return error_response(error, request_id)
-    data = [
-        {"id": alias.name, "object": "model", "created": 0, "owned_by": "imagegate"}
-        for alias in gateway.visible_aliases(principal)
-    ]
+    data = model_cards(gateway, gateway.visible_aliases(principal))
     return Response(
         orjson.dumps({"object": "list", "data": data}),
         media_type="application/json",

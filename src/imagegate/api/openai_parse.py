@@ -93,7 +93,10 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    # Cache it where Starlette looks, so later readers (multipart parsing) see the same bytes.
+    request._body = body
+    return body
 
 
 async def parse_generation(request: Request, limits: RequestLimits) -> ImageRequest:
@@ -142,9 +145,7 @@ async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InvalidRequest("Image edits must be sent as multipart/form-data.")
-    body = await read_body(request, limits.max_body_bytes)
-    # The body was read (and size-checked) above; hand it to Starlette's multipart parser.
-    request._body = body
+    await read_body(request, limits.max_body_bytes)
     try:
         form: FormData = await request.form(max_files=256, max_fields=200, max_part_size=1024 * 1024)
     except Exception as exc:

@@ -8,13 +8,19 @@ from pathlib import Path
 import typer
 
 from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
+from imagegate.cli.catalog import catalog_app
+from imagegate.cli.estimate import estimate
 from imagegate.cli.keys import keys_app
+from imagegate.cli.report import report
 from imagegate.cli.usage import usage
 
 app = typer.Typer(help="imagegate: one key and one base URL for every image-generation API.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(keys_app, name="keys")
 app.command("usage")(usage)
+app.command("estimate")(estimate)
+app.command("report")(report)
+app.add_typer(catalog_app, name="catalog")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,6 +35,9 @@ class RouteConfig(BaseModel):
     name: str | None = None
     timeout: float = Field(default=300.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
+    # Once the catalog says the model is shut down: refuse (naming the replacement) or call the
+    # replacement instead. None: the model alias's choice, else refuse.
+    after_shutdown: Literal["refuse", "replace"] | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -52,6 +55,8 @@ class ModelConfig(BaseModel):
     name: str
     description: str | None = None
     routes: list[RouteConfig] = Field(min_length=1)
+    # Default ``after_shutdown`` for the routes that do not set their own.
+    after_shutdown: Literal["refuse", "replace"] | None = None
 
 
 class LimitsConfig(BaseModel):

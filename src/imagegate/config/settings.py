@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     log_level: str = "info"
     auto_migrate: bool = True
     auth_cache_ttl_s: float = 5.0
+    idempotency_window_s: float = 24 * 3600
+    # GET /api/pricing answers without a key unless this is false (prices are not secrets).
+    public_pricing: bool = True
+
+    def catalog_dir(self) -> Path:
+        """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""
+        return self.data_dir / "catalog"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file in the data directory."""

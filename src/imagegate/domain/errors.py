@@ -6,6 +6,7 @@
     │   ├── AuthenticationFailed        401, missing/unknown/revoked/expired gateway key
     │   ├── PermissionDenied            403, key not allowed this model
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
+    │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
     │   └── PayloadTooLarge             413, body over the configured limit
     └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
         ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
@@ -26,7 +27,10 @@ route may help (``retryable``). Dialects choose status codes and shapes; nothing
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+
+from imagegate.domain.result import Usage
 
 
 class ImagegateError(Exception):
@@ -65,6 +69,20 @@ class PayloadTooLarge(ClientError):
     code = "payload_too_large"
 
 
+class ModelRetired(ClientError):
+    """The model was shut down on ``shutdown_on``; ``replacement`` is what to ask for instead."""
+
+    code = "model_retired"
+
+    def __init__(
+        self, message: str, *, model: str, shutdown_on: date | None = None, replacement: str | None = None
+    ) -> None:
+        super().__init__(message, param="model")
+        self.model = model
+        self.shutdown_on = shutdown_on
+        self.replacement = replacement
+
+
 class ProviderError(ImagegateError):
     """An attempt at a provider failed; carries what the provider told us, never its credentials."""
 
@@ -80,6 +98,7 @@ class ProviderError(ImagegateError):
         provider_code: str | None = None,
         retry_after: float | None = None,
         details: dict[str, Any] | None = None,
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(message, param=param)
         self.provider_status = provider_status
@@ -87,6 +106,8 @@ class ProviderError(ImagegateError):
         self.provider_code = provider_code
         self.retry_after = retry_after
         self.details = details or {}
+        # What the provider billed for an answer that still failed (a blocked prompt, no image).
+        self.usage = usage
 
 
 class ProviderInvalidRequest(ProviderError):

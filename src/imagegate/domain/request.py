@@ -23,7 +23,9 @@ class ImageRequest:
 
     ``None`` means "not sent": adapters apply provider defaults only for absent fields, and
     pricing treats absent fields by the provider's documented default. ``extra`` keeps the
-    fields a dialect does not model so a provider speaking the same dialect receives them as sent.
+    fields a dialect does not model so a provider speaking the same dialect receives them as sent;
+    a provider of another dialect must translate each of them or refuse the request (see
+    ``service.conform``). Keys are the client's own names (``safetySettings``, ``parameters.language``).
     """
 
     operation: Operation
@@ -48,6 +50,9 @@ class ImageRequest:
     mask: InputImage | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     param_names: dict[str, str] = field(default_factory=dict)
+    # The client's body as parsed, for a provider of the same dialect to forward faithfully
+    # (Gemini ``contents`` with several turns, thought signatures ...). Other providers never read it.
+    native: dict[str, Any] | None = None
 
     def param_name(self, canonical: str) -> str:
         """The client's own name for a canonical field, so errors name what the client sent."""

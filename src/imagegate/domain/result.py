@@ -57,6 +57,8 @@ class ImageResult:
     quality: str | None = None
     background: str | None = None
     output_format: str | None = None
+    # Text the model returned beside its images (Gemini's text parts), thoughts excluded.
+    texts: list[str] = field(default_factory=list)
 
 
 StreamEventKind = Literal["partial_image", "completed", "error", "other"]
@@ -71,3 +73,9 @@ class StreamEvent:
     data: dict[str, Any] | None = None
     usage: Usage | None = None
     error: Exception | None = None
+    # Images finished in this event when a provider sends several per frame, or none ("completed"
+    # counts as one when this is None).
+    image_count: int | None = None
+    # The provider's running total for the whole request so far; the last one seen is the usage
+    # (Gemini repeats ``usageMetadata`` instead of sending per-image usage).
+    usage_total: Usage | None = None

@@ -35,8 +35,14 @@ class AdapterRegistry:
 
 def builtin_registry() -> AdapterRegistry:
     """A registry holding every provider that ships with imagegate."""
+    from imagegate.providers.gemini import GeminiImageAdapter
+    from imagegate.providers.google.endpoints import GoogleAccess
+    from imagegate.providers.imagen import ImagenAdapter
     from imagegate.providers.openai import OpenAIImagesAdapter
 
     registry = AdapterRegistry()
     registry.register(OpenAIImagesAdapter())
+    google = GoogleAccess()  # one OAuth token cache for both Google adapters
+    registry.register(GeminiImageAdapter(google))
+    registry.register(ImagenAdapter(google))
     return registry

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from imagegate.accounting.auth import KeyAuthenticator, Principal
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.idempotency import IdempotentRunner
 from imagegate.service.images import ImageService
-from imagegate.service.plan import FactsLookup, Plan, plan_request
+from imagegate.service.plan import FactsLookup, Plan, ReplacementLookup, plan_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,9 @@ class Gateway:
         authenticator: KeyAuthenticator,
         images: ImageService,
         limits: RequestLimits,
+        today: Callable[[], date] | None = None,
+        replacements: ReplacementLookup | None = None,
+        idempotency: IdempotentRunner | None = None,
     ) -> None:
         self.routes = routes
         self.registry = registry
@@ -40,6 +46,10 @@ class Gateway:
         self.authenticator = authenticator
         self.images = images
         self.limits = limits
+        self.idempotency = idempotency
+        # The clock lifecycle decisions use (UTC days); None disables them (unit tests).
+        self.today = today
+        self.replacements = replacements
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The caller behind a presented key."""
@@ -50,6 +60,7 @@ class Gateway:
         return plan_request(
             request_id=request_id, request=request, principal=principal,
             routes=self.routes, registry=self.registry, facts=self.facts,
+            today=None if self.today is None else self.today(), replacements=self.replacements,
         )
 
     def visible_aliases(self, principal: Principal) -> list[ModelAlias]:

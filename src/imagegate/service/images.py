@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -20,8 +21,10 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import ImagegateError, ProviderError, UpstreamBadResponse
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.pricing.engine import Charge, quote, settle
-from imagegate.providers.base import WireResponse
+from imagegate.domain.request import ImageRequest
+from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
+from imagegate.service.fanout import add_usage, merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 
 log = logging.getLogger("imagegate.service")
@@ -65,11 +68,13 @@ class ImageService:
 
     # -- pricing helpers -------------------------------------------------------------------
 
-    def _settle(self, plan: Plan, route: PlannedRoute, result: ImageResult) -> Charge:
+    def _settle(
+        self, plan: Plan, route: PlannedRoute, result: ImageResult, request: ImageRequest | None = None
+    ) -> Charge:
         if route.price is None:
             return _unpriced()
         try:
-            return settle(plan.request, result, route.price)
+            return settle(request if request is not None else route.request_for(plan.request), result, route.price)
         except Exception:
             # A pricing bug must never cost a ledger row: record it unpriced, loudly.
             log.exception("settling %s on route %s failed", plan.request_id, route.target.name)
@@ -79,7 +84,7 @@ class ImageService:
         if route.price is None:
             return _unpriced()
         try:
-            return dataclasses.replace(quote(plan.request, route.price), estimated=True)
+            return dataclasses.replace(quote(route.request_for(plan.request), route.price), estimated=True)
         except Exception:
             log.exception("quoting %s on route %s failed", plan.request_id, route.target.name)
             return _unpriced()
@@ -111,6 +116,8 @@ class ImageService:
             http_status = error.provider_status if http_status is None else http_status
         if usage is None and result is not None:
             usage = result.usage
+        if usage is None and isinstance(error, ProviderError) and error.usage is not None:
+            usage = error.usage  # billed although it failed (a blocked prompt, no image)
         entry = LedgerEntry(
             request_id=plan.request_id,
             attempt=attempt,
@@ -146,21 +153,23 @@ class ImageService:
     # -- the attempt loop ----------------------------------------------------------------
 
     async def _first_success(
-        self, plan: Plan, call: Callable[[PlannedRoute], Awaitable[T]]
+        self, plan: Plan, call: Callable[[PlannedRoute], Awaitable[T]], attempts: Iterator[int] | None = None
     ) -> tuple[T, PlannedRoute, int, float]:
         """Run ``call`` on the routes in order until one succeeds; failures are recorded.
 
         A non-retryable provider error ends the request at once; a cancelled attempt (client
         gone, server stopping) is recorded at its quoted upper bound before the cancellation
-        propagates.
+        propagates. ``attempts`` numbers the attempts (shared by the parts of a fanned-out request).
         """
+        attempts = itertools.count(1) if attempts is None else attempts
         last_error: ProviderError | None = None
-        for attempt, route in enumerate(plan.routes, start=1):
+        for route in plan.routes:
+            attempt = next(attempts)
             started = self._clock()
             try:
                 return await call(route), route, attempt, started
             except ProviderError as error:
-                self._record(plan, route, attempt, started, error=error)
+                self._record(plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error))
                 last_error = error
                 if not error.retryable:
                     raise
@@ -173,23 +182,64 @@ class ImageService:
         assert last_error is not None
         raise last_error
 
+    def _error_charge(self, plan: Plan, route: PlannedRoute, error: ProviderError) -> Charge | None:
+        """What a failed attempt cost when the provider billed it anyway (reported usage)."""
+        if error.usage is None:
+            return None
+        return self._settle(plan, route, ImageResult(image_count=0, usage=error.usage))
+
+    async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
+        wire = route.adapter.to_wire(request, route.target)
+        # The one adapter hook that may do I/O: OAuth tokens for routes that need them.
+        authorize = getattr(route.adapter, "authorize", None)
+        if authorize is not None:
+            await authorize(wire, route.target, self._http)
+        return wire
+
     async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
         """Serve a plain (non-streamed) request.
 
         ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
-        forwarding unchanged.
+        forwarding unchanged. When the route's model makes fewer images per call than asked
+        (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
         """
+        chunks = plan.routes[0].chunks
+        if chunks is None:
+            return await self._serve_part(plan, keep_raw_for=keep_raw_for, n=None, attempts=None)
+        attempts = itertools.count(1)
+        parts = await asyncio.gather(
+            *(self._serve_part(plan, keep_raw_for=None, n=count, attempts=attempts) for count in chunks),
+            return_exceptions=True,
+        )
+        for part in parts:
+            if isinstance(part, BaseException):
+                raise part  # never fewer images than asked: every part ran and is in the ledger
+        served = [part for part in parts if isinstance(part, Served)]
+        return Served(
+            result=merge_results([part.result for part in served]),
+            route=served[0].route,
+            charge=merge_charges([part.charge for part in served]),
+            attempt=max(part.attempt for part in served),
+        )
+
+    async def _serve_part(
+        self, plan: Plan, *, keep_raw_for: str | None, n: int | None, attempts: Iterator[int] | None
+    ) -> Served:
+        def request_for(route: PlannedRoute) -> ImageRequest:
+            request = route.request_for(plan.request)
+            return request if n is None else dataclasses.replace(request, n=n)
 
         async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
-            wire = route.adapter.to_wire(plan.request, route.target)
+            request = request_for(route)
+            wire = await self._wire(route, request)
             response = await self._http.send(wire, timeout_s=route.target.timeout_s)
             if response.status >= 300:
                 raise route.adapter.error_from_wire(response)
             keep_raw = keep_raw_for == route.adapter.dialect
-            return response, route.adapter.from_wire(response, plan.request, route.target, keep_raw=keep_raw)
+            return response, route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw)
 
-        (response, result), route, attempt, started = await self._first_success(plan, call)
-        charge = self._settle(plan, route, result)
+        (response, result), route, attempt, started = await self._first_success(plan, call, attempts)
+        charge = self._settle(plan, route, result, request_for(route))
         self._record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
@@ -197,7 +247,7 @@ class ImageService:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
         async def call(route: PlannedRoute) -> StreamingResponse:
-            wire = route.adapter.to_wire(plan.request, route.target)
+            wire = await self._wire(route, route.request_for(plan.request))
             opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
             if opened.status >= 300:
                 try:
@@ -236,17 +286,21 @@ class StreamSession:
         completed = 0
         usage_raw: dict[str, object] = {}
         totals = Usage()
+        running: Usage | None = None
         error: ImagegateError | None = None
         disconnected = False
         try:
             async for event in route.adapter.stream_events(self._opened.aiter_bytes()):
                 if event.kind == "completed":
-                    completed += 1
+                    completed += 1 if event.image_count is None else event.image_count
                     if event.usage is not None:
                         usage_raw = event.usage.raw
-                        totals = _add_usage(totals, event.usage)
+                        totals = add_usage(totals, event.usage)
                 elif event.kind == "error" and isinstance(event.error, ImagegateError):
                     error = event.error
+                if event.usage_total is not None:
+                    running = event.usage_total  # a running total: the last one is the request's
+                    usage_raw = running.raw
                 yield event
             if completed == 0 and error is None:
                 error = UpstreamBadResponse("the provider's stream ended without a completed image")
@@ -258,6 +312,8 @@ class StreamSession:
             raise
         finally:
             # Record first: during cancellation any await below may be interrupted.
+            if running is not None:
+                totals = add_usage(totals, running)
             self._finish(completed, usage_raw, totals, error, disconnected)
             await self._opened.aclose()
 
@@ -273,6 +329,8 @@ class StreamSession:
         elif disconnected:
             # The provider may well finish and bill; the upper bound is the honest estimate.
             charge = service._quote(plan, route)
+        elif isinstance(error, ProviderError) and error.usage is not None:
+            charge = service._settle(plan, route, ImageResult(image_count=0, usage=totals))
         else:
             charge = _zero_charge()
         service._record(
@@ -282,20 +340,3 @@ class StreamSession:
             error_code="client_disconnected" if disconnected and error is None and completed == 0 else None,
         )
 
-
-def _add_usage(total: Usage, more: Usage) -> Usage:
-    def plus(a: int | None, b: int | None) -> int | None:
-        if a is None:
-            return b
-        if b is None:
-            return a
-        return a + b
-
-    return Usage(
-        raw=more.raw,
-        input_text_tokens=plus(total.input_text_tokens, more.input_text_tokens),
-        input_image_tokens=plus(total.input_image_tokens, more.input_image_tokens),
-        cached_input_tokens=plus(total.cached_input_tokens, more.cached_input_tokens),
-        output_image_tokens=plus(total.output_image_tokens, more.output_image_tokens),
-        output_text_tokens=plus(total.output_text_tokens, more.output_text_tokens),
-    )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from imagegate.accounting.auth import Principal
+from imagegate.catalog.model import Lifecycle
 from imagegate.domain.capabilities import Capabilities
-from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.errors import ClientError, InvalidRequest
 from imagegate.domain.request import ImageRequest
 from imagegate.pricing.rows import PriceRow
 from imagegate.providers.base import ProviderAdapter, RouteTarget
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.conform import conform
+from imagegate.service.lifecycle import replacement_target, retired, shutdown_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +26,12 @@ class ModelFacts:
 
     capabilities: Capabilities | None
     price: PriceRow | None
+    lifecycle: Lifecycle | None = None
 
 
 FactsLookup = Callable[[str, str], ModelFacts]
+# (provider of a shut-down model, its replacement's id) -> (provider serving the replacement, facts).
+ReplacementLookup = Callable[[str, str], "tuple[str, ModelFacts] | None"]
 
 
 @dataclass(slots=True)
@@ -34,6 +42,18 @@ class PlannedRoute:
     adapter: ProviderAdapter
     capabilities: Capabilities
     price: PriceRow | None
+    # The request as this route receives it (service.conform); None means the plan's request.
+    request: ImageRequest | None = None
+    # ``n`` split into parallel calls when the model makes fewer images per call; None: one call.
+    chunks: tuple[int, ...] | None = None
+    # The catalog lifecycle of the model the client's route names (for Deprecation/Sunset headers).
+    lifecycle: Lifecycle | None = None
+    # The shut-down model this route's replacement stands in for (after_shutdown: replace).
+    replaced_from: str | None = None
+
+    def request_for(self, plan_request: ImageRequest) -> ImageRequest:
+        """The request to send on this route."""
+        return plan_request if self.request is None else self.request
 
 
 @dataclass(slots=True)
@@ -45,6 +65,9 @@ class Plan:
     principal: Principal
     alias: ModelAlias
     routes: list[PlannedRoute]
+    # The client asked to stream but no route can stream in its dialect as asked: every route is
+    # served whole and the dialect re-emits the result as its stream.
+    emulated_stream: bool = False
 
 
 def plan_request(
@@ -55,30 +78,66 @@ def plan_request(
     routes: RouteTable,
     registry: AdapterRegistry,
     facts: FactsLookup,
+    today: date | None = None,
+    replacements: ReplacementLookup | None = None,
 ) -> Plan:
     """Resolve the alias, check the key may use it, keep the routes that can honour the request.
 
-    A route that cannot honour the request is skipped, not called; when none can, the first
-    route's reason is the error the client sees (it names the parameter).
+    A route whose model is shut down (as of ``today``) is refused or replaced (service.lifecycle);
+    each remaining route gets its own conformed copy of the request (service.conform). A route
+    that cannot honour the request is skipped, not called; when none can, the first route's
+    reason is the error the client sees (it names the parameter).
     """
     alias = routes.resolve(request.model)
     principal.check_model(alias.name)
-    planned: list[PlannedRoute] = []
-    first_error: InvalidRequest | None = None
+    first_error: ClientError | None = None
+    candidates: list[tuple[RouteTarget, ModelFacts, str | None]] = []
     for target in alias.routes:
-        adapter = registry.get(target.provider)
         model_facts = facts(target.provider, target.model)
+        lifecycle = model_facts.lifecycle
+        policy = None if today is None else shutdown_policy(target, lifecycle, today)
+        if policy is None:
+            candidates.append((target, model_facts, None))
+            continue
+        assert lifecycle is not None
+        found = None
+        if policy == "replace" and lifecycle.replacement is not None and replacements is not None:
+            found = replacements(target.provider, lifecycle.replacement)
+        if found is None:
+            if first_error is None:
+                first_error = retired(target, lifecycle, unavailable_replacement=policy == "replace")
+            continue
+        provider, replacement_facts = found
+        replaced = replacement_target(target, provider, lifecycle.replacement)
+        candidates.append((replaced, dataclasses.replace(replacement_facts, lifecycle=lifecycle), target.model))
+
+    resolved = []
+    for target, model_facts, replaced_from in candidates:
+        adapter = registry.get(target.provider)
         capabilities = model_facts.capabilities
         if capabilities is None:
             capabilities = getattr(adapter, "default_capabilities", Capabilities())
+        resolved.append((target, model_facts, replaced_from, adapter, capabilities))
+    # Stream natively only when every route can produce the client's own stream as asked.
+    emulate = request.stream and any(
+        adapter.dialect != request.dialect or (request.n is not None and request.n > caps.max_n)
+        for _, _, _, adapter, caps in resolved
+    )
+    planned: list[PlannedRoute] = []
+    for target, model_facts, replaced_from, adapter, capabilities in resolved:
         try:
-            adapter.validate(request, capabilities)
+            conformed = conform(request, adapter, capabilities, target.model, emulate_stream=emulate)
+            adapter.validate(conformed.request, capabilities)
         except InvalidRequest as error:
             if first_error is None:
                 first_error = error
             continue
-        planned.append(PlannedRoute(target, adapter, capabilities, model_facts.price))
+        planned.append(PlannedRoute(
+            target, adapter, capabilities, model_facts.price, request=conformed.request, chunks=conformed.chunks,
+            lifecycle=model_facts.lifecycle, replaced_from=replaced_from,
+        ))
     if not planned:
         assert first_error is not None
         raise first_error
-    return Plan(request_id=request_id, request=request, principal=principal, alias=alias, routes=planned)
+    return Plan(request_id=request_id, request=request, principal=principal, alias=alias, routes=planned,
+                emulated_stream=emulate)

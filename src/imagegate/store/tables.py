@@ -117,3 +117,21 @@ ledger = sa.Table(
     sa.Index("ix_ledger_key_name_created_at", "key_name", "created_at"),
     sa.Index("ix_ledger_model_created_at", "model", "created_at"),
 )
+
+# Acceptance verdicts, append-only like the ledger: the row with the highest id for a
+# (request_id, image_index) is the verdict that counts, earlier rows are its history.
+# No foreign key to the ledger: request_id is not unique there (one row per attempt).
+image_feedback = sa.Table(
+    "image_feedback",
+    metadata,
+    sa.Column("id", BigIntegerPK, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("image_index", sa.Integer, nullable=False),
+    sa.Column("accepted", sa.Boolean, nullable=False),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"),
+              nullable=True),
+    sa.Column("key_name", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.CheckConstraint("image_index >= 0", name="image_index_not_negative"),
+    sa.Index("ix_image_feedback_request_id_image_index", "request_id", "image_index"),
+)
