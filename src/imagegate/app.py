@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
-from imagegate.api import admin_keys, openai_images
+from imagegate.api import admin_keys, gemini_routes, openai_images
 from imagegate.api import estimate as estimate_api
 from imagegate.api import feedback as feedback_api
 from imagegate.api import pricing as pricing_api
@@ -134,15 +135,23 @@ def build_runtime(
     engine: Engine | None = None,
     registry: AdapterRegistry | None = None,
     http: HttpExecutor | None = None,
+    today: Callable[[], date] | None = None,
 ) -> Runtime:
-    """Every collaborator of the gateway, wired; nothing started yet."""
+    """Every collaborator of the gateway, wired; nothing started yet.
+
+    ``today`` is the clock model lifecycle decisions use (default: the UTC date).
+    """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
         if settings.auto_migrate:
             upgrade_database(engine)
     registry = registry if registry is not None else builtin_registry()
     for route in (target for alias in build_route_table(config).aliases() for target in alias.routes):
-        registry.get(route.provider)
+        adapter = registry.get(route.provider)
+        # Adapters with route options (Google: Vertex project, service-account key) check them now.
+        validate_route = getattr(adapter, "validate_route", None)
+        if validate_route is not None:
+            validate_route(route)
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
     authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
@@ -157,6 +166,8 @@ def build_runtime(
         routes=build_route_table(config),
         registry=registry,
         facts=facts_from_catalog(catalog),
+        today=today if today is not None else utc_today,
+        replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
         images=ImageService(http=http, ledger=ledger),
         limits=RequestLimits(
@@ -226,7 +237,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 runtime.engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *admin_keys.routes,
+        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *gemini_routes.routes,
+                *admin_keys.routes,
                 *feedback_api.routes, *pricing_api.routes, *estimate_api.routes, *report_api.routes],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],

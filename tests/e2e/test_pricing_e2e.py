@@ -3,13 +3,11 @@ operator's prices (config override or installed price file) change what requests
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -116,16 +114,10 @@ def test_operator_prices_show_in_the_pricing_api(overridden):
     assert by_model["gpt-image-2"]["rates"]["usd_per_1m_tokens"]["image_output"] == "27.00"
     assert by_model["gpt-image-2"]["source"] == ["our contract"]
     assert by_model["gpt-image-1.5"]["rates"]["usd_per_1m_tokens"]["image_output"] == "16.00"
-    low = next(p for p in by_model["gpt-image-1.5"]["per_image"] if p == {**p, "size": "1024x1024", "quality": "low"})
+    low = next(p for p in by_model["gpt-image-1.5"]["per_image"] if (p["size"], p["quality"]) == ("1024x1024", "low"))
     assert low["usd"] == usd_string(272 * 16)
 
 
-def test_generated_image_is_real(overridden):
-    response = _client(overridden).images.generate(model="gpt-image-2", prompt="x", size="1024x1024", quality="low")
-    assert Image.open(io.BytesIO(base64.b64decode(response.data[0].b64_json))).size == (1024, 1024)
-
-
-def test_price_files_go_to_the_data_directory_only(overridden, tmp_path: Path):
-    installed = sorted(overridden.runtime.catalog.find("openai", "gpt-image-1.5").price.source)
-    assert installed == ["contract"]
+def test_the_installed_file_never_touches_the_shipped_rows(overridden):
+    assert overridden.runtime.catalog.find("openai", "gpt-image-1.5").price.source == ("contract",)
     assert load_catalog().find("openai", "gpt-image-1.5").price.token_rates.image_output == Decimal("32.00")

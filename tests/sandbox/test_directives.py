@@ -17,7 +17,7 @@ from imagegate.sandbox.directives import (
 def test_every_documented_name_parses() -> None:
     assert set(DIRECTIVE_NAMES) == {
         "moderation", "429", "quota", "401", "500", "502", "503", "slow", "hang", "reset", "truncated",
-        "malformed", "stream-error",
+        "malformed", "stream-error", "no-image", "prohibited", "filtered",
     }
     for name in DIRECTIVE_NAMES:
         assert parse_fault(name).name == name

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from imagegate.accounting.feedback import ImageFeedback
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.store import SqlLedgerStore
+from imagegate.store import SqlLedgerStore, current_revision, upgrade_database
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.reports import SqlReportStore
 
@@ -126,3 +126,15 @@ def test_report_by_key_and_window(seeded: SqlReportStore) -> None:
 def test_report_rejects_an_unknown_dimension(seeded: SqlReportStore) -> None:
     with pytest.raises(ValueError, match="cannot group by"):
         seeded.aggregate("team")  # type: ignore[arg-type]
+
+
+def test_upgrade_from_0001_keeps_the_ledger_and_adds_feedback(empty_engine) -> None:
+    upgrade_database(empty_engine, "0001")
+    SqlLedgerStore(empty_engine).append_entries([_entry("req_before", cost_micros=7)])
+    assert "image_feedback" not in sa.inspect(empty_engine).get_table_names()
+    upgrade_database(empty_engine)
+    assert current_revision(empty_engine) == "0002"
+    store = SqlFeedbackStore(empty_engine)
+    store.append_feedback(_verdict("req_before", 0, True))
+    assert store.current_feedback("req_before") == {0: True}
+    assert SqlLedgerStore(empty_engine).query_entries()[0].cost_micros == 7

@@ -3,7 +3,7 @@ derived from the sums (acceptance rate, cost per image, cost per accepted image)
 
 The store does the aggregation (``GROUP BY`` in SQL); this module only divides. Every cost in
 the group counts, also failed, blocked and retried attempts and rejected or unrated images: the
-cost per accepted image is what was paid divided by what was kept (pricing.md §5.1).
+cost per accepted image is what was paid divided by what was kept (shared/reference/pricing.md §5.1).
 """
 
 from __future__ import annotations

@@ -15,9 +15,11 @@ from imagegate.api.ids import new_request_id
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai_errors import error_response, stream_error_frame
 from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation, read_body
-from imagegate.api.openai_render import render_result
+from imagegate.api import gemini_routes
+from imagegate.api.google_keys import speaks_google
+from imagegate.api.openai_render import emulated_stream, render_result
+from imagegate.api.served_headers import served_headers
 from imagegate.domain.errors import ImagegateError, InvalidRequest
-from imagegate.domain.money import usd_string
 from imagegate.domain.request import ImageRequest
 from imagegate.accounting.auth import Principal
 from imagegate.service.gateway import Gateway
@@ -84,18 +86,18 @@ async def _serve(
         if image_request.stream:
             if idempotent:
                 raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
-            session = await gateway.images.open_stream(plan)
-            return _stream_response(session, request_id)
+            if not plan.emulated_stream:
+                session = await gateway.images.open_stream(plan)
+                return _stream_response(session, request_id)
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ImagegateError as error:
         return error_response(error, request_id)
-    headers = {
-        "x-request-id": request_id,
-        "x-imagegate-cost-usd": usd_string(served.charge.micros),
-        "x-imagegate-route": served.route.target.name,
-    }
-    if served.charge.estimated:
-        headers["x-imagegate-cost-estimated"] = "true"
+    # Cost, route, the size actually produced, and lifecycle (Deprecation/Sunset) headers.
+    headers = served_headers(served, request_id, models_path="/v1/models/")
+    if image_request.stream:
+        # A provider that cannot stream in this dialect: its finished result, re-emitted as SSE.
+        return StreamingResponse(emulated_stream(served, image_request.operation), media_type="text/event-stream",
+                                 headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
     return Response(render_result(served), headers=headers, media_type="application/json")
 
 
@@ -139,6 +141,9 @@ async def variations(request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     """``GET /v1/models``: the aliases this key may use."""
+    if speaks_google(request):
+        # google-genai 3.x lists models at /v1/models too; it authenticates the Google way.
+        return await gemini_routes.list_models(request)
     request_id = new_request_id()
     gateway = _gateway(request)
     try:

@@ -31,7 +31,7 @@ def estimate(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config: its aliases and catalog overrides (default: $IMAGEGATE_CONFIG)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Cost per request, per generated image, per accepted image and per month (pricing.md §5)."""
+    """Cost per request, per generated image, per accepted image and per month (see docs/pricing.md)."""
     from imagegate.app import build_route_table, load_operator_catalog, utc_today
 
     settings = settings_from_env()

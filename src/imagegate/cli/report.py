@@ -45,11 +45,12 @@ def report(
 
 def report_table(result: Report) -> Table:
     """The report as a rich table with a total row."""
-    window = f"{_when(result.since, 'the first row')} to {_when(result.until, 'now')}"
-    table = Table(title=f"Spend by {result.by}, {window}", title_justify="left")
-    headings = ["requests", "attempts", "failed", "images", "accepted", "rejected", "acceptance",
+    window = [f"since {_when(result.since)}"] if result.since is not None else []
+    window += [f"until {_when(result.until)}"] if result.until is not None else []
+    table = Table(title=f"Spend by {result.by}, {' '.join(window) or 'all time'}", title_justify="left")
+    headings = ["requests", "attempts", "failed", "images", "accepted", "rejected", "rate",
                 "spend $", "$/image", "$/accepted"]
-    table.add_column(result.by)
+    table.add_column(result.by, overflow="fold")
     for heading in headings:
         table.add_column(heading, justify="right")
     for group in result.groups:
@@ -65,5 +66,5 @@ def _cells(row: dict[str, object]) -> list[str]:
     return ["-" if row[key] is None else str(row[key]) for key in keys]
 
 
-def _when(value: datetime | None, open_end: str) -> str:
-    return open_end if value is None else value.isoformat(timespec="minutes")
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="minutes")

@@ -1,6 +1,7 @@
 """Builds the sandbox's Starlette ASGI app from a :class:`SandboxConfig`.
 
-One module per provider wire format contributes routes (today ``openai_images``); this module adds
+One module per provider wire format contributes routes (``openai_images``; ``gemini_content`` for
+Gemini and, through it, ``imagen_predict``; ``gemini_auth`` for the OAuth token endpoint); this module adds
 what every provider shares: ``x-request-id`` on every response, ``/healthz``, the ``/_sandbox/``
 control routes, and errors for unknown paths in OpenAI's envelope.
 """
@@ -20,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.sandbox.config import SandboxConfig, SandboxState
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
+from imagegate.sandbox.gemini_auth import token_routes
+from imagegate.sandbox.gemini_content import gemini_routes
+from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.render import Renderer
@@ -103,6 +107,8 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         *control_routes(state.faults, state.requests),
         *openai_routes(state),
+        *token_routes(state),
+        *gemini_routes(state, answer_predict),
     ]
     app = Starlette(
         routes=routes,

@@ -6,6 +6,7 @@ that imports them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from imagegate.sandbox.faults import FaultStore, RequestLog, TransportLookup
@@ -31,6 +32,10 @@ class SandboxConfig:
     - ``request_log_size``: how many request records ``GET /_sandbox/requests`` keeps (the count
       is exact regardless).
     - ``render_cache_entries``: encoded images kept by (size, format, background, seed).
+    - ``imagen_shut_down``: answer every Imagen ``:predict`` with 404 ``NOT_FOUND``, as Google has
+      since 2026-08-17 (off by default so Imagen can be exercised).
+    - ``google_service_accounts``: client email -> PEM public key; when set, ``POST /token``
+      verifies JWT signatures against these keys (otherwise any well-formed assertion passes).
     """
 
     api_keys: frozenset[str] | None = None
@@ -41,6 +46,8 @@ class SandboxConfig:
     hang_max_s: float = 600.0
     request_log_size: int = 10_000
     render_cache_entries: int = 64
+    imagen_shut_down: bool = False
+    google_service_accounts: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:
@@ -50,6 +57,8 @@ class SandboxConfig:
         if self.api_keys is not None and not isinstance(self.api_keys, frozenset):
             # Accept any iterable of keys but store an immutable set, keeping the dataclass hashable.
             object.__setattr__(self, "api_keys", frozenset(self.api_keys))
+        if isinstance(self.google_service_accounts, Mapping):
+            object.__setattr__(self, "google_service_accounts", tuple(sorted(self.google_service_accounts.items())))
 
 
 @dataclass
@@ -67,3 +76,5 @@ class SandboxState:
     hosted_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Benchmark mode: (body prefix, one data item), built once at startup; None otherwise.
     benchmark: tuple[bytes, bytes] | None = None
+    # OAuth access tokens issued by ``POST /token`` -> expiry (unix seconds), for Vertex paths.
+    google_tokens: dict[str, float] = field(default_factory=dict)

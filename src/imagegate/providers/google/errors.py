@@ -94,6 +94,17 @@ def _detail(error: Mapping[str, Any], type_url: str) -> dict[str, Any] | None:
     return next((item for item in _details(error) if item.get("@type") == type_url), None)
 
 
+def _daily_quota_only(error: Mapping[str, Any]) -> bool:
+    """A 429 whose every violated quota is per day, with no retry hint: waiting minutes won't help."""
+    if _detail(error, RETRY_INFO) is not None:
+        return False
+    quota = _detail(error, QUOTA_FAILURE)
+    violations = quota.get("violations") if quota is not None else None
+    if not isinstance(violations, list) or not violations:
+        return False
+    return all(isinstance(v, dict) and "PerDay" in str(v.get("quotaId", "")) for v in violations)
+
+
 def _class_for(status: int | None, rpc_status: str | None, reason: str | None) -> type[ProviderError]:
     if reason in _CREDENTIAL_REASONS:
         return ProviderAuthentication
@@ -120,6 +131,8 @@ def error_from_google(
     info = _detail(error, ERROR_INFO)
     reason = info.get("reason") if info is not None and isinstance(info.get("reason"), str) else None
     cls = _class_for(status, rpc_status, reason)
+    if cls is RateLimited and _daily_quota_only(error):
+        cls = QuotaExhausted
     retry = _detail(error, RETRY_INFO)
     retry_after = None if retry is None else duration_seconds(retry.get("retryDelay"))
     if retry_after is None and headers is not None:

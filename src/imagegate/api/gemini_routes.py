@@ -1,0 +1,161 @@
+"""Google-dialect routes at the gateway's root: ``POST /{v1beta|v1}/models/{model}:{method}``.
+
+``generateContent`` and ``streamGenerateContent?alt=sse`` speak the Gemini dialect, ``predict``
+the Imagen dialect (``api/imagen_routes``). Both API versions are served because google-genai 3.x
+calls ``/v1/...`` and older clients ``/v1beta/...``. Keys come in ``x-goog-api-key`` or ``?key=``;
+errors are Google-shaped. ``GET /v1beta/models`` (and ``GET /v1/models`` with a Google-style key,
+dispatched from the OpenAI dialect's ``list_models``) lists the caller's models Google's way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from imagegate.api import imagen_routes
+from imagegate.api.gemini_parse import DIALECT, parse_generate_content
+from imagegate.api.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
+from imagegate.api.google_errors import error_response, missing_key_response, stream_error_frame
+from imagegate.api.google_keys import google_api_key
+from imagegate.api.ids import new_request_id
+from imagegate.api.served_headers import lifecycle_headers, served_headers
+from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
+from imagegate.service.gateway import Gateway
+from imagegate.service.images import StreamSession
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def _gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def models_path(request: Request) -> str:
+    """``/v1beta/models/`` or ``/v1/models/``: where this client's API version lists models."""
+    return f"/{request.url.path.strip('/').split('/')[0]}/models/"
+
+
+async def model_action(request: Request) -> Response:
+    """``POST /{version}/models/{model}:{method}``: dispatch on the method after the last colon."""
+    model, _, method = request.path_params["target"].rpartition(":")
+    if method == "predict":
+        return await imagen_routes.predict(request, model)
+    if method in ("generateContent", "streamGenerateContent"):
+        return await generate_content(request, model, stream=method == "streamGenerateContent")
+    return error_response(
+        InvalidRequest(f"Method '{method}' is not served here; use generateContent, streamGenerateContent or predict."),
+        new_request_id(),
+    )
+
+
+async def generate_content(request: Request, model: str, *, stream: bool) -> Response:
+    """One ``generateContent`` / ``streamGenerateContent`` call, through the shared pipeline."""
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    secret = google_api_key(request)
+    if secret is None:
+        return missing_key_response(request_id)
+    try:
+        if stream and request.query_params.get("alt") != "sse":
+            raise InvalidRequest("streamGenerateContent is served as server-sent events only: add ?alt=sse.", param="alt")
+        principal = await gateway.authenticate(secret)
+        image_request = await parse_generate_content(request, model, stream=stream, limits=gateway.limits)
+        plan = gateway.plan(request_id, image_request, principal)
+        if stream and not plan.emulated_stream:
+            session = await gateway.images.open_stream(plan)
+            return _passthrough_stream(session, request_id, models_path(request))
+        served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
+    except ImagegateError as error:
+        if isinstance(error, ProviderError) and is_answer(error):
+            # Google answers a blocked prompt or a missing image with HTTP 200, not an error.
+            body = blocked_body(error, model=model, response_id=request_id)
+            headers = {"x-request-id": request_id}
+            if stream:
+                return StreamingResponse(iter([sse(body)]), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+            return Response(body, media_type="application/json", headers=headers)
+        return error_response(error, request_id)
+    headers = served_headers(served, request_id, models_path=models_path(request))
+    if stream:
+        frames: Iterator[bytes] = emulated_frames(served, model=model, response_id=request_id)
+        return StreamingResponse(frames, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+    return Response(render_result(served, model=model, response_id=request_id), headers=headers,
+                    media_type="application/json")
+
+
+def _passthrough_stream(session: StreamSession, request_id: str, path: str) -> StreamingResponse:
+    async def frames() -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(session.events()) as events:
+            try:
+                async for event in events:
+                    yield event.raw
+            except ImagegateError as error:
+                # Headers are gone already: report in-band, as the Gemini API does mid-stream.
+                with anyio.CancelScope(shield=True):
+                    yield stream_error_frame(error)
+
+    headers = {"x-request-id": request_id, "x-imagegate-route": session.route.target.name, **_SSE_HEADERS}
+    headers.update(lifecycle_headers(session.route.lifecycle, models_path=path))
+    if session.route.replaced_from is not None:
+        headers["x-imagegate-replaced-model"] = session.route.replaced_from
+        headers["x-imagegate-served-model"] = session.route.target.model
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+
+def _model_entry(name: str, description: str | None) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "name": f"models/{name}",
+        "baseModelId": name,
+        "version": "imagegate",
+        "displayName": name,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "predict"],
+    }
+    if description is not None:
+        entry["description"] = description
+    return entry
+
+
+async def list_models(request: Request) -> Response:
+    """``GET /{version}/models``: the aliases this key may use, in Google's ``ListModels`` shape."""
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    secret = google_api_key(request)
+    if secret is None:
+        return missing_key_response(request_id)
+    try:
+        principal = await gateway.authenticate(secret)
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    models = [_model_entry(alias.name, alias.description) for alias in gateway.visible_aliases(principal)]
+    return Response(orjson.dumps({"models": models}), media_type="application/json", headers={"x-request-id": request_id})
+
+
+async def get_model(request: Request) -> Response:
+    """``GET /v1beta/models/{model}``: one alias, Google's ``Model`` shape (404 ``NOT_FOUND`` otherwise)."""
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    secret = google_api_key(request)
+    if secret is None:
+        return missing_key_response(request_id)
+    name = request.path_params["target"].removeprefix("models/")
+    try:
+        principal = await gateway.authenticate(secret)
+        alias = gateway.routes.resolve(name)
+        principal.check_model(alias.name)
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    return Response(orjson.dumps(_model_entry(alias.name, alias.description)), media_type="application/json",
+                    headers={"x-request-id": request_id})
+
+
+routes = [
+    Route("/v1beta/models", list_models, methods=["GET"]),
+    Route("/v1beta/models/{target}", model_action, methods=["POST"]),
+    Route("/v1beta/models/{target}", get_model, methods=["GET"]),
+    Route("/v1/models/{target}", model_action, methods=["POST"]),
+]
