@@ -139,7 +139,7 @@ def test_auto_quality_is_priced_at_the_most_expensive() -> None:
     ("row", "workflow", "error"),
     [
         (GPT2, Workflow(size="1024x1024", quality="medum"), PricingError),  # a typo is not the dearest quality
-        (("gemini", "gemini-3-pro-image"), Workflow(size="1024x1024"), PricingError),  # tiers, not WxH
+        (("gemini", "gemini-3-pro-image"), Workflow(size="huge"), PricingError),  # neither a tier nor WxH
         (("imagen", "imagen-4.0-generate-001"), Workflow(batch=True), UnknownTier),
     ],
 )

@@ -71,9 +71,11 @@ def test_reference_images_use_fixed_tokens_whatever_their_size() -> None:
 
 def test_resolution_default_and_bound() -> None:
     row = price(*FLASH)
-    # Omitted: Gemini's default 1K. A size the rule cannot map: the most expensive tier.
+    # Omitted: Gemini's default 1K. A pixel size: its nearest tier. Unmappable: the most expensive tier.
     assert quote(request(), row).breakdown["image_output"] == 1120 * 60
-    assert quote(request(size="1536x1024"), row).breakdown["image_output"] == 2520 * 60
+    assert quote(request(size="1536x1024"), row).breakdown["image_output"] == 1120 * 60
+    assert quote(request(size="3000x2000"), row).breakdown["image_output"] == 1680 * 60
+    assert quote(request(size="huge"), row).breakdown["image_output"] == 2520 * 60
 
 
 def test_priority_and_flex_tiers() -> None:

@@ -61,8 +61,10 @@ def test_compare_keeps_going_past_a_model_it_cannot_price() -> None:
     assert imagen.estimate is not None and imagen.estimate.per_request_micros == 5 * 40000
     assert imagen.warnings[0].startswith("shut down on 2026-08-17")
     assert "n=5 is above the model's maximum of 4" in imagen.warnings[1]
-    # Gemini prices by resolution tier: a WxH size is the caller's mistake, named.
-    assert gemini.estimate is None and gemini.provider == "gemini" and "1024x1024" in gemini.error
+    # Gemini prices by resolution tier: a WxH size prices at its nearest tier (1024x1024 -> 1K).
+    at_tier = compare(spec.model_copy(update={"models": ["house-style"], "size": "1K"}), CATALOG, ROUTES, today=TODAY)[0]
+    assert gemini.provider == "gemini" and gemini.estimate is not None
+    assert gemini.estimate.per_request_micros == at_tier.estimate.per_request_micros > 5 * 134400
 
 
 def test_json_shape_uses_decimal_strings() -> None:

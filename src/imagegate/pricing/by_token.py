@@ -56,8 +56,9 @@ def output_tokens(
     if isinstance(rule, FixedOutput):
         return rule.tokens, True
     if isinstance(rule, PerTierOutput):
+        as_tiers = [size if size is None or size in rule.tokens else (rule.tier_of(size) or size) for size in sizes]
         tiers, exact = pick(
-            sizes, price.default_size, rule.tokens, rule.tokens.__contains__, what="size", strict=strict
+            as_tiers, price.default_size, rule.tokens, rule.tokens.__contains__, what="size", strict=strict
         )
         return max(rule.tokens[tier] for tier in tiers), exact
     if isinstance(rule, TableOutput):

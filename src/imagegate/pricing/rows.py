@@ -22,12 +22,15 @@ their decimal text, never as binary floats).
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
+
+from imagegate.pricing.token_rules import parse_size
 
 TokenLine = Literal[
     "text_input", "text_input_cached", "image_input", "image_input_cached", "text_output", "image_output"
@@ -109,7 +112,22 @@ class PerTierOutput(_Row):
 
     rule: Literal["per_tier"]
     tokens: dict[str, PositiveInt] = Field(min_length=1)
+    # Reference pixel count of each tier: a WIDTHxHEIGHT size prices at the nearest tier.
+    tier_pixels: dict[str, PositiveInt] | None = None
     unverified: bool = False
+
+    def tier_of(self, size: str) -> str | None:
+        """The tier a ``WIDTHxHEIGHT`` size falls in (nearest pixel count, on a log scale)."""
+        if self.tier_pixels is None:
+            return None
+        try:
+            width, height = parse_size(size)
+        except ValueError:
+            return None
+        pixels = width * height
+        if pixels <= 0:
+            return None
+        return min(self.tier_pixels, key=lambda tier: abs(math.log(pixels / self.tier_pixels[tier])))
 
 
 class FixedOutput(_Row):
