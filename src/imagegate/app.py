@@ -36,6 +36,7 @@ from imagegate.config.settings import Settings
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
+from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
@@ -70,10 +71,16 @@ def build_route_table(config: GatewayConfig) -> RouteTable:
                 RouteTarget(
                     name=name, alias=model.name, provider=route.provider, model=route.model,
                     base_url=route.base_url, api_key=route.api_key, timeout_s=route.timeout,
-                    options=_route_options(route, model),
+                    options=_route_options(route, model), weight=route.weight, enabled=route.enabled,
                 )
             )
-        aliases.append(ModelAlias(name=model.name, routes=tuple(targets), description=model.description))
+        retry = RetryPolicy(
+            max_attempts_per_route=model.retry.max_attempts_per_route, base_delay_s=model.retry.base_delay,
+            max_delay_s=model.retry.max_delay, deadline_s=model.deadline,
+            fallback_on_moderation=model.retry.fallback_on_moderation,
+        )
+        aliases.append(ModelAlias(name=model.name, routes=tuple(targets), description=model.description,
+                                  policy=model.policy, retry=retry))
     return RouteTable(aliases)
 
 

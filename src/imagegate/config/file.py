@@ -38,6 +38,9 @@ class RouteConfig(BaseModel):
     # Once the catalog says the model is shut down: refuse (naming the replacement) or call the
     # replacement instead. None: the model alias's choice, else refuse.
     after_shutdown: Literal["refuse", "replace"] | None = None
+    # Routing: the weight under the ``weighted`` policy, and whether the route is used at all.
+    weight: float = Field(default=1.0, ge=0)
+    enabled: bool = True
 
     @field_validator("base_url")
     @classmethod
@@ -45,6 +48,18 @@ class RouteConfig(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+
+class RetryConfig(BaseModel):
+    """Retries of one route before falling back to the next."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_attempts_per_route: int = Field(default=2, ge=1, le=10)
+    base_delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=20.0, ge=0)
+    # Moderation blocks never fall back unless the operator allows it (another provider may judge differently).
+    fallback_on_moderation: bool = False
 
 
 class ModelConfig(BaseModel):
@@ -57,6 +72,10 @@ class ModelConfig(BaseModel):
     routes: list[RouteConfig] = Field(min_length=1)
     # Default ``after_shutdown`` for the routes that do not set their own.
     after_shutdown: Literal["refuse", "replace"] | None = None
+    policy: Literal["priority", "weighted", "cheapest", "fastest"] = "priority"
+    # The whole request, retries and fallbacks included: image calls take minutes.
+    deadline: float = Field(default=600.0, gt=0)
+    retry: RetryConfig = Field(default_factory=lambda: RetryConfig())
 
 
 class LimitsConfig(BaseModel):

@@ -24,6 +24,8 @@ class RouteTarget:
     api_key: str = field(repr=False)
     timeout_s: float = 300.0
     options: Mapping[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+    enabled: bool = True
 
 
 @dataclass(slots=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from imagegate.domain.errors import ModelNotFound
 from imagegate.providers.base import RouteTarget
+from imagegate.routing.policy import Policy
+from imagegate.routing.retry import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,8 @@ class ModelAlias:
     name: str
     routes: tuple[RouteTarget, ...]
     description: str | None = None
+    policy: Policy = "priority"
+    retry: RetryPolicy = RetryPolicy()
 
 
 class RouteTable:
