@@ -38,6 +38,9 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     path: Path = tmp_path_factory.mktemp("gateway") / "imagegate.db"
     engine = migrated_sqlite_engine(path)
     document = sandbox_models_config(sandbox_url, GPT_MODELS, api_key="sk-route-secret-4d2f")
+    # Tests in a module share this gateway and inject failures on purpose: keep its breakers closed
+    # (tests/e2e/test_routing.py trips them on a gateway of its own).
+    document["breaker"] = {"consecutive_failures": 10_000, "failure_rate": 1.0, "min_calls": 10_000}
     with running_gateway(engine, document) as handle:
         yield handle
     engine.dispose()

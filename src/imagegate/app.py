@@ -6,6 +6,7 @@ their own settings (a throwaway database, the sandbox's URL) through ``create_ap
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
-from imagegate.api import admin_keys, gemini_routes, openai_images
+from imagegate.api import admin_keys, admin_routes, gemini_routes, openai_images
 from imagegate.api import estimate as estimate_api
 from imagegate.api import feedback as feedback_api
 from imagegate.api import pricing as pricing_api
@@ -36,22 +37,30 @@ from imagegate.config.settings import Settings
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
+from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
+from imagegate.routing.controls import ControlsHolder
+from imagegate.routing.health import RouteHealth
 from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
+from imagegate.service.route_guards import RouteGuards
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
 from imagegate.service.plan import ModelFacts, ReplacementLookup
+from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
+from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.reports import SqlReportStore
+from imagegate.store.routing_state import SqlRoutingState
 
 log = logging.getLogger("imagegate")
 
@@ -133,6 +142,13 @@ class Runtime:
     feedback: FeedbackService | None = None
     reports: SqlReportStore | None = None
     public_pricing: bool = True
+    health: RouteHealth | None = None
+    controls: ControlsHolder | None = None
+    routing: RoutingAdmin | None = None
+    smoke: SmokeTester | None = None
+    controls_refresh_s: float = 2.0
+    smoke_interval_s: float | None = None
+
 
 
 def build_runtime(
@@ -169,6 +185,14 @@ def build_runtime(
     http = http if http is not None else HttpExecutor()
     redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
     idempotency_store = LocalIdempotencyStore() if redis_client is None else RedisIdempotencyStore(redis_client)
+    breaker_config = BreakerConfig(
+        consecutive_failures=config.breaker.consecutive_failures, failure_rate=config.breaker.failure_rate,
+        min_calls=config.breaker.min_calls, window_s=config.breaker.window, cooldown_s=config.breaker.cooldown,
+    )
+    breakers = (LocalBreakerStore(breaker_config) if redis_client is None
+                else RedisBreakerStore(redis_client, breaker_config))
+    health = RouteHealth()
+    controls = ControlsHolder()
     gateway = Gateway(
         routes=build_route_table(config),
         registry=registry,
@@ -176,19 +200,26 @@ def build_runtime(
         today=today if today is not None else utc_today,
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
-        images=ImageService(http=http, ledger=ledger),
+        images=ImageService(http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
             max_image_bytes=config.limits.max_image_bytes,
             max_images=config.limits.max_images,
         ),
         idempotency=IdempotentRunner(idempotency_store, window_s=settings.idempotency_window_s),
+        controls=controls,
     )
+    routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)
+    smoke = SmokeTester(routes=gateway.routes, registry=registry, facts=gateway.facts, http=http,
+                        record_entry=ledger.record, record_check=routing.record_check,
+                        today=today if today is not None else utc_today)
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
     return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway, key_admin=KeyAdmin(keys),
                    master_key=master_key or None, catalog=catalog,
                    feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
-                   reports=SqlReportStore(engine), public_pricing=settings.public_pricing)
+                   reports=SqlReportStore(engine), public_pricing=settings.public_pricing,
+                   health=health, controls=controls, routing=routing, smoke=smoke,
+                   controls_refresh_s=settings.controls_refresh_s, smoke_interval_s=settings.smoke_interval_s)
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:
@@ -227,15 +258,36 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """Load the stored routing controls, then keep them fresh (and run scheduled smoke checks)."""
+    tasks: list[asyncio.Task[None]] = []
+    if runtime.routing is not None and runtime.controls is not None:
+        try:
+            # Before serving, so a restarted replica never routes with the config's defaults alone.
+            await refresh_once(runtime.routing, runtime.controls)
+        except Exception:
+            log.exception("loading routing controls failed; the refresher will retry")
+        tasks.append(asyncio.create_task(
+            refresh_controls(runtime.routing, runtime.controls, runtime.controls_refresh_s), name="imagegate-controls"))
+    if runtime.smoke is not None and runtime.smoke_interval_s:
+        tasks.append(asyncio.create_task(
+            smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke"))
+    return tasks
+
+
 def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     """The ASGI app over a built runtime; its lifespan starts and stops the runtime's parts."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.ledger.start()
+        tasks = await _start_routing_tasks(runtime)
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.http.aclose()
             if runtime.redis is not None:
                 await runtime.redis.aclose()
@@ -245,7 +297,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
 
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *gemini_routes.routes,
-                *admin_keys.routes,
+                *admin_keys.routes, *admin_routes.routes,
                 *feedback_api.routes, *pricing_api.routes, *estimate_api.routes, *report_api.routes],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],
@@ -255,6 +307,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.master_key = runtime.master_key
     app.state.key_admin = runtime.key_admin
     app.state.runtime = runtime
+    app.state.routing = runtime.routing
     app.state.catalog = runtime.catalog
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports

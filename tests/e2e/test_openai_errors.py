@@ -125,28 +125,39 @@ def test_moderation_block_is_relayed_and_recorded(client, gateway):
     assert row.provider_request_id is not None
 
 
-def test_rate_limit_carries_the_retry_hint(client, gateway):
+def test_rate_limit_is_retried_after_the_providers_hint_then_relayed(client, gateway, sandbox_control):
+    sandbox_control.delete("/_sandbox/requests")
     with pytest.raises(openai.RateLimitError) as info:
-        client.images.generate(model="gpt-image-2", prompt="[sandbox:429=3] x")
-    assert info.value.response.headers["retry-after"] == "3"
+        client.images.generate(model="gpt-image-2", prompt="[sandbox:429=0.3] x")
+    assert info.value.response.headers["retry-after-ms"] == "300"
     assert info.value.body["code"] == "rate_limit_exceeded"
-    [row] = gateway.ledger(info.value.response.headers["x-request-id"])
-    assert (row.error_code, row.http_status, row.cost_micros) == ("rate_limited", 429, 0)
+    rows = gateway.ledger(info.value.response.headers["x-request-id"])
+    assert [(row.attempt, row.error_code, row.http_status, row.cost_micros) for row in rows] == [
+        (1, "rate_limited", 429, 0), (2, "rate_limited", 429, 0)]
+    # The second call waited for the provider's hint.
+    assert (rows[1].created_at - rows[0].created_at).total_seconds() >= 0.3
+    assert sandbox_control.get("/_sandbox/requests").json()["count"] == 2
 
 
 @pytest.mark.parametrize(
-    ("directive", "status", "code"),
-    [("[sandbox:500]", 502, "upstream_unavailable"), ("[sandbox:503]", 502, "upstream_unavailable"),
-     ("[sandbox:malformed]", 502, "upstream_bad_response"), ("[sandbox:truncated]", 502, "upstream_bad_response"),
-     ("[sandbox:reset]", 502, "upstream_unavailable"), ("[sandbox:quota]", 429, "insufficient_quota")],
+    ("directive", "status", "code", "calls"),
+    [("[sandbox:500]", 502, "upstream_unavailable", 2), ("[sandbox:503]", 502, "upstream_unavailable", 2),
+     ("[sandbox:malformed]", 502, "upstream_bad_response", 2), ("[sandbox:truncated]", 502, "upstream_bad_response", 2),
+     ("[sandbox:reset]", 502, "upstream_unavailable", 2), ("[sandbox:quota]", 429, "insufficient_quota", 1),
+     ("[sandbox:moderation]", 400, "moderation_blocked", 1)],
 )
-def test_provider_failures_map_to_clear_errors_and_are_recorded(client, gateway, directive, status, code):
+def test_provider_failures_are_retried_only_when_retryable_and_every_call_is_recorded(
+    client, gateway, sandbox_control, directive, status, code, calls
+):
+    sandbox_control.delete("/_sandbox/requests")
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="gpt-image-2", prompt=f"{directive} x")
     assert info.value.status_code == status
     assert info.value.body["code"] == code
     rows = gateway.ledger(info.value.response.headers["x-request-id"])
-    assert len(rows) == 1 and rows[0].status == "error"
+    assert [row.attempt for row in rows] == list(range(1, calls + 1))
+    assert all(row.status == "error" and row.cost_micros == 0 for row in rows)
+    assert sandbox_control.get("/_sandbox/requests").json()["count"] == calls
 
 
 def test_provider_timeout_is_a_504(sandbox_url, tmp_path):
@@ -159,8 +170,9 @@ def test_provider_timeout_is_a_504(sandbox_url, tmp_path):
         with pytest.raises(openai.APIStatusError) as info:
             client.images.generate(model="gpt-image-2", prompt="[sandbox:hang] x")
         assert info.value.status_code == 504 and info.value.body["code"] == "timeout"
-        [row] = handle.ledger(info.value.response.headers["x-request-id"])
-        assert row.error_code == "timeout" and 400 <= row.latency_ms < 5000
+        rows = handle.ledger(info.value.response.headers["x-request-id"])
+        assert [row.error_code for row in rows] == ["timeout", "timeout"]
+        assert all(400 <= row.latency_ms < 5000 for row in rows)
     engine.dispose()
 
 

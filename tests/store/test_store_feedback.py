@@ -132,7 +132,7 @@ def test_upgrade_from_0001_keeps_the_ledger_and_adds_feedback(empty_engine) -> N
     upgrade_database(empty_engine, "0001")
     SqlLedgerStore(empty_engine).append_entries([_entry("req_before", cost_micros=7)])
     assert "image_feedback" not in sa.inspect(empty_engine).get_table_names()
-    upgrade_database(empty_engine)
+    upgrade_database(empty_engine, "0002")
     assert current_revision(empty_engine) == "0002"
     store = SqlFeedbackStore(empty_engine)
     store.append_feedback(_verdict("req_before", 0, True))

@@ -24,7 +24,8 @@ from imagegate.store.tables import metadata
 
 from .fixtures import throwaway_pg_database
 
-APP_TABLES = {"api_keys", "ledger", "image_feedback"}
+APP_TABLES = {"api_keys", "ledger", "image_feedback",
+              "route_controls", "alias_policies", "routing_changes", "route_status"}
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -37,7 +38,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0002"
+    assert current_revision(empty_engine) == head_revision() == "0003"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

@@ -7,8 +7,9 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +70,18 @@ def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str =
 @contextlib.contextmanager
 def running_gateway(
     engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0, master_key: str | None = None,
-    **settings_fields: Any,
+    today: Callable[[], date] | None = None, **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
 
     ``settings_fields`` are further ``Settings`` fields; ``data_dir`` defaults to an empty
     temporary directory, so price files installed on the host never leak into a test.
+    ``today`` fixes the date model lifecycle decisions use (default: the real UTC date).
     """
     settings_fields.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="imagegate-test-")))
     settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s,
                         master_key=master_key, **settings_fields)
-    runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine)
+    runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine, today=today)
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

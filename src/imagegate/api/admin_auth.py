@@ -19,6 +19,14 @@ class AdminDisabled(ClientError):
     code = "not_found"
 
 
+def master_key_matches(request: Request, presented: str | None) -> bool:
+    """Whether ``presented`` is the configured master key (False when none is configured)."""
+    expected: str | None = request.app.state.master_key
+    if expected is None or presented is None:
+        return False
+    return hmac.compare_digest(presented.strip().encode(), expected.encode())
+
+
 def require_master_key(request: Request) -> None:
     """Raise unless the request carries the configured master key."""
     expected: str | None = request.app.state.master_key

@@ -26,10 +26,11 @@ from imagegate.api.gemini_parse import camel
 from imagegate.api.openai_parse import read_body
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest
-from imagegate.providers.imagen.parameters import IMAGEN_DEFAULT_SAMPLE_COUNT
 from imagegate.service.gateway import RequestLimits
 
 DIALECT = "imagen"
+# What Imagen makes when ``sampleCount`` is absent (the wire default, not 1).
+DEFAULT_SAMPLE_COUNT = 4
 
 _CANONICAL = frozenset({"sampleCount", "aspectRatio", "sampleImageSize", "outputOptions", "seed"})
 _REPORT_ONLY = frozenset({"includeRaiReason", "includeSafetyAttributes", "language"})
@@ -97,7 +98,7 @@ def to_request(body: dict[str, Any], model: str) -> ImageRequest:
         model=model,
         prompt=prompt,
         dialect=DIALECT,
-        n=IMAGEN_DEFAULT_SAMPLE_COUNT if count is None else count,
+        n=DEFAULT_SAMPLE_COUNT if count is None else count,
         aspect_ratio=_typed(parameters, "aspectRatio", str, "a string"),
         resolution=_typed(parameters, "sampleImageSize", str, "a string"),
         output_format=None if mime is None else mime.removeprefix("image/"),

@@ -12,6 +12,7 @@ from imagegate.domain import errors as e
 # (HTTP status, OpenAI error type) per domain class; the most specific class wins.
 _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelNotFound, 400, "invalid_request_error"),
+    (e.ModelRetired, 410, "invalid_request_error"),  # shut down; the message names the replacement
     (e.InvalidRequest, 400, "invalid_request_error"),
     (e.PayloadTooLarge, 400, "invalid_request_error"),
     (e.AuthenticationFailed, 401, "invalid_request_error"),

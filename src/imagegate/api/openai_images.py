@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from imagegate.api.ids import new_request_id
+from imagegate.api.route_pin import pin_route
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai_errors import error_response, stream_error_frame
 from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation, read_body
@@ -83,6 +84,7 @@ async def _serve(
     try:
         image_request = await parse(request, gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
+        pin_route(request, plan)
         if image_request.stream:
             if idempotent:
                 raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
@@ -158,9 +160,26 @@ async def list_models(request: Request) -> Response:
     )
 
 
+async def retrieve_model(request: Request) -> Response:
+    """``GET /v1/models/{model}``: one alias this key may use (google-genai 3.x ``models.get`` too)."""
+    if speaks_google(request):
+        return await gemini_routes.get_model(request)
+    request_id = new_request_id()
+    gateway = _gateway(request)
+    try:
+        principal = await gateway.authenticate(bearer_token(request))
+        alias = gateway.routes.resolve(request.path_params["target"])
+        principal.check_model(alias.name)
+    except ImagegateError as error:
+        return error_response(error, request_id)
+    [card] = model_cards(gateway, [alias])
+    return Response(orjson.dumps(card), media_type="application/json", headers={"x-request-id": request_id})
+
+
 routes = [
     Route("/v1/images/generations", generations, methods=["POST"]),
     Route("/v1/images/edits", edits, methods=["POST"]),
     Route("/v1/images/variations", variations, methods=["POST"]),
     Route("/v1/models", list_models, methods=["GET"]),
+    Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
 ]

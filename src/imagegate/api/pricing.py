@@ -5,8 +5,9 @@ Two views in one document (docs/pricing.md, "Pricing API"):
 - ``models``: one row per model and route. First every route of every served alias (``model`` is
   the alias clients send), then every catalog model no route uses (``served: false``). Each row
   has endpoint types, unit, rates, tiers, per-image prices at common sizes, lifecycle, sources,
-  and the route health fields ``status`` / ``last_checked_at`` (``unknown`` / ``null`` until
-  health checks exist; ``retired`` once the catalog's shutdown date has passed).
+  and the route health fields ``status`` / ``last_checked_at`` (smoke-test verdicts and this
+  replica's live traffic, docs/routing.md; ``unknown`` / ``null`` before any; ``retired`` once
+  the catalog's shutdown date has passed).
 - ``success`` / ``data`` / ``group_ratio`` / ``usable_group``: the fields gateway dashboards read
   from New API's ``/api/pricing``, one ``data`` row per served alias.
 
@@ -15,10 +16,12 @@ Public by default (prices are not secrets); ``IMAGEGATE_PUBLIC_PRICING=false`` r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +36,7 @@ from imagegate.domain.errors import ImagegateError
 from imagegate.pricing.rows import PriceRow
 from imagegate.providers.base import RouteTarget
 from imagegate.routing.table import RouteTable
+from imagegate.service.route_control import EffectiveStatus
 
 # Catalog endpoint families -> New API ``supported_endpoint_types``. Every alias is served on the
 # OpenAI Images dialect ("image-generation"); models native to Google's API also list "gemini".
@@ -42,8 +46,13 @@ _COMPAT_GROUP = "default"
 _USD_PER_1M_AT_RATIO_1 = Decimal(2)
 
 
-def pricing_document(catalog: Catalog, routes: RouteTable, today: date) -> dict[str, Any]:
-    """The whole ``/api/pricing`` body (numbers in ``data`` are ``orjson.Fragment`` decimals)."""
+def pricing_document(
+    catalog: Catalog, routes: RouteTable, today: date, statuses: Mapping[str, EffectiveStatus] | None = None,
+) -> dict[str, Any]:
+    """The whole ``/api/pricing`` body (numbers in ``data`` are ``orjson.Fragment`` decimals).
+
+    ``statuses`` maps route names to their current status (``RoutingAdmin.statuses``).
+    """
     rows: list[dict[str, Any]] = []
     compat: list[dict[str, Any]] = []
     used: set[tuple[str, str]] = set()
@@ -51,7 +60,7 @@ def pricing_document(catalog: Catalog, routes: RouteTable, today: date) -> dict[
         primary: CatalogModel | None = None
         for target in alias.routes:
             entry = catalog.find(target.provider, target.model)
-            rows.append(_row(alias.name, target, entry, today))
+            rows.append(_row(alias.name, target, entry, today, None if statuses is None else statuses.get(target.name)))
             if entry is not None:
                 used.add((entry.provider, entry.model))
                 primary = primary or entry
@@ -78,19 +87,28 @@ async def get_pricing(request: Request) -> Response:
             await state.gateway.authenticate(bearer_token(request))
         except ImagegateError as error:
             return error_response(error, new_request_id())
-    document = pricing_document(state.catalog, state.gateway.routes, state.today())
+    routing = getattr(state, "routing", None)
+    statuses = None
+    if routing is not None:
+        health = getattr(getattr(state, "runtime", None), "health", None)
+        statuses = await anyio.to_thread.run_sync(routing.statuses, health)
+    document = pricing_document(state.catalog, state.gateway.routes, state.today(), statuses)
     return Response(orjson.dumps(document), media_type="application/json")
 
 
-def _row(alias: str | None, target: RouteTarget | None, entry: CatalogModel | None, today: date) -> dict[str, Any]:
+def _row(
+    alias: str | None, target: RouteTarget | None, entry: CatalogModel | None, today: date,
+    status: EffectiveStatus | None = None,
+) -> dict[str, Any]:
     base: dict[str, Any] = {
         "model": alias if alias is not None else entry.model if entry is not None else None,
         "served": alias is not None,
         "route": None if target is None else target.name,
         "provider": target.provider if target is not None else entry.provider if entry is not None else None,
         "provider_model": target.model if target is not None else entry.model if entry is not None else None,
-        "status": "unknown",
-        "last_checked_at": None,
+        "status": "unknown" if status is None else status.status,
+        "last_checked_at": None if status is None or status.last_checked_at is None
+        else status.last_checked_at.isoformat(),
     }
     if entry is None:
         # A route to a model the catalog does not list: served, but not priced (costs 0, estimated).

@@ -12,6 +12,8 @@ from imagegate.cli.catalog import catalog_app
 from imagegate.cli.estimate import estimate
 from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
+from imagegate.cli.routes import routes_app
+from imagegate.cli.smoke import smoke
 from imagegate.cli.usage import usage
 
 app = typer.Typer(help="imagegate: one key and one base URL for every image-generation API.",
@@ -21,6 +23,8 @@ app.command("usage")(usage)
 app.command("estimate")(estimate)
 app.command("report")(report)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(routes_app, name="routes")
+app.command("smoke")(smoke)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

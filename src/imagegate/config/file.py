@@ -88,6 +88,18 @@ class LimitsConfig(BaseModel):
     max_images: int = Field(default=16, gt=0)
 
 
+class BreakerSettings(BaseModel):
+    """Circuit-breaker thresholds, the same for every route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consecutive_failures: int = Field(default=5, ge=1)
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_calls: int = Field(default=10, ge=1)
+    window: float = Field(default=60.0, gt=0)
+    cooldown: float = Field(default=30.0, gt=0)
+
+
 class GatewayConfig(BaseModel):
     """The whole file."""
 
@@ -95,6 +107,7 @@ class GatewayConfig(BaseModel):
 
     models: list[ModelConfig] = Field(default_factory=list)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
 
     @field_validator("models")

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     idempotency_window_s: float = 24 * 3600
     # GET /api/pricing answers without a key unless this is false (prices are not secrets).
     public_pricing: bool = True
+    # How often each replica polls the database for routing changes (docs/routing.md).
+    controls_refresh_s: float = 2.0
+    # Run smoke checks of every route this often, in this server; None or 0: never (the default,
+    # as each check is a real, billed request).
+    smoke_interval_s: float | None = None
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""

@@ -77,3 +77,24 @@ class ProviderAdapter(Protocol):
     def stream_events(self, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
         """Turn the provider's SSE frames into stream events (raw frames kept for pass-through)."""
         ...
+
+
+class OptionalAdapterHooks(Protocol):
+    """Hooks an adapter may also define; the core looks them up with ``getattr`` and skips absent ones.
+
+    - ``foreign_extras``: ``ImageRequest.extra`` keys of *other* dialects this adapter translates
+      (service.conform refuses every other foreign field with a 400 naming it);
+    - ``validate_route``: check a route's ``options`` at startup (raise ``InvalidRequest``);
+    - ``authorize``: the one step allowed I/O, after ``to_wire``: add credentials that must be
+      fetched (OAuth tokens) through the gateway's executor.
+    """
+
+    foreign_extras: ClassVar[frozenset[str]]
+
+    def validate_route(self, route: RouteTarget) -> None:
+        """Raise ``InvalidRequest`` naming the route when its options are unusable."""
+        ...
+
+    async def authorize(self, wire: WireRequest, route: RouteTarget, http: Any) -> None:
+        """Complete ``wire``'s credentials (``http`` is the ``HttpExecutor``)."""
+        ...

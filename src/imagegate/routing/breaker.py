@@ -14,6 +14,13 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from imagegate.domain.errors import (
+    ImagegateError,
+    ModerationBlocked,
+    NoImageGenerated,
+    ProviderInvalidRequest,
+)
+
 State = Literal["closed", "open", "half_open"]
 
 
@@ -40,6 +47,15 @@ class BreakerState:
     window_failures: int = 0
     opened_at: float = 0.0
     probe_started_at: float | None = None
+
+
+def is_route_fault(error: ImagegateError) -> bool:
+    """Whether a failed call says something about the route (not about the caller's request).
+
+    Invalid parameters, moderation blocks and "no image" answers are the request's outcome: the
+    route answered properly, so they neither trip breakers nor degrade route health.
+    """
+    return not isinstance(error, (ProviderInvalidRequest, ModerationBlocked, NoImageGenerated))
 
 
 def _rolled(config: BreakerConfig, current: BreakerState, now: float) -> BreakerState:

@@ -9,6 +9,7 @@ from datetime import date
 from imagegate.accounting.auth import KeyAuthenticator, Principal
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.registry import AdapterRegistry
+from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.idempotency import IdempotentRunner
 from imagegate.service.images import ImageService
@@ -39,6 +40,7 @@ class Gateway:
         today: Callable[[], date] | None = None,
         replacements: ReplacementLookup | None = None,
         idempotency: IdempotentRunner | None = None,
+        controls: ControlsHolder | None = None,
     ) -> None:
         self.routes = routes
         self.registry = registry
@@ -47,6 +49,8 @@ class Gateway:
         self.images = images
         self.limits = limits
         self.idempotency = idempotency
+        # The live routing controls (swapped by the refresher in app.py); None: config only.
+        self.controls = controls
         # The clock lifecycle decisions use (UTC days); None disables them (unit tests).
         self.today = today
         self.replacements = replacements

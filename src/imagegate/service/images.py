@@ -18,14 +18,22 @@ from typing import TypeVar
 
 from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.domain.errors import ImagegateError, ProviderError, UpstreamBadResponse
+from imagegate.domain.errors import (
+    ImagegateError,
+    ProviderError,
+    UpstreamBadResponse,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.pricing.engine import Charge, quote, settle
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.service.fanout import add_usage, merge_charges, merge_results
+from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.plan import Plan, PlannedRoute
+from imagegate.service.route_guards import RouteGuards
 
 log = logging.getLogger("imagegate.service")
 
@@ -60,9 +68,11 @@ class ImageService:
         ledger: LedgerWriter,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = utc_now,
+        guards: RouteGuards | None = None,
     ) -> None:
         self._http = http
         self._ledger = ledger
+        self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
         self._wall_clock = wall_clock
 
@@ -155,30 +165,59 @@ class ImageService:
     async def _first_success(
         self, plan: Plan, call: Callable[[PlannedRoute], Awaitable[T]], attempts: Iterator[int] | None = None
     ) -> tuple[T, PlannedRoute, int, float]:
-        """Run ``call`` on the routes in order until one succeeds; failures are recorded.
+        """Try the routes in policy order until one succeeds; every attempt is recorded.
 
-        A non-retryable provider error ends the request at once; a cancelled attempt (client
-        gone, server stopping) is recorded at its quoted upper bound before the cancellation
-        propagates. ``attempts`` numbers the attempts (shared by the parts of a fanned-out request).
+        Per route: retryable failures are retried with backoff (or the provider's own hint) while
+        the alias's deadline leaves room; then the next route is tried if the error allows a
+        fallback. Routes whose breaker is open are skipped without a call. A cancelled attempt
+        (client gone, server stopping) is recorded at its quoted upper bound before the
+        cancellation propagates. ``attempts`` numbers the attempts (shared by fanned-out parts).
         """
         attempts = itertools.count(1) if attempts is None else attempts
+        policy = plan.alias.retry
+        deadline = self._clock() + policy.deadline_s
+        routes = self._guards.ordered(plan)
+        if not routes:
+            raise UpstreamUnavailable(f"Every route of model '{plan.alias.name}' is disabled or unavailable.")
         last_error: ProviderError | None = None
-        for route in plan.routes:
-            attempt = next(attempts)
-            started = self._clock()
-            try:
-                return await call(route), route, attempt, started
-            except ProviderError as error:
-                self._record(plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error))
-                last_error = error
-                if not error.retryable:
+        for route in routes:
+            if not await self._guards.admit(route):
+                if last_error is None:
+                    last_error = UpstreamUnavailable(f"Route '{route.target.name}' is unavailable (circuit open).")
+                continue
+            retry_number = 0
+            while True:
+                attempt = next(attempts)
+                started = self._clock()
+                try:
+                    async with asyncio.timeout(max(0.0, deadline - started)):
+                        value = await call(route)
+                except TimeoutError:
+                    error: ProviderError = UpstreamTimeout(
+                        f"the request's deadline of {policy.deadline_s:g} s passed")
+                    self._record(plan, route, attempt, started, error=error, charge=self._quote(plan, route))
+                    await self._guards.observe(route, self._clock() - started, error)
+                    raise error from None
+                except ProviderError as error:
+                    self._record(plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error))
+                    await self._guards.observe(route, self._clock() - started, error)
+                    last_error = error
+                    retry_number += 1
+                    delay = next_delay(policy, error, retry_number, deadline - self._clock())
+                    if delay is not None:
+                        await asyncio.sleep(delay)
+                        continue
+                    if not may_fall_back(policy, error):
+                        raise
+                    break
+                except asyncio.CancelledError:
+                    self._record(
+                        plan, route, attempt, started, error_code="cancelled",
+                        charge=self._quote(plan, route), client_disconnected=True,
+                    )
                     raise
-            except asyncio.CancelledError:
-                self._record(
-                    plan, route, attempt, started, error_code="cancelled",
-                    charge=self._quote(plan, route), client_disconnected=True,
-                )
-                raise
+                await self._guards.observe(route, self._clock() - started)
+                return value, route, attempt, started
         assert last_error is not None
         raise last_error
 

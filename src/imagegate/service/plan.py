@@ -68,6 +68,8 @@ class Plan:
     # The client asked to stream but no route can stream in its dialect as asked: every route is
     # served whole and the dialect re-emits the result as its stream.
     emulated_stream: bool = False
+    # An admin pinned the request to one route (debugging): only that route is tried.
+    pinned_route: str | None = None
 
 
 def plan_request(

@@ -16,7 +16,7 @@ from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
-from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS
+from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS, PARAMETERS
 from imagegate.providers.gemini.request import body_for
 from imagegate.providers.gemini.response import Content, outcome_error, output_format, read_content, usage_from_gemini
 from imagegate.providers.google.endpoints import GoogleAccess
@@ -42,6 +42,7 @@ class GeminiImageAdapter:
 
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
         """Reject what the model cannot honour, naming the client's parameter."""
+        PARAMETERS.apply(request, request.model)  # fields with no Gemini equivalent, with the reason
         validate_request(request, capabilities, request.model)
 
     def validate_route(self, route: RouteTarget) -> None:

@@ -96,6 +96,9 @@ def endpoint_from_options(route: RouteTarget) -> GoogleEndpoint:
     if account is not None and project is None:
         raise RouteOptionError(f"route {route.name!r}: a service account needs 'vertex_project' (or project_id in the key)")
     vertex = project is not None
+    location = _string_option(options, "vertex_location", route.name)
+    if location is not None and not vertex:
+        raise RouteOptionError(f"route {route.name!r}: 'vertex_location' needs 'vertex_project' (or a service account)")
     scopes = options.get("oauth_scopes", [CLOUD_PLATFORM_SCOPE])
     if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
         raise RouteOptionError(f"route {route.name!r}: option 'oauth_scopes' must be a list of strings")
@@ -104,7 +107,7 @@ def endpoint_from_options(route: RouteTarget) -> GoogleEndpoint:
         vertex=vertex,
         api_version=version if version is not None else (VERTEX_API_VERSION if vertex else GEMINI_API_VERSION),
         project=project,
-        location=(_string_option(options, "vertex_location", route.name) or "global") if vertex else None,
+        location=(location or "global") if vertex else None,
         account=account,
         scopes=tuple(scopes),
     )
@@ -115,11 +118,11 @@ class GoogleAccess:
 
     def __init__(self, tokens: AccessTokens | None = None) -> None:
         self.tokens = tokens if tokens is not None else AccessTokens()
-        self._endpoints: dict[tuple[str, str, str], GoogleEndpoint] = {}
+        self._endpoints: dict[tuple[str, str, str, str], GoogleEndpoint] = {}
 
     def endpoint(self, route: RouteTarget) -> GoogleEndpoint:
         """The route's endpoint (options are parsed and the key file read on first use only)."""
-        key = (route.name, route.base_url, route.model)
+        key = (route.name, route.base_url, route.model, repr(sorted(route.options.items())))
         found = self._endpoints.get(key)
         if found is None:
             found = endpoint_from_options(route)

@@ -70,6 +70,7 @@ class ImagenAdapter:
 
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
         """Reject what the model cannot honour, naming the client's parameter."""
+        PARAMETERS.apply(request, request.model)  # fields with no Imagen equivalent, with the reason
         validate_request(request, capabilities, request.model)
 
     def validate_route(self, route: RouteTarget) -> None:

@@ -10,7 +10,6 @@ from imagegate.domain.capabilities import Capabilities
 from imagegate.providers.mapping import Param, ParameterTable
 
 DIALECT = "imagen"
-IMAGEN_DEFAULT_SAMPLE_COUNT = 4
 
 PARAMETERS = ParameterTable(
     [

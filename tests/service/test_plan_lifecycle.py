@@ -1,0 +1,89 @@
+"""Planning with model lifecycle: live, refused after shutdown, or replaced. Pure (injected date)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from imagegate.accounting.auth import Principal
+from imagegate.app import facts_from_catalog, replacements_from_catalog
+from imagegate.catalog import load_catalog
+from imagegate.domain.errors import InvalidRequest, ModelRetired
+from imagegate.domain.request import ImageRequest
+from imagegate.providers.base import RouteTarget
+from imagegate.providers.registry import builtin_registry
+from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.plan import plan_request
+
+CATALOG = load_catalog()
+REGISTRY = builtin_registry()
+PRINCIPAL = Principal(key_id=1, key_name="k", models=None)
+TODAY = date(2026, 11, 21)
+BEFORE_SHUTDOWN = date(2026, 8, 1)
+
+
+def imagen_route(**options) -> RouteTarget:
+    return RouteTarget(name="imagen-route", alias="legacy", provider="imagen", model="imagen-4.0-generate-001",
+                       base_url="https://generativelanguage.googleapis.com", api_key="k", options=options)
+
+
+def plan(routes: list[RouteTarget], today: date, **fields):
+    request = ImageRequest(**{"operation": "generate", "model": "legacy", "prompt": "a fox", "dialect": "imagen",
+                              "n": 4, **fields})
+    return plan_request(request_id="req_1", request=request, principal=PRINCIPAL,
+                        routes=RouteTable([ModelAlias("legacy", tuple(routes))]), registry=REGISTRY,
+                        facts=facts_from_catalog(CATALOG), today=today,
+                        replacements=replacements_from_catalog(CATALOG, REGISTRY))
+
+
+def test_before_shutdown_the_model_is_served_and_its_lifecycle_travels_with_the_route():
+    [route] = plan([imagen_route()], BEFORE_SHUTDOWN).routes
+    assert route.target.model == "imagen-4.0-generate-001" and route.replaced_from is None
+    assert route.lifecycle is not None and route.lifecycle.shutdown_on == date(2026, 8, 17)
+    assert route.lifecycle.replacement == "gemini-2.5-flash-image"
+
+
+def test_after_shutdown_the_default_is_to_refuse_naming_the_replacement():
+    with pytest.raises(ModelRetired) as info:
+        plan([imagen_route()], TODAY)
+    assert info.value.replacement == "gemini-2.5-flash-image" and info.value.param == "model"
+    assert "2026-08-17" in info.value.message and "gemini-2.5-flash-image" in info.value.message
+
+
+def test_replace_calls_the_replacement_through_its_own_adapter_with_the_routes_credentials():
+    result = plan([imagen_route(after_shutdown="replace")], TODAY)
+    [route] = result.routes
+    assert (route.target.provider, route.target.model, route.replaced_from) == (
+        "gemini", "gemini-2.5-flash-image", "imagen-4.0-generate-001")
+    assert route.adapter.name == "gemini" and route.target.api_key == "k" and route.target.name == "imagen-route"
+    # Imagen's default of four images becomes four one-image Gemini calls.
+    assert route.chunks == (1, 1, 1, 1)
+    assert route.price is not None and route.price.unit == "token"
+
+
+def test_a_shut_down_route_is_skipped_when_another_route_is_live():
+    live = RouteTarget(name="live", alias="legacy", provider="gemini", model="gemini-3-pro-image",
+                       base_url="https://generativelanguage.googleapis.com", api_key="k")
+    result = plan([imagen_route(), live], TODAY)
+    assert [route.target.name for route in result.routes] == ["live"]
+
+
+def test_what_the_replacement_cannot_honour_is_a_400_naming_the_clients_field():
+    with pytest.raises(InvalidRequest) as info:
+        plan([imagen_route(after_shutdown="replace")], TODAY, resolution="2K",
+             param_names={"resolution": "parameters.sampleImageSize"})
+    assert info.value.param == "parameters.sampleImageSize"
+
+
+def test_without_a_clock_lifecycle_is_not_applied():
+    assert plan([imagen_route()], None).routes[0].target.provider == "imagen"  # type: ignore[arg-type]
+
+
+def test_streams_are_emulated_when_a_route_cannot_stream_in_the_clients_dialect():
+    gemini = RouteTarget(name="g", alias="legacy", provider="gemini", model="gemini-3-pro-image",
+                         base_url="https://x", api_key="k")
+    result = plan([gemini], TODAY, dialect="openai-images", n=None, stream=True)
+    assert result.emulated_stream and result.routes[0].request.stream is False
+    native = plan([gemini], TODAY, dialect="gemini", n=None, stream=True)
+    assert not native.emulated_stream and native.routes[0].request.stream is True
