@@ -31,6 +31,12 @@ def test_demo_prints_url_and_key_that_work(tmp_path: Path):
         client = OpenAI(base_url=seen["IMAGEGATE_URL"] + "/v1", api_key=seen["IMAGEGATE_KEY"], max_retries=3)
         response = client.images.generate(model="gpt-image-2", prompt="a lighthouse", size="1024x1024", quality="low")
         assert response.usage.output_tokens == 196 and len(response.data) == 1
+        from google import genai
+        from google.genai import types
+
+        gemini = genai.Client(api_key=seen["IMAGEGATE_KEY"], http_options=types.HttpOptions(base_url=seen["IMAGEGATE_URL"]))
+        answer = gemini.models.generate_content(model="gemini-2.5-flash-image", contents="a lighthouse")
+        assert any(part.inline_data is not None for part in answer.candidates[0].content.parts)
         assert (tmp_path / "imagegate.db").exists()
     finally:
         process.terminate()

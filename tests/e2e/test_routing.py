@@ -107,3 +107,16 @@ def test_admins_can_pin_a_route_and_others_cannot(routed):
     unknown = httpx.post(routed.url + "/v1/images/generations", json=body, timeout=30, headers={
         "authorization": f"Bearer {key}", "x-imagegate-pin-route": "nope", "x-imagegate-admin-key": "mk-routing"})
     assert unknown.status_code == 400 and "candidates" in unknown.json()["error"]["message"]
+
+
+def test_pinning_works_in_the_gemini_dialect_too(routed):
+    key = routed.create_key("gemini-pinner")
+    body = {"contents": [{"role": "user", "parts": [{"text": "a fox"}]}]}
+    pinned = httpx.post(routed.url + "/v1beta/models/resilient:generateContent", json=body, timeout=30, headers={
+        "x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2",
+        "x-imagegate-admin-key": "mk-routing"})
+    assert pinned.status_code == 200
+    assert pinned.headers["x-imagegate-route"] == "resilient/openai/gpt-image-2"
+    refused = httpx.post(routed.url + "/v1beta/models/resilient:generateContent", json=body, timeout=30, headers={
+        "x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2"})
+    assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from imagegate.api.route_pin import pin_route
 from imagegate.api import imagen_routes
 from imagegate.api.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
@@ -67,6 +68,7 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
         principal = await gateway.authenticate(secret)
         image_request = await parse_generate_content(request, model, stream=stream, limits=gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
+        pin_route(request, plan)
         if stream and not plan.emulated_stream:
             session = await gateway.images.open_stream(plan)
             return _passthrough_stream(session, request_id, models_path(request))

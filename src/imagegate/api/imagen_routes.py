@@ -14,6 +14,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.route_pin import pin_route
 from imagegate.api.google_errors import error_response, missing_key_response
 from imagegate.api.google_keys import google_api_key
 from imagegate.api.ids import new_request_id
@@ -60,6 +61,7 @@ async def predict(request: Request, model: str) -> Response:
         principal = await gateway.authenticate(secret)
         image_request = await parse_predict(request, model, limits=gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
+        pin_route(request, plan)
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ModerationBlocked as error:
         return Response(filtered_body(error), media_type="application/json", headers={"x-request-id": request_id})

@@ -14,16 +14,24 @@ from imagegate.store.database import make_engine
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.migrate import upgrade_database
 
-DEMO_MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
+# (alias, provider, provider model, base-URL suffix): each route follows its SDK's base-URL convention.
+DEMO_ROUTES = (
+    ("gpt-image-2", "openai", "gpt-image-2", "/v1"),
+    ("gpt-image-1.5", "openai", "gpt-image-1.5", "/v1"),
+    ("gpt-image-1-mini", "openai", "gpt-image-1-mini", "/v1"),
+    ("gemini-2.5-flash-image", "gemini", "gemini-2.5-flash-image", ""),
+    ("gemini-3-pro-image", "gemini", "gemini-3-pro-image", ""),
+    ("gemini-3.1-flash-image", "gemini", "gemini-3.1-flash-image", ""),
+)
 
 
 def demo_config(sandbox_url: str) -> dict:
     """A config document routing every demo model to the sandbox."""
     return {
         "models": [
-            {"name": model, "routes": [{"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1",
+            {"name": alias, "routes": [{"provider": provider, "model": model, "base_url": f"{sandbox_url}{suffix}",
                                         "api_key": "sk-sandbox", "timeout": 120}]}
-            for model in DEMO_MODELS
+            for alias, provider, model, suffix in DEMO_ROUTES
         ]
     }
 
