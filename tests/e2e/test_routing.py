@@ -120,3 +120,11 @@ def test_pinning_works_in_the_gemini_dialect_too(routed):
     refused = httpx.post(routed.url + "/v1beta/models/resilient:generateContent", json=body, timeout=30, headers={
         "x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2"})
     assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize("fault", ["401", "quota"])
+def test_route_faults_that_retrying_cannot_fix_fall_back_at_once(routed, sandbox_control, fault):
+    sandbox_control.post("/_sandbox/faults", json={"fault": fault, "count": 1, "model": "gpt-image-2"})
+    raw = _client(routed).images.with_raw_response.generate(model="resilient", prompt="x")
+    rows = routed.ledger(raw.headers["x-request-id"])
+    assert [(row.provider, row.status) for row in rows] == [("openai", "error"), ("gemini", "ok")]

@@ -67,6 +67,10 @@ def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str =
     }
 
 
+# The day the shipped catalog's lifecycle dates were last checked.
+CATALOG_AS_OF = date(2026, 11, 21)
+
+
 @contextlib.contextmanager
 def running_gateway(
     engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0, master_key: str | None = None,
@@ -76,8 +80,12 @@ def running_gateway(
 
     ``settings_fields`` are further ``Settings`` fields; ``data_dir`` defaults to an empty
     temporary directory, so price files installed on the host never leak into a test.
-    ``today`` fixes the date model lifecycle decisions use (default: the real UTC date).
+    ``today`` fixes the date model lifecycle decisions use. The default is a fixed date, the
+    catalog's as-of day, so a model shutting down next month cannot turn a test red by itself;
+    lifecycle tests pass their own dates.
     """
+    if today is None:
+        today = lambda: CATALOG_AS_OF  # noqa: E731
     settings_fields.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="imagegate-test-")))
     settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s,
                         master_key=master_key, **settings_fields)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from imagegate.domain.errors import ImagegateError, ModerationBlocked
+from imagegate.routing.breaker import is_route_fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,12 @@ def next_delay(
 
 
 def may_fall_back(policy: RetryPolicy, error: ImagegateError) -> bool:
-    """Whether another route may be tried after ``error`` exhausted this one."""
+    """Whether another route may be tried after ``error`` exhausted this one.
+
+    Any fault of the route (refused credential, model not available to the account, quota
+    exhausted, as well as the retryable ones) moves on to the next route; the caller's own
+    problems (invalid parameters) never do, and moderation only when the operator allows it.
+    """
     if isinstance(error, ModerationBlocked):
         return policy.fallback_on_moderation
-    return error.retryable
+    return is_route_fault(error)
