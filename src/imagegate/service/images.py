@@ -321,7 +321,7 @@ class StreamSession:
 
     async def events(self) -> AsyncIterator[StreamEvent]:
         """The provider's events as they arrive; the ledger entry is written when this ends."""
-        plan, route = self.plan, self.route
+        route = self.route
         completed = 0
         usage_raw: dict[str, object] = {}
         totals = Usage()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import redis.asyncio as aioredis
 
-from imagegate.service.idempotency import Claim, StoredResponse
+from imagegate.accounting.idempotency import Claim, StoredResponse
 
 # Claim atomically: create the entry if absent, else report it (comparing the fingerprint).
 _CLAIM = """

@@ -19,35 +19,23 @@ from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS, PARAMETERS
 from imagegate.providers.gemini.request import body_for
 from imagegate.providers.gemini.response import Content, outcome_error, output_format, read_content, usage_from_gemini
-from imagegate.providers.google.endpoints import GoogleAccess
+from imagegate.providers.mapping import ParameterTable
+from imagegate.providers.google.adapter_base import GoogleAdapterBase
 from imagegate.providers.google.errors import error_from_google, error_from_response
 from imagegate.providers.google.pictures import image_size_from_b64
-from imagegate.providers.http import HttpExecutor
 from imagegate.providers.shapes import size_text
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
-from imagegate.providers.validation import validate_request
 
 
-class GeminiImageAdapter:
+class GeminiImageAdapter(GoogleAdapterBase):
     """Gemini image models ("Nano Banana"): text + reference images in, inline images out."""
 
     name: ClassVar[str] = "gemini"
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
     foreign_extras: ClassVar[frozenset[str]] = FOREIGN_EXTRAS
-
-    def __init__(self, access: GoogleAccess | None = None) -> None:
-        self.access = access if access is not None else GoogleAccess()
-
-    def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
-        """Reject what the model cannot honour, naming the client's parameter."""
-        PARAMETERS.apply(request, request.model)  # fields with no Gemini equivalent, with the reason
-        validate_request(request, capabilities, request.model)
-
-    def validate_route(self, route: RouteTarget) -> None:
-        """Check the route's options (and read its service-account key) at startup."""
-        self.access.endpoint(route)
+    parameters: ClassVar[ParameterTable] = PARAMETERS
 
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
         """``generateContent`` (or ``streamGenerateContent?alt=sse`` when streaming) for ``route.model``."""
@@ -58,10 +46,6 @@ class GeminiImageAdapter:
             "POST", endpoint.url(route.base_url, route.model, method), self.access.headers(route),
             content=orjson.dumps(body), stream=request.stream,
         )
-
-    async def authorize(self, wire: WireRequest, route: RouteTarget, http: HttpExecutor) -> None:
-        """Add the OAuth bearer token on service-account (Vertex) routes."""
-        await self.access.authorize(wire, route, http)
 
     def from_wire(
         self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool

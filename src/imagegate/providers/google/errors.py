@@ -26,10 +26,10 @@ from imagegate.domain.errors import (
     ProviderPermission,
     QuotaExhausted,
     RateLimited,
-    UpstreamBadResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from imagegate.providers.http_status import error_class_for_status
 from imagegate.providers.retry_after import retry_after_seconds
 
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -54,11 +54,6 @@ _BY_RPC_STATUS: dict[str, type[ProviderError]] = {
     "INTERNAL": UpstreamUnavailable,
     "ABORTED": UpstreamUnavailable,
 }
-_BY_HTTP_STATUS: dict[int, type[ProviderError]] = {
-    400: ProviderInvalidRequest, 401: ProviderAuthentication, 403: ProviderPermission, 404: ProviderNotFound,
-    408: UpstreamTimeout, 413: ProviderInvalidRequest, 429: RateLimited, 504: UpstreamTimeout,
-}
-
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -112,13 +107,7 @@ def _class_for(status: int | None, rpc_status: str | None, reason: str | None) -
         return QuotaExhausted
     if rpc_status is not None and rpc_status in _BY_RPC_STATUS:
         return _BY_RPC_STATUS[rpc_status]
-    if status is None:
-        return UpstreamUnavailable
-    if status in _BY_HTTP_STATUS:
-        return _BY_HTTP_STATUS[status]
-    if status >= 500:
-        return UpstreamUnavailable
-    return UpstreamBadResponse
+    return error_class_for_status(status)
 
 
 def error_from_google(

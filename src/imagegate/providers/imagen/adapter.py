@@ -12,10 +12,10 @@ from imagegate.domain.errors import InvalidRequest, ModerationBlocked, ProviderE
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
-from imagegate.providers.google.endpoints import GoogleAccess
+from imagegate.providers.mapping import ParameterTable
+from imagegate.providers.google.adapter_base import GoogleAdapterBase
 from imagegate.providers.google.errors import error_from_response
 from imagegate.providers.google.pictures import image_size_from_b64
-from imagegate.providers.http import HttpExecutor
 from imagegate.providers.imagen.parameters import (
     DEFAULT_CAPABILITIES,
     DIALECT,
@@ -25,7 +25,6 @@ from imagegate.providers.imagen.parameters import (
 )
 from imagegate.providers.shapes import size_text
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
-from imagegate.providers.validation import validate_request
 
 
 def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
@@ -57,25 +56,14 @@ def predict_body(request: ImageRequest, model: str) -> dict[str, Any]:
     return {"instances": [{"prompt": request.prompt}], "parameters": parameters}
 
 
-class ImagenAdapter:
+class ImagenAdapter(GoogleAdapterBase):
     """Imagen 4 text-to-image over ``:predict`` (no streaming, no token usage)."""
 
     name: ClassVar[str] = "imagen"
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
     foreign_extras: ClassVar[frozenset[str]] = FOREIGN_EXTRAS
-
-    def __init__(self, access: GoogleAccess | None = None) -> None:
-        self.access = access if access is not None else GoogleAccess()
-
-    def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
-        """Reject what the model cannot honour, naming the client's parameter."""
-        PARAMETERS.apply(request, request.model)  # fields with no Imagen equivalent, with the reason
-        validate_request(request, capabilities, request.model)
-
-    def validate_route(self, route: RouteTarget) -> None:
-        """Check the route's options (and read its service-account key) at startup."""
-        self.access.endpoint(route)
+    parameters: ClassVar[ParameterTable] = PARAMETERS
 
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
         """``:predict`` for ``route.model``."""
@@ -84,10 +72,6 @@ class ImagenAdapter:
             "POST", endpoint.url(route.base_url, route.model, "predict"), self.access.headers(route),
             content=orjson.dumps(predict_body(request, route.model)),
         )
-
-    async def authorize(self, wire: WireRequest, route: RouteTarget, http: HttpExecutor) -> None:
-        """Add the OAuth bearer token on service-account (Vertex) routes."""
-        await self.access.authorize(wire, route, http)
 
     def from_wire(
         self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool

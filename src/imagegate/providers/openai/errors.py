@@ -9,17 +9,11 @@ import orjson
 
 from imagegate.domain.errors import (
     ModerationBlocked,
-    ProviderAuthentication,
     ProviderError,
-    ProviderInvalidRequest,
-    ProviderNotFound,
-    ProviderPermission,
     QuotaExhausted,
     RateLimited,
-    UpstreamBadResponse,
-    UpstreamTimeout,
-    UpstreamUnavailable,
 )
+from imagegate.providers.http_status import error_class_for_status
 from imagegate.providers.retry_after import retry_after_seconds
 
 MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
@@ -43,18 +37,7 @@ def _class_for(status: int | None, code: str | None, kind: str | None) -> type[P
         return QuotaExhausted
     if code == "rate_limit_exceeded" and status is None:
         return RateLimited
-    if status is None:
-        return UpstreamUnavailable
-    by_status: dict[int, type[ProviderError]] = {
-        400: ProviderInvalidRequest, 401: ProviderAuthentication, 403: ProviderPermission,
-        404: ProviderNotFound, 408: UpstreamTimeout, 409: UpstreamUnavailable,
-        413: ProviderInvalidRequest, 422: ProviderInvalidRequest, 429: RateLimited, 504: UpstreamTimeout,
-    }
-    if status in by_status:
-        return by_status[status]
-    if status >= 500:
-        return UpstreamUnavailable
-    return UpstreamBadResponse
+    return error_class_for_status(status)
 
 
 def error_from_body(
