@@ -113,3 +113,20 @@ def test_models_lists_only_what_the_key_may_use(gateway):
 def test_unknown_client_fields_reach_the_provider(client):
     response = client.images.generate(model="gpt-image-2", prompt="x", extra_body={"safety_identifier": "user-42"})
     assert len(response.data) == 1
+
+
+def test_streams_carry_lifecycle_headers_like_plain_responses(gateway):
+    # gpt-image-1.5 shuts down on 2026-12-01 (catalog); the test gateway's date is 2026-11-21.
+    import httpx
+
+    key = gateway.create_key(f"sunset-{uuid.uuid4().hex[:8]}")
+    plain = httpx.post(gateway.url + "/v1/images/generations", headers={"authorization": f"Bearer {key}"},
+                       json={"model": "gpt-image-1.5", "prompt": "x", "quality": "low"}, timeout=30)
+    with httpx.stream("POST", gateway.url + "/v1/images/generations", headers={"authorization": f"Bearer {key}"},
+                      json={"model": "gpt-image-1.5", "prompt": "x", "stream": True}, timeout=30) as streamed:
+        streamed.read()
+    for response in (plain, streamed):
+        assert response.status_code == 200
+        assert response.headers["sunset"] == "Tue, 01 Dec 2026 00:00:00 GMT"
+        assert "deprecation" in response.headers
+    assert streamed.headers["cache-control"] == "no-cache"

@@ -9,13 +9,11 @@ dispatched from the OpenAI dialect's ``list_models``) lists the caller's models 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import anyio
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api.route_pin import pin_route
@@ -25,12 +23,11 @@ from imagegate.api.gemini_render import blocked_body, emulated_frames, is_answer
 from imagegate.api.google_errors import error_response, missing_key_response, stream_error_frame
 from imagegate.api.google_keys import google_api_key
 from imagegate.api.ids import new_request_id
-from imagegate.api.served_headers import lifecycle_headers, served_headers
+from imagegate.api.served_headers import served_headers, stream_headers
+from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
 from imagegate.service.gateway import Gateway
-from imagegate.service.images import StreamSession
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 def _gateway(request: Request) -> Gateway:
@@ -71,7 +68,8 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
         pin_route(request, plan)
         if stream and not plan.emulated_stream:
             session = await gateway.images.open_stream(plan)
-            return _passthrough_stream(session, request_id, models_path(request))
+            return passthrough_response(session, stream_headers(session, request_id, models_path=models_path(request)),
+                                            stream_error_frame)
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ImagegateError as error:
         if isinstance(error, ProviderError) and is_answer(error):
@@ -79,34 +77,15 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
             body = blocked_body(error, model=model, response_id=request_id)
             headers = {"x-request-id": request_id}
             if stream:
-                return StreamingResponse(iter([sse(body)]), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+                return sse_response([sse(body)], headers)
             return Response(body, media_type="application/json", headers=headers)
         return error_response(error, request_id)
     headers = served_headers(served, request_id, models_path=models_path(request))
     if stream:
         frames: Iterator[bytes] = emulated_frames(served, model=model, response_id=request_id)
-        return StreamingResponse(frames, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+        return sse_response(frames, headers)
     return Response(render_result(served, model=model, response_id=request_id), headers=headers,
                     media_type="application/json")
-
-
-def _passthrough_stream(session: StreamSession, request_id: str, path: str) -> StreamingResponse:
-    async def frames() -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(session.events()) as events:
-            try:
-                async for event in events:
-                    yield event.raw
-            except ImagegateError as error:
-                # Headers are gone already: report in-band, as the Gemini API does mid-stream.
-                with anyio.CancelScope(shield=True):
-                    yield stream_error_frame(error)
-
-    headers = {"x-request-id": request_id, "x-imagegate-route": session.route.target.name, **_SSE_HEADERS}
-    headers.update(lifecycle_headers(session.route.lifecycle, models_path=path))
-    if session.route.replaced_from is not None:
-        headers["x-imagegate-replaced-model"] = session.route.replaced_from
-        headers["x-imagegate-served-model"] = session.route.target.model
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
 
 
 def _model_entry(name: str, description: str | None) -> dict[str, object]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-import anyio
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.api.ids import new_request_id
@@ -19,13 +17,13 @@ from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation, re
 from imagegate.api import gemini_routes
 from imagegate.api.google_keys import speaks_google
 from imagegate.api.openai_render import emulated_stream, render_result
-from imagegate.api.served_headers import served_headers
+from imagegate.api.served_headers import served_headers, stream_headers
+from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.request import ImageRequest
 from imagegate.accounting.auth import Principal
 from imagegate.service.gateway import Gateway
 from imagegate.service.idempotency import StoredResponse, fingerprint
-from imagegate.service.images import StreamSession
 
 Parser = Callable[[Request, object], Awaitable[ImageRequest]]
 
@@ -90,7 +88,8 @@ async def _serve(
                 raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
             if not plan.emulated_stream:
                 session = await gateway.images.open_stream(plan)
-                return _stream_response(session, request_id)
+                return passthrough_response(session, stream_headers(session, request_id, models_path="/v1/models/"),
+                                        stream_error_frame)
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ImagegateError as error:
         return error_response(error, request_id)
@@ -98,29 +97,8 @@ async def _serve(
     headers = served_headers(served, request_id, models_path="/v1/models/")
     if image_request.stream:
         # A provider that cannot stream in this dialect: its finished result, re-emitted as SSE.
-        return StreamingResponse(emulated_stream(served, image_request.operation), media_type="text/event-stream",
-                                 headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"})
+        return sse_response(emulated_stream(served, image_request.operation), headers)
     return Response(render_result(served), headers=headers, media_type="application/json")
-
-
-def _stream_response(session: StreamSession, request_id: str) -> StreamingResponse:
-    async def frames() -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(session.events()) as events:
-            try:
-                async for event in events:
-                    yield event.raw
-            except ImagegateError as error:
-                # Headers are gone already: report the failure in-band, as OpenAI does.
-                with anyio.CancelScope(shield=True):
-                    yield stream_error_frame(error)
-
-    headers = {
-        "x-request-id": request_id,
-        "x-imagegate-route": session.route.target.name,
-        "cache-control": "no-cache",
-        "x-accel-buffering": "no",
-    }
-    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
 
 
 async def generations(request: Request) -> Response:

@@ -17,7 +17,8 @@ from email.utils import formatdate
 
 from imagegate.catalog.model import Lifecycle
 from imagegate.domain.money import usd_string
-from imagegate.service.images import Served
+from imagegate.service.images import Served, StreamSession
+from imagegate.service.plan import PlannedRoute
 
 
 def _epoch(day: date) -> int:
@@ -54,8 +55,19 @@ def served_headers(served: Served, request_id: str, *, models_path: str) -> dict
         headers["x-imagegate-cost-estimated"] = "true"
     if served.result.size is not None:
         headers["x-imagegate-size"] = served.result.size
-    headers.update(lifecycle_headers(served.route.lifecycle, models_path=models_path))
-    if served.route.replaced_from is not None:
-        headers["x-imagegate-replaced-model"] = served.route.replaced_from
-        headers["x-imagegate-served-model"] = served.route.target.model
+    headers.update(_route_headers(served.route, models_path))
+    return headers
+
+
+def stream_headers(session: StreamSession, request_id: str, *, models_path: str) -> dict[str, str]:
+    """The gateway's headers for a passed-through stream (its cost is known only at the end)."""
+    return {"x-request-id": request_id, "x-imagegate-route": session.route.target.name,
+            **_route_headers(session.route, models_path)}
+
+
+def _route_headers(route: PlannedRoute, models_path: str) -> dict[str, str]:
+    headers = lifecycle_headers(route.lifecycle, models_path=models_path)
+    if route.replaced_from is not None:
+        headers["x-imagegate-replaced-model"] = route.replaced_from
+        headers["x-imagegate-served-model"] = route.target.model
     return headers
