@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from imagegate.api.error_messages import public_message
 from imagegate.domain import errors as e
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -44,13 +45,6 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ImagegateError, 500, "INTERNAL"),
 ]
 
-_GENERIC_MESSAGES: dict[type[e.ImagegateError], str] = {
-    # Never relay these: a provider's message can quote (masked) credentials of the route.
-    e.ProviderAuthentication: "The provider refused this gateway route's credentials; the operator must fix the route.",
-    e.ProviderPermission: "The provider refused this model for the gateway's account.",
-}
-
-
 def _retry_delay(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
@@ -62,7 +56,7 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
         if isinstance(error, cls):
             status, rpc = shape_status, shape_rpc
             break
-    message = _GENERIC_MESSAGES.get(type(error), error.message)
+    message = public_message(error)
     details: list[dict[str, Any]] = []
     metadata: dict[str, str] = {}
     if error.param is not None:

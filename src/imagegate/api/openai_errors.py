@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from imagegate.api.error_messages import public_message
 from imagegate.domain import errors as e
 
 # (HTTP status, OpenAI error type) per domain class; the most specific class wins.
@@ -36,13 +37,6 @@ _CODES: dict[type[e.ImagegateError], str] = {
     e.QuotaExhausted: "insufficient_quota",
 }
 
-_GENERIC_MESSAGES: dict[type[e.ImagegateError], str] = {
-    # Never relay these providers' messages: they can quote (masked) credentials of the route.
-    e.ProviderAuthentication: "The provider refused this gateway route's credentials; the operator must fix the route.",
-    e.ProviderPermission: "The provider refused this model for the gateway's account.",
-}
-
-
 def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and OpenAI-shaped body for a domain error."""
     status, kind = 500, "server_error"
@@ -50,7 +44,7 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
         if isinstance(error, cls):
             status, kind = shape_status, shape_kind
             break
-    message = _GENERIC_MESSAGES.get(type(error), error.message)
+    message = public_message(error)
     code = _CODES.get(type(error), error.code)
     body: dict[str, Any] = {"message": message, "type": kind, "param": error.param, "code": code}
     if isinstance(error, e.ModerationBlocked) and "moderation_details" in error.details:
