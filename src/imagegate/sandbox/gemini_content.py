@@ -33,7 +33,8 @@ from imagegate.sandbox.gemini_models import GoogleError, google_error, input_ima
 from imagegate.sandbox.gemini_validation import GeminiJob, camel_keys, validate_generate_content
 from imagegate.sandbox.render import RenderSpec, seed_from
 
-__all__ = ["gemini_routes", "google_error_response", "google_fault_error", "google_plan", "request_id_of"]
+__all__ = ["gemini_routes", "google_error_response", "google_fault_error", "google_fault_response", "google_plan",
+           "request_id_of"]
 
 _THOUGHT = "**Composing the image**\n\nI am laying out the scene the prompt describes."
 _SIGNATURE = "c2FuZGJveC10aG91Z2h0LXNpZ25hdHVyZQ=="  # base64 of "sandbox-thought-signature"
@@ -50,6 +51,20 @@ def google_error_response(error: GoogleError) -> Response:
     """``error`` as an HTTP response."""
     return Response(orjson.dumps(error.body()), status_code=error.code, media_type="application/json",
                     headers=error.headers)
+
+
+def google_fault_response(directive: Directive, state: SandboxState, model: str) -> Response | None:
+    """Answer for a fault that ends the request before any image: raises the Google error for
+    error directives, returns the hang or reset response, None for the other directives."""
+    error = google_fault_error(directive, model)
+    if error is not None:
+        raise error
+    if directive.name == "hang":
+        return HangResponse(state.config.hang_max_s, google_error_response(
+            GoogleError(504, "DEADLINE_EXCEEDED", "The sandbox hang fault reached hang_max_s.")))
+    if directive.name == "reset":
+        return ResetResponse(state.transport_lookup)
+    return None
 
 
 def google_fault_error(directive: Directive, model: str) -> GoogleError | None:
@@ -255,14 +270,9 @@ async def answer_generate(
         await asyncio.sleep(delay)
     name = None if plan.outcome is None else plan.outcome.name
     if plan.outcome is not None:
-        error = google_fault_error(plan.outcome, spec.id)
-        if error is not None:
-            raise error
-        if name == "hang":
-            return HangResponse(state.config.hang_max_s, google_error_response(
-                GoogleError(504, "DEADLINE_EXCEEDED", "The sandbox hang fault reached hang_max_s.")))
-        if name == "reset":
-            return ResetResponse(state.transport_lookup)
+        early = google_fault_response(plan.outcome, state, spec.id)
+        if early is not None:
+            return early
         if name == "moderation":
             name = f"moderation-{plan.outcome.stage}"
     response_id = secrets.token_urlsafe(16)

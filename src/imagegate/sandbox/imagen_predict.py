@@ -21,9 +21,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from imagegate.sandbox.config import SandboxState
-from imagegate.sandbox.faults import HangResponse, RequestRecord, ResetResponse, TruncatedResponse
+from imagegate.sandbox.faults import RequestRecord, TruncatedResponse
 from imagegate.sandbox.gemini_auth import check_api_key, check_bearer
-from imagegate.sandbox.gemini_content import google_error_response, google_fault_error, google_plan
+from imagegate.sandbox.gemini_content import google_fault_response, google_plan
 from imagegate.sandbox.gemini_models import GoogleError, google_error
 from imagegate.sandbox.render import RenderSpec, seed_from
 
@@ -164,14 +164,9 @@ async def answer_predict(
         await asyncio.sleep(delay)
     name = None if plan.outcome is None else plan.outcome.name
     if plan.outcome is not None:
-        error = google_fault_error(plan.outcome, model)
-        if error is not None:
-            raise error
-        if name == "hang":
-            return HangResponse(state.config.hang_max_s, google_error_response(
-                GoogleError(504, "DEADLINE_EXCEEDED", "The sandbox hang fault reached hang_max_s.")))
-        if name == "reset":
-            return ResetResponse(state.transport_lookup)
+        early = google_fault_response(plan.outcome, state, model)
+        if early is not None:
+            return early
         if name == "malformed":
             return Response(b'{"predictions": [{"bytesBase64Encoded": "iVBORw0KG', media_type="application/json")
     payload = await run_in_threadpool(_predictions, state, job, name)
