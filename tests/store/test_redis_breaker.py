@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from imagegate.routing.breaker import BreakerConfig
 from imagegate.store.redis_breaker import RedisBreakerStore
+from tests.store.redis_fixtures import REDIS_URL, unique_prefix
 
-REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CONFIG = BreakerConfig(consecutive_failures=3, cooldown_s=30.0, probe_timeout_s=100.0)
 
 
 @pytest.fixture
 async def prefix():
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except RedisConnectionError:
-        if os.environ.get("IMAGEGATE_TEST_SKIP_REDIS") == "1":
-            pytest.skip("Redis not reachable and IMAGEGATE_TEST_SKIP_REDIS=1")
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}; start it or set IMAGEGATE_TEST_REDIS_URL")
-    name = f"imagegate-test:{uuid.uuid4().hex}:"
-    yield name
-    keys = [key async for key in client.scan_iter(match=name + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    async for name in unique_prefix("breaker"):
+        yield name
 
 
 def store(prefix: str) -> RedisBreakerStore:

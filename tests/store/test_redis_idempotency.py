@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 
 import pytest
 import redis.asyncio as aioredis
 
 from imagegate.service.idempotency import IdempotentRunner, StoredResponse
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
+from tests.store.redis_fixtures import REDIS_URL, unique_prefix
 
-REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BODY = b"\x00" * 1_500_000  # image-sized, binary-safe
 
 
 @pytest.fixture
 async def prefix():
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except Exception:
-        if os.environ.get("IMAGEGATE_TEST_SKIP_REDIS") == "1":
-            pytest.skip("Redis not reachable and IMAGEGATE_TEST_SKIP_REDIS=1")
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}")
-    name = f"imagegate-test-idem:{uuid.uuid4().hex}:"
-    yield name
-    keys = [key async for key in client.scan_iter(match=name + "*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
+    async for name in unique_prefix("idem"):
+        yield name
 
 
 async def test_two_replicas_run_a_request_once(prefix):
