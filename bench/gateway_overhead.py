@@ -83,7 +83,9 @@ async def sequential(client: aiohttp.ClientSession, url: str, headers: dict[str,
     return [await one(client, url, headers) for _ in range(count)]
 
 
-async def burst(client: aiohttp.ClientSession, url: str, headers: dict[str, str], concurrency: int, seconds: float) -> float:
+async def burst(
+    client: aiohttp.ClientSession, url: str, headers: dict[str, str], concurrency: int, seconds: float
+) -> float:
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -123,8 +125,11 @@ async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str,
                 if name == "gateway":
                     gateway_cpu += cpu_seconds(gateway_pid) - cpu_before
                     gateway_requests += round(per_second * args.burst_seconds)
-            print(f"  round {round_index + 1}/{args.rounds}: c=32 direct {rate['direct'][-1]:.1f} req/s, "
-                  f"gateway {rate['gateway'][-1]:.1f} req/s", flush=True)
+            print(
+                f"  round {round_index + 1}/{args.rounds}: c=32 direct {rate['direct'][-1]:.1f} req/s, "
+                f"gateway {rate['gateway'][-1]:.1f} req/s",
+                flush=True,
+            )
     return {
         "direct_p50_ms": percentile(seq["direct"], 50) * 1000,
         "gateway_p50_ms": percentile(seq["gateway"], 50) * 1000,
@@ -147,27 +152,56 @@ def main() -> None:
 
     exe = [sys.executable, "-m", "imagegate.cli"]
     workdir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
-    env = {**os.environ, "IMAGEGATE_DATA_DIR": str(workdir), "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
-           "IMAGEGATE_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "IMAGEGATE_DATA_DIR": str(workdir),
+        "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+        "IMAGEGATE_LOG_LEVEL": "warning",
+    }
     up_port, gw_port = free_port(), free_port()
-    upstream = subprocess.Popen(exe + ["sandbox", "--port", str(up_port), "--fixed-delay-ms", str(args.delay_ms),
-                                       "--fixed-image-bytes", str(args.body_bytes)], env=env)
+    upstream = subprocess.Popen(
+        [
+            *exe,
+            "sandbox",
+            "--port",
+            str(up_port),
+            "--fixed-delay-ms",
+            str(args.delay_ms),
+            "--fixed-image-bytes",
+            str(args.body_bytes),
+        ],
+        env=env,
+    )
     config = workdir / "bench.yaml"
     config.write_text(
         "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
         f"        base_url: http://127.0.0.1:{up_port}/v1\n        api_key: sk-bench\n"
     )
-    key = json.loads(subprocess.run(exe + ["keys", "create", "--name", "bench", "--json"], env=env, check=True,
-                                    capture_output=True, text=True).stdout)["key"]
-    gateway = subprocess.Popen(exe + ["serve", "--config", str(config), "--port", str(gw_port)], env=env,
-                               stdout=subprocess.DEVNULL)
+    key = json.loads(
+        subprocess.run(
+            [*exe, "keys", "create", "--name", "bench", "--json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )["key"]
+    gateway = subprocess.Popen(
+        [*exe, "serve", "--config", str(config), "--port", str(gw_port)], env=env, stdout=subprocess.DEVNULL
+    )
     try:
         wait_ready(f"http://127.0.0.1:{up_port}/healthz")
         wait_ready(f"http://127.0.0.1:{gw_port}/healthz")
-        print(f"upstream: sandbox, {args.delay_ms} ms delay, {args.body_bytes:,}-byte body; "
-              f"{os.cpu_count()} cores; {args.rounds} interleaved rounds", flush=True)
-        figures = asyncio.run(measure(args, f"http://127.0.0.1:{up_port}/v1/images/generations",
-                                      f"http://127.0.0.1:{gw_port}/v1/images/generations", key, gateway.pid))
+        print(
+            f"upstream: sandbox, {args.delay_ms} ms delay, {args.body_bytes:,}-byte body; "
+            f"{os.cpu_count()} cores; {args.rounds} interleaved rounds",
+            flush=True,
+        )
+        figures = asyncio.run(
+            measure(
+                args,
+                f"http://127.0.0.1:{up_port}/v1/images/generations",
+                f"http://127.0.0.1:{gw_port}/v1/images/generations",
+                key,
+                gateway.pid,
+            )
+        )
         rss = peak_rss_mib(gateway.pid)
     finally:
         for process in (gateway, upstream):
@@ -177,10 +211,14 @@ def main() -> None:
     added_p50 = figures["gateway_p50_ms"] - figures["direct_p50_ms"]
     added_p99 = figures["gateway_p99_ms"] - figures["direct_p99_ms"]
     ratio = figures["gateway_rps"] / figures["direct_rps"]
-    print(f"concurrency 1:  direct p50 {figures['direct_p50_ms']:.1f} ms, gateway p50 {figures['gateway_p50_ms']:.1f} ms"
-          f"  -> added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms")
-    print(f"concurrency 32: direct {figures['direct_rps']:.1f} req/s, gateway {figures['gateway_rps']:.1f} req/s"
-          f"  -> throughput {ratio:.0%} of direct")
+    print(
+        f"concurrency 1:  direct p50 {figures['direct_p50_ms']:.1f} ms, gateway p50 {figures['gateway_p50_ms']:.1f} ms"
+        f"  -> added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms"
+    )
+    print(
+        f"concurrency 32: direct {figures['direct_rps']:.1f} req/s, gateway {figures['gateway_rps']:.1f} req/s"
+        f"  -> throughput {ratio:.0%} of direct"
+    )
     print(f"gateway CPU per request at concurrency 32: {figures['gateway_cpu_ms_per_request']:.2f} ms")
     print(f"gateway peak RSS: {rss:.0f} MiB")
 

@@ -11,9 +11,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
@@ -25,12 +25,8 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import LedgerWriter
-from imagegate.api import admin_keys, admin_routes, gemini_routes, openai_images
-from imagegate.api import estimate as estimate_api
-from imagegate.api import feedback as feedback_api
-from imagegate.api import pricing as pricing_api
-from imagegate.api import report as report_api
 from imagegate.api.request_ids import RequestIdMiddleware
+from imagegate.api.routes import all_routes
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig, ModelConfig, RouteConfig
 from imagegate.config.settings import Settings
@@ -46,19 +42,19 @@ from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
-from imagegate.service.route_guards import RouteGuards
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
 from imagegate.service.plan import ModelFacts, ReplacementLookup
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
+from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.migrate import upgrade_database
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
-from imagegate.store.migrate import upgrade_database
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
 
@@ -78,18 +74,30 @@ def build_route_table(config: GatewayConfig) -> RouteTable:
             seen.add(name)
             targets.append(
                 RouteTarget(
-                    name=name, alias=model.name, provider=route.provider, model=route.model,
-                    base_url=route.base_url, api_key=route.api_key, timeout_s=route.timeout,
-                    options=_route_options(route, model), weight=route.weight, enabled=route.enabled,
+                    name=name,
+                    alias=model.name,
+                    provider=route.provider,
+                    model=route.model,
+                    base_url=route.base_url,
+                    api_key=route.api_key,
+                    timeout_s=route.timeout,
+                    options=_route_options(route, model),
+                    weight=route.weight,
+                    enabled=route.enabled,
                 )
             )
         retry = RetryPolicy(
-            max_attempts_per_route=model.retry.max_attempts_per_route, base_delay_s=model.retry.base_delay,
-            max_delay_s=model.retry.max_delay, deadline_s=model.deadline,
+            max_attempts_per_route=model.retry.max_attempts_per_route,
+            base_delay_s=model.retry.base_delay,
+            max_delay_s=model.retry.max_delay,
+            deadline_s=model.deadline,
             fallback_on_moderation=model.retry.fallback_on_moderation,
         )
-        aliases.append(ModelAlias(name=model.name, routes=tuple(targets), description=model.description,
-                                  policy=model.policy, retry=retry))
+        aliases.append(
+            ModelAlias(
+                name=model.name, routes=tuple(targets), description=model.description, policy=model.policy, retry=retry
+            )
+        )
     return RouteTable(aliases)
 
 
@@ -150,7 +158,6 @@ class Runtime:
     smoke_interval_s: float | None = None
 
 
-
 def build_runtime(
     settings: Settings,
     config: GatewayConfig,
@@ -186,11 +193,15 @@ def build_runtime(
     redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
     idempotency_store = LocalIdempotencyStore() if redis_client is None else RedisIdempotencyStore(redis_client)
     breaker_config = BreakerConfig(
-        consecutive_failures=config.breaker.consecutive_failures, failure_rate=config.breaker.failure_rate,
-        min_calls=config.breaker.min_calls, window_s=config.breaker.window, cooldown_s=config.breaker.cooldown,
+        consecutive_failures=config.breaker.consecutive_failures,
+        failure_rate=config.breaker.failure_rate,
+        min_calls=config.breaker.min_calls,
+        window_s=config.breaker.window,
+        cooldown_s=config.breaker.cooldown,
     )
-    breakers = (LocalBreakerStore(breaker_config) if redis_client is None
-                else RedisBreakerStore(redis_client, breaker_config))
+    breakers = (
+        LocalBreakerStore(breaker_config) if redis_client is None else RedisBreakerStore(redis_client, breaker_config)
+    )
     health = RouteHealth()
     controls = ControlsHolder()
     gateway = Gateway(
@@ -200,7 +211,9 @@ def build_runtime(
         today=today if today is not None else utc_today,
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
-        images=ImageService(http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)),
+        images=ImageService(
+            http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)
+        ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
             max_image_bytes=config.limits.max_image_bytes,
@@ -210,16 +223,34 @@ def build_runtime(
         controls=controls,
     )
     routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)
-    smoke = SmokeTester(routes=gateway.routes, registry=registry, facts=gateway.facts, http=http,
-                        record_entry=ledger.record, record_check=routing.record_check,
-                        today=today if today is not None else utc_today)
+    smoke = SmokeTester(
+        routes=gateway.routes,
+        registry=registry,
+        facts=gateway.facts,
+        http=http,
+        record_entry=ledger.record,
+        record_check=routing.record_check,
+        today=today if today is not None else utc_today,
+    )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
-    return Runtime(engine=engine, http=http, ledger=ledger, gateway=gateway, key_admin=KeyAdmin(keys),
-                   master_key=master_key or None, catalog=catalog,
-                   feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
-                   reports=SqlReportStore(engine), public_pricing=settings.public_pricing,
-                   health=health, controls=controls, routing=routing, smoke=smoke,
-                   controls_refresh_s=settings.controls_refresh_s, smoke_interval_s=settings.smoke_interval_s)
+    return Runtime(
+        engine=engine,
+        http=http,
+        ledger=ledger,
+        gateway=gateway,
+        key_admin=KeyAdmin(keys),
+        master_key=master_key or None,
+        catalog=catalog,
+        feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
+        reports=SqlReportStore(engine),
+        public_pricing=settings.public_pricing,
+        health=health,
+        controls=controls,
+        routing=routing,
+        smoke=smoke,
+        controls_refresh_s=settings.controls_refresh_s,
+        smoke_interval_s=settings.smoke_interval_s,
+    )
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:
@@ -248,8 +279,14 @@ def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None
 async def _no_route(request: Request, exc: Exception) -> JSONResponse:
     status = getattr(exc, "status_code", 404)
     message = "Unknown path." if status == 404 else "Method not allowed for this path."
-    body = {"error": {"message": f"{message} ({request.method} {request.url.path})",
-                      "type": "invalid_request_error", "param": None, "code": "not_found" if status == 404 else "method_not_allowed"}}
+    body = {
+        "error": {
+            "message": f"{message} ({request.method} {request.url.path})",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "not_found" if status == 404 else "method_not_allowed",
+        }
+    }
     return JSONResponse(body, status_code=status)
 
 
@@ -267,11 +304,16 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
             await refresh_once(runtime.routing, runtime.controls)
         except Exception:
             log.exception("loading routing controls failed; the refresher will retry")
-        tasks.append(asyncio.create_task(
-            refresh_controls(runtime.routing, runtime.controls, runtime.controls_refresh_s), name="imagegate-controls"))
+        tasks.append(
+            asyncio.create_task(
+                refresh_controls(runtime.routing, runtime.controls, runtime.controls_refresh_s),
+                name="imagegate-controls",
+            )
+        )
     if runtime.smoke is not None and runtime.smoke_interval_s:
-        tasks.append(asyncio.create_task(
-            smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke"))
+        tasks.append(
+            asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")
+        )
     return tasks
 
 
@@ -296,9 +338,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 runtime.engine.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *openai_images.routes, *gemini_routes.routes,
-                *admin_keys.routes, *admin_routes.routes,
-                *feedback_api.routes, *pricing_api.routes, *estimate_api.routes, *report_api.routes],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes()],
         lifespan=lifespan,
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={404: _no_route, 405: _no_route},

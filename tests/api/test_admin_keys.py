@@ -15,8 +15,9 @@ MASTER = "mk-test-7f3a9c"
 @pytest.fixture(scope="module")
 def admin_gateway(sandbox_url, tmp_path_factory):
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("admin") / "a.db")
-    with running_gateway(engine, sandbox_models_config(sandbox_url, ["gpt-image-2", "gpt-image-1.5"]),
-                         master_key=MASTER) as handle:
+    with running_gateway(
+        engine, sandbox_models_config(sandbox_url, ["gpt-image-2", "gpt-image-1.5"]), master_key=MASTER
+    ) as handle:
         yield handle
     engine.dispose()
 

@@ -20,10 +20,12 @@ def _config(sandbox_url: str) -> dict:
     def route(model: str, **extra) -> dict:
         return {"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1", "api_key": "sk-x", **extra}
 
-    return {"models": [
-        {"name": "duo", "routes": [route("gpt-image-2"), route("gpt-image-2.5-flare", weight=3)]},
-        {"name": "solo", "policy": "cheapest", "routes": [route("gpt-image-2")]},
-    ]}
+    return {
+        "models": [
+            {"name": "duo", "routes": [route("gpt-image-2"), route("gpt-image-2.5-flare", weight=3)]},
+            {"name": "solo", "policy": "cheapest", "routes": [route("gpt-image-2")]},
+        ]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,10 @@ def test_disable_enable_weight_policy_rollback_and_the_log(routes_gateway):
     disabled = admin(routes_gateway, "POST", f"/admin/routes/{encoded}/disable", headers=dict(actor))
     assert disabled.status_code == 200
     assert (disabled.json()["action"], disabled.json()["actor"], disabled.json()["after"]["enabled"]) == (
-        "disable", "api:ops-bot", False)
+        "disable",
+        "api:ops-bot",
+        False,
+    )
     row = _route_row(routes_gateway, SECOND)
     assert (row["enabled"], row["override"]["enabled"]) == (False, False)
 
@@ -107,7 +112,9 @@ def test_master_key_is_required(routes_gateway, gateway):
 
 def test_pricing_and_overview_show_the_stored_route_status(routes_gateway):
     checked_at = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
-    routes_gateway.runtime.routing.record_check(RouteCheck(FIRST, "unsupported", checked_at, error_code="upstream_not_found"))
+    routes_gateway.runtime.routing.record_check(
+        RouteCheck(FIRST, "unsupported", checked_at, error_code="upstream_not_found")
+    )
     rows = httpx.get(routes_gateway.url + "/api/pricing").json()["models"]
     first = next(row for row in rows if row["route"] == FIRST)
     assert (first["status"], first["last_checked_at"]) == ("unsupported", checked_at.isoformat())

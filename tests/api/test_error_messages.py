@@ -3,7 +3,8 @@
 import orjson
 import pytest
 
-from imagegate.api import google_errors, openai_errors
+from imagegate.api.google import errors as google_errors
+from imagegate.api.openai import errors as openai_errors
 from imagegate.domain import errors as e
 
 LEAKY = "Incorrect API key provided: sk-rout***4d2f"

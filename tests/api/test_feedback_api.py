@@ -14,7 +14,9 @@ from imagegate.store.feedback import SqlFeedbackStore
 
 def _generate(gateway, key: str, n: int = 2) -> str:
     client = OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
-    raw = client.images.with_raw_response.generate(model="gpt-image-2", prompt="x", size="1024x1024", quality="low", n=n)
+    raw = client.images.with_raw_response.generate(
+        model="gpt-image-2", prompt="x", size="1024x1024", quality="low", n=n
+    )
     return raw.headers["x-request-id"]
 
 
@@ -54,11 +56,13 @@ def test_only_the_key_that_made_the_request_may_judge_it(gateway, key):
 
 @pytest.mark.parametrize(
     ("body", "param"),
-    [({"image_index": 0, "accepted": True}, "request_id"),
-     ({"request_id": "r", "image_index": -1, "accepted": True}, "image_index"),
-     ({"request_id": "r", "image_index": "0", "accepted": True}, "image_index"),
-     ({"request_id": "r", "accepted": "yes"}, "accepted"),
-     ({"request_id": "r", "accepted": True, "score": 5}, "score")],
+    [
+        ({"image_index": 0, "accepted": True}, "request_id"),
+        ({"request_id": "r", "image_index": -1, "accepted": True}, "image_index"),
+        ({"request_id": "r", "image_index": "0", "accepted": True}, "image_index"),
+        ({"request_id": "r", "accepted": "yes"}, "accepted"),
+        ({"request_id": "r", "accepted": True, "score": 5}, "score"),
+    ],
 )
 def test_malformed_bodies_name_the_parameter(gateway, key, body, param):
     response = _feedback(gateway, key, body)
@@ -69,7 +73,10 @@ def test_index_past_the_delivered_images(gateway, key):
     request_id = _generate(gateway, key, n=1)
     response = _feedback(gateway, key, {"request_id": request_id, "image_index": 1, "accepted": True})
     assert response.status_code == 400
-    assert response.json()["error"]["param"] == "image_index" and "delivered 1 image" in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["param"] == "image_index"
+        and "delivered 1 image" in response.json()["error"]["message"]
+    )
     client = OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0)
     with pytest.raises(openai.BadRequestError) as blocked:
         client.images.generate(model="gpt-image-2", prompt="[sandbox:moderation]")
@@ -80,6 +87,7 @@ def test_index_past_the_delivered_images(gateway, key):
 
 
 def test_not_json(gateway, key):
-    response = httpx.post(gateway.url + "/v1/images/feedback", content=b"accepted=1",
-                          headers={"authorization": f"Bearer {key}"})
+    response = httpx.post(
+        gateway.url + "/v1/images/feedback", content=b"accepted=1", headers={"authorization": f"Bearer {key}"}
+    )
     assert response.status_code == 400

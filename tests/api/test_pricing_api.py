@@ -25,8 +25,11 @@ def test_pricing_is_public_and_lists_served_routes_then_the_catalog(gateway):
     served = [row for row in rows if row["served"]]
     assert [row["model"] for row in served] == ["gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini"]
     gpt2 = served[0]
-    assert (gpt2["route"], gpt2["provider"], gpt2["provider_model"]) == ("gpt-image-2/openai/gpt-image-2", "openai",
-                                                                         "gpt-image-2")
+    assert (gpt2["route"], gpt2["provider"], gpt2["provider_model"]) == (
+        "gpt-image-2/openai/gpt-image-2",
+        "openai",
+        "gpt-image-2",
+    )
     assert (gpt2["status"], gpt2["last_checked_at"], gpt2["unit"]) == ("unknown", None, "token")
     assert gpt2["rates"]["usd_per_1m_tokens"]["image_output"] == "30.00"
     assert gpt2["tiers"]["batch"]["multiplier"] == "0.5"
@@ -42,8 +45,10 @@ def test_pricing_is_public_and_lists_served_routes_then_the_catalog(gateway):
     assert len(unserved) == len(catalog) - 3 and ("openai", "gpt-image-2") not in unserved
     imagen = next(row for row in rows if row["provider_model"] == "imagen-4.0-generate-001")
     assert imagen["status"] == "retired" and imagen["lifecycle"]["shutdown_on"] == "2026-08-17"
-    assert imagen["per_image"] == [{"size": "1K", "quality": None, "usd": "0.040000"},
-                                   {"size": "2K", "quality": None, "usd": "0.040000"}]
+    assert imagen["per_image"] == [
+        {"size": "1K", "quality": None, "usd": "0.040000"},
+        {"size": "2K", "quality": None, "usd": "0.040000"},
+    ]
     flux = next(row for row in rows if row["provider_model"] == "flux-2-pro")
     assert flux["rates"]["usd_first_mp"] == "0.03" and flux["rates"]["output_rounding"] == "fractional"
 
@@ -66,8 +71,12 @@ def test_pricing_has_the_new_api_compatible_subset(gateway):
 def private_gateway(sandbox_url, tmp_path_factory) -> Iterator:
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("private") / "p.db")
     document = sandbox_models_config(sandbox_url, ["gpt-image-2"])
-    document["models"].append({"name": "dalle", "routes": [
-        {"provider": "openai", "model": "dall-e-3", "base_url": f"{sandbox_url}/v1", "api_key": "sk"}]})
+    document["models"].append(
+        {
+            "name": "dalle",
+            "routes": [{"provider": "openai", "model": "dall-e-3", "base_url": f"{sandbox_url}/v1", "api_key": "sk"}],
+        }
+    )
     with running_gateway(engine, document, public_pricing=False) as handle:
         yield handle
     engine.dispose()
@@ -84,8 +93,9 @@ def test_pricing_can_require_a_key(private_gateway):
 
 
 def test_models_carry_capabilities_and_default_price(gateway):
-    client = OpenAI(base_url=gateway.url + "/v1", api_key=gateway.create_key(f"cards-{uuid.uuid4().hex[:8]}"),
-                    max_retries=0)
+    client = OpenAI(
+        base_url=gateway.url + "/v1", api_key=gateway.create_key(f"cards-{uuid.uuid4().hex[:8]}"), max_retries=0
+    )
     models = {model.id: model for model in client.models.list()}
     assert set(models) == {"gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini"}
     card = models["gpt-image-1.5"].model_dump()
@@ -101,14 +111,23 @@ def test_models_carry_capabilities_and_default_price(gateway):
 
 def test_estimate_api(gateway):
     key = gateway.create_key(f"estimator-{uuid.uuid4().hex[:8]}")
-    body = {"models": ["gpt-image-2", "imagen-4.0-generate-001", "nope"], "size": "1024x1024", "quality": "medium",
-            "prompt_tokens": 60, "monthly_images": 1000, "acceptance_rate": 0.85}
+    body = {
+        "models": ["gpt-image-2", "imagen-4.0-generate-001", "nope"],
+        "size": "1024x1024",
+        "quality": "medium",
+        "prompt_tokens": 60,
+        "monthly_images": 1000,
+        "acceptance_rate": 0.85,
+    }
     assert httpx.post(gateway.url + "/api/estimate", json=body).status_code == 401
     response = httpx.post(gateway.url + "/api/estimate", json=body, headers={"authorization": f"Bearer {key}"})
     assert response.status_code == 200
     gpt2, imagen, nope = response.json()["models"]
     assert (gpt2["per_request_usd"], gpt2["per_month_usd"], gpt2["per_accepted_image_usd"]) == (
-        "0.052980", "52.980000", "0.062329")
+        "0.052980",
+        "52.980000",
+        "0.062329",
+    )
     assert gpt2["provider_model"] == "gpt-image-2" and gpt2["estimated"] is False
     # n omitted: Imagen's default of 4 images per request.
     assert (imagen["n"], imagen["per_request_usd"], imagen["per_accepted_image_usd"]) == (4, "0.160000", "0.047059")
@@ -119,9 +138,12 @@ def test_estimate_api(gateway):
 
 @pytest.mark.parametrize(
     ("body", "param"),
-    [({"models": []}, "models"), ({"models": ["gpt-image-2"], "acceptance_rate": 3}, "acceptance_rate"),
-     ({"models": ["gpt-image-2"], "reference_images": ["huge"]}, "reference_images"),
-     ({"models": ["gpt-image-2"], "tier": "flex"}, "tier")],
+    [
+        ({"models": []}, "models"),
+        ({"models": ["gpt-image-2"], "acceptance_rate": 3}, "acceptance_rate"),
+        ({"models": ["gpt-image-2"], "reference_images": ["huge"]}, "reference_images"),
+        ({"models": ["gpt-image-2"], "tier": "flex"}, "tier"),
+    ],
 )
 def test_estimate_api_names_the_bad_parameter(gateway, body, param):
     key = gateway.create_key(f"estimator-{uuid.uuid4().hex[:8]}")

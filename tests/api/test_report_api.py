@@ -21,22 +21,29 @@ MASTER = "mk-report-51c0"
 @pytest.fixture(scope="module")
 def reporting(sandbox_url, tmp_path_factory) -> Iterator:
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("report") / "r.db")
-    with running_gateway(engine, sandbox_models_config(sandbox_url, ["gpt-image-2", "gpt-image-1.5"]),
-                         master_key=MASTER) as handle:
+    with running_gateway(
+        engine, sandbox_models_config(sandbox_url, ["gpt-image-2", "gpt-image-1.5"]), master_key=MASTER
+    ) as handle:
         design, batch = handle.create_key("design"), handle.create_key("batch")
         for key, model, n in [(design, "gpt-image-2", 2), (design, "gpt-image-1.5", 1), (batch, "gpt-image-2", 1)]:
             client = OpenAI(base_url=handle.url + "/v1", api_key=key, max_retries=0)
-            raw = client.images.with_raw_response.generate(model=model, prompt="a cat", size="1024x1024",
-                                                           quality="low", n=n)
+            raw = client.images.with_raw_response.generate(
+                model=model, prompt="a cat", size="1024x1024", quality="low", n=n
+            )
             for index in range(n):
-                verdict = {"request_id": raw.headers["x-request-id"], "image_index": index,
-                           "accepted": not (model == "gpt-image-2" and index == 1)}
-                response = httpx.post(handle.url + "/v1/images/feedback", json=verdict,
-                                      headers={"authorization": f"Bearer {key}"})
+                verdict = {
+                    "request_id": raw.headers["x-request-id"],
+                    "image_index": index,
+                    "accepted": not (model == "gpt-image-2" and index == 1),
+                }
+                response = httpx.post(
+                    handle.url + "/v1/images/feedback", json=verdict, headers={"authorization": f"Bearer {key}"}
+                )
                 assert response.status_code == 200
         with pytest.raises(openai.BadRequestError):  # a blocked attempt: in the report, no images
             OpenAI(base_url=handle.url + "/v1", api_key=batch, max_retries=0).images.generate(
-                model="gpt-image-2", prompt="[sandbox:moderation]")
+                model="gpt-image-2", prompt="[sandbox:moderation]"
+            )
         handle.ledger()  # wait for the writer
         yield handle
     engine.dispose()
@@ -82,8 +89,10 @@ def test_admin_only(reporting, gateway):
     assert httpx.get(gateway.url + "/api/report", headers={"authorization": "Bearer x"}).status_code == 404
 
 
-@pytest.mark.parametrize(("query", "param"), [("?by=team", "by"), ("?since=yesterday", "since"),
-                                              ("?until=soon", "until"), ("?format=xlsx", "format")])
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("?by=team", "by"), ("?since=yesterday", "since"), ("?until=soon", "until"), ("?format=xlsx", "format")],
+)
 def test_bad_queries_name_the_parameter(reporting, query, param):
     response = _get(reporting, query)
     assert response.status_code == 400 and response.json()["error"]["param"] == param

@@ -16,19 +16,38 @@ from imagegate.pricing.rows import PriceRow
 
 REQUIRED = {
     "openai": [
-        "gpt-image-2", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare", "gpt-image-1.5",
-        "gpt-image-1-mini", "gpt-image-1", "dall-e-2", "dall-e-3",
+        "gpt-image-2",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-flare",
+        "gpt-image-1.5",
+        "gpt-image-1-mini",
+        "gpt-image-1",
+        "dall-e-2",
+        "dall-e-3",
     ],
     "gemini": [
-        "gemini-2.5-flash-image", "gemini-3-pro-image", "gemini-3-pro-image-preview",
-        "gemini-3.1-flash-image", "gemini-3.1-flash-image-preview",
+        "gemini-2.5-flash-image",
+        "gemini-3-pro-image",
+        "gemini-3-pro-image-preview",
+        "gemini-3.1-flash-image",
+        "gemini-3.1-flash-image-preview",
     ],
     "imagen": [
-        "imagen-4.0-fast-generate-001", "imagen-4.0-generate-001", "imagen-4.0-ultra-generate-001",
+        "imagen-4.0-fast-generate-001",
+        "imagen-4.0-generate-001",
+        "imagen-4.0-ultra-generate-001",
     ],
     "bfl": [
-        "flux-2-klein-4b", "flux-2-klein-9b", "flux-2-pro", "flux-2-max", "flux-2-flex",
-        "flux-kontext-pro", "flux-kontext-max", "flux-pro-1.1", "flux-pro-1.1-ultra", "flux-dev",
+        "flux-2-klein-4b",
+        "flux-2-klein-9b",
+        "flux-2-pro",
+        "flux-2-max",
+        "flux-2-flex",
+        "flux-kontext-pro",
+        "flux-kontext-max",
+        "flux-pro-1.1",
+        "flux-pro-1.1-ultra",
+        "flux-dev",
     ],
     "fal": ["fal-ai/flux-2-pro", "fal-ai/flux-2-flex", "fal-ai/flux/dev", "fal-ai/flux/schnell"],
     "replicate": ["black-forest-labs/flux-2-pro", "black-forest-labs/flux-schnell"],
@@ -177,8 +196,12 @@ def test_override_deep_merges_into_a_shipped_row() -> None:
 def test_override_replaces_lists_and_scalars() -> None:
     catalog = load_catalog(
         overrides=[
-            {"provider": "openai", "model": "gpt-image-2", "aliases": ["my-gpt"],
-             "lifecycle": {"shutdown_on": "2027-01-01"}}
+            {
+                "provider": "openai",
+                "model": "gpt-image-2",
+                "aliases": ["my-gpt"],
+                "lifecycle": {"shutdown_on": "2027-01-01"},
+            }
         ]
     )
     entry = catalog.find("openai", "my-gpt")
@@ -189,11 +212,19 @@ def test_override_replaces_lists_and_scalars() -> None:
 
 def test_override_can_add_a_complete_row() -> None:
     row = {
-        "model": "black-forest-labs/FLUX.2-pro", "provider": "together", "family": "flux-2",
-        "endpoint_types": ["together"], "capabilities": {"operations": ["generate"]},
-        "pricing": {"unit": "image", "image_prices": [{"usd": 0.05}], "source": ["operator invoice"],
-                    "as_of": "2026-11-30"},
-        "source": ["operator"], "as_of": "2026-11-30",
+        "model": "black-forest-labs/FLUX.2-pro",
+        "provider": "together",
+        "family": "flux-2",
+        "endpoint_types": ["together"],
+        "capabilities": {"operations": ["generate"]},
+        "pricing": {
+            "unit": "image",
+            "image_prices": [{"usd": 0.05}],
+            "source": ["operator invoice"],
+            "as_of": "2026-11-30",
+        },
+        "source": ["operator"],
+        "as_of": "2026-11-30",
     }
     catalog = load_catalog(overrides=[row])
     entry = catalog.find("together", "black-forest-labs/FLUX.2-pro")
@@ -203,9 +234,14 @@ def test_override_can_add_a_complete_row() -> None:
 
 def test_extra_files_apply_like_overrides(tmp_path: Path) -> None:
     extra = tmp_path / "mine.json"
-    extra.write_text(json.dumps({"schema_version": 1, "models": [
-        {"provider": "bfl", "model": "flux-2-pro", "pricing": {"megapixel": {"first_mp": "0.025"}}}
-    ]}))
+    extra.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "models": [{"provider": "bfl", "model": "flux-2-pro", "pricing": {"megapixel": {"first_mp": "0.025"}}}],
+            }
+        )
+    )
     price = load_catalog(extra_files=[extra]).find("bfl", "flux-2-pro").price
     assert price.megapixel.first_mp == Decimal("0.025") and price.megapixel.output_mp == Decimal("0.015")
 

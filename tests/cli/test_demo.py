@@ -15,8 +15,13 @@ from openai import OpenAI
 def test_demo_prints_url_and_key_that_work(tmp_path: Path):
     env = {**os.environ, "IMAGEGATE_DATA_DIR": str(tmp_path), "IMAGEGATE_LOG_LEVEL": "warning"}
     env.pop("IMAGEGATE_DATABASE_URL", None)
-    process = subprocess.Popen([sys.executable, "-m", "imagegate.cli", "demo", "--port", "0"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imagegate.cli", "demo", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         seen: dict[str, str] = {}
         deadline = time.monotonic() + 60
@@ -34,7 +39,9 @@ def test_demo_prints_url_and_key_that_work(tmp_path: Path):
         from google import genai
         from google.genai import types
 
-        gemini = genai.Client(api_key=seen["IMAGEGATE_KEY"], http_options=types.HttpOptions(base_url=seen["IMAGEGATE_URL"]))
+        gemini = genai.Client(
+            api_key=seen["IMAGEGATE_KEY"], http_options=types.HttpOptions(base_url=seen["IMAGEGATE_URL"])
+        )
         answer = gemini.models.generate_content(model="gemini-2.5-flash-image", contents="a lighthouse")
         assert any(part.inline_data is not None for part in answer.candidates[0].content.parts)
         assert (tmp_path / "imagegate.db").exists()

@@ -60,28 +60,57 @@ def test_duplicate_name_and_revoke(db_env):
 
 def _entry(request_id: str, model: str, key_name: str, minutes_ago: int, cost: int) -> LedgerEntry:
     return LedgerEntry(
-        request_id=request_id, attempt=1, model=model, provider="openai", provider_model=model,
-        route=f"{model}/openai/{model}", operation="generate", dialect="openai-images", status="ok",
-        created_at=datetime.now(UTC) - timedelta(minutes=minutes_ago), key_name=key_name, images=1,
-        usage={"output_tokens": 196}, cost_micros=cost, latency_ms=12, provider_request_id="req_up",
+        request_id=request_id,
+        attempt=1,
+        model=model,
+        provider="openai",
+        provider_model=model,
+        route=f"{model}/openai/{model}",
+        operation="generate",
+        dialect="openai-images",
+        status="ok",
+        created_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        key_name=key_name,
+        images=1,
+        usage={"output_tokens": 196},
+        cost_micros=cost,
+        latency_ms=12,
+        provider_request_id="req_up",
     )
 
 
 def test_usage_json_rows_newest_first_with_filters(db_env):
     run("keys", "list")  # migrates the database
-    SqlLedgerStore(make_engine(db_env)).append_entries([
-        _entry("req_old", "gpt-image-2", "a", 120, 5880),
-        _entry("req_new", "gpt-image-1.5", "b", 1, 33_800),
-    ])
+    SqlLedgerStore(make_engine(db_env)).append_entries(
+        [
+            _entry("req_old", "gpt-image-2", "a", 120, 5880),
+            _entry("req_new", "gpt-image-1.5", "b", 1, 33_800),
+        ]
+    )
     rows = json.loads(run("usage", "--json").stdout)
     assert [row["request_id"] for row in rows] == ["req_new", "req_old"]
-    required = {"request_id", "key_name", "model", "provider", "provider_model", "status", "error_code", "images",
-                "usage", "cost_usd", "latency_ms", "attempt", "created_at"}
+    required = {
+        "request_id",
+        "key_name",
+        "model",
+        "provider",
+        "provider_model",
+        "status",
+        "error_code",
+        "images",
+        "usage",
+        "cost_usd",
+        "latency_ms",
+        "attempt",
+        "created_at",
+    }
     assert required <= set(rows[0])
     assert rows[0]["cost_usd"] == "0.033800" and rows[0]["usage"] == {"output_tokens": 196}
     assert [r["request_id"] for r in json.loads(run("usage", "--json", "--since", "1h").stdout)] == ["req_new"]
     assert [r["request_id"] for r in json.loads(run("usage", "--json", "--key", "a").stdout)] == ["req_old"]
-    assert [r["request_id"] for r in json.loads(run("usage", "--json", "--model", "gpt-image-1.5").stdout)] == ["req_new"]
+    assert [r["request_id"] for r in json.loads(run("usage", "--json", "--model", "gpt-image-1.5").stdout)] == [
+        "req_new"
+    ]
     assert "req_new" in run("usage").stdout
 
 

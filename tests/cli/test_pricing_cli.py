@@ -62,14 +62,32 @@ def test_catalog_show(env):
 
 def test_catalog_update_installs_into_the_data_directory(env, tmp_path):
     before = _shipped_digest()
-    newer = _price_file(tmp_path, "openai-2026-12.json", [
-        {"provider": "openai", "model": "gpt-image-2",
-         "pricing": {"token_rates": {"image_output": "24.00"}, "as_of": "2026-12-01", "source": ["newer"]}},
-        {"provider": "together", "model": "black-forest-labs/FLUX.2-pro", "family": "flux-2",
-         "endpoint_types": ["together"], "capabilities": {"operations": ["generate"]},
-         "pricing": {"unit": "image", "image_prices": [{"usd": "0.05"}], "source": ["invoice"], "as_of": "2026-11-30"},
-         "source": ["operator"], "as_of": "2026-11-30"},
-    ])
+    newer = _price_file(
+        tmp_path,
+        "openai-2026-12.json",
+        [
+            {
+                "provider": "openai",
+                "model": "gpt-image-2",
+                "pricing": {"token_rates": {"image_output": "24.00"}, "as_of": "2026-12-01", "source": ["newer"]},
+            },
+            {
+                "provider": "together",
+                "model": "black-forest-labs/FLUX.2-pro",
+                "family": "flux-2",
+                "endpoint_types": ["together"],
+                "capabilities": {"operations": ["generate"]},
+                "pricing": {
+                    "unit": "image",
+                    "image_prices": [{"usd": "0.05"}],
+                    "source": ["invoice"],
+                    "as_of": "2026-11-30",
+                },
+                "source": ["operator"],
+                "as_of": "2026-11-30",
+            },
+        ],
+    )
     dry = run("catalog", "update", str(newer), "--dry-run")
     assert dry.exit_code == 0 and "1 added, 1 changed" in dry.stdout
     assert "changed  openai/gpt-image-2 (price)" in dry.stdout and not (env / "catalog").exists()
@@ -88,9 +106,13 @@ def test_catalog_update_installs_into_the_data_directory(env, tmp_path):
 
 @pytest.mark.parametrize(
     ("rows", "message"),
-    [([{"provider": "openai", "model": "gpt-image-2", "pricing": {"token_rates": {"image_output": "lots"}}}],
-      "pricing.token_rates.image_output"),
-     ([{"provider": "openai", "model": "brand-new", "pricing": {"unit": "image"}}], "catalog row openai/brand-new")],
+    [
+        (
+            [{"provider": "openai", "model": "gpt-image-2", "pricing": {"token_rates": {"image_output": "lots"}}}],
+            "pricing.token_rates.image_output",
+        ),
+        ([{"provider": "openai", "model": "brand-new", "pricing": {"unit": "image"}}], "catalog row openai/brand-new"),
+    ],
 )
 def test_catalog_update_refuses_invalid_files(env, tmp_path, rows, message):
     result = run("catalog", "update", str(_price_file(tmp_path, "bad.json", rows)))
@@ -105,12 +127,27 @@ def test_catalog_update_needs_json(env, tmp_path):
 
 
 def test_estimate_worked_example_a(env):
-    args = ["estimate", "gpt-image-2", "--size", "1024x1024", "--quality", "medium", "--prompt-tokens", "60",
-            "--monthly-images", "1000", "--acceptance-rate", "0.85"]
+    args = [
+        "estimate",
+        "gpt-image-2",
+        "--size",
+        "1024x1024",
+        "--quality",
+        "medium",
+        "--prompt-tokens",
+        "60",
+        "--monthly-images",
+        "1000",
+        "--acceptance-rate",
+        "0.85",
+    ]
     body = json.loads(run(*args, "--json").stdout)
     [gpt2] = body["models"]
     assert (gpt2["per_request_usd"], gpt2["per_month_usd"], gpt2["per_accepted_image_usd"]) == (
-        "0.052980", "52.980000", "0.062329")
+        "0.052980",
+        "52.980000",
+        "0.062329",
+    )
     table = run(*args).stdout
     assert "$0.052980" in table and "$52.98" in table and "$0.062329" in table
     batch = json.loads(run(*args, "--batch", "--json").stdout)["models"][0]
@@ -132,16 +169,31 @@ def test_report_csv_and_table(env):
     now = datetime.now(UTC)
 
     def entry(request_id: str, **fields) -> LedgerEntry:
-        base = dict(request_id=request_id, attempt=1, model="gpt-image-2", provider="openai",
-                    provider_model="gpt-image-2", route="gpt-image-2/openai/gpt-image-2", operation="generate",
-                    dialect="openai-images", status="ok", created_at=now - timedelta(minutes=5), key_name="web",
-                    images=1, cost_micros=52_980)
+        base = {
+            "request_id": request_id,
+            "attempt": 1,
+            "model": "gpt-image-2",
+            "provider": "openai",
+            "provider_model": "gpt-image-2",
+            "route": "gpt-image-2/openai/gpt-image-2",
+            "operation": "generate",
+            "dialect": "openai-images",
+            "status": "ok",
+            "created_at": now - timedelta(minutes=5),
+            "key_name": "web",
+            "images": 1,
+            "cost_micros": 52_980,
+        }
         return LedgerEntry(**{**base, **fields})
 
-    SqlLedgerStore(engine).append_entries([
-        entry("req_1"), entry("req_2"), entry("req_3", status="error", images=0, cost_micros=0),
-        entry("req_old", created_at=now - timedelta(days=40)),
-    ])
+    SqlLedgerStore(engine).append_entries(
+        [
+            entry("req_1"),
+            entry("req_2"),
+            entry("req_3", status="error", images=0, cost_micros=0),
+            entry("req_old", created_at=now - timedelta(days=40)),
+        ]
+    )
     feedback = SqlFeedbackStore(engine)
     for request_id, accepted in [("req_1", True), ("req_2", False)]:
         feedback.append_feedback(ImageFeedback(request_id, 0, accepted, None, "web", now))
@@ -150,10 +202,21 @@ def test_report_csv_and_table(env):
     result = run("report", "--by", "model", "--since", "30d", "--csv")
     assert result.exit_code == 0, result.output
     [row] = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert row == {"model": "gpt-image-2", "requests": "3", "attempts": "3", "failed_attempts": "1", "images": "2",
-                   "accepted": "1", "rejected": "1", "unrated": "0", "acceptance_rate": "0.5000",
-                   "spend_usd": "0.105960", "estimated_spend_usd": "0.000000", "cost_per_image_usd": "0.052980",
-                   "cost_per_accepted_image_usd": "0.105960"}
+    assert row == {
+        "model": "gpt-image-2",
+        "requests": "3",
+        "attempts": "3",
+        "failed_attempts": "1",
+        "images": "2",
+        "accepted": "1",
+        "rejected": "1",
+        "unrated": "0",
+        "acceptance_rate": "0.5000",
+        "spend_usd": "0.105960",
+        "estimated_spend_usd": "0.000000",
+        "cost_per_image_usd": "0.052980",
+        "cost_per_accepted_image_usd": "0.105960",
+    }
     everything = json.loads(run("report", "--by", "key", "--json").stdout)
     assert everything["rows"][0]["key"] == "web" and everything["total"]["spend_usd"] == "0.158940"
     table = run("report", "--by", "route", "--since", "30d").stdout

@@ -24,10 +24,16 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_url: str) -
         return {"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1", "api_key": "sk-cli"}
 
     config = tmp_path / "gateway.yaml"
-    config.write_text(yaml.safe_dump({"models": [
-        {"name": "good", "routes": [route("gpt-image-2")]},
-        {"name": "flaky", "routes": [route("gpt-image-2.5-flare")]},
-    ]}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {"name": "good", "routes": [route("gpt-image-2")]},
+                    {"name": "flaky", "routes": [route("gpt-image-2.5-flare")]},
+                ]
+            }
+        )
+    )
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("IMAGEGATE_DATABASE_URL", url)
     monkeypatch.setenv("IMAGEGATE_CONFIG", str(config))
@@ -43,7 +49,11 @@ def run(*args: str):
 def _routes(*extra: str) -> dict[str, dict]:
     result = run("routes", "--json", *extra)
     assert result.exit_code == 0, result.output
-    return {row["route"]: {**row, "policy": alias["policy"]} for alias in json.loads(result.stdout) for row in alias["routes"]}
+    return {
+        row["route"]: {**row, "policy": alias["policy"]}
+        for alias in json.loads(result.stdout)
+        for row in alias["routes"]
+    }
 
 
 def test_routes_changes_are_stored_logged_and_rolled_back(cli_env):
@@ -96,7 +106,10 @@ def test_smoke_exits_non_zero_when_a_route_fails(cli_env, sandbox_control):
     assert result.exit_code == 1
     assert BROKEN in result.stdout and "unknown_failure" in result.stdout and "available" in result.stdout
     rows = _routes()
-    assert (rows[BROKEN]["status"], rows[BROKEN]["last_check"]["error_code"]) == ("unknown_failure", "upstream_unavailable")
+    assert (rows[BROKEN]["status"], rows[BROKEN]["last_check"]["error_code"]) == (
+        "unknown_failure",
+        "upstream_unavailable",
+    )
     assert rows[BROKEN]["error_rate"] == 1.0 and rows[HEALTHY]["status"] == "available"
 
     unknown = run("smoke", "--route", "flaky/openai/nope")

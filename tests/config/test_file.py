@@ -6,10 +6,17 @@ from imagegate.config.file import ConfigError, load_config, parse_config
 
 DOC = {
     "models": [
-        {"name": "gpt-image-2", "routes": [
-            {"provider": "openai", "model": "gpt-image-2", "base_url": "https://api.openai.com/v1/",
-             "api_key": "${OPENAI_API_KEY}"},
-        ]},
+        {
+            "name": "gpt-image-2",
+            "routes": [
+                {
+                    "provider": "openai",
+                    "model": "gpt-image-2",
+                    "base_url": "https://api.openai.com/v1/",
+                    "api_key": "${OPENAI_API_KEY}",
+                },
+            ],
+        },
     ],
 }
 
@@ -28,9 +35,21 @@ def test_missing_env_without_default_names_the_variable_and_place():
 
 
 def test_defaults_and_escapes():
-    doc = {"models": [{"name": "m", "routes": [{"provider": "openai", "model": "x",
-                                                 "base_url": "${BASE:-http://localhost:1}/v1",
-                                                 "api_key": "$${LITERAL}"}]}]}
+    doc = {
+        "models": [
+            {
+                "name": "m",
+                "routes": [
+                    {
+                        "provider": "openai",
+                        "model": "x",
+                        "base_url": "${BASE:-http://localhost:1}/v1",
+                        "api_key": "$${LITERAL}",
+                    }
+                ],
+            }
+        ]
+    }
     route = parse_config(doc, {}).models[0].routes[0]
     assert route.base_url == "http://localhost:1/v1"
     assert route.api_key == "${LITERAL}"

@@ -17,8 +17,11 @@ from tests.support.google import gemini_charge
 
 
 def _images(response: types.GenerateContentResponse) -> list[Image.Image]:
-    return [Image.open(io.BytesIO(part.inline_data.data)) for part in response.parts or []
-            if part.inline_data is not None and not part.thought]
+    return [
+        Image.open(io.BytesIO(part.inline_data.data))
+        for part in response.parts or []
+        if part.inline_data is not None and not part.thought
+    ]
 
 
 def _request_id(response: types.GenerateContentResponse) -> str:
@@ -27,17 +30,26 @@ def _request_id(response: types.GenerateContentResponse) -> str:
 
 @pytest.mark.parametrize("api_version", ["v1", "v1beta"])
 def test_generate_content_through_the_gateway_is_priced_from_usage_metadata(google_gateway, google_key, api_version):
-    client = genai.Client(api_key=google_key, http_options=types.HttpOptions(base_url=google_gateway.url,
-                                                                            api_version=api_version))
+    client = genai.Client(
+        api_key=google_key, http_options=types.HttpOptions(base_url=google_gateway.url, api_version=api_version)
+    )
     response = client.models.generate_content(
-        model="nano-banana-2", contents="a lighthouse at dusk",
-        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="16:9", image_size="2K")))
+        model="nano-banana-2",
+        contents="a lighthouse at dusk",
+        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="16:9", image_size="2K")),
+    )
     [image] = _images(response)
     assert image.size == (2752, 1536)
     headers = response.sdk_http_response.headers
     [row] = google_gateway.ledger(headers["x-request-id"])
     assert (row.status, row.model, row.provider, row.provider_model, row.dialect, row.images) == (
-        "ok", "nano-banana-2", "gemini", "gemini-3.1-flash-image", "gemini", 1)
+        "ok",
+        "nano-banana-2",
+        "gemini",
+        "gemini-3.1-flash-image",
+        "gemini",
+        1,
+    )
     # Google's own units: the ledger's usage is usageMetadata exactly as Google sent it.
     usage = response.usage_metadata
     assert row.usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 1680}]
@@ -73,7 +85,8 @@ def test_reference_images_from_the_sdk_make_an_edit(genai_client, google_gateway
 
 def test_candidate_count_fans_out_into_parallel_calls(genai_client, google_gateway):
     response = genai_client.models.generate_content(
-        model="gemini-2.5-flash-image", contents="two foxes", config=types.GenerateContentConfig(candidate_count=2))
+        model="gemini-2.5-flash-image", contents="two foxes", config=types.GenerateContentConfig(candidate_count=2)
+    )
     assert [candidate.index for candidate in response.candidates] == [0, 1]
     assert all(len(_images(types.GenerateContentResponse(candidates=[c]))) == 1 for c in response.candidates)
     rows = google_gateway.ledger(_request_id(response))
@@ -90,11 +103,14 @@ def test_a_blocked_prompt_is_googles_200_answer_and_billed_input_is_recorded(gen
     assert row.usage["promptTokenCount"] > 0 and row.cost_micros > 0
 
 
-@pytest.mark.parametrize(("directive", "reason", "code"), [
-    ("moderation=output", types.FinishReason.IMAGE_SAFETY, "moderation_blocked"),
-    ("prohibited", types.FinishReason.PROHIBITED_CONTENT, "moderation_blocked"),
-    ("no-image", types.FinishReason.NO_IMAGE, "no_image_generated"),
-])
+@pytest.mark.parametrize(
+    ("directive", "reason", "code"),
+    [
+        ("moderation=output", types.FinishReason.IMAGE_SAFETY, "moderation_blocked"),
+        ("prohibited", types.FinishReason.PROHIBITED_CONTENT, "moderation_blocked"),
+        ("no-image", types.FinishReason.NO_IMAGE, "no_image_generated"),
+    ],
+)
 def test_withheld_images_keep_their_finish_reason(genai_client, google_gateway, directive, reason, code):
     response = genai_client.models.generate_content(model="nano-banana-2", contents=f"x [sandbox:{directive}]")
     assert response.candidates[0].finish_reason == reason and not _images(response)
@@ -111,12 +127,16 @@ def test_rate_limit_reaches_the_sdk_with_googles_retry_info(genai_client, google
     assert info.value.response.headers["retry-after"] == "1"
     # The gateway retried the route after Google's own delay before giving up; both tries are billed rows.
     rows = google_gateway.ledger(info.value.response.headers["x-request-id"])
-    assert [(row.attempt, row.error_code, row.http_status) for row in rows] == [(1, "rate_limited", 429),
-                                                                                (2, "rate_limited", 429)]
+    assert [(row.attempt, row.error_code, row.http_status) for row in rows] == [
+        (1, "rate_limited", 429),
+        (2, "rate_limited", 429),
+    ]
 
 
-@pytest.mark.parametrize(("directive", "code", "status"), [("quota", 429, "RESOURCE_EXHAUSTED"),
-                                                           ("503", 503, "UNAVAILABLE"), ("500", 503, "UNAVAILABLE")])
+@pytest.mark.parametrize(
+    ("directive", "code", "status"),
+    [("quota", 429, "RESOURCE_EXHAUSTED"), ("503", 503, "UNAVAILABLE"), ("500", 503, "UNAVAILABLE")],
+)
 def test_provider_failures_in_googles_shape(genai_client, directive, code, status):
     with pytest.raises(genai_errors.APIError) as info:
         genai_client.models.generate_content(model="nano-banana-pro", contents=f"x [sandbox:{directive}]")
@@ -127,8 +147,10 @@ def test_bad_input_is_a_400_naming_the_field_and_reaches_no_provider(genai_clien
     sandbox_control.delete("/_sandbox/requests")
     with pytest.raises(genai_errors.ClientError) as info:
         genai_client.models.generate_content(
-            model="nano-banana-pro", contents="x",
-            config=types.GenerateContentConfig(image_config=types.ImageConfig(image_size="1k")))
+            model="nano-banana-pro",
+            contents="x",
+            config=types.GenerateContentConfig(image_config=types.ImageConfig(image_size="1k")),
+        )
     assert (info.value.code, info.value.status) == (400, "INVALID_ARGUMENT")
     assert info.value.details["error"]["details"][0]["metadata"]["param"] == "generationConfig.imageConfig.imageSize"
     assert sandbox_control.get("/_sandbox/requests").json()["count"] == 0

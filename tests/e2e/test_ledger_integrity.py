@@ -27,8 +27,12 @@ def test_client_that_leaves_a_plain_request_still_gets_the_attempt_recorded(gate
     key = gateway.create_key(f"leaver-{uuid.uuid4().hex[:8]}")
     marker = uuid.uuid4().hex
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(gateway.url + "/v1/images/generations", timeout=0.3, headers={"authorization": f"Bearer {key}"},
-                   json={"model": "gpt-image-2", "prompt": f"[sandbox:slow=1] {marker}", "quality": "low"})
+        httpx.post(
+            gateway.url + "/v1/images/generations",
+            timeout=0.3,
+            headers={"authorization": f"Bearer {key}"},
+            json={"model": "gpt-image-2", "prompt": f"[sandbox:slow=1] {marker}", "quality": "low"},
+        )
     [row] = _wait_for_rows(gateway, lambda row: row.key_name is not None and row.key_name.startswith("leaver-"))
     assert row.status == "ok" and row.images == 1 and row.cost_micros > 0
     assert row.latency_ms >= 1000
@@ -37,13 +41,25 @@ def test_client_that_leaves_a_plain_request_still_gets_the_attempt_recorded(gate
 def test_client_that_leaves_a_stream_gets_a_disconnected_row_priced_at_the_quote(gateway):
     name = f"stream-leaver-{uuid.uuid4().hex[:8]}"
     key = gateway.create_key(name)
-    with httpx.Client(timeout=5) as client:
-        with client.stream("POST", gateway.url + "/v1/images/generations", headers={"authorization": f"Bearer {key}"},
-                           json={"model": "gpt-image-2", "prompt": "[sandbox:slow=0.5] x", "stream": True,
-                                 "partial_images": 3, "size": "1024x1024", "quality": "high"}) as response:
-            assert response.status_code == 200
-            request_id = response.headers["x-request-id"]
-            # Leave before the first frame arrives.
+    with (
+        httpx.Client(timeout=5) as client,
+        client.stream(
+            "POST",
+            gateway.url + "/v1/images/generations",
+            headers={"authorization": f"Bearer {key}"},
+            json={
+                "model": "gpt-image-2",
+                "prompt": "[sandbox:slow=0.5] x",
+                "stream": True,
+                "partial_images": 3,
+                "size": "1024x1024",
+                "quality": "high",
+            },
+        ) as response,
+    ):
+        assert response.status_code == 200
+        request_id = response.headers["x-request-id"]
+        # Leave before the first frame arrives.
     rows = _wait_for_rows(gateway, lambda row: row.request_id == request_id)
     [row] = rows
     assert row.client_disconnected is True and row.stream is True
@@ -85,7 +101,7 @@ def test_last_used_at_is_recorded_off_the_hot_path(sandbox_url, tmp_path):
 
     engine = migrated_sqlite_engine(tmp_path / "lu.db")
     with running_gateway(engine, sandbox_models_config(sandbox_url, ["gpt-image-2"])) as handle:
-        used, unused = handle.create_key("used"), handle.create_key("unused")
+        used, _unused = handle.create_key("used"), handle.create_key("unused")
         OpenAI(base_url=handle.url + "/v1", api_key=used, max_retries=0).models.list()
     # Shutting down flushes the batched last-used times.
     records = {record.name: record for record in SqlKeyStore(engine).list_keys()}

@@ -22,10 +22,17 @@ FIRST, SECOND = "live/openai/gpt-image-2", "live/openai/gpt-image-2.5-flare"
 
 
 def _config(sandbox_url: str) -> dict:
-    return {"models": [{"name": "live", "routes": [
-        {"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1", "api_key": "sk-x"}
-        for model in ("gpt-image-2", "gpt-image-2.5-flare")
-    ]}]}
+    return {
+        "models": [
+            {
+                "name": "live",
+                "routes": [
+                    {"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1", "api_key": "sk-x"}
+                    for model in ("gpt-image-2", "gpt-image-2.5-flare")
+                ],
+            }
+        ]
+    }
 
 
 @contextmanager
@@ -44,8 +51,12 @@ def _engines(backend: str, tmp_path) -> Iterator[tuple[Engine, Engine]]:
 
 
 def _served_by(handle: GatewayHandle, secret: str) -> str:
-    response = httpx.post(handle.url + "/v1/images/generations", headers={"authorization": f"Bearer {secret}"},
-                          json={"model": "live", "prompt": "x", "size": "1024x1024", "quality": "low"}, timeout=30)
+    response = httpx.post(
+        handle.url + "/v1/images/generations",
+        headers={"authorization": f"Bearer {secret}"},
+        json={"model": "live", "prompt": "x", "size": "1024x1024", "quality": "low"},
+        timeout=30,
+    )
     assert response.status_code == 200, response.text
     [row] = handle.ledger(response.headers["x-request-id"])
     return row.route
@@ -67,9 +78,11 @@ def _post(handle: GatewayHandle, path: str) -> dict:
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_a_change_on_one_replica_steers_the_other_and_rollback_restores_it(backend, sandbox_url, tmp_path):
-    with _engines(backend, tmp_path) as (engine_a, engine_b), \
-            running_gateway(engine_a, _config(sandbox_url), master_key=MASTER, controls_refresh_s=REFRESH_S) as a, \
-            running_gateway(engine_b, _config(sandbox_url), master_key=MASTER, controls_refresh_s=REFRESH_S) as b:
+    with (
+        _engines(backend, tmp_path) as (engine_a, engine_b),
+        running_gateway(engine_a, _config(sandbox_url), master_key=MASTER, controls_refresh_s=REFRESH_S) as a,
+        running_gateway(engine_b, _config(sandbox_url), master_key=MASTER, controls_refresh_s=REFRESH_S) as b,
+    ):
         secret = b.create_key("client")
         assert _served_by(b, secret) == FIRST
 
@@ -86,15 +99,20 @@ def test_a_change_on_one_replica_steers_the_other_and_rollback_restores_it(backe
 
         log = httpx.get(b.url + "/admin/routing-changes", headers={"authorization": f"Bearer {MASTER}"}).json()["data"]
         assert [(c["action"], c["route"], c["actor"]) for c in log] == [
-            ("rollback", FIRST, "api:e2e"), ("disable", FIRST, "api:e2e")]
+            ("rollback", FIRST, "api:e2e"),
+            ("disable", FIRST, "api:e2e"),
+        ]
         assert log[0]["reverts"] == disabled["id"] and log[0]["after"] == {"enabled": None, "weight": None}
 
 
 def test_a_restarted_replica_starts_with_the_stored_controls(sandbox_url, tmp_path):
     engine = migrated_sqlite_engine(tmp_path / "restart.db")
     with running_gateway(engine, _config(sandbox_url), master_key=MASTER, controls_refresh_s=60) as first:
-        policy = httpx.post(first.url + "/admin/aliases/live/policy", json={"policy": "fastest"},
-                            headers={"authorization": f"Bearer {MASTER}"}).json()
+        policy = httpx.post(
+            first.url + "/admin/aliases/live/policy",
+            json={"policy": "fastest"},
+            headers={"authorization": f"Bearer {MASTER}"},
+        ).json()
         assert policy["after"] == {"policy": "fastest"}
     # A refresh interval far longer than the test: only the load at startup can explain the snapshot.
     with running_gateway(engine, _config(sandbox_url), controls_refresh_s=60) as second:
@@ -117,5 +135,7 @@ def test_scheduled_smoke_checks_fill_route_status_and_pricing(sandbox_url, tmp_p
         admin_view = handle.runtime.routing.overview(handle.runtime.health)[0]["routes"][1]
         assert admin_view["status"] == "available" and admin_view["last_check"]["provider_request_id"]
         smoke_rows = [row for row in handle.ledger() if row.key_name == "smoke"]
-        assert {row.route for row in smoke_rows} == {FIRST, SECOND} and all(row.dialect == "smoke" for row in smoke_rows)
+        assert {row.route for row in smoke_rows} == {FIRST, SECOND} and all(
+            row.dialect == "smoke" for row in smoke_rows
+        )
     engine.dispose()

@@ -43,7 +43,9 @@ def _png(size=(1024, 1024)) -> bytes:
         ({"output_compression": 50}, "output_compression"),
     ],
 )
-def test_bad_input_is_a_400_naming_the_parameter_and_reaches_no_provider(client, gateway, sandbox_control, kwargs, param):
+def test_bad_input_is_a_400_naming_the_parameter_and_reaches_no_provider(
+    client, gateway, sandbox_control, kwargs, param
+):
     sandbox_control.delete("/_sandbox/requests")
     arguments = {"model": "gpt-image-2", "prompt": "x", **kwargs}
     with pytest.raises(openai.BadRequestError) as info:
@@ -61,11 +63,17 @@ def test_transparent_background_is_fine_where_the_model_supports_it(client):
 
 
 def test_wrong_type_names_the_parameter(gateway, key):
-    response = httpx.post(gateway.url + "/v1/images/generations", headers={"authorization": f"Bearer {key}"},
-                          json={"model": "gpt-image-2", "prompt": "x", "n": "2"})
+    response = httpx.post(
+        gateway.url + "/v1/images/generations",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "gpt-image-2", "prompt": "x", "n": "2"},
+    )
     assert response.status_code == 400 and response.json()["error"]["param"] == "n"
-    missing = httpx.post(gateway.url + "/v1/images/generations", headers={"authorization": f"Bearer {key}"},
-                         json={"model": "gpt-image-2"})
+    missing = httpx.post(
+        gateway.url + "/v1/images/generations",
+        headers={"authorization": f"Bearer {key}"},
+        json={"model": "gpt-image-2"},
+    )
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "prompt"
 
 
@@ -73,9 +81,11 @@ def test_malformed_json_and_multipart(gateway, key):
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
     response = httpx.post(gateway.url + "/v1/images/generations", headers=headers, content=b'{"model": "gpt-image-2", ')
     assert response.status_code == 400 and "JSON" in response.json()["error"]["message"]
-    broken = httpx.post(gateway.url + "/v1/images/edits",
-                        headers={"authorization": f"Bearer {key}", "content-type": "multipart/form-data; boundary=zzz"},
-                        content=b"--zzz\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhi")
+    broken = httpx.post(
+        gateway.url + "/v1/images/edits",
+        headers={"authorization": f"Bearer {key}", "content-type": "multipart/form-data; boundary=zzz"},
+        content=b'--zzz\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhi',
+    )
     assert broken.status_code == 400 and broken.json()["error"]["type"] == "invalid_request_error"
 
 
@@ -91,8 +101,11 @@ def test_edit_without_image_and_with_too_many_images(client):
 
 def test_missing_wrong_and_revoked_keys_are_401(gateway):
     for api_key in ("", "ig-not-a-real-key"):
-        response = httpx.post(gateway.url + "/v1/images/generations", json={"model": "gpt-image-2", "prompt": "x"},
-                              headers={} if api_key == "" else {"authorization": f"Bearer {api_key}"})
+        response = httpx.post(
+            gateway.url + "/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "x"},
+            headers={} if api_key == "" else {"authorization": f"Bearer {api_key}"},
+        )
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_api_key"
     name = f"revoked-{uuid.uuid4().hex[:8]}"
@@ -103,12 +116,17 @@ def test_missing_wrong_and_revoked_keys_are_401(gateway):
 
     assert SqlKeyStore(gateway.engine).revoke_key(name, datetime.now(UTC))
     with pytest.raises(openai.AuthenticationError):
-        OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0).images.generate(model="gpt-image-2", prompt="x")
+        OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0).images.generate(
+            model="gpt-image-2", prompt="x"
+        )
 
 
 def test_key_not_allowed_the_model_is_403(gateway):
-    limited = OpenAI(base_url=gateway.url + "/v1", api_key=gateway.create_key(f"only2-{uuid.uuid4().hex[:8]}", ["gpt-image-2"]),
-                     max_retries=0)
+    limited = OpenAI(
+        base_url=gateway.url + "/v1",
+        api_key=gateway.create_key(f"only2-{uuid.uuid4().hex[:8]}", ["gpt-image-2"]),
+        max_retries=0,
+    )
     with pytest.raises(openai.PermissionDeniedError) as info:
         limited.images.generate(model="gpt-image-1.5", prompt="x")
     assert info.value.body["param"] == "model"
@@ -133,7 +151,9 @@ def test_rate_limit_is_retried_after_the_providers_hint_then_relayed(client, gat
     assert info.value.body["code"] == "rate_limit_exceeded"
     rows = gateway.ledger(info.value.response.headers["x-request-id"])
     assert [(row.attempt, row.error_code, row.http_status, row.cost_micros) for row in rows] == [
-        (1, "rate_limited", 429, 0), (2, "rate_limited", 429, 0)]
+        (1, "rate_limited", 429, 0),
+        (2, "rate_limited", 429, 0),
+    ]
     # The second call waited for the provider's hint.
     assert (rows[1].created_at - rows[0].created_at).total_seconds() >= 0.3
     assert sandbox_control.get("/_sandbox/requests").json()["count"] == 2
@@ -141,10 +161,15 @@ def test_rate_limit_is_retried_after_the_providers_hint_then_relayed(client, gat
 
 @pytest.mark.parametrize(
     ("directive", "status", "code", "calls"),
-    [("[sandbox:500]", 502, "upstream_unavailable", 2), ("[sandbox:503]", 502, "upstream_unavailable", 2),
-     ("[sandbox:malformed]", 502, "upstream_bad_response", 2), ("[sandbox:truncated]", 502, "upstream_bad_response", 2),
-     ("[sandbox:reset]", 502, "upstream_unavailable", 2), ("[sandbox:quota]", 429, "insufficient_quota", 1),
-     ("[sandbox:moderation]", 400, "moderation_blocked", 1)],
+    [
+        ("[sandbox:500]", 502, "upstream_unavailable", 2),
+        ("[sandbox:503]", 502, "upstream_unavailable", 2),
+        ("[sandbox:malformed]", 502, "upstream_bad_response", 2),
+        ("[sandbox:truncated]", 502, "upstream_bad_response", 2),
+        ("[sandbox:reset]", 502, "upstream_unavailable", 2),
+        ("[sandbox:quota]", 429, "insufficient_quota", 1),
+        ("[sandbox:moderation]", 400, "moderation_blocked", 1),
+    ],
 )
 def test_provider_failures_are_retried_only_when_retryable_and_every_call_is_recorded(
     client, gateway, sandbox_control, directive, status, code, calls
@@ -188,7 +213,10 @@ def test_body_limit(sandbox_url, tmp_path):
     from tests.support.gateway import running_gateway, sandbox_models_config
 
     engine = migrated_sqlite_engine(tmp_path / "l.db")
-    document = {**sandbox_models_config(sandbox_url, ["gpt-image-2"]), "limits": {"max_body_bytes": 200_000, "max_image_bytes": 50_000}}
+    document = {
+        **sandbox_models_config(sandbox_url, ["gpt-image-2"]),
+        "limits": {"max_body_bytes": 200_000, "max_image_bytes": 50_000},
+    }
     with running_gateway(engine, document) as handle:
         client = OpenAI(base_url=handle.url + "/v1", api_key=handle.create_key("l"), max_retries=0)
         noise = Image.frombytes("RGB", (256, 256), random.Random(7).randbytes(256 * 256 * 3))

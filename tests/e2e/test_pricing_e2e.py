@@ -25,8 +25,11 @@ from imagegate.pricing.estimate import Workflow, estimate, prompt_of_tokens
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
 
-OVERRIDE = {"provider": "openai", "model": "gpt-image-2",
-            "pricing": {"token_rates": {"image_output": "27.00"}, "as_of": "2026-12-01", "source": ["our contract"]}}
+OVERRIDE = {
+    "provider": "openai",
+    "model": "gpt-image-2",
+    "pricing": {"token_rates": {"image_output": "27.00"}, "as_of": "2026-12-01", "source": ["our contract"]},
+}
 
 
 def _png(size: int) -> bytes:
@@ -41,10 +44,13 @@ def _client(handle: GatewayHandle) -> OpenAI:
 
 def test_worked_example_a_costs_what_the_estimator_says(gateway):
     raw = _client(gateway).images.with_raw_response.generate(
-        model="gpt-image-2", prompt=prompt_of_tokens(60), size="1024x1024", quality="medium")
+        model="gpt-image-2", prompt=prompt_of_tokens(60), size="1024x1024", quality="medium"
+    )
     [row] = gateway.ledger(raw.headers["x-request-id"])
-    figures = estimate(load_catalog().find("openai", "gpt-image-2").price,
-                       Workflow(size="1024x1024", quality="medium", prompt_tokens=60))
+    figures = estimate(
+        load_catalog().find("openai", "gpt-image-2").price,
+        Workflow(size="1024x1024", quality="medium", prompt_tokens=60),
+    )
     assert row.cost_micros == figures.per_request_micros == 52980 and not row.cost_estimated
     assert raw.headers["x-imagegate-cost-usd"] == "0.052980"
 
@@ -52,11 +58,13 @@ def test_worked_example_a_costs_what_the_estimator_says(gateway):
 def test_worked_example_b_edit_costs_what_the_estimator_says(gateway):
     image = ("ref.png", _png(1024), "image/png")
     raw = _client(gateway).images.with_raw_response.edit(
-        model="gpt-image-1.5", prompt=prompt_of_tokens(60), image=[image, image], size="1024x1024", quality="medium")
+        model="gpt-image-1.5", prompt=prompt_of_tokens(60), image=[image, image], size="1024x1024", quality="medium"
+    )
     [row] = gateway.ledger(raw.headers["x-request-id"])
-    figures = estimate(load_catalog().find("openai", "gpt-image-1.5").price,
-                       Workflow(size="1024x1024", quality="medium", prompt_tokens=60,
-                                reference_images=("1024x1024", "1024x1024")))
+    figures = estimate(
+        load_catalog().find("openai", "gpt-image-1.5").price,
+        Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=("1024x1024", "1024x1024")),
+    )
     assert row.cost_micros == figures.per_request_micros == 37196
     assert raw.headers["x-imagegate-cost-usd"] == usd_string(row.cost_micros)
 
@@ -67,13 +75,34 @@ def overridden(sandbox_url, tmp_path_factory) -> Iterator[GatewayHandle]:
     file for gpt-image-1.5 installed in its data directory by ``imagegate catalog update``."""
     base = tmp_path_factory.mktemp("overridden")
     newer = base / "contract-2026-12.json"
-    newer.write_text(json.dumps({"schema_version": 1, "models": [
-        {"provider": "openai", "model": "gpt-image-1.5",
-         "pricing": {"token_rates": {"image_output": "16.00"}, "as_of": "2026-12-01", "source": ["contract"]}},
-        # Also in the file, but the config's override comes last and wins.
-        {"provider": "openai", "model": "gpt-image-2",
-         "pricing": {"token_rates": {"image_output": "99.00"}, "as_of": "2026-12-01", "source": ["contract"]}},
-    ]}))
+    newer.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "models": [
+                    {
+                        "provider": "openai",
+                        "model": "gpt-image-1.5",
+                        "pricing": {
+                            "token_rates": {"image_output": "16.00"},
+                            "as_of": "2026-12-01",
+                            "source": ["contract"],
+                        },
+                    },
+                    # Also in the file, but the config's override comes last and wins.
+                    {
+                        "provider": "openai",
+                        "model": "gpt-image-2",
+                        "pricing": {
+                            "token_rates": {"image_output": "99.00"},
+                            "as_of": "2026-12-01",
+                            "source": ["contract"],
+                        },
+                    },
+                ],
+            }
+        )
+    )
     data_dir = base / "data"
     result = CliRunner().invoke(cli, ["catalog", "update", str(newer)], env={"IMAGEGATE_DATA_DIR": str(data_dir)})
     assert result.exit_code == 0, result.output
@@ -86,23 +115,27 @@ def overridden(sandbox_url, tmp_path_factory) -> Iterator[GatewayHandle]:
 
 def _engine_figure(handle: GatewayHandle, request: ImageRequest, usage: dict) -> int:
     row = handle.runtime.catalog.find("openai", request.model)
-    counted = Usage(input_text_tokens=usage["input_tokens_details"]["text_tokens"],
-                    input_image_tokens=usage["input_tokens_details"]["image_tokens"],
-                    output_image_tokens=usage["output_tokens"])
+    counted = Usage(
+        input_text_tokens=usage["input_tokens_details"]["text_tokens"],
+        input_image_tokens=usage["input_tokens_details"]["image_tokens"],
+        output_image_tokens=usage["output_tokens"],
+    )
     return settle(request, ImageResult(image_count=1, usage=counted), row.price).micros
 
 
 @pytest.mark.parametrize(("model", "rate"), [("gpt-image-2", 27), ("gpt-image-1.5", 16)])
 def test_operator_prices_change_the_ledger_and_the_header(overridden, model, rate):
-    raw = _client(overridden).images.with_raw_response.generate(model=model, prompt="abcd" * 10,
-                                                                size="1024x1024", quality="low")
+    raw = _client(overridden).images.with_raw_response.generate(
+        model=model, prompt="abcd" * 10, size="1024x1024", quality="low"
+    )
     usage = raw.parse().usage.model_dump()
     [row] = overridden.ledger(raw.headers["x-request-id"])
     text, output = usage["input_tokens_details"]["text_tokens"], usage["output_tokens"]
     assert row.cost_micros == text * 5 + output * rate
     assert raw.headers["x-imagegate-cost-usd"] == usd_string(row.cost_micros)
-    request = ImageRequest(operation="generate", model=model, prompt="abcd" * 10, dialect="openai",
-                           size="1024x1024", quality="low")
+    request = ImageRequest(
+        operation="generate", model=model, prompt="abcd" * 10, dialect="openai", size="1024x1024", quality="low"
+    )
     assert row.cost_micros == _engine_figure(overridden, request, usage)
     shipped = load_catalog().find("openai", model).price.token_rates.image_output
     assert Decimal(rate) != shipped  # the shipped price would have given another figure

@@ -24,14 +24,28 @@ def routed(sandbox_url, sandbox_control, tmp_path):
     """A gateway whose aliases mix providers; breakers trip after 2 consecutive failures."""
     document = {
         "models": [
-            {"name": "resilient", "retry": {"max_attempts_per_route": 2, "base_delay": 0.01},
-             "routes": [_route("openai", "gpt-image-2", sandbox_url + "/v1"),
-                        _route("gemini", "gemini-2.5-flash-image", sandbox_url)]},
-            {"name": "thrifty", "policy": "cheapest",
-             "routes": [_route("openai", "gpt-image-2", sandbox_url + "/v1"),
-                        _route("openai", "gpt-image-1-mini", sandbox_url + "/v1")]},
-            {"name": "hurried", "deadline": 1.0, "retry": {"max_attempts_per_route": 5, "base_delay": 0.01},
-             "routes": [_route("openai", "gpt-image-2", sandbox_url + "/v1")]},
+            {
+                "name": "resilient",
+                "retry": {"max_attempts_per_route": 2, "base_delay": 0.01},
+                "routes": [
+                    _route("openai", "gpt-image-2", sandbox_url + "/v1"),
+                    _route("gemini", "gemini-2.5-flash-image", sandbox_url),
+                ],
+            },
+            {
+                "name": "thrifty",
+                "policy": "cheapest",
+                "routes": [
+                    _route("openai", "gpt-image-2", sandbox_url + "/v1"),
+                    _route("openai", "gpt-image-1-mini", sandbox_url + "/v1"),
+                ],
+            },
+            {
+                "name": "hurried",
+                "deadline": 1.0,
+                "retry": {"max_attempts_per_route": 5, "base_delay": 0.01},
+                "routes": [_route("openai", "gpt-image-2", sandbox_url + "/v1")],
+            },
         ],
         "breaker": {"consecutive_failures": 2, "cooldown": 60},
     }
@@ -54,8 +68,10 @@ def test_openai_route_down_gemini_route_serves_with_translation(routed, sandbox_
     assert raw.headers["x-imagegate-route"] == "resilient/gemini/gemini-2.5-flash-image"
     rows = routed.ledger(raw.headers["x-request-id"])
     assert [(row.attempt, row.provider, row.status, row.error_code) for row in rows] == [
-        (1, "openai", "error", "upstream_unavailable"), (2, "openai", "error", "upstream_unavailable"),
-        (3, "gemini", "ok", None)]
+        (1, "openai", "error", "upstream_unavailable"),
+        (2, "openai", "error", "upstream_unavailable"),
+        (3, "gemini", "ok", None),
+    ]
     assert rows[2].cost_micros > 0 and rows[2].usage["candidatesTokenCount"] > 0
 
 
@@ -72,7 +88,9 @@ def test_open_breaker_skips_the_route_without_calling_it(routed, sandbox_control
 
 
 def test_cheapest_policy_picks_the_route_with_the_lowest_quote(routed):
-    raw = _client(routed).images.with_raw_response.generate(model="thrifty", prompt="x", size="1024x1024", quality="low")
+    raw = _client(routed).images.with_raw_response.generate(
+        model="thrifty", prompt="x", size="1024x1024", quality="low"
+    )
     # gpt-image-1-mini low 1024x1024 quotes below gpt-image-2 low (196 tokens at $30/1M ≈ $0.0059).
     assert raw.headers["x-imagegate-route"] == "thrifty/openai/gpt-image-1-mini"
 
@@ -96,29 +114,59 @@ def test_invalid_requests_never_fall_back(routed, sandbox_control):
 def test_admins_can_pin_a_route_and_others_cannot(routed):
     key = routed.create_key("pinner")
     body = {"model": "resilient", "prompt": "x"}
-    pinned = httpx.post(routed.url + "/v1/images/generations", json=body, timeout=30, headers={
-        "authorization": f"Bearer {key}", "x-imagegate-pin-route": "resilient/gemini/gemini-2.5-flash-image",
-        "x-imagegate-admin-key": "mk-routing"})
+    pinned = httpx.post(
+        routed.url + "/v1/images/generations",
+        json=body,
+        timeout=30,
+        headers={
+            "authorization": f"Bearer {key}",
+            "x-imagegate-pin-route": "resilient/gemini/gemini-2.5-flash-image",
+            "x-imagegate-admin-key": "mk-routing",
+        },
+    )
     assert pinned.status_code == 200
     assert pinned.headers["x-imagegate-route"] == "resilient/gemini/gemini-2.5-flash-image"
-    refused = httpx.post(routed.url + "/v1/images/generations", json=body, timeout=30, headers={
-        "authorization": f"Bearer {key}", "x-imagegate-pin-route": "resilient/gemini/gemini-2.5-flash-image"})
+    refused = httpx.post(
+        routed.url + "/v1/images/generations",
+        json=body,
+        timeout=30,
+        headers={"authorization": f"Bearer {key}", "x-imagegate-pin-route": "resilient/gemini/gemini-2.5-flash-image"},
+    )
     assert refused.status_code == 403 and refused.json()["error"]["param"] == "x-imagegate-pin-route"
-    unknown = httpx.post(routed.url + "/v1/images/generations", json=body, timeout=30, headers={
-        "authorization": f"Bearer {key}", "x-imagegate-pin-route": "nope", "x-imagegate-admin-key": "mk-routing"})
+    unknown = httpx.post(
+        routed.url + "/v1/images/generations",
+        json=body,
+        timeout=30,
+        headers={
+            "authorization": f"Bearer {key}",
+            "x-imagegate-pin-route": "nope",
+            "x-imagegate-admin-key": "mk-routing",
+        },
+    )
     assert unknown.status_code == 400 and "candidates" in unknown.json()["error"]["message"]
 
 
 def test_pinning_works_in_the_gemini_dialect_too(routed):
     key = routed.create_key("gemini-pinner")
     body = {"contents": [{"role": "user", "parts": [{"text": "a fox"}]}]}
-    pinned = httpx.post(routed.url + "/v1beta/models/resilient:generateContent", json=body, timeout=30, headers={
-        "x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2",
-        "x-imagegate-admin-key": "mk-routing"})
+    pinned = httpx.post(
+        routed.url + "/v1beta/models/resilient:generateContent",
+        json=body,
+        timeout=30,
+        headers={
+            "x-goog-api-key": key,
+            "x-imagegate-pin-route": "resilient/openai/gpt-image-2",
+            "x-imagegate-admin-key": "mk-routing",
+        },
+    )
     assert pinned.status_code == 200
     assert pinned.headers["x-imagegate-route"] == "resilient/openai/gpt-image-2"
-    refused = httpx.post(routed.url + "/v1beta/models/resilient:generateContent", json=body, timeout=30, headers={
-        "x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2"})
+    refused = httpx.post(
+        routed.url + "/v1beta/models/resilient:generateContent",
+        json=body,
+        timeout=30,
+        headers={"x-goog-api-key": key, "x-imagegate-pin-route": "resilient/openai/gpt-image-2"},
+    )
     assert refused.status_code == 403 and refused.json()["error"]["status"] == "PERMISSION_DENIED"
 
 

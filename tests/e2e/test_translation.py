@@ -36,11 +36,17 @@ def _decoded(b64: str) -> Image.Image:
 
 @pytest.mark.parametrize(
     ("model", "size", "produced"),
-    [("nano-banana-2", "1536x1024", "1264x848"), ("nano-banana-2", "1024x1536", "848x1264"),
-     ("nano-banana-2", "2048x1152", "2752x1536"), ("gemini-2.5-flash-image", "1536x1024", "1248x832"),
-     ("nano-banana-pro", "1024x1024", "1024x1024")],
+    [
+        ("nano-banana-2", "1536x1024", "1264x848"),
+        ("nano-banana-2", "1024x1536", "848x1264"),
+        ("nano-banana-2", "2048x1152", "2752x1536"),
+        ("gemini-2.5-flash-image", "1536x1024", "1248x832"),
+        ("nano-banana-pro", "1024x1024", "1024x1024"),
+    ],
 )
-def test_size_becomes_the_nearest_ratio_and_tier_and_the_header_says_what_was_made(oai, google_gateway, model, size, produced):
+def test_size_becomes_the_nearest_ratio_and_tier_and_the_header_says_what_was_made(
+    oai, google_gateway, model, size, produced
+):
     raw = oai.images.with_raw_response.generate(model=model, prompt="a harbour", size=size)
     response = raw.parse()
     [item] = response.data
@@ -75,8 +81,10 @@ def test_a_failing_part_fails_the_request_never_fewer_images(oai, google_gateway
 def test_edit_images_become_inline_reference_parts(oai, google_gateway, sandbox_control):
     sandbox_control.delete("/_sandbox/requests")
     raw = oai.images.with_raw_response.edit(
-        model="nano-banana-pro", prompt="add a hat",
-        image=[("a.png", encoded_image(1024, 768), "image/png"), ("b.png", encoded_image(512, 512), "image/png")])
+        model="nano-banana-pro",
+        prompt="add a hat",
+        image=[("a.png", encoded_image(1024, 768), "image/png"), ("b.png", encoded_image(512, 512), "image/png")],
+    )
     response = raw.parse()
     assert response.usage.input_tokens_details.image_tokens == 2 * 560
     assert raw.headers["x-imagegate-size"] == "1200x896"  # follows the first image's 4:3
@@ -88,8 +96,13 @@ def test_edit_images_become_inline_reference_parts(oai, google_gateway, sandbox_
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
-    [({"quality": "high"}, "quality"), ({"background": "transparent"}, "background"),
-     ({"output_format": "webp"}, "output_format"), ({"n": 11}, "n"), ({"size": "big"}, "size")],
+    [
+        ({"quality": "high"}, "quality"),
+        ({"background": "transparent"}, "background"),
+        ({"output_format": "webp"}, "output_format"),
+        ({"n": 11}, "n"),
+        ({"size": "big"}, "size"),
+    ],
 )
 def test_what_gemini_cannot_honour_is_a_400_naming_the_parameter(oai, sandbox_control, kwargs, param):
     sandbox_control.delete("/_sandbox/requests")
@@ -118,11 +131,16 @@ def test_a_stream_from_a_model_that_cannot_stream_openai_events_is_emulated(oai,
 
 @pytest.mark.parametrize(
     ("model", "ratio", "tier", "produced"),
-    [("gpt-image-2", "16:9", "1K", (1376, 768)), ("gpt-image-2", "3:4", "2K", (1792, 2400)),
-     ("gpt-image-1.5", "16:9", None, (1536, 1024)), ("gpt-image-1.5", None, None, (1024, 1024))],
+    [
+        ("gpt-image-2", "16:9", "1K", (1376, 768)),
+        ("gpt-image-2", "3:4", "2K", (1792, 2400)),
+        ("gpt-image-1.5", "16:9", None, (1536, 1024)),
+        ("gpt-image-1.5", None, None, (1024, 1024)),
+    ],
 )
-def test_image_config_becomes_the_nearest_size_and_no_text_part_is_invented(genai_client, google_gateway, model, ratio,
-                                                                            tier, produced):
+def test_image_config_becomes_the_nearest_size_and_no_text_part_is_invented(
+    genai_client, google_gateway, model, ratio, tier, produced
+):
     config = types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio=ratio, image_size=tier))
     response = genai_client.models.generate_content(model=model, contents="a harbour", config=config)
     [part] = response.candidates[0].content.parts
@@ -136,8 +154,9 @@ def test_image_config_becomes_the_nearest_size_and_no_text_part_is_invented(gena
 def test_reference_parts_become_an_openai_edit(genai_client, google_gateway, sandbox_control):
     sandbox_control.delete("/_sandbox/requests")
     response = genai_client.models.generate_content(
-        model="gpt-image-2", contents=[types.Part.from_bytes(data=encoded_image(1024, 1024), mime_type="image/png"),
-                                       "make it night"])
+        model="gpt-image-2",
+        contents=[types.Part.from_bytes(data=encoded_image(1024, 1024), mime_type="image/png"), "make it night"],
+    )
     assert len(response.candidates) == 1 and response.usage_metadata.prompt_token_count > 0
     [call] = sandbox_control.get("/_sandbox/requests").json()["requests"]
     assert call["path"] == "/v1/images/edits"
@@ -147,11 +166,19 @@ def test_reference_parts_become_an_openai_edit(genai_client, google_gateway, san
 
 @pytest.mark.parametrize(
     ("config", "param"),
-    [(types.GenerateContentConfig(safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HARASSMENT",
-                                                                        threshold="BLOCK_NONE")]), "safetySettings"),
-     (types.GenerateContentConfig(temperature=0.3), "generationConfig.temperature"),
-     (types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="16:9", image_size="4K")),
-      "generationConfig.imageConfig.imageSize")],
+    [
+        (
+            types.GenerateContentConfig(
+                safety_settings=[types.SafetySetting(category="HARM_CATEGORY_HARASSMENT", threshold="BLOCK_NONE")]
+            ),
+            "safetySettings",
+        ),
+        (types.GenerateContentConfig(temperature=0.3), "generationConfig.temperature"),
+        (
+            types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="16:9", image_size="4K")),
+            "generationConfig.imageConfig.imageSize",
+        ),
+    ],
 )
 def test_gemini_fields_gpt_image_cannot_honour_are_400s_naming_them(genai_client, config, param):
     with pytest.raises(genai_errors.ClientError) as info:
@@ -179,8 +206,9 @@ def predict(gateway, key: str, model: str, parameters: dict | None = None, *, pa
     body: dict = {"instances": [{"prompt": "a lighthouse"}]}
     if parameters is not None:
         body["parameters"] = parameters
-    return httpx.post(f"{gateway.url}{path}/models/{model}:predict", json=body, headers={"x-goog-api-key": key},
-                      timeout=60)
+    return httpx.post(
+        f"{gateway.url}{path}/models/{model}:predict", json=body, headers={"x-goog-api-key": key}, timeout=60
+    )
 
 
 def test_imagen_after_shutdown_is_served_by_its_replacement_and_says_so(google_gateway, google_key):
@@ -191,13 +219,16 @@ def test_imagen_after_shutdown_is_served_by_its_replacement_and_says_so(google_g
     assert {_decoded(p["bytesBase64Encoded"]).size for p in predictions} == {(1344, 768)}
     headers = response.headers
     assert (headers["x-imagegate-replaced-model"], headers["x-imagegate-served-model"]) == (
-        "imagen-4.0-generate-001", "gemini-2.5-flash-image")
+        "imagen-4.0-generate-001",
+        "gemini-2.5-flash-image",
+    )
     assert headers["sunset"] == "Mon, 17 Aug 2026 00:00:00 GMT"
     assert headers["link"] == '</v1beta/models/gemini-2.5-flash-image>; rel="successor-version"'
     rows = google_gateway.ledger(headers["x-request-id"])
     assert len(rows) == 4
     assert {(row.model, row.provider, row.provider_model, row.dialect) for row in rows} == {
-        ("imagen-4", "gemini", "gemini-2.5-flash-image", "imagen")}
+        ("imagen-4", "gemini", "gemini-2.5-flash-image", "imagen")
+    }
     assert all(row.cost_micros == gemini_charge("gemini-2.5-flash-image", row.usage) for row in rows)
 
 
@@ -205,7 +236,10 @@ def test_imagen_parameters_the_replacement_cannot_honour_are_400s(google_gateway
     response = predict(google_gateway, google_key, "imagen-4", {"personGeneration": "allow_adult"})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["status"] == "INVALID_ARGUMENT" and error["details"][0]["metadata"]["param"] == "parameters.personGeneration"
+    assert (
+        error["status"] == "INVALID_ARGUMENT"
+        and error["details"][0]["metadata"]["param"] == "parameters.personGeneration"
+    )
     assert "Vertex" in error["message"]
     negative = predict(google_gateway, google_key, "imagen-4", {"negativePrompt": "rain"}).json()["error"]
     assert negative["details"][0]["metadata"]["param"] == "parameters.negativePrompt"

@@ -138,10 +138,15 @@ class TestTiers:
         assert charge.breakdown == {"text_input": 100, "image_output": 272 * 8}
 
     def test_multiplier_scales_per_image_and_megapixel_rows(self) -> None:
-        row = PriceRow.model_validate({
-            "unit": "image", "image_prices": [{"usd": "0.04"}], "tiers": {"batch": {"multiplier": "0.5"}},
-            "source": ["test"], "as_of": "2026-11-21",
-        })
+        row = PriceRow.model_validate(
+            {
+                "unit": "image",
+                "image_prices": [{"usd": "0.04"}],
+                "tiers": {"batch": {"multiplier": "0.5"}},
+                "source": ["test"],
+                "as_of": "2026-11-21",
+            }
+        )
         assert quote(request(n=2), row, tier="batch").micros == 40000
         flux = price("bfl", "flux-2-pro")
         multiplied = PriceRow.model_validate({**flux.model_dump(), "tiers": {"priority": {"multiplier": "2"}}})
@@ -157,7 +162,10 @@ class TestSettle:
 
     def test_cached_tokens_are_a_subset_attributed_to_text_first(self) -> None:
         usage = {
-            "input_text_tokens": 60, "input_image_tokens": 100, "cached_input_tokens": 80, "output_image_tokens": 0,
+            "input_text_tokens": 60,
+            "input_image_tokens": 100,
+            "cached_input_tokens": 80,
+            "output_image_tokens": 0,
         }
         charge = settle(request(), result(**usage), price(*GPT2))
         # 60 text cached at $1.25, 20 image cached at $2, 80 image uncached at $8.
@@ -194,29 +202,51 @@ class TestSettle:
 
 # Each case: provider, model, request fields, usage that the published rules predict.
 QUOTE_COVERS_SETTLE = [
-    ("openai", "gpt-image-2", {"size": "1024x1024", "quality": "high"},
-     {"input_text_tokens": 15, "output_image_tokens": 7024}),
+    (
+        "openai",
+        "gpt-image-2",
+        {"size": "1024x1024", "quality": "high"},
+        {"input_text_tokens": 15, "output_image_tokens": 7024},
+    ),
     ("openai", "gpt-image-2", {}, {"input_text_tokens": 15, "output_image_tokens": 5488}),
-    ("openai", "gpt-image-2", {"images": [image(1024, 1024)], "n": 2},
-     {"input_text_tokens": 30, "input_image_tokens": 2 * 1500, "output_image_tokens": 2 * 1756}),
-    ("openai", "gpt-image-1.5", {"images": [image(1536, 1024)], "input_fidelity": "high"},
-     {"input_text_tokens": 15, "input_image_tokens": 6467, "output_image_tokens": 6208}),
+    (
+        "openai",
+        "gpt-image-2",
+        {"images": [image(1024, 1024)], "n": 2},
+        {"input_text_tokens": 30, "input_image_tokens": 2 * 1500, "output_image_tokens": 2 * 1756},
+    ),
+    (
+        "openai",
+        "gpt-image-1.5",
+        {"images": [image(1536, 1024)], "input_fidelity": "high"},
+        {"input_text_tokens": 15, "input_image_tokens": 6467, "output_image_tokens": 6208},
+    ),
     ("openai", "gpt-image-1-mini", {"size": "1536x1024"}, {"input_text_tokens": 15, "output_image_tokens": 6208}),
-    ("gemini", "gemini-3-pro-image", {"resolution": "2K", "images": [image(64, 64)]},
-     {"input_text_tokens": 15, "input_image_tokens": 560, "output_image_tokens": 1120, "thinking_tokens": 400}),
-    ("gemini", "gemini-3.1-flash-image", {"resolution": "4K"},
-     {"input_text_tokens": 15, "output_image_tokens": 2520, "output_text_tokens": 482}),
+    (
+        "gemini",
+        "gemini-3-pro-image",
+        {"resolution": "2K", "images": [image(64, 64)]},
+        {"input_text_tokens": 15, "input_image_tokens": 560, "output_image_tokens": 1120, "thinking_tokens": 400},
+    ),
+    (
+        "gemini",
+        "gemini-3.1-flash-image",
+        {"resolution": "4K"},
+        {"input_text_tokens": 15, "output_image_tokens": 2520, "output_text_tokens": 482},
+    ),
     ("imagen", "imagen-4.0-generate-001", {}, {}),
-    ("bfl", "flux-2-pro", {"size": "1920x1080", "images": [image(1024, 1024)]},
-     {"output_megapixels": Decimal("1.9775390625"), "input_megapixels": Decimal(1)}),
+    (
+        "bfl",
+        "flux-2-pro",
+        {"size": "1920x1080", "images": [image(1024, 1024)]},
+        {"output_megapixels": Decimal("1.9775390625"), "input_megapixels": Decimal(1)},
+    ),
     ("fal", "fal-ai/flux-2-pro", {"images": [image(1100, 1000)]}, {}),
 ]
 
 
 @pytest.mark.parametrize(("provider", "model", "fields", "usage"), QUOTE_COVERS_SETTLE)
-def test_quote_covers_settle_when_usage_matches_the_rules(
-    provider: str, model: str, fields: dict, usage: dict
-) -> None:
+def test_quote_covers_settle_when_usage_matches_the_rules(provider: str, model: str, fields: dict, usage: dict) -> None:
     row = price(provider, model)
     req = request(prompt=prompt(15), **fields)
     reserved = quote(req, row)
@@ -264,10 +294,15 @@ class TestRowValidation:
 
     def test_tier_rates_only_on_token_rows(self) -> None:
         with pytest.raises(ValidationError, match="explicit rates only apply to token rows"):
-            PriceRow.model_validate({
-                "unit": "image", "image_prices": [{"usd": "1"}], "tiers": {"batch": {"rates": {"text_input": "1"}}},
-                "source": ["t"], "as_of": "2026-11-21",
-            })
+            PriceRow.model_validate(
+                {
+                    "unit": "image",
+                    "image_prices": [{"usd": "1"}],
+                    "tiers": {"batch": {"rates": {"text_input": "1"}}},
+                    "source": ["t"],
+                    "as_of": "2026-11-21",
+                }
+            )
 
     def test_edit_overrides_apply_to_edits_only_and_are_validated(self) -> None:
         row = token_row(edit={"token_rates": {"image_output": "20"}})

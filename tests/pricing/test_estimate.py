@@ -54,26 +54,37 @@ class TestExampleB:
     refs = ("1024x1024", "1024x1024")
 
     def test_gpt_image_1_5(self) -> None:
-        low = estimate(price("openai", "gpt-image-1.5"),
-                       Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=self.refs))
+        low = estimate(
+            price("openai", "gpt-image-1.5"),
+            Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=self.refs),
+        )
         assert low.per_request_micros == 37196 and low.breakdown["image_input"] == 388 * 8
-        high = estimate(price("openai", "gpt-image-1.5"),
-                        Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=self.refs,
-                                 input_fidelity="high"))
+        high = estimate(
+            price("openai", "gpt-image-1.5"),
+            Workflow(
+                size="1024x1024", quality="medium", prompt_tokens=60, reference_images=self.refs, input_fidelity="high"
+            ),
+        )
         assert high.per_request_micros == 102732
 
     def test_gpt_image_2_is_the_upper_estimate(self) -> None:
-        figures = estimate(price(*GPT2), Workflow(size="1024x1024", quality="medium", prompt_tokens=60,
-                                                  reference_images=self.refs))
+        figures = estimate(
+            price(*GPT2), Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=self.refs)
+        )
         assert figures.per_request_micros == 300 + 2 * 1838 * 8 + 52680 == 82388
         assert figures.estimated
 
     def test_header_only_references_price_like_real_uploads(self) -> None:
-        real = quote(request(size="1024x1024", quality="medium", prompt=prompt(60),
-                             images=[image(1536, 1024), image(512, 2048)]), price("openai", "gpt-image-1"))
-        described = estimate(price("openai", "gpt-image-1"),
-                             Workflow(size="1024x1024", quality="medium", prompt_tokens=60,
-                                      reference_images=("1536x1024", "512x2048")))
+        real = quote(
+            request(
+                size="1024x1024", quality="medium", prompt=prompt(60), images=[image(1536, 1024), image(512, 2048)]
+            ),
+            price("openai", "gpt-image-1"),
+        )
+        described = estimate(
+            price("openai", "gpt-image-1"),
+            Workflow(size="1024x1024", quality="medium", prompt_tokens=60, reference_images=("1536x1024", "512x2048")),
+        )
         assert described.per_request_micros == real.micros and described.breakdown == real.breakdown
 
 
@@ -114,8 +125,17 @@ class TestExampleD:
 
 
 def test_retries_weigh_on_accepted_images_and_the_month() -> None:
-    figures = estimate(price(*GPT2), Workflow(size="1024x1024", quality="low", n=2, monthly_images=1000,
-                                              retry_rate=Decimal("0.1"), acceptance_rate=Decimal("0.5")))
+    figures = estimate(
+        price(*GPT2),
+        Workflow(
+            size="1024x1024",
+            quality="low",
+            n=2,
+            monthly_images=1000,
+            retry_rate=Decimal("0.1"),
+            acceptance_rate=Decimal("0.5"),
+        ),
+    )
     per_request = 2 * 196 * 30
     assert figures.per_request_micros == per_request
     assert figures.per_generated_image_micros == per_request // 2
@@ -150,8 +170,14 @@ def test_what_a_row_cannot_price_is_an_error(row, workflow, error) -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"n": 0}, {"acceptance_rate": Decimal("1.5")}, {"retry_rate": Decimal(-1)}, {"reference_images": ("big",)},
-     {"reference_images": ("20000x20000",)}, {"prompt_tokens": -1}],
+    [
+        {"n": 0},
+        {"acceptance_rate": Decimal("1.5")},
+        {"retry_rate": Decimal(-1)},
+        {"reference_images": ("big",)},
+        {"reference_images": ("20000x20000",)},
+        {"prompt_tokens": -1},
+    ],
 )
 def test_invalid_workflows(fields) -> None:
     with pytest.raises(ValueError):

@@ -151,7 +151,10 @@ class TestExampleD:
 def test_resold_gemini_tiers() -> None:
     fal = price("fal", "fal-ai/nano-banana-2")
     assert [per_image_price(fal, tier, None) for tier in ("512", "1K", "2K", "4K")] == [
-        micros("0.06"), micros("0.08"), micros("0.12"), micros("0.16")
+        micros("0.06"),
+        micros("0.08"),
+        micros("0.12"),
+        micros("0.16"),
     ]
     assert quote(request(), fal).micros == micros("0.08")  # default 1K
     assert quote(request(resolution="4K"), price("fal", "fal-ai/nano-banana-pro")).micros == micros("0.30")

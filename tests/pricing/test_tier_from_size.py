@@ -20,9 +20,12 @@ def _quote(model: str, size: str) -> int:
 @pytest.mark.parametrize(
     ("model", "size", "tokens", "usd_per_million"),
     [
-        ("gemini-3-pro-image", "1024x1024", 1120, 120), ("gemini-3-pro-image", "1376x768", 1120, 120),
-        ("gemini-3-pro-image", "5504x3072", 2000, 120), ("gemini-3.1-flash-image", "784x336", 747, 60),
-        ("gemini-3.1-flash-image", "2752x1536", 1680, 60), ("gemini-3.1-flash-image", "352x2928", 1120, 60),
+        ("gemini-3-pro-image", "1024x1024", 1120, 120),
+        ("gemini-3-pro-image", "1376x768", 1120, 120),
+        ("gemini-3-pro-image", "5504x3072", 2000, 120),
+        ("gemini-3.1-flash-image", "784x336", 747, 60),
+        ("gemini-3.1-flash-image", "2752x1536", 1680, 60),
+        ("gemini-3.1-flash-image", "352x2928", 1120, 60),
     ],
 )
 def test_pixel_sizes_price_at_their_tier(model, size, tokens, usd_per_million):

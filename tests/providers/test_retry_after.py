@@ -1,5 +1,5 @@
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from imagegate.providers.retry_after import retry_after_seconds
 

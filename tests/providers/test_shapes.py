@@ -15,15 +15,24 @@ from imagegate.providers.shapes import (
 )
 
 GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-GPT_IMAGE_2 = CustomSizeRule(multiple_of=16, max_edge=3840, max_aspect_ratio=3, min_pixels=655_360, max_pixels=8_294_400)
+GPT_IMAGE_2 = CustomSizeRule(
+    multiple_of=16, max_edge=3840, max_aspect_ratio=3, min_pixels=655_360, max_pixels=8_294_400
+)
 
 
 @pytest.mark.parametrize(
     ("aspect", "tier", "size"),
     # pricing.md §2.2 (Gemini 3 table): 1K, x2, x4, and the measured 512 cells.
-    [("1:1", "1K", (1024, 1024)), ("16:9", "1K", (1376, 768)), ("21:9", "2K", (3168, 1344)),
-     ("9:16", "4K", (3072, 5504)), ("1:8", "1K", (352, 2928)), ("21:9", "512", (784, 336)),
-     ("2:3", "512", (424, 632)), ("3:2", None, (1264, 848))],
+    [
+        ("1:1", "1K", (1024, 1024)),
+        ("16:9", "1K", (1376, 768)),
+        ("21:9", "2K", (3168, 1344)),
+        ("9:16", "4K", (3072, 5504)),
+        ("1:8", "1K", (352, 2928)),
+        ("21:9", "512", (784, 336)),
+        ("2:3", "512", (424, 632)),
+        ("3:2", None, (1264, 848)),
+    ],
 )
 def test_canonical_sizes_follow_googles_table(aspect, tier, size):
     assert canonical_size(aspect, tier) == size
@@ -36,8 +45,14 @@ def test_ratios_outside_the_table_are_computed_on_a_16px_grid():
 
 @pytest.mark.parametrize(
     ("width", "height", "aspect"),
-    [(1024, 1024, "1:1"), (1536, 1024, "3:2"), (1024, 1536, "2:3"), (1920, 1080, "16:9"), (2560, 1080, "21:9"),
-     (1000, 800, "5:4")],
+    [
+        (1024, 1024, "1:1"),
+        (1536, 1024, "3:2"),
+        (1024, 1536, "2:3"),
+        (1920, 1080, "16:9"),
+        (2560, 1080, "21:9"),
+        (1000, 800, "5:4"),
+    ],
 )
 def test_nearest_aspect(width, height, aspect):
     assert nearest_aspect(width, height, GEMINI_RATIOS) == aspect
@@ -45,9 +60,15 @@ def test_nearest_aspect(width, height, aspect):
 
 @pytest.mark.parametrize(
     ("width", "height", "tiers", "tier"),
-    [(1024, 1024, ("1K", "2K", "4K"), "1K"), (1536, 1024, ("1K", "2K", "4K"), "1K"),
-     (2048, 2048, ("1K", "2K", "4K"), "2K"), (3840, 2160, ("1K", "2K", "4K"), "2K"), (4096, 2304, ("1K", "2K", "4K"), "4K"),
-     (512, 512, ("512", "1K", "2K"), "512"), (512, 512, ("1K", "2K"), "1K")],
+    [
+        (1024, 1024, ("1K", "2K", "4K"), "1K"),
+        (1536, 1024, ("1K", "2K", "4K"), "1K"),
+        (2048, 2048, ("1K", "2K", "4K"), "2K"),
+        (3840, 2160, ("1K", "2K", "4K"), "2K"),
+        (4096, 2304, ("1K", "2K", "4K"), "4K"),
+        (512, 512, ("512", "1K", "2K"), "512"),
+        (512, 512, ("1K", "2K"), "1K"),
+    ],
 )
 def test_nearest_tier_by_pixel_count(width, height, tiers, tier):
     assert nearest_tier(width, height, tiers) == tier

@@ -8,10 +8,14 @@ from imagegate.providers.skeleton import MalformedBody, parse_skeleton, skeleton
 
 def _body(images: int = 2) -> bytes:
     payload = base64.b64encode(b"\x89PNG" + bytes(range(256)) * 200).decode()
-    return orjson.dumps({
-        "created": 1, "data": [{"b64_json": payload} for _ in range(images)],
-        "size": "1024x1024", "usage": {"input_tokens": 5, "output_tokens": 196},
-    })
+    return orjson.dumps(
+        {
+            "created": 1,
+            "data": [{"b64_json": payload} for _ in range(images)],
+            "size": "1024x1024",
+            "usage": {"input_tokens": 5, "output_tokens": 196},
+        }
+    )
 
 
 def test_skeleton_blanks_only_the_named_strings_and_counts_them():

@@ -9,11 +9,20 @@ from imagegate.providers.validation import check_custom_size, validate_request
 
 RULE = CustomSizeRule(multiple_of=16, max_edge=3840, max_aspect_ratio=3.0, min_pixels=655_360, max_pixels=8_294_400)
 CAPS = Capabilities(
-    operations=frozenset({"generate", "edit"}), sizes=("auto", "1024x1024"), custom_size=RULE,
-    qualities=("auto", "low", "medium", "high"), max_n=10, transparent_background=False,
-    backgrounds=("auto", "opaque", "transparent"), output_formats=("png", "jpeg", "webp"),
-    moderation_levels=("auto", "low"), max_input_images=16, mask=True, streaming=True,
-    max_partial_images=3, max_prompt_chars=100,
+    operations=frozenset({"generate", "edit"}),
+    sizes=("auto", "1024x1024"),
+    custom_size=RULE,
+    qualities=("auto", "low", "medium", "high"),
+    max_n=10,
+    transparent_background=False,
+    backgrounds=("auto", "opaque", "transparent"),
+    output_formats=("png", "jpeg", "webp"),
+    moderation_levels=("auto", "low"),
+    max_input_images=16,
+    mask=True,
+    streaming=True,
+    max_partial_images=3,
+    max_prompt_chars=100,
 )
 
 
@@ -31,8 +40,13 @@ def param_of(request: ImageRequest, caps: Capabilities = CAPS) -> str | None:
 
 @pytest.mark.parametrize(
     ("size", "problem"),
-    [("1000x1024", "multiples of 16"), ("3856x1296", "longest edge"), ("2400x784", "aspect ratio"),
-     ("640x640", "total pixels"), ("2880x2896", "total pixels")],
+    [
+        ("1000x1024", "multiples of 16"),
+        ("3856x1296", "longest edge"),
+        ("2400x784", "aspect ratio"),
+        ("640x640", "total pixels"),
+        ("2880x2896", "total pixels"),
+    ],
 )
 def test_custom_size_rules(size, problem):
     width, height = map(int, size.split("x"))
@@ -47,13 +61,22 @@ def test_valid_custom_sizes_pass():
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"n": 0}, "n"), ({"n": 11}, "n"), ({"size": "big"}, "size"), ({"size": "1000x1000"}, "size"),
-        ({"quality": "ultra"}, "quality"), ({"background": "transparent"}, "background"),
-        ({"output_format": "gif"}, "output_format"), ({"output_compression": 50}, "output_compression"),
+        ({"n": 0}, "n"),
+        ({"n": 11}, "n"),
+        ({"size": "big"}, "size"),
+        ({"size": "1000x1000"}, "size"),
+        ({"quality": "ultra"}, "quality"),
+        ({"background": "transparent"}, "background"),
+        ({"output_format": "gif"}, "output_format"),
+        ({"output_compression": 50}, "output_compression"),
         ({"output_compression": 101, "output_format": "jpeg"}, "output_compression"),
-        ({"partial_images": 2}, "partial_images"), ({"partial_images": 4, "stream": True}, "partial_images"),
-        ({"input_fidelity": "high"}, "input_fidelity"), ({"prompt": ""}, "prompt"), ({"prompt": "x" * 101}, "prompt"),
-        ({"seed": 0}, "seed"), ({"aspect_ratio": "16:9"}, "aspect_ratio"),
+        ({"partial_images": 2}, "partial_images"),
+        ({"partial_images": 4, "stream": True}, "partial_images"),
+        ({"input_fidelity": "high"}, "input_fidelity"),
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x" * 101}, "prompt"),
+        ({"seed": 0}, "seed"),
+        ({"aspect_ratio": "16:9"}, "aspect_ratio"),
     ],
 )
 def test_each_violation_names_its_parameter(fields, param):

@@ -1,7 +1,8 @@
 from imagegate.routing.breaker import BreakerConfig, BreakerState, LocalBreakerStore, admit, record
 
-CONFIG = BreakerConfig(consecutive_failures=3, failure_rate=0.5, min_calls=6, window_s=60.0, cooldown_s=30.0,
-                       probe_timeout_s=100.0)
+CONFIG = BreakerConfig(
+    consecutive_failures=3, failure_rate=0.5, min_calls=6, window_s=60.0, cooldown_s=30.0, probe_timeout_s=100.0
+)
 
 
 def run(outcomes, start=0.0):

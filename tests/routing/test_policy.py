@@ -22,8 +22,9 @@ def test_cheapest_and_fastest_sort_known_figures_and_keep_unknown_last():
 def test_weighted_follows_weights_and_never_picks_zero_weight_first():
     weights = {"a": 3.0, "b": 1.0, "c": 0.0}
     rng = random.Random(42)
-    firsts = Counter(order_routes("weighted", ROUTES, weight=weights.get, random_unit=rng.random)[0]
-                     for _ in range(4000))
+    firsts = Counter(
+        order_routes("weighted", ROUTES, weight=weights.get, random_unit=rng.random)[0] for _ in range(4000)
+    )
     assert firsts["c"] == 0
     assert 2.4 < firsts["a"] / firsts["b"] < 3.6
     assert order_routes("weighted", ROUTES, weight=weights.get)[-1] == "c"

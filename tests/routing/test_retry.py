@@ -26,8 +26,12 @@ def test_attempt_cap_and_non_retryable_errors():
 def test_fallback_rules():
     assert may_fall_back(POLICY, e.UpstreamTimeout("slow"))
     # Route faults that retrying the same route cannot fix still move on to the next route.
-    for error in (e.ProviderAuthentication("key"), e.ProviderPermission("no"), e.ProviderNotFound("?"),
-                  e.QuotaExhausted("broke")):
+    for error in (
+        e.ProviderAuthentication("key"),
+        e.ProviderPermission("no"),
+        e.ProviderNotFound("?"),
+        e.QuotaExhausted("broke"),
+    ):
         assert not error.retryable and may_fall_back(POLICY, error)
     assert not may_fall_back(POLICY, e.ProviderInvalidRequest("bad"))
     assert not may_fall_back(POLICY, e.NoImageGenerated("text only"))

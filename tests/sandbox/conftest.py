@@ -9,7 +9,6 @@ import pytest
 from openai import OpenAI
 
 from imagegate.sandbox import SandboxConfig, running_sandbox
-
 from tests.sandbox.helpers import API_KEY, AUTH
 
 

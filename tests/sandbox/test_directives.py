@@ -16,8 +16,22 @@ from imagegate.sandbox.directives import (
 
 def test_every_documented_name_parses() -> None:
     assert set(DIRECTIVE_NAMES) == {
-        "moderation", "429", "quota", "401", "500", "502", "503", "slow", "hang", "reset", "truncated",
-        "malformed", "stream-error", "no-image", "prohibited", "filtered",
+        "moderation",
+        "429",
+        "quota",
+        "401",
+        "500",
+        "502",
+        "503",
+        "slow",
+        "hang",
+        "reset",
+        "truncated",
+        "malformed",
+        "stream-error",
+        "no-image",
+        "prohibited",
+        "filtered",
     }
     for name in DIRECTIVE_NAMES:
         assert parse_fault(name).name == name
@@ -48,8 +62,9 @@ def test_parse_fault_values(text: str, expected: Directive) -> None:
     assert parse_fault(text) == expected
 
 
-@pytest.mark.parametrize("text", ["bogus", "500=1", "slow=abc", "slow=-1", "slow=nan", "slow=100000",
-                                  "moderation=middle", "hang=2"])
+@pytest.mark.parametrize(
+    "text", ["bogus", "500=1", "slow=abc", "slow=-1", "slow=nan", "slow=100000", "moderation=middle", "hang=2"]
+)
 def test_parse_fault_rejects(text: str) -> None:
     with pytest.raises(DirectiveError):
         parse_fault(text)

@@ -37,8 +37,9 @@ def test_sdk_edit_with_two_images_and_mask(oai: OpenAI, client: httpx.Client) ->
 
 
 def test_gpt_image_2_edit_is_high_fidelity(oai: OpenAI) -> None:
-    result = oai.images.edit(model="gpt-image-2", image=("a.png", IMAGE_1024, "image/png"), prompt="abcd",
-                             quality="low")
+    result = oai.images.edit(
+        model="gpt-image-2", image=("a.png", IMAGE_1024, "image/png"), prompt="abcd", quality="low"
+    )
     assert result.usage is not None
     assert result.usage.input_tokens_details.image_tokens == 194 + 4096
 
@@ -46,8 +47,14 @@ def test_gpt_image_2_edit_is_high_fidelity(oai: OpenAI) -> None:
 def test_single_image_field_and_form_typed_fields(client: httpx.Client) -> None:
     response = client.post(
         "/v1/images/edits",
-        data={"model": "gpt-image-1-mini", "prompt": "p", "n": "2", "output_format": "webp",
-              "output_compression": "50", "quality": "low"},
+        data={
+            "model": "gpt-image-1-mini",
+            "prompt": "p",
+            "n": "2",
+            "output_format": "webp",
+            "output_compression": "50",
+            "quality": "low",
+        },
         files=[("image", ("a.png", IMAGE_1024, "image/png"))],
     )
     assert response.status_code == 200, response.text
@@ -67,8 +74,12 @@ def test_single_image_field_and_form_typed_fields(client: httpx.Client) -> None:
 )
 def test_bad_mask_is_400_param_mask(oai: OpenAI, mask: bytes, detail: str) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        oai.images.edit(model="gpt-image-1.5", image=("a.png", IMAGE_1024, "image/png"),
-                        mask=("m.png", mask, "image/png"), prompt="p")
+        oai.images.edit(
+            model="gpt-image-1.5",
+            image=("a.png", IMAGE_1024, "image/png"),
+            mask=("m.png", mask, "image/png"),
+            prompt="p",
+        )
     assert caught.value.param == "mask"
     assert detail in caught.value.message
 
@@ -81,20 +92,28 @@ def test_too_many_images(client: httpx.Client) -> None:
 
 
 def test_missing_image_and_not_an_image(client: httpx.Client) -> None:
-    missing = client.post("/v1/images/edits", data={"model": "gpt-image-2", "prompt": "p"},
-                          files=[("mask", ("m.png", MASK_1024, "image/png"))])
+    missing = client.post(
+        "/v1/images/edits",
+        data={"model": "gpt-image-2", "prompt": "p"},
+        files=[("mask", ("m.png", MASK_1024, "image/png"))],
+    )
     assert missing.json()["error"]["param"] == "image"
-    garbage = client.post("/v1/images/edits", data={"model": "gpt-image-2", "prompt": "p"},
-                          files=[("image[]", ("a.png", b"not a png", "image/png"))])
+    garbage = client.post(
+        "/v1/images/edits",
+        data={"model": "gpt-image-2", "prompt": "p"},
+        files=[("image[]", ("a.png", b"not a png", "image/png"))],
+    )
     assert (garbage.status_code, garbage.json()["error"]["param"]) == (400, "image")
 
 
 def test_edit_field_errors(client: httpx.Client) -> None:
     files = [("image[]", ("a.png", IMAGE_1024, "image/png"))]
-    for data, param in (({"model": "gpt-image-2", "prompt": "p", "input_fidelity": "high"}, "input_fidelity"),
-                        ({"model": "gpt-image-1-mini", "prompt": "p", "input_fidelity": "high"}, "input_fidelity"),
-                        ({"model": "gpt-image-2", "prompt": "p", "n": "many"}, "n"),
-                        ({"model": "gpt-image-2"}, "prompt")):
+    for data, param in (
+        ({"model": "gpt-image-2", "prompt": "p", "input_fidelity": "high"}, "input_fidelity"),
+        ({"model": "gpt-image-1-mini", "prompt": "p", "input_fidelity": "high"}, "input_fidelity"),
+        ({"model": "gpt-image-2", "prompt": "p", "n": "many"}, "n"),
+        ({"model": "gpt-image-2"}, "prompt"),
+    ):
         response = client.post("/v1/images/edits", data=data, files=files)
         assert (response.status_code, response.json()["error"]["param"]) == (400, param)
 
@@ -106,8 +125,16 @@ def test_json_body_is_rejected(client: httpx.Client) -> None:
 
 
 def test_sdk_edit_stream(oai: OpenAI) -> None:
-    events = list(oai.images.edit(model="gpt-image-1.5", image=("a.png", IMAGE_1024, "image/png"), prompt="p",
-                                  stream=True, partial_images=1, quality="low"))
+    events = list(
+        oai.images.edit(
+            model="gpt-image-1.5",
+            image=("a.png", IMAGE_1024, "image/png"),
+            prompt="p",
+            stream=True,
+            partial_images=1,
+            quality="low",
+        )
+    )
     assert [type(e) for e in events] == [ImageEditPartialImageEvent, ImageEditCompletedEvent]
     completed = events[-1]
     assert isinstance(completed, ImageEditCompletedEvent)

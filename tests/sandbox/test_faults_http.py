@@ -88,8 +88,12 @@ def test_hang_until_client_gives_up_without_blocking_others(sandbox_url: str, cl
     def hang() -> None:
         started = time.monotonic()
         try:
-            httpx.post(f"{sandbox_url}/v1/images/generations", headers=AUTH, timeout=0.4,
-                       json={"model": "gpt-image-2", "prompt": "[sandbox:hang]"})
+            httpx.post(
+                f"{sandbox_url}/v1/images/generations",
+                headers=AUTH,
+                timeout=0.4,
+                json={"model": "gpt-image-2", "prompt": "[sandbox:hang]"},
+            )
         except httpx.ReadTimeout:
             outcome["timeout_after"] = time.monotonic() - started
 
@@ -105,7 +109,7 @@ def test_hang_until_client_gives_up_without_blocking_others(sandbox_url: str, cl
 
 
 def test_truncated_body(client: httpx.Client) -> None:
-    with pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete message body"):
+    with pytest.raises(httpx.RemoteProtocolError, match=r"incomplete|complete message body"):
         generate(client, "[sandbox:truncated]")
 
 
@@ -178,8 +182,14 @@ def test_control_fault_combines_with_prompt_directive(client: httpx.Client) -> N
 
 @pytest.mark.parametrize(
     "body",
-    [{"fault": "bogus"}, {"fault": "500", "count": 0}, {"fault": 500}, {"count": 1}, [{"fault": "500"}, {"x": 1}],
-     {"fault": "500", "model": 3}],
+    [
+        {"fault": "bogus"},
+        {"fault": "500", "count": 0},
+        {"fault": 500},
+        {"count": 1},
+        [{"fault": "500"}, {"x": 1}],
+        {"fault": "500", "model": 3},
+    ],
 )
 def test_control_fault_rejects_bad_bodies(client: httpx.Client, body: object) -> None:
     response = client.post("/_sandbox/faults", json=body)

@@ -44,15 +44,23 @@ def _image_part(response: types.GenerateContentResponse) -> Image.Image:
 
 @pytest.mark.parametrize(
     ("model", "ratio", "size", "pixels", "tokens"),
-    [("gemini-3.1-flash-image", "16:9", "2K", (2752, 1536), 1680), ("gemini-3.1-flash-image", "1:8", "1K", (352, 2928), 1120),
-     ("gemini-3.1-flash-image", "21:9", "512", (784, 336), 747), ("gemini-3-pro-image", "4:5", "4K", (3712, 4608), 2000),
-     ("gemini-3-pro-image-preview", "3:2", "1K", (1264, 848), 1120), ("gemini-2.5-flash-image", "16:9", None, (1344, 768), 1290)],
+    [
+        ("gemini-3.1-flash-image", "16:9", "2K", (2752, 1536), 1680),
+        ("gemini-3.1-flash-image", "1:8", "1K", (352, 2928), 1120),
+        ("gemini-3.1-flash-image", "21:9", "512", (784, 336), 747),
+        ("gemini-3-pro-image", "4:5", "4K", (3712, 4608), 2000),
+        ("gemini-3-pro-image-preview", "3:2", "1K", (1264, 848), 1120),
+        ("gemini-2.5-flash-image", "16:9", None, (1344, 768), 1290),
+    ],
 )
-def test_images_have_the_exact_size_of_the_ratio_and_tier_and_image_tokens_from_the_table(gclient, model, ratio, size,
-                                                                                         pixels, tokens):
+def test_images_have_the_exact_size_of_the_ratio_and_tier_and_image_tokens_from_the_table(
+    gclient, model, ratio, size, pixels, tokens
+):
     response = gclient.models.generate_content(
-        model=model, contents="a lighthouse",
-        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio=ratio, image_size=size)))
+        model=model,
+        contents="a lighthouse",
+        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio=ratio, image_size=size)),
+    )
     image = _image_part(response)
     assert image.size == pixels and image.format == "JPEG"
     usage = response.usage_metadata
@@ -60,15 +68,21 @@ def test_images_have_the_exact_size_of_the_ratio_and_tier_and_image_tokens_from_
     assert usage.candidates_tokens_details[0].token_count == tokens
     # The reply text's tokens are in candidatesTokenCount without a modality, as on the live API.
     assert usage.candidates_token_count > tokens
-    assert usage.total_token_count == (usage.prompt_token_count + usage.candidates_token_count
-                                       + (usage.thoughts_token_count or 0))
-    assert (usage.thoughts_token_count or 0) > 0 if model != "gemini-2.5-flash-image" else usage.thoughts_token_count is None
+    assert usage.total_token_count == (
+        usage.prompt_token_count + usage.candidates_token_count + (usage.thoughts_token_count or 0)
+    )
+    assert (
+        (usage.thoughts_token_count or 0) > 0
+        if model != "gemini-2.5-flash-image"
+        else usage.thoughts_token_count is None
+    )
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
 
 
 def test_reference_images_cost_prompt_image_tokens_and_edits_follow_their_shape(client):
-    part = {"inlineData": {"mimeType": "image/png",
-                           "data": base64.urlsafe_b64encode(encoded_image(1200, 900)).decode()}}
+    part = {
+        "inlineData": {"mimeType": "image/png", "data": base64.urlsafe_b64encode(encoded_image(1200, 900)).decode()}
+    }
     body = {"contents": [{"parts": [{"text": "make it blue"}, part, part]}]}
     answer = post(client, "gemini-3-pro-image", body).json()
     details = {d["modality"]: d["tokenCount"] for d in answer["usageMetadata"]["promptTokensDetails"]}
@@ -78,20 +92,39 @@ def test_reference_images_cost_prompt_image_tokens_and_edits_follow_their_shape(
 
 
 def test_response_modalities_image_only_has_no_text_part(client):
-    parts = post(client, "gemini-2.5-flash-image", prompt("x", responseModalities=["IMAGE"])).json()["candidates"][0]["content"]["parts"]
+    parts = post(client, "gemini-2.5-flash-image", prompt("x", responseModalities=["IMAGE"])).json()["candidates"][0][
+        "content"
+    ]["parts"]
     assert [list(part) for part in parts] == [["inlineData", "thoughtSignature"]]
 
 
 @pytest.mark.parametrize(
     ("model", "body", "field"),
-    [("gemini-3-pro-image", prompt("x", imageConfig={"imageSize": "1k"}), "generation_config.image_config.image_size"),
-     ("gemini-3-pro-image", prompt("x", imageConfig={"aspectRatio": "1:8"}), "generation_config.image_config.aspect_ratio"),
-     ("gemini-2.5-flash-image", prompt("x", imageConfig={"imageSize": "1K"}), "generation_config.image_config.image_size"),
-     ("gemini-3-pro-image", prompt("x", candidateCount=2), "generation_config.candidate_count"),
-     ("gemini-3-pro-image", prompt("x", imageConfig={"personGeneration": "ALLOW_ADULT"}),
-      "generation_config.image_config.personGeneration"),
-     ("gemini-2.5-flash-image", {**prompt("x"), "tools": [{"googleSearch": {}}]}, "tools"),
-     ("gemini-3-pro-image", {**prompt("x"), "bogus": 1}, "bogus")],
+    [
+        (
+            "gemini-3-pro-image",
+            prompt("x", imageConfig={"imageSize": "1k"}),
+            "generation_config.image_config.image_size",
+        ),
+        (
+            "gemini-3-pro-image",
+            prompt("x", imageConfig={"aspectRatio": "1:8"}),
+            "generation_config.image_config.aspect_ratio",
+        ),
+        (
+            "gemini-2.5-flash-image",
+            prompt("x", imageConfig={"imageSize": "1K"}),
+            "generation_config.image_config.image_size",
+        ),
+        ("gemini-3-pro-image", prompt("x", candidateCount=2), "generation_config.candidate_count"),
+        (
+            "gemini-3-pro-image",
+            prompt("x", imageConfig={"personGeneration": "ALLOW_ADULT"}),
+            "generation_config.image_config.personGeneration",
+        ),
+        ("gemini-2.5-flash-image", {**prompt("x"), "tools": [{"googleSearch": {}}]}, "tools"),
+        ("gemini-3-pro-image", {**prompt("x"), "bogus": 1}, "bogus"),
+    ],
 )
 def test_invalid_arguments_are_400_with_a_field_violation(client, model, body, field):
     response = post(client, model, body)
@@ -135,8 +168,10 @@ def test_rate_limit_carries_retry_info_and_quota_failure(gclient):
     assert kinds["QuotaFailure"]["violations"][0]["quotaDimensions"]["model"] == "gemini-3-pro-image"
 
 
-@pytest.mark.parametrize(("directive", "status", "rpc"), [("500", 500, "INTERNAL"), ("503", 503, "UNAVAILABLE"),
-                                                          ("401", 400, "INVALID_ARGUMENT")])
+@pytest.mark.parametrize(
+    ("directive", "status", "rpc"),
+    [("500", 500, "INTERNAL"), ("503", 503, "UNAVAILABLE"), ("401", 400, "INVALID_ARGUMENT")],
+)
 def test_server_errors_in_googles_envelope(client, directive, status, rpc):
     response = post(client, "gemini-2.5-flash-image", prompt(f"x [sandbox:{directive}]"))
     assert response.status_code == status and response.json()["error"]["status"] == rpc
@@ -144,8 +179,10 @@ def test_server_errors_in_googles_envelope(client, directive, status, rpc):
 
 def test_streaming_sends_the_image_in_one_chunk_and_usage_last(gclient):
     chunks = list(gclient.models.generate_content_stream(model="gemini-3.1-flash-image", contents="a fox"))
-    kinds = [[("thought" if part.thought else "image" if part.inline_data else "text") for part in chunk.parts or []]
-             for chunk in chunks]
+    kinds = [
+        [("thought" if part.thought else "image" if part.inline_data else "text") for part in chunk.parts or []]
+        for chunk in chunks
+    ]
     assert kinds == [["thought"], ["text"], ["image"], ["text"]]
     assert all(chunk.usage_metadata is None for chunk in chunks[:-1])
     assert chunks[-1].usage_metadata.candidates_tokens_details[0].token_count == 1120
@@ -159,7 +196,9 @@ def test_stream_error_arrives_as_an_error_chunk(gclient):
 
 
 def test_sse_framing_uses_crlf(client):
-    response = post(client, "gemini-2.5-flash-image", prompt("x"), method="streamGenerateContent", params={"alt": "sse"})
+    response = post(
+        client, "gemini-2.5-flash-image", prompt("x"), method="streamGenerateContent", params={"alt": "sse"}
+    )
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.text.startswith("data: {") and response.text.count("\r\n\r\n") == 3
 

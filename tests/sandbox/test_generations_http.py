@@ -41,8 +41,9 @@ def test_sdk_generate_size_and_usage(oai: OpenAI, model: str, size: str, quality
     [("jpeg", "opaque", "JPEG", "RGB"), ("webp", "transparent", "WEBP", "RGBA"), ("png", "transparent", "PNG", "RGBA")],
 )
 def test_formats_and_transparency(client: httpx.Client, fmt: str, background: str, pil_format: str, mode: str) -> None:
-    response = generate(client, model="gpt-image-1.5", output_format=fmt, background=background, quality="low",
-                        size="1024x1536")
+    response = generate(
+        client, model="gpt-image-1.5", output_format=fmt, background=background, quality="low", size="1024x1536"
+    )
     assert response.status_code == 200
     body = response.json()
     image = decode_image(body["data"][0]["b64_json"])
@@ -71,8 +72,16 @@ def test_auto_size_and_quality(client: httpx.Client) -> None:
 
 def test_response_has_exactly_the_images_response_fields(client: httpx.Client) -> None:
     response = generate(client, quality="low", safety_identifier="user-123")
-    assert set(response.json()) == {"created", "data", "background", "output_format", "quality", "size", "usage",
-                                    "safety_identifier"}
+    assert set(response.json()) == {
+        "created",
+        "data",
+        "background",
+        "output_format",
+        "quality",
+        "size",
+        "usage",
+        "safety_identifier",
+    }
     assert set(response.json()["data"][0]) == {"b64_json"}
     assert response.headers["content-type"] == "application/json"
 

@@ -19,7 +19,9 @@ from imagegate.sandbox import SandboxConfig, running_sandbox
 GOOGLE = {"x-goog-api-key": "AIza-sandbox"}
 EMAIL = "sandbox@proj.iam.gserviceaccount.com"
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PUBLIC = KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+PUBLIC = (
+    KEY.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+)
 
 
 def predict(client: httpx.Client, model: str, parameters: dict | None = None, text: str = "a fox") -> httpx.Response:
@@ -39,8 +41,10 @@ def test_sample_count_defaults_to_four(client):
     assert {_size(p) for p in predictions} == {(1024, 1024)}
 
 
-@pytest.mark.parametrize(("parameters", "size"), [({"aspectRatio": "16:9"}, (1408, 768)),
-                                                 ({"aspectRatio": "3:4", "sampleImageSize": "2K"}, (1792, 2560))])
+@pytest.mark.parametrize(
+    ("parameters", "size"),
+    [({"aspectRatio": "16:9"}, (1408, 768)), ({"aspectRatio": "3:4", "sampleImageSize": "2K"}, (1792, 2560))],
+)
 def test_sizes_follow_the_imagen_table(client, parameters, size):
     [prediction] = predict(client, "imagen-4.0-generate-001", {"sampleCount": 1, **parameters}).json()["predictions"]
     assert _size(prediction) == size
@@ -48,12 +52,14 @@ def test_sizes_follow_the_imagen_table(client, parameters, size):
 
 @pytest.mark.parametrize(
     ("model", "parameters", "field"),
-    [("imagen-4.0-fast-generate-001", {"sampleImageSize": "2K"}, "parameters.sampleImageSize"),
-     ("imagen-4.0-generate-001", {"sampleCount": 5}, "parameters.sampleCount"),
-     ("imagen-4.0-generate-001", {"personGeneration": "allow_all"}, "parameters.personGeneration"),
-     ("imagen-4.0-generate-001", {"safetySetting": "block_none"}, "parameters.safetySetting"),
-     ("imagen-4.0-generate-001", {"seed": 1}, "parameters.seed"),
-     ("imagen-4.0-generate-001", {"negativePrompt": "rain"}, "parameters.negativePrompt")],
+    [
+        ("imagen-4.0-fast-generate-001", {"sampleImageSize": "2K"}, "parameters.sampleImageSize"),
+        ("imagen-4.0-generate-001", {"sampleCount": 5}, "parameters.sampleCount"),
+        ("imagen-4.0-generate-001", {"personGeneration": "allow_all"}, "parameters.personGeneration"),
+        ("imagen-4.0-generate-001", {"safetySetting": "block_none"}, "parameters.safetySetting"),
+        ("imagen-4.0-generate-001", {"seed": 1}, "parameters.seed"),
+        ("imagen-4.0-generate-001", {"negativePrompt": "rain"}, "parameters.negativePrompt"),
+    ],
 )
 def test_what_the_gemini_api_refuses_for_imagen_is_a_400(client, model, parameters, field):
     response = predict(client, model, parameters)
@@ -62,17 +68,23 @@ def test_what_the_gemini_api_refuses_for_imagen_is_a_400(client, model, paramete
 
 
 def test_filtering_replaces_an_image_by_its_reason_or_drops_it(client):
-    with_reason = predict(client, "imagen-4.0-generate-001", {"sampleCount": 3, "includeRaiReason": True},
-                          "x [sandbox:filtered]").json()["predictions"]
+    with_reason = predict(
+        client, "imagen-4.0-generate-001", {"sampleCount": 3, "includeRaiReason": True}, "x [sandbox:filtered]"
+    ).json()["predictions"]
     assert [sorted(p) for p in with_reason] == [["bytesBase64Encoded", "mimeType"]] * 2 + [["raiFilteredReason"]]
-    silent = predict(client, "imagen-4.0-generate-001", {"sampleCount": 3}, "x [sandbox:filtered]").json()["predictions"]
+    silent = predict(client, "imagen-4.0-generate-001", {"sampleCount": 3}, "x [sandbox:filtered]").json()[
+        "predictions"
+    ]
     assert len(silent) == 2
     assert predict(client, "imagen-4.0-generate-001", {"sampleCount": 2}, "x [sandbox:moderation]").json() == {}
 
 
 def test_jpeg_output_options(client):
-    [prediction] = predict(client, "imagen-4.0-ultra-generate-001", {
-        "sampleCount": 1, "outputOptions": {"mimeType": "image/jpeg", "compressionQuality": 60}}).json()["predictions"]
+    [prediction] = predict(
+        client,
+        "imagen-4.0-ultra-generate-001",
+        {"sampleCount": 1, "outputOptions": {"mimeType": "image/jpeg", "compressionQuality": 60}},
+    ).json()["predictions"]
     assert prediction["mimeType"] == "image/jpeg"
     assert Image.open(io.BytesIO(base64.b64decode(prediction["bytesBase64Encoded"]))).format == "JPEG"
 
@@ -82,8 +94,13 @@ def _assertion(token_url: str, *, key: rsa.RSAPrivateKey = KEY, lifetime: int = 
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     now = int(time.time())
-    claims = {"iss": EMAIL, "aud": token_url, "scope": "https://www.googleapis.com/auth/cloud-platform",
-              "iat": now, "exp": now + lifetime}
+    claims = {
+        "iss": EMAIL,
+        "aud": token_url,
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+        "iat": now,
+        "exp": now + lifetime,
+    }
     signing = b64(orjson.dumps({"alg": "RS256", "typ": "JWT"})) + "." + b64(orjson.dumps(claims))
     return signing + "." + b64(key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256()))
 
@@ -96,8 +113,9 @@ def vertex_sandbox() -> Iterator[str]:
 
 
 def _token(url: str, assertion: str) -> httpx.Response:
-    return httpx.post(f"{url}/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                                            "assertion": assertion})
+    return httpx.post(
+        f"{url}/token", data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
+    )
 
 
 def test_the_token_endpoint_checks_the_signature_and_the_token_opens_vertex_paths(vertex_sandbox):
@@ -105,7 +123,10 @@ def test_the_token_endpoint_checks_the_signature_and_the_token_opens_vertex_path
     assert granted.status_code == 200 and granted.json()["token_type"] == "Bearer"
     token = granted.json()["access_token"]
     path = f"{vertex_sandbox}/v1beta1/projects/p/locations/global/publishers/google/models/gemini-3-pro-image:generateContent"
-    body = {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"imageConfig": {"personGeneration": "ALLOW_ADULT"}}}
+    body = {
+        "contents": [{"parts": [{"text": "x"}]}],
+        "generationConfig": {"imageConfig": {"personGeneration": "ALLOW_ADULT"}},
+    }
     assert httpx.post(path, json=body, headers={"authorization": f"Bearer {token}"}, timeout=30).status_code == 200
     refused = httpx.post(path, json=body, headers={"authorization": "Bearer ya29.made-up"})
     assert (refused.status_code, refused.json()["error"]["status"]) == (401, "UNAUTHENTICATED")
@@ -115,10 +136,13 @@ def test_the_token_endpoint_checks_the_signature_and_the_token_opens_vertex_path
 
 @pytest.mark.parametrize(
     ("make", "problem"),
-    [(lambda url: _assertion(url, key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "Signature"),
-     (lambda url: _assertion("https://oauth2.googleapis.com/token"), "aud"),
-     (lambda url: _assertion(url, lifetime=7200), "hour"),
-     (lambda url: "not.a-jwt", "three"), (lambda url: "a.b!.c", "base64url")],
+    [
+        (lambda url: _assertion(url, key=rsa.generate_private_key(public_exponent=65537, key_size=2048)), "Signature"),
+        (lambda url: _assertion("https://oauth2.googleapis.com/token"), "aud"),
+        (lambda url: _assertion(url, lifetime=7200), "hour"),
+        (lambda url: "not.a-jwt", "three"),
+        (lambda url: "a.b!.c", "base64url"),
+    ],
 )
 def test_bad_assertions_are_invalid_grant(vertex_sandbox, make, problem):
     response = _token(vertex_sandbox, make(f"{vertex_sandbox}/token"))
@@ -127,6 +151,9 @@ def test_bad_assertions_are_invalid_grant(vertex_sandbox, make, problem):
 
 
 def test_imagen_after_shutdown_is_not_found(vertex_sandbox):
-    response = httpx.post(f"{vertex_sandbox}/v1beta/models/imagen-4.0-generate-001:predict", headers=GOOGLE,
-                          json={"instances": [{"prompt": "x"}]})
+    response = httpx.post(
+        f"{vertex_sandbox}/v1beta/models/imagen-4.0-generate-001:predict",
+        headers=GOOGLE,
+        json={"instances": [{"prompt": "x"}]},
+    )
     assert (response.status_code, response.json()["error"]["status"]) == (404, "NOT_FOUND")

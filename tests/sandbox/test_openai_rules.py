@@ -48,8 +48,10 @@ def test_output_tokens_follow_published_rules(model: str, size: str, quality: st
 
 
 def test_usage_text_estimate_n_and_partials() -> None:
-    job = validate_request({"model": "gpt-image-2", "prompt": "x" * 41, "quality": "low", "n": 3, "stream": True,
-                            "partial_images": 2}, "generations")
+    job = validate_request(
+        {"model": "gpt-image-2", "prompt": "x" * 41, "quality": "low", "n": 3, "stream": True, "partial_images": 2},
+        "generations",
+    )
     usage = usage_for(job, images=3, partials=2)
     assert usage is not None
     assert usage["input_tokens_details"] == {"text_tokens": 11, "image_tokens": 0}  # ceil(41 / 4)
@@ -71,8 +73,9 @@ def test_edit_input_tokens_by_fidelity() -> None:
     assert usage_for(gpt2, 1, 0)["input_tokens_details"]["image_tokens"] == 194 + 4096 + 323 + 6144  # type: ignore[index]
     low = validate_request({"model": "gpt-image-1.5", "prompt": "abcd"}, "edits", images=images)
     assert usage_for(low, 1, 0)["input_tokens_details"]["image_tokens"] == 194 + 323  # type: ignore[index]
-    high = validate_request({"model": "gpt-image-1.5", "prompt": "abcd", "input_fidelity": "high"}, "edits",
-                            images=images)
+    high = validate_request(
+        {"model": "gpt-image-1.5", "prompt": "abcd", "input_fidelity": "high"}, "edits", images=images
+    )
     assert usage_for(high, 1, 0)["input_tokens"] == 1 + 194 + 4096 + 323 + 6144  # type: ignore[index]
 
 
@@ -150,14 +153,17 @@ def test_unknown_and_retired_models_are_404() -> None:
 
 
 def test_legacy_dalle_rules() -> None:
-    job = validate_request({"model": "dall-e-3", "prompt": "p", "size": "1792x1024", "quality": "hd",
-                            "style": "natural"}, "generations", legacy_enabled=True)
+    job = validate_request(
+        {"model": "dall-e-3", "prompt": "p", "size": "1792x1024", "quality": "hd", "style": "natural"},
+        "generations",
+        legacy_enabled=True,
+    )
     assert (job.size, job.quality, job.response_format) == ("1792x1024", "hd", "url")
     assert usage_for(job, 1, 0) is None
-    for fields, param in (({"n": 2}, "n"), ({"output_format": "png"}, "output_format"),
-                          ({"size": "512x512"}, "size")):
-        error = error_of(validate_request, {"model": "dall-e-3", "prompt": "p", **fields}, "generations",
-                         legacy_enabled=True)
+    for fields, param in (({"n": 2}, "n"), ({"output_format": "png"}, "output_format"), ({"size": "512x512"}, "size")):
+        error = error_of(
+            validate_request, {"model": "dall-e-3", "prompt": "p", **fields}, "generations", legacy_enabled=True
+        )
         assert error.param == param
 
 
@@ -199,8 +205,9 @@ def test_markup_only_on_25_and_not_with_mask() -> None:
 
 def test_input_fidelity_per_model() -> None:
     def edit(model: str, fidelity: str) -> Any:
-        return validate_request({"model": model, "prompt": "p", "input_fidelity": fidelity}, "edits",
-                                images=[SQUARE_PNG])
+        return validate_request(
+            {"model": model, "prompt": "p", "input_fidelity": fidelity}, "edits", images=[SQUARE_PNG]
+        )
 
     assert error_of(edit, "gpt-image-2", "low").param == "input_fidelity"
     assert error_of(edit, "gpt-image-1-mini", "high").param == "input_fidelity"
@@ -222,6 +229,13 @@ def test_safety_identifier_prefers_non_empty_safety_identifier() -> None:
 
 
 def test_every_current_sdk_model_we_claim_is_emulated() -> None:
-    for model in ("gpt-image-2", "gpt-image-2-2026-04-21", "gpt-image-1.5", "chatgpt-image-latest",
-                  "gpt-image-1-mini", "gpt-image-2.5-sunburst", "gpt-image-2.5-flare"):
+    for model in (
+        "gpt-image-2",
+        "gpt-image-2-2026-04-21",
+        "gpt-image-1.5",
+        "chatgpt-image-latest",
+        "gpt-image-1-mini",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-flare",
+    ):
         assert not MODELS[model].legacy

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 
 from imagegate.sandbox import SandboxConfig, SandboxServer, build_sandbox_app, running_sandbox, sandbox_state
 from imagegate.sandbox.render import Renderer, RenderSpec
-
 from tests.sandbox.helpers import AUTH, decode_image, encoded_image
 
 GEN = {"model": "gpt-image-2", "prompt": "p", "quality": "high", "size": "1536x1024"}
@@ -23,8 +22,14 @@ GEN = {"model": "gpt-image-2", "prompt": "p", "quality": "high", "size": "1536x1
 @pytest.fixture(scope="module")
 def special_url() -> Iterator[str]:
     """A sandbox with most non-default options: benchmark mode, fixed keys, legacy models, limits."""
-    config = SandboxConfig(fixed_delay_ms=100, fixed_image_bytes=1_400_000, api_keys=frozenset({"sk-good-key-123"}),
-                           legacy_models=True, hang_max_s=0.2, max_request_bytes=200_000)
+    config = SandboxConfig(
+        fixed_delay_ms=100,
+        fixed_image_bytes=1_400_000,
+        api_keys=frozenset({"sk-good-key-123"}),
+        legacy_models=True,
+        hang_max_s=0.2,
+        max_request_bytes=200_000,
+    )
     with running_sandbox(config) as url:
         yield url
 
@@ -69,14 +74,16 @@ def test_api_keys_config(special_url: str) -> None:
 
 
 def test_legacy_gpt_image_1_uses_the_table(special: httpx.Client) -> None:
-    body = special.post("/v1/images/generations",
-                        json={"model": "gpt-image-1", "prompt": "p", "quality": "high"}).json()
+    body = special.post(
+        "/v1/images/generations", json={"model": "gpt-image-1", "prompt": "p", "quality": "high"}
+    ).json()
     assert body["usage"]["output_tokens"] == 4160
 
 
 def test_legacy_dalle3_url_response(special: httpx.Client) -> None:
-    response = special.post("/v1/images/generations",
-                            json={"model": "dall-e-3", "prompt": "a lighthouse", "size": "1024x1792"})
+    response = special.post(
+        "/v1/images/generations", json={"model": "dall-e-3", "prompt": "a lighthouse", "size": "1024x1792"}
+    )
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"created", "data"}
@@ -87,9 +94,11 @@ def test_legacy_dalle3_url_response(special: httpx.Client) -> None:
 
 
 def test_legacy_dalle2_edit_b64(special: httpx.Client) -> None:
-    response = special.post("/v1/images/edits", data={"model": "dall-e-2", "prompt": "p", "size": "256x256",
-                                                      "response_format": "b64_json"},
-                            files=[("image", ("a.png", encoded_image(64, 64), "image/png"))])
+    response = special.post(
+        "/v1/images/edits",
+        data={"model": "dall-e-2", "prompt": "p", "size": "256x256", "response_format": "b64_json"},
+        files=[("image", ("a.png", encoded_image(64, 64), "image/png"))],
+    )
     assert response.status_code == 200, response.text
     assert decode_image(response.json()["data"][0]["b64_json"]).size == (256, 256)
     assert "usage" not in response.json()
@@ -102,8 +111,11 @@ def test_hang_max_s_answers_504(special: httpx.Client) -> None:
 
 def test_max_request_bytes(special: httpx.Client) -> None:
     big = encoded_image(8, 8) + b"\0" * 300_000
-    response = special.post("/v1/images/edits", data={"model": "gpt-image-2", "prompt": "p"},
-                            files=[("image[]", ("a.png", big, "image/png"))])
+    response = special.post(
+        "/v1/images/edits",
+        data={"model": "gpt-image-2", "prompt": "p"},
+        files=[("image[]", ("a.png", big, "image/png"))],
+    )
     assert response.status_code == 413
 
 
@@ -114,11 +126,14 @@ def test_apps_do_not_share_state() -> None:
         assert two.get("/_sandbox/faults").json() == {"faults": []}
         assert len(sandbox_state(first).faults.pending()) == 1
         # The app also works in-process (an ASGI transport), not only behind uvicorn.
-        ok = two.post("/v1/images/generations", headers=AUTH, json={"model": "gpt-image-2", "prompt": "p",
-                                                                   "quality": "low"})
+        ok = two.post(
+            "/v1/images/generations", headers=AUTH, json={"model": "gpt-image-2", "prompt": "p", "quality": "low"}
+        )
         assert ok.status_code == 200
-        assert one.post("/v1/images/generations", headers=AUTH, json={"model": "gpt-image-2",
-                                                                     "prompt": "p"}).status_code == 500
+        assert (
+            one.post("/v1/images/generations", headers=AUTH, json={"model": "gpt-image-2", "prompt": "p"}).status_code
+            == 500
+        )
 
 
 def test_server_lifecycle() -> None:

@@ -29,18 +29,22 @@ def raw_events(client: httpx.Client, **fields: object) -> list[tuple[str, dict[s
 
 
 def test_sdk_stream_partials_then_completed(oai: OpenAI) -> None:
-    stream = oai.images.generate(model="gpt-image-2", prompt="a fox", stream=True, partial_images=2,
-                                 quality="low", size="1536x1024")
+    stream = oai.images.generate(
+        model="gpt-image-2", prompt="a fox", stream=True, partial_images=2, quality="low", size="1536x1024"
+    )
     events = list(stream)
-    assert [type(e) for e in events] == [ImageGenPartialImageEvent, ImageGenPartialImageEvent,
-                                         ImageGenCompletedEvent]
+    assert [type(e) for e in events] == [ImageGenPartialImageEvent, ImageGenPartialImageEvent, ImageGenCompletedEvent]
     partials = [e for e in events if isinstance(e, ImageGenPartialImageEvent)]
     assert [p.partial_image_index for p in partials] == [0, 1]
     assert all(decode_image(p.b64_json).size == (1536, 1024) for p in partials)
     completed = events[-1]
     assert isinstance(completed, ImageGenCompletedEvent)
     assert (completed.size, completed.quality, completed.output_format, completed.background) == (
-        "1536x1024", "low", "png", "opaque")
+        "1536x1024",
+        "low",
+        "png",
+        "opaque",
+    )
     assert completed.usage.output_tokens == 158 + 2 * 100  # gpt-image-2 low 1536x1024, +100 per partial
     assert completed.usage.total_tokens == completed.usage.output_tokens + completed.usage.input_tokens
 
@@ -49,10 +53,26 @@ def test_raw_frames_have_event_lines_and_exact_fields(client: httpx.Client) -> N
     events = raw_events(client, partial_images=1, quality="low", output_format="webp")
     assert [name for name, _ in events] == ["image_generation.partial_image", "image_generation.completed"]
     partial, completed = events[0][1], events[1][1]
-    assert set(partial) == {"type", "b64_json", "background", "created_at", "output_format", "partial_image_index",
-                            "quality", "size"}
-    assert set(completed) == {"type", "b64_json", "background", "created_at", "output_format", "quality", "size",
-                              "usage"}
+    assert set(partial) == {
+        "type",
+        "b64_json",
+        "background",
+        "created_at",
+        "output_format",
+        "partial_image_index",
+        "quality",
+        "size",
+    }
+    assert set(completed) == {
+        "type",
+        "b64_json",
+        "background",
+        "created_at",
+        "output_format",
+        "quality",
+        "size",
+        "usage",
+    }
     assert partial["type"] == "image_generation.partial_image"
     assert decode_image(str(completed["b64_json"])).format == "WEBP"
 
@@ -74,9 +94,10 @@ def test_stream_n2_usage_adds_up(client: httpx.Client) -> None:
 
 def test_stream_error_directive(oai: OpenAI) -> None:
     seen: list[object] = []
-    with pytest.raises(openai.APIError) as caught:
-        for event in oai.images.generate(model="gpt-image-2", prompt="[sandbox:stream-error]", stream=True,
-                                         partial_images=2, quality="low"):
+    with pytest.raises(openai.APIError) as caught:  # noqa: PT012 - the stream fails mid-iteration
+        for event in oai.images.generate(
+            model="gpt-image-2", prompt="[sandbox:stream-error]", stream=True, partial_images=2, quality="low"
+        ):
             seen.append(event)
     assert [type(e) for e in seen] == [ImageGenPartialImageEvent]
     assert "stream-error" in caught.value.message
@@ -92,9 +113,11 @@ def test_stream_error_raw_frame(client: httpx.Client) -> None:
 
 def test_stream_truncated_drops_connection(client: httpx.Client) -> None:
     body = {"model": "gpt-image-2", "prompt": "[sandbox:truncated]", "stream": True, "quality": "low"}
-    with pytest.raises(httpx.RemoteProtocolError):
-        with client.stream("POST", "/v1/images/generations", json=body) as response:
-            response.read()
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream("POST", "/v1/images/generations", json=body) as response,
+    ):
+        response.read()
 
 
 def test_stream_malformed_frame(client: httpx.Client) -> None:
@@ -108,8 +131,14 @@ def test_stream_malformed_frame(client: httpx.Client) -> None:
 def test_events_are_sent_as_they_are_made(client: httpx.Client) -> None:
     # The final 4K image takes a while to encode; if frames were buffered, the first partial would
     # arrive together with the completed event instead of well before it.
-    body = {"model": "gpt-image-2", "prompt": "flush check", "stream": True, "partial_images": 1,
-            "size": "3840x2160", "quality": "low"}
+    body = {
+        "model": "gpt-image-2",
+        "prompt": "flush check",
+        "stream": True,
+        "partial_images": 1,
+        "size": "3840x2160",
+        "quality": "low",
+    }
     arrivals: dict[str, float] = {}
     with client.stream("POST", "/v1/images/generations", json=body) as response:
         for line in response.iter_lines():

@@ -24,16 +24,29 @@ def caps(provider: str, model: str):
 
 
 def openai_req(**fields) -> ImageRequest:
-    return ImageRequest(**{"operation": "generate", "model": "alias", "prompt": "p", "dialect": "openai-images", **fields})
+    return ImageRequest(
+        **{"operation": "generate", "model": "alias", "prompt": "p", "dialect": "openai-images", **fields}
+    )
 
 
-GEMINI_NAMES = {"aspect_ratio": "generationConfig.imageConfig.aspectRatio",
-                "resolution": "generationConfig.imageConfig.imageSize", "n": "generationConfig.candidateCount"}
+GEMINI_NAMES = {
+    "aspect_ratio": "generationConfig.imageConfig.aspectRatio",
+    "resolution": "generationConfig.imageConfig.imageSize",
+    "n": "generationConfig.candidateCount",
+}
 
 
 def gemini_req(**fields) -> ImageRequest:
-    return ImageRequest(**{"operation": "generate", "model": "alias", "prompt": "p", "dialect": "gemini",
-                           "param_names": dict(GEMINI_NAMES), **fields})
+    return ImageRequest(
+        **{
+            "operation": "generate",
+            "model": "alias",
+            "prompt": "p",
+            "dialect": "gemini",
+            "param_names": dict(GEMINI_NAMES),
+            **fields,
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,9 +67,14 @@ def test_models_without_tiers_get_the_aspect_ratio_only_and_auto_means_the_defau
 
 @pytest.mark.parametrize(
     ("model", "aspect", "tier", "size"),
-    [("gpt-image-2", "16:9", "1K", "1376x768"), ("gpt-image-2", "1:1", "2K", "2048x2048"),
-     ("gpt-image-2", "9:16", None, "768x1376"), ("gpt-image-1.5", "16:9", "1K", "1536x1024"),
-     ("gpt-image-1.5", "1:1", "4K", "1024x1024"), ("gpt-image-1.5", None, "2K", "1024x1024")],
+    [
+        ("gpt-image-2", "16:9", "1K", "1376x768"),
+        ("gpt-image-2", "1:1", "2K", "2048x2048"),
+        ("gpt-image-2", "9:16", None, "768x1376"),
+        ("gpt-image-1.5", "16:9", "1K", "1536x1024"),
+        ("gpt-image-1.5", "1:1", "4K", "1024x1024"),
+        ("gpt-image-1.5", None, "2K", "1024x1024"),
+    ],
 )
 def test_an_aspect_ratio_and_tier_become_the_nearest_size_the_model_makes(model, aspect, tier, size):
     fitted = conform(gemini_req(aspect_ratio=aspect, resolution=tier), OPENAI, caps("openai", model), model).request
@@ -75,21 +93,35 @@ def test_foreign_fields_are_refused_by_name_unless_the_adapter_translates_them()
         conform(gemini_req(extra={"safetySettings": []}), OPENAI, caps("openai", "gpt-image-2"), "gpt-image-2")
     assert info.value.param == "safetySettings" and "gpt-image-2" in info.value.message
     with pytest.raises(InvalidRequest) as info:
-        conform(openai_req(dialect="imagen", extra={"parameters.negativePrompt": "x"}), GEMINI,
-                caps("gemini", "gemini-2.5-flash-image"), "gemini-2.5-flash-image")
+        conform(
+            openai_req(dialect="imagen", extra={"parameters.negativePrompt": "x"}),
+            GEMINI,
+            caps("gemini", "gemini-2.5-flash-image"),
+            "gemini-2.5-flash-image",
+        )
     assert info.value.param == "parameters.negativePrompt"
-    allowed = conform(openai_req(dialect="imagen", extra={"parameters.personGeneration": "allow_adult"}), GEMINI,
-                      caps("gemini", "gemini-2.5-flash-image"), "gemini-2.5-flash-image")
+    allowed = conform(
+        openai_req(dialect="imagen", extra={"parameters.personGeneration": "allow_adult"}),
+        GEMINI,
+        caps("gemini", "gemini-2.5-flash-image"),
+        "gemini-2.5-flash-image",
+    )
     assert allowed.request.extra == {"parameters.personGeneration": "allow_adult"}
     same_dialect = conform(gemini_req(extra={"safetySettings": []}), GEMINI, caps("gemini", "gemini-3-pro-image"), "m")
     assert same_dialect.request.extra == {"safetySettings": []}
 
 
 def test_auto_values_that_ask_for_nothing_are_dropped_explicit_ones_kept():
-    fitted = conform(openai_req(quality="auto", moderation="auto", background="opaque"), GEMINI,
-                     caps("gemini", "gemini-3-pro-image"), "m").request
+    fitted = conform(
+        openai_req(quality="auto", moderation="auto", background="opaque"),
+        GEMINI,
+        caps("gemini", "gemini-3-pro-image"),
+        "m",
+    ).request
     assert (fitted.quality, fitted.moderation, fitted.background) == (None, None, None)
-    kept = conform(openai_req(quality="high", background="transparent"), GEMINI, caps("gemini", "gemini-3-pro-image"), "m")
+    kept = conform(
+        openai_req(quality="high", background="transparent"), GEMINI, caps("gemini", "gemini-3-pro-image"), "m"
+    )
     assert (kept.request.quality, kept.request.background) == ("high", "transparent")
     native = conform(openai_req(quality="auto"), OPENAI, caps("openai", "gpt-image-2"), "gpt-image-2").request
     assert native.quality == "auto"
@@ -111,10 +143,20 @@ def test_split_n():
 
 
 def test_an_emulated_stream_is_served_whole_and_cannot_carry_partials():
-    fitted = conform(openai_req(stream=True, partial_images=0), GEMINI, caps("gemini", "gemini-3-pro-image"), "m",
-                     emulate_stream=True).request
+    fitted = conform(
+        openai_req(stream=True, partial_images=0),
+        GEMINI,
+        caps("gemini", "gemini-3-pro-image"),
+        "m",
+        emulate_stream=True,
+    ).request
     assert (fitted.stream, fitted.partial_images) == (False, None)
     with pytest.raises(InvalidRequest) as info:
-        conform(openai_req(stream=True, partial_images=2), GEMINI, caps("gemini", "gemini-3-pro-image"), "m",
-                emulate_stream=True)
+        conform(
+            openai_req(stream=True, partial_images=2),
+            GEMINI,
+            caps("gemini", "gemini-3-pro-image"),
+            "m",
+            emulate_stream=True,
+        )
     assert info.value.param == "partial_images"

@@ -24,17 +24,31 @@ BEFORE_SHUTDOWN = date(2026, 8, 1)
 
 
 def imagen_route(**options) -> RouteTarget:
-    return RouteTarget(name="imagen-route", alias="legacy", provider="imagen", model="imagen-4.0-generate-001",
-                       base_url="https://generativelanguage.googleapis.com", api_key="k", options=options)
+    return RouteTarget(
+        name="imagen-route",
+        alias="legacy",
+        provider="imagen",
+        model="imagen-4.0-generate-001",
+        base_url="https://generativelanguage.googleapis.com",
+        api_key="k",
+        options=options,
+    )
 
 
 def plan(routes: list[RouteTarget], today: date, **fields):
-    request = ImageRequest(**{"operation": "generate", "model": "legacy", "prompt": "a fox", "dialect": "imagen",
-                              "n": 4, **fields})
-    return plan_request(request_id="req_1", request=request, principal=PRINCIPAL,
-                        routes=RouteTable([ModelAlias("legacy", tuple(routes))]), registry=REGISTRY,
-                        facts=facts_from_catalog(CATALOG), today=today,
-                        replacements=replacements_from_catalog(CATALOG, REGISTRY))
+    request = ImageRequest(
+        **{"operation": "generate", "model": "legacy", "prompt": "a fox", "dialect": "imagen", "n": 4, **fields}
+    )
+    return plan_request(
+        request_id="req_1",
+        request=request,
+        principal=PRINCIPAL,
+        routes=RouteTable([ModelAlias("legacy", tuple(routes))]),
+        registry=REGISTRY,
+        facts=facts_from_catalog(CATALOG),
+        today=today,
+        replacements=replacements_from_catalog(CATALOG, REGISTRY),
+    )
 
 
 def test_before_shutdown_the_model_is_served_and_its_lifecycle_travels_with_the_route():
@@ -55,7 +69,10 @@ def test_replace_calls_the_replacement_through_its_own_adapter_with_the_routes_c
     result = plan([imagen_route(after_shutdown="replace")], TODAY)
     [route] = result.routes
     assert (route.target.provider, route.target.model, route.replaced_from) == (
-        "gemini", "gemini-2.5-flash-image", "imagen-4.0-generate-001")
+        "gemini",
+        "gemini-2.5-flash-image",
+        "imagen-4.0-generate-001",
+    )
     assert route.adapter.name == "gemini" and route.target.api_key == "k" and route.target.name == "imagen-route"
     # Imagen's default of four images becomes four one-image Gemini calls.
     assert route.chunks == (1, 1, 1, 1)
@@ -63,16 +80,26 @@ def test_replace_calls_the_replacement_through_its_own_adapter_with_the_routes_c
 
 
 def test_a_shut_down_route_is_skipped_when_another_route_is_live():
-    live = RouteTarget(name="live", alias="legacy", provider="gemini", model="gemini-3-pro-image",
-                       base_url="https://generativelanguage.googleapis.com", api_key="k")
+    live = RouteTarget(
+        name="live",
+        alias="legacy",
+        provider="gemini",
+        model="gemini-3-pro-image",
+        base_url="https://generativelanguage.googleapis.com",
+        api_key="k",
+    )
     result = plan([imagen_route(), live], TODAY)
     assert [route.target.name for route in result.routes] == ["live"]
 
 
 def test_what_the_replacement_cannot_honour_is_a_400_naming_the_clients_field():
     with pytest.raises(InvalidRequest) as info:
-        plan([imagen_route(after_shutdown="replace")], TODAY, resolution="2K",
-             param_names={"resolution": "parameters.sampleImageSize"})
+        plan(
+            [imagen_route(after_shutdown="replace")],
+            TODAY,
+            resolution="2K",
+            param_names={"resolution": "parameters.sampleImageSize"},
+        )
     assert info.value.param == "parameters.sampleImageSize"
 
 
@@ -81,8 +108,9 @@ def test_without_a_clock_lifecycle_is_not_applied():
 
 
 def test_streams_are_emulated_when_a_route_cannot_stream_in_the_clients_dialect():
-    gemini = RouteTarget(name="g", alias="legacy", provider="gemini", model="gemini-3-pro-image",
-                         base_url="https://x", api_key="k")
+    gemini = RouteTarget(
+        name="g", alias="legacy", provider="gemini", model="gemini-3-pro-image", base_url="https://x", api_key="k"
+    )
     result = plan([gemini], TODAY, dialect="openai-images", n=None, stream=True)
     assert result.emulated_stream and result.routes[0].request.stream is False
     native = plan([gemini], TODAY, dialect="gemini", n=None, stream=True)

@@ -11,10 +11,28 @@ import pytest
 from imagegate.accounting.reports import ReportGroup
 from imagegate.service.report import COLUMNS, build_report, parse_when
 
-GPT2 = ReportGroup(group="gpt-image-2", requests=2, attempts=3, failed_attempts=1, images=3, accepted=2,
-                   rejected=1, spend_micros=150_000, estimated_micros=50_000)
-EMPTY = ReportGroup(group=None, requests=1, attempts=1, failed_attempts=1, images=0, accepted=0, rejected=0,
-                    spend_micros=30_001, estimated_micros=0)
+GPT2 = ReportGroup(
+    group="gpt-image-2",
+    requests=2,
+    attempts=3,
+    failed_attempts=1,
+    images=3,
+    accepted=2,
+    rejected=1,
+    spend_micros=150_000,
+    estimated_micros=50_000,
+)
+EMPTY = ReportGroup(
+    group=None,
+    requests=1,
+    attempts=1,
+    failed_attempts=1,
+    images=0,
+    accepted=0,
+    rejected=0,
+    spend_micros=30_001,
+    estimated_micros=0,
+)
 
 
 class FakeStore:
@@ -26,11 +44,35 @@ def test_csv_columns_and_values() -> None:
     report = build_report(FakeStore(), "key", since=datetime(2026, 11, 1, tzinfo=UTC))
     rows = list(csv.reader(io.StringIO(report.to_csv())))
     assert rows[0] == ["key", *COLUMNS]
-    assert rows[0][1:] == ["requests", "attempts", "failed_attempts", "images", "accepted", "rejected", "unrated",
-                           "acceptance_rate", "spend_usd", "estimated_spend_usd", "cost_per_image_usd",
-                           "cost_per_accepted_image_usd"]
-    assert rows[1] == ["gpt-image-2", "2", "3", "1", "3", "2", "1", "0", "0.6667", "0.150000", "0.050000",
-                       "0.050000", "0.075000"]
+    assert rows[0][1:] == [
+        "requests",
+        "attempts",
+        "failed_attempts",
+        "images",
+        "accepted",
+        "rejected",
+        "unrated",
+        "acceptance_rate",
+        "spend_usd",
+        "estimated_spend_usd",
+        "cost_per_image_usd",
+        "cost_per_accepted_image_usd",
+    ]
+    assert rows[1] == [
+        "gpt-image-2",
+        "2",
+        "3",
+        "1",
+        "3",
+        "2",
+        "1",
+        "0",
+        "0.6667",
+        "0.150000",
+        "0.050000",
+        "0.050000",
+        "0.075000",
+    ]
     # Undefined figures are empty, a missing key name too; money is never in exponent notation.
     assert rows[2] == ["", "1", "1", "1", "0", "0", "0", "0", "", "0.030001", "0.000000", "", ""]
     assert report.to_csv().endswith("\r\n") and len(rows) == 3

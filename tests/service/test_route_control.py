@@ -35,14 +35,17 @@ AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 def _target(name: str, weight: float = 1.0) -> RouteTarget:
     alias, provider, model = name.split("/", 2)
-    return RouteTarget(name=name, alias=alias, provider=provider, model=model, base_url="http://x", api_key="k",
-                       weight=weight)
+    return RouteTarget(
+        name=name, alias=alias, provider=provider, model=model, base_url="http://x", api_key="k", weight=weight
+    )
 
 
-TABLE = RouteTable([
-    ModelAlias("img", (_target(A), _target(B, weight=3.0))),
-    ModelAlias("old", (_target(OLD),)),
-])
+TABLE = RouteTable(
+    [
+        ModelAlias("img", (_target(A), _target(B, weight=3.0))),
+        ModelAlias("old", (_target(OLD),)),
+    ]
+)
 
 
 def _facts(provider: str, model: str) -> ModelFacts:
@@ -84,8 +87,14 @@ def test_snapshot_reflects_every_change_with_the_newest_id_as_version(admin):
     last = admin.set_policy("img", "weighted", "api")
     snapshot = admin.load_snapshot()
     assert snapshot.version == last.id == admin.version()
-    assert not snapshot.enabled(A) and snapshot.weight(B, 3.0) == 0.5 and snapshot.policy("img", "priority") == "weighted"
-    assert [(c.action, c.actor) for c in admin.changes()] == [("policy", "api"), ("reweight", "api"), ("disable", "cli:ann")]
+    assert (
+        not snapshot.enabled(A) and snapshot.weight(B, 3.0) == 0.5 and snapshot.policy("img", "priority") == "weighted"
+    )
+    assert [(c.action, c.actor) for c in admin.changes()] == [
+        ("policy", "api"),
+        ("reweight", "api"),
+        ("disable", "cli:ann"),
+    ]
 
 
 def test_rollback_walks_back_through_the_alias_history_and_logs_itself(admin):
@@ -142,7 +151,11 @@ def test_overview_merges_config_overrides_checks_and_health(admin, store):
     assert (img["configured_policy"], img["policy_override"], img["policy"]) == ("priority", "weighted", "weighted")
     first, second = img["routes"]
     assert (first["status"], first["last_checked_at"], first["p50_ms"], first["error_rate"]) == (
-        "available", AT.isoformat(), 200, 0.25)
+        "available",
+        AT.isoformat(),
+        200,
+        0.25,
+    )
     assert first["last_check"]["latency_ms"] == 900
     assert (second["configured"]["weight"], second["override"]["weight"], second["weight"]) == (3.0, 0.5, 0.5)
     assert second["status"] == "unknown" and second["calls"] == 0
@@ -152,12 +165,29 @@ def test_overview_merges_config_overrides_checks_and_health(admin, store):
 
 def test_health_from_ledger_counts_only_route_faults():
     def row(status: str, code: str | None, latency: int, minute: int, **extra) -> LedgerEntry:
-        return LedgerEntry(request_id=f"r{minute}", attempt=1, model="img", provider="openai", provider_model="m",
-                           route=A, operation="generate", dialect="openai", status=status, error_code=code,
-                           created_at=AT + timedelta(minutes=minute), latency_ms=latency, **extra)
+        return LedgerEntry(
+            request_id=f"r{minute}",
+            attempt=1,
+            model="img",
+            provider="openai",
+            provider_model="m",
+            route=A,
+            operation="generate",
+            dialect="openai",
+            status=status,
+            error_code=code,
+            created_at=AT + timedelta(minutes=minute),
+            latency_ms=latency,
+            **extra,
+        )
 
-    rows = [row("ok", None, 100, 1), row("error", "upstream_unavailable", 5, 2), row("error", "moderation_blocked", 50, 3),
-            row("error", "cancelled", 1, 4, client_disconnected=True), row("error", "brand_new_code", 7, 5)]
+    rows = [
+        row("ok", None, 100, 1),
+        row("error", "upstream_unavailable", 5, 2),
+        row("error", "moderation_blocked", 50, 3),
+        row("error", "cancelled", 1, 4, client_disconnected=True),
+        row("error", "brand_new_code", 7, 5),
+    ]
     stats = health_from_ledger(rows).stats(A)
     assert stats.calls == 4 and stats.error_rate == 0.5  # 500 and the unknown code count; moderation doesn't
     assert (stats.p50_ms, stats.p95_ms) == (50, 100)  # the moderated call still answered, in 50 ms

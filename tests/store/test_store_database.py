@@ -32,7 +32,7 @@ def test_postgres_url_gets_psycopg_and_a_server_pool() -> None:
     try:
         assert engine.dialect.driver == "psycopg"
         assert isinstance(engine.pool, sa.pool.QueuePool) and engine.pool.size() == 3
-        assert engine.pool._pre_ping  # noqa: SLF001 - no public accessor
+        assert engine.pool._pre_ping
     finally:
         engine.dispose()
 
@@ -46,8 +46,7 @@ def test_sqlite_file_engine_is_tuned_and_creates_its_directory(tmp_path: Path) -
                 name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
                 for name in ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
             }
-        assert pragmas == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 5000,
-                           "foreign_keys": 1}
+        assert pragmas == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 5000, "foreign_keys": 1}
         assert path.exists()
     finally:
         engine.dispose()
@@ -89,22 +88,23 @@ def test_unsupported_backend_is_refused() -> None:
 
 def test_unreachable_postgres_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(SKIP_PG_ENV, raising=False)
-    with pytest.raises(pytest.fail.Exception, match="(?s)unreachable.*IMAGEGATE_TEST_SKIP_PG"):
-        require_postgres(URL.create("postgresql+psycopg", username="postgres",
-                                    host="127.0.0.1", port=1, database="postgres"))
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)unreachable.*IMAGEGATE_TEST_SKIP_PG"):
+        require_postgres(
+            URL.create("postgresql+psycopg", username="postgres", host="127.0.0.1", port=1, database="postgres")
+        )
 
 
 def test_unreachable_postgres_skips_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SKIP_PG_ENV, "1")
     with pytest.raises(pytest.skip.Exception):
-        require_postgres(URL.create("postgresql+psycopg", username="postgres",
-                                    host="127.0.0.1", port=1, database="postgres"))
+        require_postgres(
+            URL.create("postgresql+psycopg", username="postgres", host="127.0.0.1", port=1, database="postgres")
+        )
 
 
 @pytest.mark.parametrize(("port", "impl"), [(KeyStore, SqlKeyStore), (LedgerStore, SqlLedgerStore)])
 def test_stores_match_their_port_signatures(port: type, impl: type) -> None:
-    methods = [name for name, value in vars(port).items()
-               if not name.startswith("_") and callable(value)]
+    methods = [name for name, value in vars(port).items() if not name.startswith("_") and callable(value)]
     assert methods
     for name in methods:
         expected = inspect.signature(getattr(port, name))

@@ -20,16 +20,32 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 def _entry(request_id: str, **overrides) -> LedgerEntry:
     base = LedgerEntry(
-        request_id=request_id, attempt=1, model="gpt-image-2", provider="openai",
-        provider_model="gpt-image-2", route="r1", operation="generate", dialect="openai-images",
-        status="ok", created_at=T0, key_name="alice", images=1, cost_micros=0,
+        request_id=request_id,
+        attempt=1,
+        model="gpt-image-2",
+        provider="openai",
+        provider_model="gpt-image-2",
+        route="r1",
+        operation="generate",
+        dialect="openai-images",
+        status="ok",
+        created_at=T0,
+        key_name="alice",
+        images=1,
+        cost_micros=0,
     )
     return replace(base, **overrides)
 
 
 def _verdict(request_id: str, index: int, accepted: bool, minutes: int = 0) -> ImageFeedback:
-    return ImageFeedback(request_id=request_id, image_index=index, accepted=accepted, key_id=None,
-                         key_name="alice", created_at=T0 + timedelta(minutes=minutes))
+    return ImageFeedback(
+        request_id=request_id,
+        image_index=index,
+        accepted=accepted,
+        key_id=None,
+        key_name="alice",
+        created_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 @pytest.fixture
@@ -40,18 +56,27 @@ def feedback(conn: Connection) -> SqlFeedbackStore:
 @pytest.fixture
 def seeded(conn: Connection, feedback: SqlFeedbackStore) -> SqlReportStore:
     """Four requests in November and one in October (see each assertion for the arithmetic)."""
-    SqlLedgerStore(conn).append_entries([
-        # req_a: a 500 on route r1 (not billed), then 2 images on r2; verdicts: both kept.
-        _entry("req_a", status="error", error_code="upstream_unavailable", images=0),
-        _entry("req_a", attempt=2, route="r2", images=2, cost_micros=100_000),
-        # req_b: bob's image on r1, cost estimated; rejected.
-        _entry("req_b", key_name="bob", cost_micros=50_000, cost_estimated=True),
-        # req_c: moderation block the provider billed, on another model and route.
-        _entry("req_c", model="gpt-image-1.5", route="r3", status="error", error_code="moderation_blocked",
-               images=0, cost_micros=30_000),
-        # req_old: before the report window.
-        _entry("req_old", cost_micros=999_999, created_at=T0 - timedelta(days=20)),
-    ])
+    SqlLedgerStore(conn).append_entries(
+        [
+            # req_a: a 500 on route r1 (not billed), then 2 images on r2; verdicts: both kept.
+            _entry("req_a", status="error", error_code="upstream_unavailable", images=0),
+            _entry("req_a", attempt=2, route="r2", images=2, cost_micros=100_000),
+            # req_b: bob's image on r1, cost estimated; rejected.
+            _entry("req_b", key_name="bob", cost_micros=50_000, cost_estimated=True),
+            # req_c: moderation block the provider billed, on another model and route.
+            _entry(
+                "req_c",
+                model="gpt-image-1.5",
+                route="r3",
+                status="error",
+                error_code="moderation_blocked",
+                images=0,
+                cost_micros=30_000,
+            ),
+            # req_old: before the report window.
+            _entry("req_old", cost_micros=999_999, created_at=T0 - timedelta(days=20)),
+        ]
+    )
     feedback.append_feedback(_verdict("req_a", 0, True))
     feedback.append_feedback(_verdict("req_a", 1, False))
     feedback.append_feedback(_verdict("req_a", 1, True, minutes=5))  # changed mind: last write wins
@@ -115,7 +140,7 @@ def test_report_by_key_and_window(seeded: SqlReportStore) -> None:
     assert (by_key["alice"].spend_micros, by_key["alice"].accepted) == (130_000, 2)
     assert by_key["alice"].cost_per_accepted_micros == 65_000
     assert (by_key["bob"].spend_micros, by_key["bob"].rejected, by_key["bob"].accepted) == (50_000, 1, 0)
-    everything, total = seeded.aggregate("key")
+    _everything, total = seeded.aggregate("key")
     assert total.spend_micros == 180_000 + 999_999 and total.accepted == 3
     october, total = seeded.aggregate("key", until=T0 - timedelta(days=1))
     assert [(g.group, g.spend_micros) for g in october] == [("alice", 999_999)]

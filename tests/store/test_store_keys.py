@@ -19,14 +19,18 @@ IST = timezone(timedelta(hours=5, minutes=30))
 
 def _create(store: SqlKeyStore, name: str, models: list[str] | None = None, **kwargs):
     new = generate_key()
-    return store.create_key(name=name, prefix=new.prefix, key_hash=new.key_hash,
-                            models=models, **kwargs)
+    return store.create_key(name=name, prefix=new.prefix, key_hash=new.key_hash, models=models, **kwargs)
 
 
 def test_create_returns_the_stored_record(key_store: SqlKeyStore, clock: TickingClock) -> None:
     expires = T0 + timedelta(days=30)
-    record = key_store.create_key(name="alice", prefix="ig-abcdefg", key_hash=hash_key("s"),
-                                  models=["gpt-image-1", "imagen-4"], expires_at=expires)
+    record = key_store.create_key(
+        name="alice",
+        prefix="ig-abcdefg",
+        key_hash=hash_key("s"),
+        models=["gpt-image-1", "imagen-4"],
+        expires_at=expires,
+    )
 
     assert record.id > 0
     assert (record.name, record.prefix, record.key_hash) == ("alice", "ig-abcdefg", hash_key("s"))
@@ -38,18 +42,14 @@ def test_create_returns_the_stored_record(key_store: SqlKeyStore, clock: Ticking
     assert key_store.key_by_hash(hash_key("s")) == record
 
 
-def test_models_none_is_sql_null_and_empty_list_stays_empty(
-    key_store: SqlKeyStore, conn: Connection
-) -> None:
+def test_models_none_is_sql_null_and_empty_list_stays_empty(key_store: SqlKeyStore, conn: Connection) -> None:
     # None means "every model"; [] means "no model". Confusing them would be a security bug.
     everything = _create(key_store, "all-models", models=None)
     nothing = _create(key_store, "no-models", models=[])
 
     assert key_store.key_by_hash(everything.key_hash).models is None
     assert key_store.key_by_hash(nothing.key_hash).models == ()
-    null_names = conn.execute(
-        sa.select(api_keys.c.name).where(api_keys.c.models.is_(None))
-    ).scalars().all()
+    null_names = conn.execute(sa.select(api_keys.c.name).where(api_keys.c.models.is_(None))).scalars().all()
     assert null_names == ["all-models"]
 
 

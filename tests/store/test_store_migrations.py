@@ -24,8 +24,15 @@ from imagegate.store.tables import metadata
 
 from .fixtures import throwaway_pg_database
 
-APP_TABLES = {"api_keys", "ledger", "image_feedback",
-              "route_controls", "alias_policies", "routing_changes", "route_status"}
+APP_TABLES = {
+    "api_keys",
+    "ledger",
+    "image_feedback",
+    "route_controls",
+    "alias_policies",
+    "routing_changes",
+    "route_status",
+}
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -94,7 +101,7 @@ def test_concurrent_upgrades_both_succeed(empty_db_url: URL) -> None:
         try:
             barrier.wait(timeout=10)
             upgrade_database(empty_db_url)
-        except BaseException as exc:  # noqa: BLE001 - reported to the main thread below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=boot) for _ in range(2)]
@@ -113,13 +120,9 @@ def test_concurrent_upgrades_both_succeed(empty_db_url: URL) -> None:
 
 def test_concurrent_upgrades_from_separate_processes(empty_db_url: URL) -> None:
     # Real replicas share no Python state, so only the database's own locking keeps them apart.
-    script = ("import sys; from imagegate.store import upgrade_database; "
-              "upgrade_database(sys.argv[1])")
+    script = "import sys; from imagegate.store import upgrade_database; upgrade_database(sys.argv[1])"
     url = empty_db_url.render_as_string(hide_password=False)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    procs = [subprocess.Popen([sys.executable, "-c", script, url], stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outcomes = [(proc.wait(timeout=60), proc.communicate()[1]) for proc in procs]
 
     assert [code for code, _ in outcomes] == [0, 0], outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +26,9 @@ def state(conn: Connection) -> SqlRoutingState:
 
 def test_route_changes_log_before_and_after_and_move_the_version(state):
     assert state.version() == 0 and state.snapshot().routes == {}
-    first = state.change_route(alias="img", route=ROUTE, values={"enabled": False}, action="disable", actor="cli:ann", at=AT)
+    first = state.change_route(
+        alias="img", route=ROUTE, values={"enabled": False}, action="disable", actor="cli:ann", at=AT
+    )
     second = state.change_route(alias="img", route=ROUTE, values={"weight": 2.5}, action="reweight", actor="api", at=AT)
 
     assert (first.before, first.after) == ({"enabled": None, "weight": None}, {"enabled": False, "weight": None})
@@ -40,15 +43,24 @@ def test_route_changes_log_before_and_after_and_move_the_version(state):
 
 def test_clearing_every_field_removes_the_override(state):
     state.change_route(alias="img", route=ROUTE, values={"enabled": False}, action="disable", actor="a", at=AT)
-    cleared = state.change_route(alias="img", route=ROUTE, values={"enabled": None, "weight": None},
-                                 action="rollback", actor="a", at=AT, reverts=1)
+    cleared = state.change_route(
+        alias="img",
+        route=ROUTE,
+        values={"enabled": None, "weight": None},
+        action="rollback",
+        actor="a",
+        at=AT,
+        reverts=1,
+    )
     assert cleared.after == {"enabled": None, "weight": None} and cleared.reverts == 1
     assert state.snapshot().routes == {}
 
 
 def test_policy_overrides_and_log_filtered_by_alias(state):
     state.change_policy(alias="img", policy="cheapest", action="policy", actor="a", at=AT)
-    state.change_route(alias="other", route="other/openai/x", values={"enabled": False}, action="disable", actor="a", at=AT)
+    state.change_route(
+        alias="other", route="other/openai/x", values={"enabled": False}, action="disable", actor="a", at=AT
+    )
     changed = state.change_policy(alias="img", policy="fastest", action="policy", actor="a", at=AT)
     assert (changed.before, changed.after, changed.route) == ({"policy": "cheapest"}, {"policy": "fastest"}, None)
     assert state.snapshot().policies == {"img": "fastest"}
@@ -67,11 +79,21 @@ def test_unknown_fields_and_negative_weights_are_refused(state):
 
 
 def test_route_checks_replace_the_previous_one(state):
-    state.record_check(RouteCheck(ROUTE, "unknown_failure", AT, latency_ms=12, error_code="upstream_unavailable",
-                                  detail="500"))
+    state.record_check(
+        RouteCheck(ROUTE, "unknown_failure", AT, latency_ms=12, error_code="upstream_unavailable", detail="500")
+    )
     later = AT + timedelta(minutes=5)
-    state.record_check(RouteCheck(ROUTE, "available", later, latency_ms=840, provider_request_id="req_1",
-                                  usage={"output_tokens": 196}, cost_micros=1234))
+    state.record_check(
+        RouteCheck(
+            ROUTE,
+            "available",
+            later,
+            latency_ms=840,
+            provider_request_id="req_1",
+            usage={"output_tokens": 196},
+            cost_micros=1234,
+        )
+    )
     checks = state.checks()
     assert list(checks) == [ROUTE]
     check = checks[ROUTE]
@@ -91,9 +113,10 @@ def test_concurrent_changes_never_lose_an_update(empty_engine: Engine):
         try:
             barrier.wait(timeout=10)
             for weight in weights:
-                state.change_route(alias="img", route=ROUTE, values={"weight": weight}, action="reweight",
-                                   actor="a", at=AT)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+                state.change_route(
+                    alias="img", route=ROUTE, values={"weight": weight}, action="reweight", actor="a", at=AT
+                )
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=admin, args=([float(i) for i in range(start, 40, 2)],)) for start in (0, 1)]
@@ -105,6 +128,6 @@ def test_concurrent_changes_never_lose_an_update(empty_engine: Engine):
     assert errors == []
     chain = sorted(state.changes(limit=None), key=lambda change: change.id)
     assert len(chain) == 40
-    for previous, change in zip(chain, chain[1:]):
+    for previous, change in itertools.pairwise(chain):
         assert change.before == previous.after
     assert state.snapshot().routes[ROUTE].weight == chain[-1].after["weight"]

@@ -55,13 +55,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def sandbox_models_config(sandbox_url: str, models: list[str], *, api_key: str = "sk-sandbox",
-                          timeout: float = 30.0) -> dict[str, Any]:
+def sandbox_models_config(
+    sandbox_url: str, models: list[str], *, api_key: str = "sk-sandbox", timeout: float = 30.0
+) -> dict[str, Any]:
     """Config routing each model alias to the sandbox."""
     return {
         "models": [
-            {"name": model, "routes": [{"provider": "openai", "model": model, "base_url": f"{sandbox_url}/v1",
-                                        "api_key": api_key, "timeout": timeout}]}
+            {
+                "name": model,
+                "routes": [
+                    {
+                        "provider": "openai",
+                        "model": model,
+                        "base_url": f"{sandbox_url}/v1",
+                        "api_key": api_key,
+                        "timeout": timeout,
+                    }
+                ],
+            }
             for model in models
         ]
     }
@@ -73,8 +84,13 @@ CATALOG_AS_OF = date(2026, 11, 21)
 
 @contextlib.contextmanager
 def running_gateway(
-    engine: Engine, config_document: dict[str, Any], *, auth_cache_ttl_s: float = 0.0, master_key: str | None = None,
-    today: Callable[[], date] | None = None, **settings_fields: Any,
+    engine: Engine,
+    config_document: dict[str, Any],
+    *,
+    auth_cache_ttl_s: float = 0.0,
+    master_key: str | None = None,
+    today: Callable[[], date] | None = None,
+    **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
 
@@ -87,8 +103,13 @@ def running_gateway(
     if today is None:
         today = lambda: CATALOG_AS_OF  # noqa: E731
     settings_fields.setdefault("data_dir", Path(tempfile.mkdtemp(prefix="imagegate-test-")))
-    settings = Settings(database_url=str(engine.url), auto_migrate=False, auth_cache_ttl_s=auth_cache_ttl_s,
-                        master_key=master_key, **settings_fields)
+    settings = Settings(
+        database_url=str(engine.url),
+        auto_migrate=False,
+        auth_cache_ttl_s=auth_cache_ttl_s,
+        master_key=master_key,
+        **settings_fields,
+    )
     runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine, today=today)
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()

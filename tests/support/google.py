@@ -23,18 +23,22 @@ def google_models_config(sandbox_url: str, *, api_key: str = "AIza-route-secret-
         base = f"{sandbox_url}/v1" if provider == "openai" else sandbox_url
         return {"provider": provider, "model": model, "base_url": base, "api_key": api_key, "timeout": 30, **extra}
 
-    return {"models": [
-        {"name": "nano-banana-2", "routes": [route("gemini", "gemini-3.1-flash-image")]},
-        {"name": "nano-banana-pro", "routes": [route("gemini", "gemini-3-pro-image")]},
-        {"name": "gemini-2.5-flash-image", "routes": [route("gemini", "gemini-2.5-flash-image")]},
-        {"name": "gpt-image-2", "routes": [route("openai", "gpt-image-2")]},
-        {"name": "gpt-image-1.5", "routes": [route("openai", "gpt-image-1.5")]},
-        {"name": "imagen-4", "after_shutdown": "replace", "routes": [route("imagen", "imagen-4.0-generate-001")]},
-        {"name": "imagen-4-strict", "routes": [route("imagen", "imagen-4.0-generate-001")]},
-    ]}
+    return {
+        "models": [
+            {"name": "nano-banana-2", "routes": [route("gemini", "gemini-3.1-flash-image")]},
+            {"name": "nano-banana-pro", "routes": [route("gemini", "gemini-3-pro-image")]},
+            {"name": "gemini-2.5-flash-image", "routes": [route("gemini", "gemini-2.5-flash-image")]},
+            {"name": "gpt-image-2", "routes": [route("openai", "gpt-image-2")]},
+            {"name": "gpt-image-1.5", "routes": [route("openai", "gpt-image-1.5")]},
+            {"name": "imagen-4", "after_shutdown": "replace", "routes": [route("imagen", "imagen-4.0-generate-001")]},
+            {"name": "imagen-4-strict", "routes": [route("imagen", "imagen-4.0-generate-001")]},
+        ]
+    }
 
 
-def gemini_charge(provider_model: str, usage_metadata: dict[str, Any], *, images: int = 1, operation: str = "generate") -> int:
+def gemini_charge(
+    provider_model: str, usage_metadata: dict[str, Any], *, images: int = 1, operation: str = "generate"
+) -> int:
     """The micro-dollars ``pricing.engine.settle`` gives for a Gemini answer, with the catalog row."""
     entry = CATALOG.find("gemini", provider_model)
     assert entry is not None

@@ -60,9 +60,7 @@ class KeyAuthenticator:
     async def authenticate(self, secret: str | None) -> Principal:
         """The Principal for ``secret``; the message never echoes the secret back."""
         if secret is None or secret == "":
-            raise AuthenticationFailed(
-                "Missing API key: send it as 'Authorization: Bearer <key>'."
-            )
+            raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
         digest = hash_key(secret)
         cached = self._cache.get(digest)
         now = self._clock()

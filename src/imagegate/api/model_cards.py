@@ -32,9 +32,13 @@ def capabilities_json(caps: Capabilities) -> dict[str, Any]:
     return {
         "operations": sorted(caps.operations),
         "sizes": list(caps.sizes),
-        "custom_size": None if custom is None else {
-            "multiple_of": custom.multiple_of, "max_edge": custom.max_edge,
-            "max_aspect_ratio": custom.max_aspect_ratio, "min_pixels": custom.min_pixels,
+        "custom_size": None
+        if custom is None
+        else {
+            "multiple_of": custom.multiple_of,
+            "max_edge": custom.max_edge,
+            "max_aspect_ratio": custom.max_aspect_ratio,
+            "min_pixels": custom.min_pixels,
             "max_pixels": custom.max_pixels,
         },
         "aspect_ratios": list(caps.aspect_ratios),
@@ -112,13 +116,15 @@ def model_cards(gateway: Gateway, aliases: Iterable[ModelAlias]) -> list[dict[st
                     "default_image": default_price(caps, facts.price),
                 }
             break
-        cards.append({
-            "id": alias.name,
-            "object": "model",
-            "created": 0,
-            "owned_by": "imagegate",
-            "description": alias.description,
-            "capabilities": None if caps is None else capabilities_json(caps),
-            "pricing": pricing,
-        })
+        cards.append(
+            {
+                "id": alias.name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "imagegate",
+                "description": alias.description,
+                "capabilities": None if caps is None else capabilities_json(caps),
+                "pricing": pricing,
+            }
+        )
     return cards

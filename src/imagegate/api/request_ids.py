@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from imagegate.api.ids import new_request_id
+from imagegate.api.http import new_request_id
 
 _HEADER = b"x-request-id"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from imagegate.api.admin_auth import master_key_matches
+from imagegate.api.admin.auth import master_key_matches
 from imagegate.domain.errors import InvalidRequest, PermissionDenied
 from imagegate.service.plan import Plan
 
@@ -25,6 +25,7 @@ def pin_route(request: Request, plan: Plan) -> None:
         raise PermissionDenied(f"'{PIN_HEADER}' needs the master key in '{ADMIN_HEADER}'.", param=PIN_HEADER)
     names = [route.target.name for route in plan.routes]
     if pinned not in names:
-        raise InvalidRequest(f"Route '{pinned}' cannot serve this request; candidates: {', '.join(names)}.",
-                             param=PIN_HEADER)
+        raise InvalidRequest(
+            f"Route '{pinned}' cannot serve this request; candidates: {', '.join(names)}.", param=PIN_HEADER
+        )
     plan.pinned_route = pinned

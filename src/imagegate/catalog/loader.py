@@ -128,9 +128,7 @@ def shipped_files() -> list[Path]:
     )
 
 
-def load_catalog(
-    overrides: list[dict[str, Any]] | None = None, extra_files: list[Path] | None = None
-) -> Catalog:
+def load_catalog(overrides: list[dict[str, Any]] | None = None, extra_files: list[Path] | None = None) -> Catalog:
     """Build the catalog from the shipped rows, then ``extra_files``, then ``overrides``.
 
     Rows in ``extra_files`` and ``overrides`` are applied in order, each deep-merged into the row
@@ -189,9 +187,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     if not isinstance(document, dict) or not isinstance(document.get("models"), list):
         raise CatalogError(f"{path}: expected an object with a 'models' list")
     if document.get("schema_version") != SCHEMA_VERSION:
-        raise CatalogError(
-            f"{path}: schema_version {document.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
+        raise CatalogError(f"{path}: schema_version {document.get('schema_version')!r}, expected {SCHEMA_VERSION}")
     rows: list[dict[str, Any]] = document["models"]
     return rows
 
@@ -201,7 +197,6 @@ def _validate(row: dict[str, Any], where: str) -> CatalogModel:
         return CatalogRow.model_validate(row).to_model()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or '(row)'}: {error['msg']}"
-            for error in exc.errors()
+            f"{'.'.join(str(part) for part in error['loc']) or '(row)'}: {error['msg']}" for error in exc.errors()
         )
         raise CatalogError(f"{where}: {problems}") from exc

@@ -75,9 +75,7 @@ class Catalog:
                 key = (entry.provider, model_id)
                 other = by_key.get(key)
                 if other is not None and other is not entry:
-                    raise ValueError(
-                        f"{entry.provider}/{model_id} names both {other.model!r} and {entry.model!r}"
-                    )
+                    raise ValueError(f"{entry.provider}/{model_id} names both {other.model!r} and {entry.model!r}")
                 by_key[key] = entry
         self._by_key = by_key
 

@@ -21,18 +21,21 @@ from rich.table import Table
 from imagegate.catalog import Catalog, CatalogError, load_catalog
 from imagegate.cli.common import config_from, console, fail, settings_from_env
 
-catalog_app = typer.Typer(help="Show and update the model catalog (prices, capabilities, lifecycle).",
-                          no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Show and update the model catalog (prices, capabilities, lifecycle).", no_args_is_help=True
+)
 
 
 @catalog_app.command("show")
 def show(
     provider: str | None = typer.Option(None, "--provider", help="Only this provider's rows."),
-    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config whose overrides apply (default: $IMAGEGATE_CONFIG)."),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML config whose overrides apply (default: $IMAGEGATE_CONFIG)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows (the shape of GET /api/pricing's 'models')."),
 ) -> None:
     """List catalog rows as the gateway would price them."""
-    from imagegate.api.pricing import pricing_document
+    from imagegate.api.public.pricing import pricing_document
     from imagegate.app import build_route_table, load_operator_catalog, operator_catalog_files, utc_today
     from imagegate.routing.table import RouteTable
 
@@ -54,20 +57,29 @@ def show(
         default = row["default_image"] or {}
         shape = " ".join(str(part) for part in (default.get("size"), default.get("quality")) if part) or "-"
         shutdown = row["lifecycle"]["shutdown_on"] or "-"
-        table.add_row(row["provider"], row["model"] + (" (unverified)" if row["unverified"] else ""), row["unit"],
-                      shape, default.get("usd", "-"), shutdown, row["as_of"])
+        table.add_row(
+            row["provider"],
+            row["model"] + (" (unverified)" if row["unverified"] else ""),
+            row["unit"],
+            shape,
+            default.get("usd", "-"),
+            shutdown,
+            row["as_of"],
+        )
     console.print(table)
     files = operator_catalog_files(settings)
     served = {alias.name for alias in build_route_table(gateway_config).aliases()}
-    console.print(f"{len(rows)} rows; price files over the shipped data: "
-                  f"{', '.join(str(path) for path in files) or 'none'}; "
-                  f"config overrides: {len(gateway_config.catalog)}; served aliases: {len(served)}",
-                  highlight=False)
+    console.print(
+        f"{len(rows)} rows; price files over the shipped data: "
+        f"{', '.join(str(path) for path in files) or 'none'}; "
+        f"config overrides: {len(gateway_config.catalog)}; served aliases: {len(served)}",
+        highlight=False,
+    )
 
 
 @catalog_app.command("update")
 def update(
-    file: Path = typer.Argument(..., help="A catalog JSON file: {\"schema_version\": 1, \"models\": [...]}."),
+    file: Path = typer.Argument(..., help='A catalog JSON file: {"schema_version": 1, "models": [...]}.'),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config whose overrides must still apply."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show the changes, install nothing."),
 ) -> None:
@@ -81,8 +93,9 @@ def update(
     target = settings.catalog_dir() / file.name
     others = [path for path in operator_catalog_files(settings) if path.name != file.name]
     try:
-        before = load_catalog(overrides=gateway_config.catalog,
-                              extra_files=[*others, *([target] if target.exists() else [])])
+        before = load_catalog(
+            overrides=gateway_config.catalog, extra_files=[*others, *([target] if target.exists() else [])]
+        )
         after = load_catalog(overrides=gateway_config.catalog, extra_files=[*others, file])
     except CatalogError as exc:
         raise fail(str(exc)) from None

@@ -29,8 +29,18 @@ def demo_config(sandbox_url: str) -> dict:
     """A config document routing every demo model to the sandbox."""
     return {
         "models": [
-            {"name": alias, "routes": [{"provider": provider, "model": model, "base_url": f"{sandbox_url}{suffix}",
-                                        "api_key": "sk-sandbox", "timeout": 120}]}
+            {
+                "name": alias,
+                "routes": [
+                    {
+                        "provider": provider,
+                        "model": model,
+                        "base_url": f"{sandbox_url}{suffix}",
+                        "api_key": "sk-sandbox",
+                        "timeout": 120,
+                    }
+                ],
+            }
             for alias, provider, model, suffix in DEMO_ROUTES
         ]
     }
@@ -55,14 +65,25 @@ def run_demo(host: str, port: int) -> None:
     with running_sandbox(SandboxConfig()) as sandbox_url:
         config = parse_config(demo_config(sandbox_url), env=os.environ, source="demo")
         url = url_of(sock, host)
-        console.print(f"imagegate demo: gateway at [bold]{url}[/bold] (sandbox providers at {sandbox_url})", highlight=False)
+        console.print(
+            f"imagegate demo: gateway at [bold]{url}[/bold] (sandbox providers at {sandbox_url})", highlight=False
+        )
         console.print(f"IMAGEGATE_URL={url}", highlight=False, markup=False, soft_wrap=True)
         console.print(f"IMAGEGATE_KEY={new.secret}", highlight=False, markup=False, soft_wrap=True)
         console.print(
-            "Try:  python -c \"from openai import OpenAI; c=OpenAI(base_url='" + url + "/v1', api_key='"
-            + new.secret + "'); print(c.images.generate(model='gpt-image-2', prompt='a lighthouse').usage)\"",
-            highlight=False, markup=False, soft_wrap=True,
+            "Try:  python -c \"from openai import OpenAI; c=OpenAI(base_url='"
+            + url
+            + "/v1', api_key='"
+            + new.secret
+            + "'); print(c.images.generate(model='gpt-image-2', prompt='a lighthouse').usage)\"",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
-        console.print(f"Database: {settings.resolved_database_url()}  (imagegate usage --json shows the ledger)",
-                      highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"Database: {settings.resolved_database_url()}  (imagegate usage --json shows the ledger)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
         serve_forever(settings, config, sock)

@@ -22,7 +22,9 @@ def _admin() -> KeyAdmin:
 @keys_app.command("create")
 def create(
     name: str = typer.Option(..., "--name", help="A unique name for the key (who or what uses it)."),
-    models: str | None = typer.Option(None, "--models", help="Comma-separated model aliases it may use (default: all)."),
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated model aliases it may use (default: all)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object with a 'key' field."),
 ) -> None:
     """Create a key and print it. This is the only time the key is shown."""
@@ -47,8 +49,14 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
         return
     table = Table("name", "prefix", "models", "created", "last used", "revoked")
     for row in rows:
-        table.add_row(str(row["name"]), f"{row['prefix']}…", ",".join(row["models"] or ["*"]),
-                      str(row["created_at"]), str(row["last_used_at"] or "-"), str(row["revoked_at"] or "-"))
+        table.add_row(
+            str(row["name"]),
+            f"{row['prefix']}…",
+            ",".join(row["models"] or ["*"]),
+            str(row["created_at"]),
+            str(row["last_used_at"] or "-"),
+            str(row["revoked_at"] or "-"),
+        )
     console.print(table)
 
 

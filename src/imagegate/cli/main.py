@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
 from imagegate.cli.catalog import catalog_app
+from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
 from imagegate.cli.estimate import estimate
 from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
@@ -16,8 +16,11 @@ from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
 from imagegate.cli.usage import usage
 
-app = typer.Typer(help="imagegate: one key and one base URL for every image-generation API.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="imagegate: one key and one base URL for every image-generation API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(keys_app, name="keys")
 app.command("usage")(usage)
 app.command("estimate")(estimate)
@@ -52,15 +55,23 @@ def serve(
 def sandbox(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8090, "--port", help="Port to listen on."),
-    fixed_delay_ms: int | None = typer.Option(None, "--fixed-delay-ms", help="Benchmark mode: answer every generation after this delay."),
-    fixed_image_bytes: int | None = typer.Option(None, "--fixed-image-bytes", help="Benchmark mode: size of the pre-encoded response."),
+    fixed_delay_ms: int | None = typer.Option(
+        None, "--fixed-delay-ms", help="Benchmark mode: answer every generation after this delay."
+    ),
+    fixed_image_bytes: int | None = typer.Option(
+        None, "--fixed-image-bytes", help="Benchmark mode: size of the pre-encoded response."
+    ),
 ) -> None:
     """Run the provider sandbox alone (synthetic images, real wire formats, fault injection)."""
     from imagegate.sandbox.config import SandboxConfig
     from imagegate.sandbox.server import run_sandbox
 
-    run_sandbox(host, port, SandboxConfig(fixed_delay_ms=fixed_delay_ms, fixed_image_bytes=fixed_image_bytes),
-                log_level=settings_from_env().log_level)
+    run_sandbox(
+        host,
+        port,
+        SandboxConfig(fixed_delay_ms=fixed_delay_ms, fixed_image_bytes=fixed_image_bytes),
+        log_level=settings_from_env().log_level,
+    )
 
 
 @app.command()
@@ -86,4 +97,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["main", "app", "fail"]
+__all__ = ["app", "fail", "main"]

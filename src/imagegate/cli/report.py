@@ -48,8 +48,18 @@ def report_table(result: Report) -> Table:
     window = [f"since {_when(result.since)}"] if result.since is not None else []
     window += [f"until {_when(result.until)}"] if result.until is not None else []
     table = Table(title=f"Spend by {result.by}, {' '.join(window) or 'all time'}", title_justify="left")
-    headings = ["requests", "attempts", "failed", "images", "accepted", "rejected", "rate",
-                "spend $", "$/image", "$/accepted"]
+    headings = [
+        "requests",
+        "attempts",
+        "failed",
+        "images",
+        "accepted",
+        "rejected",
+        "rate",
+        "spend $",
+        "$/image",
+        "$/accepted",
+    ]
     table.add_column(result.by, overflow="fold")
     for heading in headings:
         table.add_column(heading, justify="right")
@@ -61,8 +71,18 @@ def report_table(result: Report) -> Table:
 
 
 def _cells(row: dict[str, object]) -> list[str]:
-    keys = ["requests", "attempts", "failed_attempts", "images", "accepted", "rejected", "acceptance_rate",
-            "spend_usd", "cost_per_image_usd", "cost_per_accepted_image_usd"]
+    keys = [
+        "requests",
+        "attempts",
+        "failed_attempts",
+        "images",
+        "accepted",
+        "rejected",
+        "acceptance_rate",
+        "spend_usd",
+        "cost_per_image_usd",
+        "cost_per_accepted_image_usd",
+    ]
     return ["-" if row[key] is None else str(row[key]) for key in keys]
 
 

@@ -22,7 +22,8 @@ from imagegate.routing.control_store import RoutingChange
 from imagegate.service.route_control import RoutingAdmin, change_view, health_from_ledger
 
 routes_app = typer.Typer(
-    help="Routes: status, enable/disable, weights, policies, rollback, change log.", invoke_without_command=True,
+    help="Routes: status, enable/disable, weights, policies, rollback, change log.",
+    invoke_without_command=True,
 )
 STATS_WINDOW = timedelta(hours=1)
 STATS_MAX_ROWS = 20_000
@@ -40,8 +41,9 @@ def _admin(ctx: typer.Context) -> tuple[RoutingAdmin, Any]:
     config = config_from(_context(ctx).get("config"), settings)
     engine = migrated_engine(settings)
     catalog = load_operator_catalog(settings, config)
-    admin = RoutingAdmin(SqlRoutingState(engine), build_route_table(config), facts=facts_from_catalog(catalog),
-                         today=utc_today)
+    admin = RoutingAdmin(
+        SqlRoutingState(engine), build_route_table(config), facts=facts_from_catalog(catalog), today=utc_today
+    )
     return admin, engine
 
 
@@ -79,17 +81,31 @@ def routes(
 
 def routes_table(aliases: list[dict[str, Any]]) -> Table:
     """The rich table ``imagegate routes`` prints."""
-    table = Table("alias", "route", "provider/model", "enabled", "weight", "policy", "status", "last checked",
-                  "p50/p95 ms", "error rate")
+    table = Table(
+        "alias",
+        "route",
+        "provider/model",
+        "enabled",
+        "weight",
+        "policy",
+        "status",
+        "last checked",
+        "p50/p95 ms",
+        "error rate",
+    )
     for alias in aliases:
         policy = alias["policy"] + ("*" if alias["policy_override"] is not None else "")
         for row in alias["routes"]:
             overridden = row["override"]
             table.add_row(
-                alias["alias"], row["route"], f"{row['provider']}/{row['provider_model']}",
+                alias["alias"],
+                row["route"],
+                f"{row['provider']}/{row['provider_model']}",
                 ("yes" if row["enabled"] else "[red]no[/red]") + ("*" if overridden["enabled"] is not None else ""),
                 f"{row['weight']:g}" + ("*" if overridden["weight"] is not None else ""),
-                policy, row["status"], _when(row["last_checked_at"]),
+                policy,
+                row["status"],
+                _when(row["last_checked_at"]),
                 "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}/{row['p95_ms']:.0f}",
                 "-" if row["error_rate"] is None else f"{row['error_rate']:.0%}",
             )
@@ -110,8 +126,11 @@ def _apply(ctx: typer.Context, change: Any) -> None:
         raise fail(error.message) from None
     finally:
         engine.dispose()
-    console.print(f"change {made.id}: {made.action} {made.route or made.alias} "
-                  f"{json.dumps(made.before)} -> {json.dumps(made.after)}", highlight=False)
+    console.print(
+        f"change {made.id}: {made.action} {made.route or made.alias} "
+        f"{json.dumps(made.before)} -> {json.dumps(made.after)}",
+        highlight=False,
+    )
 
 
 @routes_app.command("disable")
@@ -169,6 +188,14 @@ def log(
     table = Table("id", "at", "actor", "action", "alias", "route", "before", "after")
     for change in changes:
         action = change["action"] + ("" if change["reverts"] is None else f" of {change['reverts']}")
-        table.add_row(str(change["id"]), _when(change["at"]), change["actor"], action, change["alias"],
-                      change["route"] or "-", json.dumps(change["before"]), json.dumps(change["after"]))
+        table.add_row(
+            str(change["id"]),
+            _when(change["at"]),
+            change["actor"],
+            action,
+            change["alias"],
+            change["route"] or "-",
+            json.dumps(change["before"]),
+            json.dumps(change["after"]),
+        )
     console.print(table)

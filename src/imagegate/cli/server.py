@@ -35,8 +35,14 @@ def url_of(sock: socket.socket, host: str) -> str:
 def uvicorn_config(app: object, *, log_level: str, workers: int = 1, factory: bool = False) -> uvicorn.Config:
     """The server settings imagegate runs with (uvloop + httptools when installed)."""
     return uvicorn.Config(
-        app, log_level=log_level, workers=workers, factory=factory, lifespan="on",
-        timeout_keep_alive=75, access_log=log_level == "debug", server_header=False,
+        app,
+        log_level=log_level,
+        workers=workers,
+        factory=factory,
+        lifespan="on",
+        timeout_keep_alive=75,
+        access_log=log_level == "debug",
+        server_header=False,
         timeout_graceful_shutdown=30,
     )
 
@@ -45,8 +51,9 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
     """Serve until interrupted. With several workers each builds its own runtime from the env."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers > 1:
-        server_config = uvicorn_config("imagegate.cli.server:app_from_env", log_level=settings.log_level,
-                                       workers=workers, factory=True)
+        server_config = uvicorn_config(
+            "imagegate.cli.server:app_from_env", log_level=settings.log_level, workers=workers, factory=True
+        )
         from uvicorn.supervisors import Multiprocess
 
         Multiprocess(server_config, target=uvicorn.Server(server_config).run, sockets=[sock]).run()

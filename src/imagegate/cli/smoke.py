@@ -43,9 +43,15 @@ def smoke(
     ledger = SqlLedgerStore(engine)
     admin = RoutingAdmin(SqlRoutingState(engine), routes, facts=facts, today=utc_today)
     http = HttpExecutor()
-    tester = SmokeTester(routes=routes, registry=builtin_registry(), facts=facts, http=http,
-                         record_entry=lambda entry: ledger.append_entries([entry]), record_check=admin.record_check,
-                         today=utc_today)
+    tester = SmokeTester(
+        routes=routes,
+        registry=builtin_registry(),
+        facts=facts,
+        http=http,
+        record_entry=lambda entry: ledger.append_entries([entry]),
+        record_check=admin.record_check,
+        today=utc_today,
+    )
     try:
         targets = tester.select(model, route)
     except ClientError as error:
@@ -81,9 +87,12 @@ def smoke_table(results: list[SmokeResult]) -> Table:
         colour = "green" if check.status == "available" else "yellow" if result.passed else "red"
         asked = " ".join(part for part in (result.size, result.quality) if part) or "-"
         table.add_row(
-            result.target.name, f"{result.target.provider}/{result.target.model}",
-            f"[{colour}]{check.status}[/{colour}]", "-" if check.latency_ms is None else str(check.latency_ms),
-            asked, "-" if check.cost_micros is None else f"${usd_string(check.cost_micros)}",
+            result.target.name,
+            f"{result.target.provider}/{result.target.model}",
+            f"[{colour}]{check.status}[/{colour}]",
+            "-" if check.latency_ms is None else str(check.latency_ms),
+            asked,
+            "-" if check.cost_micros is None else f"${usd_string(check.cost_micros)}",
             check.provider_request_id or "-",
             ": ".join(part for part in (check.error_code, check.detail) if part)[:80] or "-",
         )

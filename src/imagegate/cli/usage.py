@@ -58,6 +58,15 @@ def usage(
     table = Table("time", "request", "key", "model", "route", "status", "images", "cost $", "ms")
     for row in rows:
         status = row["status"] if row["error_code"] is None else f"{row['status']}: {row['error_code']}"
-        table.add_row(row["created_at"][:19], row["request_id"][:16], row["key_name"] or "", row["model"],
-                      row["route"], status, str(row["images"]), row["cost_usd"], str(row["latency_ms"]))
+        table.add_row(
+            row["created_at"][:19],
+            row["request_id"][:16],
+            row["key_name"] or "",
+            row["model"],
+            row["route"],
+            status,
+            str(row["images"]),
+            row["cost_usd"],
+            str(row["latency_ms"]),
+        )
     console.print(table)

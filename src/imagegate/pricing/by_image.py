@@ -36,8 +36,12 @@ def unit_price(
         )
     if known_qualities:
         quality_options, quality_exact = pick(
-            qualities, price.default_quality, known_qualities, known_qualities.__contains__,
-            what="quality", strict=strict,
+            qualities,
+            price.default_quality,
+            known_qualities,
+            known_qualities.__contains__,
+            what="quality",
+            strict=strict,
         )
     usd = most_expensive(size_options, quality_options, lambda s, q: _match(price, s, q))
     return usd, size_exact and quality_exact
@@ -54,9 +58,7 @@ def quote_lines(request: ImageRequest, price: PriceRow, tier: str) -> Lines:
 
 def settle_lines(request: ImageRequest, result: ImageResult, price: PriceRow, tier: str) -> Lines:
     """Delivered images x the unit price; estimated only when the price point had to be bounded."""
-    usd, exact = unit_price(
-        price, [result.size, request.resolution, request.size], [result.quality, request.quality]
-    )
+    usd, exact = unit_price(price, [result.size, request.resolution, request.size], [result.quality, request.quality])
     lines = Lines()
     lines.add("image_output", result.image_count * usd_to_micros(usd))
     lines.scale(price.tier(tier).multiplier)

@@ -22,9 +22,7 @@ def output_cost(rates: MegapixelRates, megapixels: Decimal) -> Decimal:
     return rates.first_mp + max(Decimal(0), megapixels - 1) * rates.output_mp
 
 
-def output_megapixels(
-    rates: MegapixelRates, sizes: Sequence[str | None], default: str | None
-) -> tuple[Decimal, bool]:
+def output_megapixels(rates: MegapixelRates, sizes: Sequence[str | None], default: str | None) -> tuple[Decimal, bool]:
     """Rounded MP of one output image, and whether exact (else the row's ``max_output_mp``)."""
     named = [size for size in sizes if size is not None]
     for size in named if named else [default]:

@@ -64,8 +64,12 @@ def output_tokens(
     if isinstance(rule, TableOutput):
         known_qualities = list(dict.fromkeys(q for row in rule.table.values() for q in row))
         quality_options, quality_exact = pick(
-            qualities, price.default_quality, known_qualities, known_qualities.__contains__,
-            what="quality", strict=strict,
+            qualities,
+            price.default_quality,
+            known_qualities,
+            known_qualities.__contains__,
+            what="quality",
+            strict=strict,
         )
         size_options, size_exact = pick(
             sizes, price.default_size, rule.table, rule.table.__contains__, what="size", strict=strict
@@ -78,9 +82,7 @@ def output_tokens(
         quality_options, quality_exact = pick(
             qualities, price.default_quality, factors, factors.__contains__, what="quality", strict=strict
         )
-        size_options, size_exact = pick(
-            sizes, price.default_size, rule.auto_sizes, _is_wxh, what="size", strict=strict
-        )
+        size_options, size_exact = pick(sizes, price.default_size, rule.auto_sizes, _is_wxh, what="size", strict=strict)
         tokens = most_expensive(
             size_options,
             quality_options,

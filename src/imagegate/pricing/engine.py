@@ -25,7 +25,6 @@ from imagegate.pricing.rows import STANDARD_TIER, PriceRow, UnknownTier
 __all__ = ["Charge", "PricingError", "UnknownTier", "per_image_price", "quote", "settle"]
 
 
-
 class _Unit(Protocol):
     """What each unit module (``by_token``, ``by_image``, ``by_megapixel``) provides."""
 
@@ -53,9 +52,7 @@ def quote(request: ImageRequest, price: PriceRow, *, tier: str = STANDARD_TIER) 
     return _UNITS[row.unit].quote_lines(request, row, tier).to_charge(row.unit)
 
 
-def settle(
-    request: ImageRequest, result: ImageResult, price: PriceRow, *, tier: str = STANDARD_TIER
-) -> Charge:
+def settle(request: ImageRequest, result: ImageResult, price: PriceRow, *, tier: str = STANDARD_TIER) -> Charge:
     """The actual cost of a successful attempt.
 
     A provider-reported charge (``usage.provider_cost_usd``) is taken as is. Otherwise usage

@@ -200,4 +200,3 @@ def _header_only_png(width: int, height: int) -> InputImage:
 
 def _micros(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-

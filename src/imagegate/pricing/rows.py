@@ -138,9 +138,7 @@ class FixedOutput(_Row):
     unverified: bool = False
 
 
-OutputTokenRule = Annotated[
-    AreaFormulaOutput | TableOutput | PerTierOutput | FixedOutput, Field(discriminator="rule")
-]
+OutputTokenRule = Annotated[AreaFormulaOutput | TableOutput | PerTierOutput | FixedOutput, Field(discriminator="rule")]
 
 
 class TileInput(_Row):

@@ -46,7 +46,7 @@ class StreamingResponse:
         try:
             async for chunk in self._response.content.iter_chunked(READ_CHUNK_BYTES):
                 yield chunk
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UpstreamTimeout("the provider stopped sending within the deadline") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamBadResponse(f"the provider's response broke off: {type(exc).__name__}") from exc
@@ -55,7 +55,7 @@ class StreamingResponse:
         """The whole remaining body."""
         try:
             return await self._response.read()
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UpstreamTimeout("the provider stopped sending within the deadline") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamBadResponse(f"the provider's response broke off: {type(exc).__name__}") from exc
@@ -105,9 +105,14 @@ class HttpExecutor:
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._client().request(
-                    wire.method, wire.url, headers=wire.headers, data=data, timeout=timeout, allow_redirects=False,
+                    wire.method,
+                    wire.url,
+                    headers=wire.headers,
+                    data=data,
+                    timeout=timeout,
+                    allow_redirects=False,
                 )
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise UpstreamTimeout(f"the provider did not answer within {timeout_s:g} s") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"could not reach the provider: {type(exc).__name__}") from exc

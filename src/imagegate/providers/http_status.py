@@ -19,9 +19,16 @@ from imagegate.domain.errors import (
 )
 
 _BY_STATUS: dict[int, type[ProviderError]] = {
-    400: ProviderInvalidRequest, 401: ProviderAuthentication, 403: ProviderPermission, 404: ProviderNotFound,
-    408: UpstreamTimeout, 409: UpstreamUnavailable, 413: ProviderInvalidRequest, 422: ProviderInvalidRequest,
-    429: RateLimited, 504: UpstreamTimeout,
+    400: ProviderInvalidRequest,
+    401: ProviderAuthentication,
+    403: ProviderPermission,
+    404: ProviderNotFound,
+    408: UpstreamTimeout,
+    409: UpstreamUnavailable,
+    413: ProviderInvalidRequest,
+    422: ProviderInvalidRequest,
+    429: RateLimited,
+    504: UpstreamTimeout,
 }
 
 

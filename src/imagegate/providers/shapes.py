@@ -24,12 +24,27 @@ DEFAULT_TIER = "1K"
 # Google's 1K shapes for Gemini 3 Pro Image / 3.1 Flash Image; 2K and 4K are exact multiples and
 # the 512 tier (3.1 Flash only) is measured for the extended ratios and 21:9, half of 1K otherwise.
 _ONE_K: dict[str, tuple[int, int]] = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-    "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
-    "1:4": (512, 2064), "4:1": (2064, 512), "1:8": (352, 2928), "8:1": (2928, 352),
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2064),
+    "4:1": (2064, 512),
+    "1:8": (352, 2928),
+    "8:1": (2928, 352),
 }
 _MEASURED_512: dict[str, tuple[int, int]] = {
-    "21:9": (784, 336), "1:4": (256, 1024), "4:1": (1024, 256), "1:8": (176, 1456), "8:1": (1456, 176),
+    "21:9": (784, 336),
+    "1:4": (256, 1024),
+    "4:1": (1024, 256),
+    "1:8": (176, 1456),
+    "8:1": (1456, 176),
 }
 _TIER_FACTOR = {"1K": 1, "2K": 2, "4K": 4}
 
@@ -68,7 +83,7 @@ def canonical_size(aspect: str, tier: str | None) -> tuple[int, int]:
 
 
 def _round16(value: float) -> int:
-    return max(16, int(round(value / 16)) * 16)
+    return max(16, round(value / 16) * 16)
 
 
 def _log_distance(a: float, b: float) -> float:
@@ -118,7 +133,7 @@ def fit_custom_size(width: int, height: int, rule: CustomSizeRule) -> tuple[tupl
     Rounding keeps the shape within a few pixels; a size the rule forbids outright (too large, too
     elongated) is reported, never shrunk to fit.
     """
-    snapped = tuple(max(rule.multiple_of, int(round(v / rule.multiple_of)) * rule.multiple_of) for v in (width, height))
+    snapped = tuple(max(rule.multiple_of, round(v / rule.multiple_of) * rule.multiple_of) for v in (width, height))
     problem = check_custom_size(snapped[0], snapped[1], rule)
     if problem is not None:
         return None, problem

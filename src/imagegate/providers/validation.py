@@ -92,7 +92,9 @@ def _validate_background(request: ImageRequest, caps: Capabilities, model: str) 
     if background is None:
         return
     if caps.backgrounds and background not in caps.backgrounds:
-        raise _reject(request, "background", f"Invalid '{{param}}' {background!r}; supported: {_choices(caps.backgrounds)}")
+        raise _reject(
+            request, "background", f"Invalid '{{param}}' {background!r}; supported: {_choices(caps.backgrounds)}"
+        )
     if background != "transparent":
         return
     if not caps.transparent_background:
@@ -116,7 +118,9 @@ def _validate_inputs(request: ImageRequest, caps: Capabilities, model: str) -> N
         raise _reject(request, "images", "an edit needs at least one input '{param}'")
     if len(request.images) > caps.max_input_images:
         raise _reject(
-            request, "images", f"{model} accepts at most {caps.max_input_images} input images, got {len(request.images)}"
+            request,
+            "images",
+            f"{model} accepts at most {caps.max_input_images} input images, got {len(request.images)}",
         )
     if request.mask is not None and not caps.mask:
         raise _reject(request, "mask", f"'{{param}}' is not supported by {model}")
@@ -126,7 +130,9 @@ def _validate_inputs(request: ImageRequest, caps: Capabilities, model: str) -> N
             raise _reject(request, "input_fidelity", f"'{{param}}' must be omitted for {model}")
         if fidelity not in caps.input_fidelities:
             raise _reject(
-                request, "input_fidelity", f"Invalid '{{param}}' {fidelity!r} for {model}; supported: {_choices(caps.input_fidelities)}"
+                request,
+                "input_fidelity",
+                f"Invalid '{{param}}' {fidelity!r} for {model}; supported: {_choices(caps.input_fidelities)}",
             )
 
 

@@ -72,14 +72,27 @@ class RoutingStateStore(Protocol):
         ...
 
     def change_route(
-        self, *, alias: str, route: str, values: Mapping[str, Any], action: Action, actor: str, at: datetime,
+        self,
+        *,
+        alias: str,
+        route: str,
+        values: Mapping[str, Any],
+        action: Action,
+        actor: str,
+        at: datetime,
         reverts: int | None = None,
     ) -> RoutingChange:
         """Set some of a route's override fields (``enabled``, ``weight``) and log it, atomically."""
         ...
 
     def change_policy(
-        self, *, alias: str, policy: Policy | None, action: Action, actor: str, at: datetime,
+        self,
+        *,
+        alias: str,
+        policy: Policy | None,
+        action: Action,
+        actor: str,
+        at: datetime,
         reverts: int | None = None,
     ) -> RoutingChange:
         """Set (or with None, clear) an alias's policy override and log it, atomically."""

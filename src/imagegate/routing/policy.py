@@ -47,7 +47,7 @@ def order_routes(
             w = weight(route)
             key = -1.0 if w <= 0 else max(random_unit(), 1e-12) ** (1.0 / w)
             keyed.append((key, -index, route))
-        return [route for key, _, route in sorted(keyed, key=lambda item: (item[0], item[1]), reverse=True) if key >= 0] + [
-            route for key, _, route in keyed if key < 0
-        ]
+        return [
+            route for key, _, route in sorted(keyed, key=lambda item: (item[0], item[1]), reverse=True) if key >= 0
+        ] + [route for key, _, route in keyed if key < 0]
     raise ValueError(f"unknown routing policy {policy!r}; choose one of {', '.join(POLICIES)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imagegate.domain.errors import ModelNotFound
 from imagegate.providers.base import RouteTarget
@@ -19,7 +19,7 @@ class ModelAlias:
     routes: tuple[RouteTarget, ...]
     description: str | None = None
     policy: Policy = "priority"
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class RouteTable:

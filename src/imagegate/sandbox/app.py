@@ -68,8 +68,12 @@ class RequestIdMiddleware:
             logger.exception("sandbox request %s failed", request_id)
             if started:
                 raise
-            error = OpenAIError(500, "The sandbox had an internal error while processing your request.",
-                                type="server_error", code="server_error")
+            error = OpenAIError(
+                500,
+                "The sandbox had an internal error while processing your request.",
+                type="server_error",
+                code="server_error",
+            )
             await error_response(error)(scope, receive, send_with_id)
 
 

@@ -15,7 +15,6 @@ from imagegate.sandbox.render import Renderer
 __all__ = ["SandboxConfig", "SandboxState", "TransportLookup"]
 
 
-
 @dataclass(frozen=True)
 class SandboxConfig:
     """How a sandbox instance behaves. Every field has a default that suits tests and the demo.

@@ -9,6 +9,7 @@ always completes its HTTP message and these must not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 import struct
@@ -146,9 +147,7 @@ class RequestLog:
     def records(self, path: str | None = None, model: str | None = None) -> list[RequestRecord]:
         """Kept records, oldest first, optionally filtered by path suffix and model."""
         return [
-            r
-            for r in self._records
-            if (path is None or r.path.endswith(path)) and (model is None or r.model == model)
+            r for r in self._records if (path is None or r.path.endswith(path)) and (model is None or r.model == model)
         ]
 
     def clear(self) -> None:
@@ -175,7 +174,7 @@ def _rule_from_json(item: Any, store: FaultStore) -> FaultRule | str:
         return "each fault must be a JSON object"
     fault = item.get("fault")
     if not isinstance(fault, str):
-        return "'fault' must be a string such as \"500\" or \"429=1.5\""
+        return '\'fault\' must be a string such as "500" or "429=1.5"'
     count = item.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         return "'count' must be a positive integer"
@@ -202,7 +201,7 @@ def control_routes(store: FaultStore, log: RequestLog) -> list[Route]:
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:
-            return _control_error("body must be JSON: {\"fault\": \"500\", \"count\": 1}")
+            return _control_error('body must be JSON: {"fault": "500", "count": 1}')
         # One object or a list of them; validate all before queueing any, so a bad list changes nothing.
         items = body if isinstance(body, list) else [body]
         scratch = FaultStore()
@@ -273,11 +272,9 @@ async def drop_connection(scope: Scope, receive: Receive, lookup: TransportLooku
     if reset:
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            try:
-                # Linger on with timeout 0 makes close() send RST instead of FIN.
+            # Linger on with timeout 0 makes close() send RST instead of FIN.
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
         transport.abort()
     else:
         transport.close()  # sends what is already written, then FIN

@@ -40,14 +40,27 @@ def check_api_key(state: SandboxState, request: Request) -> None:
     """Raise the error Google gives for a missing or refused API key."""
     key = request.headers.get("x-goog-api-key") or request.query_params.get("key") or ""
     if key.strip() == "":
-        raise GoogleError(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without "
-                          "established identity). Please use API Key or other form of API consumer identity to call "
-                          "this API.")
+        raise GoogleError(
+            403,
+            "PERMISSION_DENIED",
+            "Method doesn't allow unregistered callers (callers without "
+            "established identity). Please use API Key or other form of API consumer identity to call "
+            "this API.",
+        )
     if state.config.api_keys is not None and key.strip() not in state.config.api_keys:
-        raise GoogleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", details=[
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-             "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}},
-        ])
+        raise GoogleError(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                    "metadata": {"service": "generativelanguage.googleapis.com"},
+                },
+            ],
+        )
 
 
 def check_bearer(state: SandboxState, request: Request) -> None:
@@ -55,10 +68,19 @@ def check_bearer(state: SandboxState, request: Request) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     expires = state.google_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
     if expires is None or expires <= time.time():
-        raise GoogleError(401, "UNAUTHENTICATED", "Request had invalid authentication credentials. Expected OAuth 2 "
-                          "access token, login cookie or other valid authentication credential.", details=[
-                              {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
-                               "domain": "googleapis.com"}])
+        raise GoogleError(
+            401,
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 "
+            "access token, login cookie or other valid authentication credential.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "ACCESS_TOKEN_TYPE_UNSUPPORTED",
+                    "domain": "googleapis.com",
+                }
+            ],
+        )
 
 
 def _b64url(text: str) -> bytes:
@@ -110,8 +132,11 @@ def _check_assertion(state: SandboxState, assertion: str, token_url: str) -> Non
 
 
 def _oauth_error(description: str, status: int = 400) -> Response:
-    return Response(orjson.dumps({"error": "invalid_grant", "error_description": description}), status_code=status,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps({"error": "invalid_grant", "error_description": description}),
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 def token_routes(state: SandboxState) -> list[Route]:

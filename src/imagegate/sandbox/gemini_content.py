@@ -27,14 +27,27 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.directives import Directive, DirectiveError, FaultPlan, find_directives, plan_faults
-from imagegate.sandbox.faults import HangResponse, RequestRecord, ResetResponse, TransportLookup, TruncatedResponse, drop_connection
+from imagegate.sandbox.faults import (
+    HangResponse,
+    RequestRecord,
+    ResetResponse,
+    TransportLookup,
+    TruncatedResponse,
+    drop_connection,
+)
 from imagegate.sandbox.gemini_auth import check_api_key, check_bearer
 from imagegate.sandbox.gemini_models import GoogleError, google_error, input_image_tokens, lookup_gemini
 from imagegate.sandbox.gemini_validation import GeminiJob, camel_keys, validate_generate_content
 from imagegate.sandbox.render import RenderSpec, seed_from
 
-__all__ = ["gemini_routes", "google_error_response", "google_fault_error", "google_fault_response", "google_plan",
-           "request_id_of"]
+__all__ = [
+    "gemini_routes",
+    "google_error_response",
+    "google_fault_error",
+    "google_fault_response",
+    "google_plan",
+    "request_id_of",
+]
 
 _THOUGHT = "**Composing the image**\n\nI am laying out the scene the prompt describes."
 _SIGNATURE = "c2FuZGJveC10aG91Z2h0LXNpZ25hdHVyZQ=="  # base64 of "sandbox-thought-signature"
@@ -49,8 +62,9 @@ def request_id_of(request: Request) -> str:
 
 def google_error_response(error: GoogleError) -> Response:
     """``error`` as an HTTP response."""
-    return Response(orjson.dumps(error.body()), status_code=error.code, media_type="application/json",
-                    headers=error.headers)
+    return Response(
+        orjson.dumps(error.body()), status_code=error.code, media_type="application/json", headers=error.headers
+    )
 
 
 def google_fault_response(directive: Directive, state: SandboxState, model: str) -> Response | None:
@@ -60,8 +74,10 @@ def google_fault_response(directive: Directive, state: SandboxState, model: str)
     if error is not None:
         raise error
     if directive.name == "hang":
-        return HangResponse(state.config.hang_max_s, google_error_response(
-            GoogleError(504, "DEADLINE_EXCEEDED", "The sandbox hang fault reached hang_max_s.")))
+        return HangResponse(
+            state.config.hang_max_s,
+            google_error_response(GoogleError(504, "DEADLINE_EXCEEDED", "The sandbox hang fault reached hang_max_s.")),
+        )
     if directive.name == "reset":
         return ResetResponse(state.transport_lookup)
     return None
@@ -72,32 +88,74 @@ def google_fault_error(directive: Directive, model: str) -> GoogleError | None:
     name = directive.name
     if name == "429":
         seconds = directive.seconds if directive.seconds is not None else 1.0
-        return GoogleError(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and "
-                           f"billing details. Please retry in {seconds:g}s.", details=[
-                               {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-                                   "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                                   "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
-                                   "quotaDimensions": {"location": "global", "model": model}, "quotaValue": "10"}]},
-                               {"@type": "type.googleapis.com/google.rpc.Help",
-                                "links": [{"description": "Learn more about Gemini API quotas",
-                                           "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-                               {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds:g}s"},
-                           ])
+        return GoogleError(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "You exceeded your current quota, please check your plan and "
+            f"billing details. Please retry in {seconds:g}s.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {
+                            "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                            "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+                            "quotaDimensions": {"location": "global", "model": model},
+                            "quotaValue": "10",
+                        }
+                    ],
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.Help",
+                    "links": [
+                        {
+                            "description": "Learn more about Gemini API quotas",
+                            "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                        }
+                    ],
+                },
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds:g}s"},
+            ],
+        )
     if name == "quota":
-        return GoogleError(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your plan and "
-                           "billing details.", details=[
-                               {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-                                   "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                                   "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-                                   "quotaDimensions": {"location": "global", "model": model}, "quotaValue": "0"}]},
-                           ])
+        return GoogleError(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "You exceeded your current quota, please check your plan and billing details.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [
+                        {
+                            "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                            "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+                            "quotaDimensions": {"location": "global", "model": model},
+                            "quotaValue": "0",
+                        }
+                    ],
+                },
+            ],
+        )
     if name == "401":
-        return GoogleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", details=[
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-             "domain": "googleapis.com"}])
+        return GoogleError(
+            400,
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
+        )
     if name == "500":
-        return GoogleError(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
-                           "https://developers.generativeai.google/guide/troubleshooting")
+        return GoogleError(
+            500,
+            "INTERNAL",
+            "An internal error has occurred. Please retry or report in "
+            "https://developers.generativeai.google/guide/troubleshooting",
+        )
     if name == "502":
         return GoogleError(502, "UNAVAILABLE", "Bad gateway.")
     if name == "503":
@@ -142,8 +200,14 @@ def _envelope(job: GeminiJob, body: dict[str, Any], response_id: str) -> dict[st
 
 
 def _render(state: SandboxState, job: GeminiJob) -> bytes:
-    spec = RenderSpec(job.width, job.height, "jpeg", False, seed_from(job.model.family, job.prompt, job.ratio, job.size),
-                      compression=90)
+    spec = RenderSpec(
+        job.width,
+        job.height,
+        "jpeg",
+        False,
+        seed_from(job.model.family, job.prompt, job.ratio, job.size),
+        compression=90,
+    )
     return state.renderer.render(spec)
 
 
@@ -163,25 +227,57 @@ def _chunks(job: GeminiJob, outcome: str | None, image: bytes | None, response_i
         usage = _usage(job, image=False, text=None)
         usage.pop("thoughtsTokenCount", None)
         usage["totalTokenCount"] = usage["promptTokenCount"]
-        return [_envelope(job, {"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
-            {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]},
-            "usageMetadata": usage}, response_id)]
+        return [
+            _envelope(
+                job,
+                {
+                    "promptFeedback": {
+                        "blockReason": "SAFETY",
+                        "safetyRatings": [
+                            {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}
+                        ],
+                    },
+                    "usageMetadata": usage,
+                },
+                response_id,
+            )
+        ]
     thought = [{"text": _THOUGHT, "thought": True}] if job.model.thinks else []
     if outcome in ("moderation-output", "prohibited"):
         reason = "IMAGE_SAFETY" if outcome == "moderation-output" else "PROHIBITED_CONTENT"
-        return [_envelope(job, {"candidates": [{"content": {"role": "model", "parts": thought} if thought else None,
-                                                "finishReason": reason, "index": 0,
-                                                "finishMessage": "Unable to show the generated image. The image was "
-                                                                 "filtered out because it violated Google's Generative "
-                                                                 "AI Prohibited Use policy."}],
-                                "usageMetadata": _usage(job, image=False, text=None)}, response_id)]
+        return [
+            _envelope(
+                job,
+                {
+                    "candidates": [
+                        {
+                            "content": {"role": "model", "parts": thought} if thought else None,
+                            "finishReason": reason,
+                            "index": 0,
+                            "finishMessage": "Unable to show the generated image. The image was "
+                            "filtered out because it violated Google's Generative "
+                            "AI Prohibited Use policy.",
+                        }
+                    ],
+                    "usageMetadata": _usage(job, image=False, text=None),
+                },
+                response_id,
+            )
+        ]
     if outcome == "no-image" or not job.want_image:
         text = "I can describe the scene, but I did not make an image this time."
         reason = "NO_IMAGE" if outcome == "no-image" else "STOP"
         parts = [*thought, {"text": text}]
-        return [_envelope(job, {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason,
-                                                "index": 0}],
-                                "usageMetadata": _usage(job, image=False, text=text)}, response_id)]
+        return [
+            _envelope(
+                job,
+                {
+                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
+                    "usageMetadata": _usage(job, image=False, text=text),
+                },
+                response_id,
+            )
+        ]
     assert image is not None
     text = _reply_text(job)
     parts: list[dict[str, Any]] = list(thought)
@@ -190,13 +286,32 @@ def _chunks(job: GeminiJob, outcome: str | None, image: bytes | None, response_i
     parts.append({"inlineData": {"mimeType": "image/jpeg", "data": _b64(image)}, "thoughtSignature": _SIGNATURE})
     usage = _usage(job, image=True, text=text)
     if not job.stream:
-        return [_envelope(job, {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP",
-                                                "index": 0}], "usageMetadata": usage}, response_id)]
-    pieces = [_envelope(job, {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]}, response_id)
-              for part in parts]
-    pieces.append(_envelope(job, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
-                                                  "finishReason": "STOP", "index": 0}],
-                                  "usageMetadata": usage}, response_id))
+        return [
+            _envelope(
+                job,
+                {
+                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
+                    "usageMetadata": usage,
+                },
+                response_id,
+            )
+        ]
+    pieces = [
+        _envelope(job, {"candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}]}, response_id)
+        for part in parts
+    ]
+    pieces.append(
+        _envelope(
+            job,
+            {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}
+                ],
+                "usageMetadata": usage,
+            },
+            response_id,
+        )
+    )
     return pieces
 
 
@@ -215,8 +330,13 @@ class _SSE:
         self.lookup = lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
         async for frame in self.frames:
             if isinstance(frame, tuple):  # ("cut", partial frame): send it, then drop the connection
                 await send({"type": "http.response.body", "body": frame[1], "more_body": True})
@@ -244,7 +364,13 @@ async def _stream(pieces: list[dict[str, Any]], outcome: str | None) -> AsyncIte
 
 
 async def answer_generate(
-    state: SandboxState, request: Request, record: RequestRecord, model: str, *, stream: bool, vertex: bool,
+    state: SandboxState,
+    request: Request,
+    record: RequestRecord,
+    model: str,
+    *,
+    stream: bool,
+    vertex: bool,
     version: str,
 ) -> Response | ASGIApp:
     """Validate, apply faults and answer one generateContent call."""
@@ -283,8 +409,9 @@ async def answer_generate(
     if stream:
         return _SSE(_stream(pieces, name), state.transport_lookup)
     if name == "malformed":
-        return Response(b'{"candidates": [{"content": {"parts": [{"inlineData": {"data": "/9j/4AAQSk',
-                        media_type="application/json")
+        return Response(
+            b'{"candidates": [{"content": {"parts": [{"inlineData": {"data": "/9j/4AAQSk', media_type="application/json"
+        )
     payload = await run_in_threadpool(orjson.dumps, _clean(pieces[0]))
     if name == "truncated":
         return TruncatedResponse(payload, state.transport_lookup)
@@ -309,8 +436,9 @@ def gemini_routes(state: SandboxState, predict: Handler) -> list[Route]:
             if method == "predict":
                 response = await predict(state, request, record, model, version, vertex)
             elif method in ("generateContent", "streamGenerateContent"):
-                response = await answer_generate(state, request, record, model, stream=record.stream, vertex=vertex,
-                                                 version=version)
+                response = await answer_generate(
+                    state, request, record, model, stream=record.stream, vertex=vertex, version=version
+                )
             else:
                 raise GoogleError(404, "NOT_FOUND", f"Method {method} is not found for models/{model}.")
         except GoogleError as error:
@@ -329,6 +457,9 @@ def gemini_routes(state: SandboxState, predict: Handler) -> list[Route]:
 
     return [
         Route("/{version:str}/models/{target:str}", gemini_api, methods=["POST"]),
-        Route("/{version:str}/projects/{project:str}/locations/{location:str}/publishers/google/models/{target:str}",
-              vertex, methods=["POST"]),
+        Route(
+            "/{version:str}/projects/{project:str}/locations/{location:str}/publishers/google/models/{target:str}",
+            vertex,
+            methods=["POST"],
+        ),
     ]

@@ -19,19 +19,42 @@ _EXTENDED_RATIOS = ("1:4", "4:1", "1:8", "8:1")
 
 # Gemini 2.5 Flash Image: one size per ratio, no imageSize.
 _FLASH_25_SIZES: Mapping[str, tuple[int, int]] = {
-    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184), "4:3": (1184, 864),
-    "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344), "16:9": (1344, 768), "21:9": (1536, 672),
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
 }
 # Gemini 3 Pro Image and 3.1 Flash Image at 1K; 2K and 4K are x2 and x4.
 _GEMINI_3_1K: Mapping[str, tuple[int, int]] = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-    "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
-    "1:4": (512, 2064), "4:1": (2064, 512), "1:8": (352, 2928), "8:1": (2928, 352),
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2064),
+    "4:1": (2064, 512),
+    "1:8": (352, 2928),
+    "8:1": (2928, 352),
 }
 # The 512 tier (3.1 Flash only): measured for 21:9 and the extended ratios, half of 1K otherwise.
 _GEMINI_31_512: Mapping[str, tuple[int, int]] = {
     **{ratio: (w // 2, h // 2) for ratio, (w, h) in _GEMINI_3_1K.items()},
-    "21:9": (784, 336), "1:4": (256, 1024), "4:1": (1024, 256), "1:8": (176, 1456), "8:1": (1456, 176),
+    "21:9": (784, 336),
+    "1:4": (256, 1024),
+    "4:1": (1024, 256),
+    "1:8": (176, 1456),
+    "8:1": (1456, 176),
 }
 
 
@@ -61,27 +84,48 @@ class GeminiModel:
 
 
 def _pro(model_id: str) -> GeminiModel:
-    return GeminiModel(model_id, "gemini-3-pro-image", _STANDARD_RATIOS, ("1K", "2K", "4K"),
-                       {"1K": 1120, "2K": 1120, "4K": 2000}, 560, 14, thinks=True, search_tool=True)
+    return GeminiModel(
+        model_id,
+        "gemini-3-pro-image",
+        _STANDARD_RATIOS,
+        ("1K", "2K", "4K"),
+        {"1K": 1120, "2K": 1120, "4K": 2000},
+        560,
+        14,
+        thinks=True,
+        search_tool=True,
+    )
 
 
 def _flash31(model_id: str) -> GeminiModel:
-    return GeminiModel(model_id, "gemini-3.1-flash-image", _STANDARD_RATIOS + _EXTENDED_RATIOS,
-                       ("512", "1K", "2K", "4K"), {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}, 1120, 14,
-                       thinks=True, search_tool=True)
+    return GeminiModel(
+        model_id,
+        "gemini-3.1-flash-image",
+        _STANDARD_RATIOS + _EXTENDED_RATIOS,
+        ("512", "1K", "2K", "4K"),
+        {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
+        1120,
+        14,
+        thinks=True,
+        search_tool=True,
+    )
 
 
 def _flash25(model_id: str) -> GeminiModel:
-    return GeminiModel(model_id, "gemini-2.5-flash-image", _STANDARD_RATIOS, (), {"1K": 1290}, None, 3,
-                       thinks=False, search_tool=False)
+    return GeminiModel(
+        model_id, "gemini-2.5-flash-image", _STANDARD_RATIOS, (), {"1K": 1290}, None, 3, thinks=False, search_tool=False
+    )
 
 
 GEMINI_MODELS: Mapping[str, GeminiModel] = {
     spec.id: spec
     for spec in (
-        _pro("gemini-3-pro-image"), _pro("gemini-3-pro-image-preview"),
-        _flash31("gemini-3.1-flash-image"), _flash31("gemini-3.1-flash-image-preview"),
-        _flash25("gemini-2.5-flash-image"), _flash25("gemini-2.5-flash-image-preview"),
+        _pro("gemini-3-pro-image"),
+        _pro("gemini-3-pro-image-preview"),
+        _flash31("gemini-3.1-flash-image"),
+        _flash31("gemini-3.1-flash-image-preview"),
+        _flash25("gemini-2.5-flash-image"),
+        _flash25("gemini-2.5-flash-image-preview"),
     )
 }
 
@@ -89,8 +133,15 @@ GEMINI_MODELS: Mapping[str, GeminiModel] = {
 class GoogleError(Exception):
     """An error answer in Google's shape: ``{"error": {code, message, status, details?}}``."""
 
-    def __init__(self, code: int, status: str, message: str, *, details: list[dict[str, Any]] | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        status: str,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
@@ -110,8 +161,12 @@ def google_error(message: str, *, field_name: str | None = None) -> GoogleError:
     """A 400 ``INVALID_ARGUMENT``, with a ``BadRequest`` field violation when a field is named."""
     details = None
     if field_name is not None:
-        details = [{"@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [{"field": field_name, "description": message}]}]
+        details = [
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field_name, "description": message}],
+            }
+        ]
     return GoogleError(400, "INVALID_ARGUMENT", message, details=details)
 
 
@@ -119,9 +174,13 @@ def lookup_gemini(model: str, method: str, version: str) -> GeminiModel:
     """The spec for ``model``; 404 ``NOT_FOUND`` with Google's wording otherwise."""
     spec = GEMINI_MODELS.get(model)
     if spec is None:
-        raise GoogleError(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not "
-                          f"supported for {method}. Call ListModels to see the list of available models and their "
-                          "supported methods.")
+        raise GoogleError(
+            404,
+            "NOT_FOUND",
+            f"models/{model} is not found for API version {version}, or is not "
+            f"supported for {method}. Call ListModels to see the list of available models and their "
+            "supported methods.",
+        )
     return spec
 
 
@@ -132,4 +191,3 @@ def input_image_tokens(spec: GeminiModel, width: int, height: int) -> int:
     if width <= 384 and height <= 384:
         return 258
     return math.ceil(width / 768) * math.ceil(height / 768) * 258
-

@@ -19,21 +19,66 @@ from imagegate.sandbox.render import ImageInfo, inspect_image
 
 __all__ = ["GeminiJob", "camel_keys", "validate_generate_content"]
 
-_TOP_LEVEL = frozenset({
-    "contents", "generationConfig", "safetySettings", "tools", "toolConfig", "systemInstruction", "cachedContent",
-    "labels", "serviceTier", "model",
-})
-_CONFIG_FIELDS = frozenset({
-    "responseModalities", "candidateCount", "imageConfig", "temperature", "topP", "topK", "seed", "maxOutputTokens",
-    "stopSequences", "thinkingConfig", "presencePenalty", "frequencyPenalty", "responseMimeType", "mediaResolution",
-})
-_IMAGE_CONFIG_FIELDS = frozenset({"aspectRatio", "imageSize", "personGeneration", "outputMimeType",
-                                  "outputCompressionQuality", "imageOutputOptions", "prominentPeople"})
-_VERTEX_ONLY_IMAGE_CONFIG = ("personGeneration", "outputMimeType", "outputCompressionQuality", "imageOutputOptions",
-                             "prominentPeople")
+_TOP_LEVEL = frozenset(
+    {
+        "contents",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "systemInstruction",
+        "cachedContent",
+        "labels",
+        "serviceTier",
+        "model",
+    }
+)
+_CONFIG_FIELDS = frozenset(
+    {
+        "responseModalities",
+        "candidateCount",
+        "imageConfig",
+        "temperature",
+        "topP",
+        "topK",
+        "seed",
+        "maxOutputTokens",
+        "stopSequences",
+        "thinkingConfig",
+        "presencePenalty",
+        "frequencyPenalty",
+        "responseMimeType",
+        "mediaResolution",
+    }
+)
+_IMAGE_CONFIG_FIELDS = frozenset(
+    {
+        "aspectRatio",
+        "imageSize",
+        "personGeneration",
+        "outputMimeType",
+        "outputCompressionQuality",
+        "imageOutputOptions",
+        "prominentPeople",
+    }
+)
+_VERTEX_ONLY_IMAGE_CONFIG = (
+    "personGeneration",
+    "outputMimeType",
+    "outputCompressionQuality",
+    "imageOutputOptions",
+    "prominentPeople",
+)
 _IMAGE_MIME = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
-_CATEGORIES = frozenset({"HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH", "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-                         "HARM_CATEGORY_DANGEROUS_CONTENT", "HARM_CATEGORY_CIVIC_INTEGRITY"})
+_CATEGORIES = frozenset(
+    {
+        "HARM_CATEGORY_HARASSMENT",
+        "HARM_CATEGORY_HATE_SPEECH",
+        "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+        "HARM_CATEGORY_DANGEROUS_CONTENT",
+        "HARM_CATEGORY_CIVIC_INTEGRITY",
+    }
+)
 _THRESHOLDS = frozenset({"BLOCK_LOW_AND_ABOVE", "BLOCK_MEDIUM_AND_ABOVE", "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF"})
 _PERSON = frozenset({"ALLOW_ALL", "ALLOW_ADULT", "ALLOW_NONE"})
 _SNAKE = re.compile(r"_([a-z])")
@@ -46,8 +91,10 @@ def _camel(name: str) -> str:
 def camel_keys(value: Any, *, depth: int = 0) -> Any:
     """Field names camel-cased down to the part level (user data below that is left alone)."""
     if isinstance(value, dict):
-        return {_camel(key): (item if key == "labels" or depth > 4 else camel_keys(item, depth=depth + 1))
-                for key, item in value.items()}
+        return {
+            _camel(key): (item if key == "labels" or depth > 4 else camel_keys(item, depth=depth + 1))
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [camel_keys(item, depth=depth + 1) for item in value]
     return value
@@ -77,14 +124,19 @@ class GeminiJob:
 
 def _decode(data: object) -> bytes:
     if not isinstance(data, str) or data == "":
-        raise google_error("Invalid value at 'contents[0].parts[0].inline_data.data' (TYPE_BYTES), "
-                           "Base64 decoding failed.", field_name="contents.parts.inline_data.data")
+        raise google_error(
+            "Invalid value at 'contents[0].parts[0].inline_data.data' (TYPE_BYTES), Base64 decoding failed.",
+            field_name="contents.parts.inline_data.data",
+        )
     text = data.replace("-", "+").replace("_", "/")
     try:
         return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise google_error(f"Invalid value at 'contents[0].parts[0].inline_data.data' (TYPE_BYTES), Base64 "
-                           f"decoding failed for \"{data[:20]}...\"", field_name="contents.parts.inline_data.data") from None
+        raise google_error(
+            f"Invalid value at 'contents[0].parts[0].inline_data.data' (TYPE_BYTES), Base64 "
+            f'decoding failed for "{data[:20]}..."',
+            field_name="contents.parts.inline_data.data",
+        ) from None
 
 
 def _parts(body: dict[str, Any], spec: GeminiModel) -> tuple[list[str], list[ImageInfo]]:
@@ -96,8 +148,10 @@ def _parts(body: dict[str, Any], spec: GeminiModel) -> tuple[list[str], list[Ima
     for turn in contents:
         parts = turn.get("parts") if isinstance(turn, dict) else None
         if not isinstance(parts, list) or not parts:
-            raise google_error("* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.",
-                               field_name="contents.parts")
+            raise google_error(
+                "* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.",
+                field_name="contents.parts",
+            )
         if turn.get("role") not in (None, "user", "model"):
             raise google_error("Please use a valid role: user, model.", field_name="contents.role")
         for part in parts:
@@ -110,21 +164,29 @@ def _parts(body: dict[str, Any], spec: GeminiModel) -> tuple[list[str], list[Ima
                 blob = part["inlineData"]
                 mime = blob.get("mimeType")
                 if mime not in _IMAGE_MIME:
-                    raise google_error(f"Unsupported MIME type: {mime}", field_name="contents.parts.inline_data.mime_type")
+                    raise google_error(
+                        f"Unsupported MIME type: {mime}", field_name="contents.parts.inline_data.mime_type"
+                    )
                 info = inspect_image(_decode(blob.get("data")))
                 if info is None:
-                    raise google_error("Unable to process input image. Please retry or report in "
-                                       "https://developers.generativeai.google/guide/troubleshooting")
+                    raise google_error(
+                        "Unable to process input image. Please retry or report in "
+                        "https://developers.generativeai.google/guide/troubleshooting"
+                    )
                 if turn.get("role") != "model":
                     images.append(info)
             elif "fileData" in part or "thoughtSignature" in part:
                 continue
             else:
-                raise google_error(f"Invalid JSON payload received. Unknown name \"{next(iter(part), '')}\" at "
-                                   "'contents[0].parts[0]': Cannot find field.")
+                raise google_error(
+                    f'Invalid JSON payload received. Unknown name "{next(iter(part), "")}" at '
+                    "'contents[0].parts[0]': Cannot find field."
+                )
     if len(images) > spec.max_input_images:
-        raise google_error(f"Too many images in the request: {len(images)}; {spec.id} accepts at most "
-                           f"{spec.max_input_images}.", field_name="contents.parts.inline_data")
+        raise google_error(
+            f"Too many images in the request: {len(images)}; {spec.id} accepts at most {spec.max_input_images}.",
+            field_name="contents.parts.inline_data",
+        )
     return texts, images
 
 
@@ -132,8 +194,10 @@ def _check_unknown(fields: dict[str, Any], known: frozenset[str], where: str) ->
     for name in fields:
         if name not in known:
             at = f" at '{where}'" if where else ""
-            raise google_error(f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot find field.',
-                               field_name=f"{where}.{name}" if where else name)
+            raise google_error(
+                f'Invalid JSON payload received. Unknown name "{name}"{at}: Cannot find field.',
+                field_name=f"{where}.{name}" if where else name,
+            )
 
 
 def _safety(body: dict[str, Any]) -> None:
@@ -144,11 +208,14 @@ def _safety(body: dict[str, Any]) -> None:
         raise google_error("Invalid value at 'safety_settings': expected a list.", field_name="safety_settings")
     for item in settings:
         if not isinstance(item, dict) or item.get("category") not in _CATEGORIES:
-            raise google_error(f"Invalid value at 'safety_settings[0].category': {item!r}",
-                               field_name="safety_settings.category")
+            raise google_error(
+                f"Invalid value at 'safety_settings[0].category': {item!r}", field_name="safety_settings.category"
+            )
         if item.get("threshold") not in _THRESHOLDS:
-            raise google_error(f"Invalid value at 'safety_settings[0].threshold': {item.get('threshold')!r}",
-                               field_name="safety_settings.threshold")
+            raise google_error(
+                f"Invalid value at 'safety_settings[0].threshold': {item.get('threshold')!r}",
+                field_name="safety_settings.threshold",
+            )
 
 
 def _tools(body: dict[str, Any], spec: GeminiModel) -> None:
@@ -169,11 +236,17 @@ def _ratio_for(spec: GeminiModel, config: dict[str, Any], images: list[ImageInfo
             return "1:1"
         # Edits follow the first input image's shape, like the real models.
         first = images[0]
-        return min(spec.ratios, key=lambda r: abs(math.log(first.width / first.height)
-                                                  - math.log(int(r.split(":")[0]) / int(r.split(":")[1]))))
+        return min(
+            spec.ratios,
+            key=lambda r: abs(
+                math.log(first.width / first.height) - math.log(int(r.split(":")[0]) / int(r.split(":")[1]))
+            ),
+        )
     if ratio not in spec.ratios:
-        raise google_error(f"Unsupported aspect ratio: {ratio}. Supported values are: {', '.join(spec.ratios)}.",
-                           field_name="generation_config.image_config.aspect_ratio")
+        raise google_error(
+            f"Unsupported aspect ratio: {ratio}. Supported values are: {', '.join(spec.ratios)}.",
+            field_name="generation_config.image_config.aspect_ratio",
+        )
     return str(ratio)
 
 
@@ -182,12 +255,15 @@ def _size_for(spec: GeminiModel, config: dict[str, Any]) -> str:
     if size is None:
         return "1K"
     if not spec.image_sizes:
-        raise google_error(f"Image size is not supported for models/{spec.id}.",
-                           field_name="generation_config.image_config.image_size")
+        raise google_error(
+            f"Image size is not supported for models/{spec.id}.", field_name="generation_config.image_config.image_size"
+        )
     if size not in spec.image_sizes:
         # Only capital K: "1k" is rejected, as the API does.
-        raise google_error(f"Unsupported image size: {size}. Supported values are: {', '.join(spec.image_sizes)}.",
-                           field_name="generation_config.image_config.image_size")
+        raise google_error(
+            f"Unsupported image size: {size}. Supported values are: {', '.join(spec.image_sizes)}.",
+            field_name="generation_config.image_config.image_size",
+        )
     return str(size)
 
 
@@ -201,33 +277,50 @@ def validate_generate_content(body: dict[str, Any], spec: GeminiModel, *, stream
     _check_unknown(config, _CONFIG_FIELDS, "generation_config")
     image_config = config.get("imageConfig") or {}
     if not isinstance(image_config, dict):
-        raise google_error("Invalid value at 'generation_config.image_config'.", field_name="generation_config.image_config")
+        raise google_error(
+            "Invalid value at 'generation_config.image_config'.", field_name="generation_config.image_config"
+        )
     _check_unknown(image_config, _IMAGE_CONFIG_FIELDS, "generation_config.image_config")
     if not vertex:
         for name in _VERTEX_ONLY_IMAGE_CONFIG:
             if name in image_config:
-                raise google_error(f"{name} is not supported in the Gemini API.",
-                                   field_name=f"generation_config.image_config.{name}")
+                raise google_error(
+                    f"{name} is not supported in the Gemini API.", field_name=f"generation_config.image_config.{name}"
+                )
     elif "personGeneration" in image_config and image_config["personGeneration"] not in _PERSON:
-        raise google_error(f"Invalid personGeneration: {image_config['personGeneration']}",
-                           field_name="generation_config.image_config.person_generation")
+        raise google_error(
+            f"Invalid personGeneration: {image_config['personGeneration']}",
+            field_name="generation_config.image_config.person_generation",
+        )
     count = config.get("candidateCount")
     if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 1):
-        raise google_error("candidate_count must be a positive integer.", field_name="generation_config.candidate_count")
+        raise google_error(
+            "candidate_count must be a positive integer.", field_name="generation_config.candidate_count"
+        )
     if count is not None and count > 1:
-        raise google_error(f"Multiple candidates is not enabled for models/{spec.id}",
-                           field_name="generation_config.candidate_count")
+        raise google_error(
+            f"Multiple candidates is not enabled for models/{spec.id}", field_name="generation_config.candidate_count"
+        )
     modalities = config.get("responseModalities", ["TEXT", "IMAGE"])
     if not isinstance(modalities, list) or not modalities or not set(modalities) <= {"TEXT", "IMAGE"}:
-        raise google_error(f"Unsupported response modalities: {modalities}",
-                           field_name="generation_config.response_modalities")
+        raise google_error(
+            f"Unsupported response modalities: {modalities}", field_name="generation_config.response_modalities"
+        )
     _safety(body)
     _tools(body, spec)
     ratio = _ratio_for(spec, image_config, images)
     size = _size_for(spec, image_config)
     width, height = spec.shape(ratio, size)
     return GeminiJob(
-        model=spec, prompt="\n".join(texts), ratio=ratio, size=size, width=width, height=height,
-        want_text="TEXT" in modalities, want_image="IMAGE" in modalities, stream=stream, vertex=vertex,
+        model=spec,
+        prompt="\n".join(texts),
+        ratio=ratio,
+        size=size,
+        width=width,
+        height=height,
+        want_text="TEXT" in modalities,
+        want_image="IMAGE" in modalities,
+        stream=stream,
+        vertex=vertex,
         input_images=tuple(images),
     )

@@ -39,16 +39,32 @@ IMAGEN_MODELS: dict[str, tuple[str, ...]] = {
     "imagen-4.0-ultra-generate-001": ("1K", "2K"),
     "imagen-4.0-fast-generate-001": (),
 }
-_PARAMETERS = frozenset({
-    "sampleCount", "aspectRatio", "personGeneration", "sampleImageSize", "safetySetting", "includeRaiReason",
-    "includeSafetyAttributes", "language", "guidanceScale", "outputOptions", "negativePrompt", "seed",
-    "addWatermark", "enhancePrompt", "storageUri",
-})
+_PARAMETERS = frozenset(
+    {
+        "sampleCount",
+        "aspectRatio",
+        "personGeneration",
+        "sampleImageSize",
+        "safetySetting",
+        "includeRaiReason",
+        "includeSafetyAttributes",
+        "language",
+        "guidanceScale",
+        "outputOptions",
+        "negativePrompt",
+        "seed",
+        "addWatermark",
+        "enhancePrompt",
+        "storageUri",
+    }
+)
 _VERTEX_ONLY = ("negativePrompt", "seed", "addWatermark", "enhancePrompt", "storageUri")
 _SAFETY = ("block_low_and_above", "block_medium_and_above", "block_only_high")
 _PERSON = ("dont_allow", "allow_adult", "allow_all")
-_RAI_REASON = ("Your current safety filter threshold filtered out the generated image. You will not be charged for "
-               "blocked images. Try rephrasing the prompt. Support codes: 56562880")
+_RAI_REASON = (
+    "Your current safety filter threshold filtered out the generated image. You will not be charged for "
+    "blocked images. Try rephrasing the prompt. Support codes: 56562880"
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,9 @@ def validate_predict(body: dict[str, Any], model: str, *, vertex: bool) -> Image
         raise google_error("parameters must be an object.", field_name="parameters")
     for name in params:
         if name not in _PARAMETERS:
-            raise _bad(name, f'Invalid JSON payload received. Unknown name "{name}" at \'parameters\': Cannot find field.')
+            raise _bad(
+                name, f"Invalid JSON payload received. Unknown name \"{name}\" at 'parameters': Cannot find field."
+            )
     if not vertex:
         for name in _VERTEX_ONLY:
             if name in params:
@@ -104,8 +122,11 @@ def validate_predict(body: dict[str, Any], model: str, *, vertex: bool) -> Image
         raise _bad("personGeneration", "allow_all for personGeneration is currently not supported.")
     safety = params.get("safetySetting")
     if safety is not None and (not isinstance(safety, str) or safety.lower() not in _SAFETY):
-        raise _bad("safetySetting", f"Only block_low_and_above, block_medium_and_above and block_only_high are "
-                                    f"supported for safetySetting, got {safety}.")
+        raise _bad(
+            "safetySetting",
+            f"Only block_low_and_above, block_medium_and_above and block_only_high are "
+            f"supported for safetySetting, got {safety}.",
+        )
     options = params.get("outputOptions") or {}
     mime = options.get("mimeType", "image/png") if isinstance(options, dict) else None
     if mime not in ("image/png", "image/jpeg"):
@@ -114,9 +135,17 @@ def validate_predict(body: dict[str, Any], model: str, *, vertex: bool) -> Image
     if compression is not None and (not isinstance(compression, int) or not 0 <= compression <= 100):
         raise _bad("outputOptions", "compressionQuality must be between 0 and 100.")
     width, height = _SIZES[str(size)][str(ratio)]
-    return ImagenJob(model=model, prompt=prompt, count=count, width=width, height=height, mime=str(mime),
-                     compression=compression, rai_reason=params.get("includeRaiReason") is True,
-                     safety_attributes=params.get("includeSafetyAttributes") is True)
+    return ImagenJob(
+        model=model,
+        prompt=prompt,
+        count=count,
+        width=width,
+        height=height,
+        mime=str(mime),
+        compression=compression,
+        rai_reason=params.get("includeRaiReason") is True,
+        safety_attributes=params.get("includeSafetyAttributes") is True,
+    )
 
 
 def _predictions(state: SandboxState, job: ImagenJob, outcome: str | None) -> bytes:
@@ -129,17 +158,30 @@ def _predictions(state: SandboxState, job: ImagenJob, outcome: str | None) -> by
             if job.rai_reason:
                 entries.append({"raiFilteredReason": _RAI_REASON})
             continue
-        spec = RenderSpec(job.width, job.height, fmt, False, seed_from("imagen", job.model, job.prompt, index),
-                          compression=job.compression)
+        spec = RenderSpec(
+            job.width,
+            job.height,
+            fmt,
+            False,
+            seed_from("imagen", job.model, job.prompt, index),
+            compression=job.compression,
+        )
         data = state.renderer.render(spec)
         entries.append({"bytesBase64Encoded": base64.b64encode(data).decode("ascii"), "mimeType": job.mime})
     if job.safety_attributes:
-        entries.append({"safetyAttributes": {"categories": ["Violence"], "scores": [0.1]}, "contentType": "Positive Prompt"})
+        entries.append(
+            {"safetyAttributes": {"categories": ["Violence"], "scores": [0.1]}, "contentType": "Positive Prompt"}
+        )
     return orjson.dumps({"predictions": entries} if entries else {})
 
 
 async def answer_predict(
-    state: SandboxState, request: Request, record: RequestRecord, model: str, version: str, vertex: bool,
+    state: SandboxState,
+    request: Request,
+    record: RequestRecord,
+    model: str,
+    version: str,
+    vertex: bool,
 ) -> Response | ASGIApp:
     """Validate, apply faults and answer one ``:predict`` call."""
     if vertex:
@@ -147,9 +189,13 @@ async def answer_predict(
     else:
         check_api_key(state, request)
     if model not in IMAGEN_MODELS or state.config.imagen_shut_down:
-        raise GoogleError(404, "NOT_FOUND", f"models/{model} is not found for API version {version}, or is not "
-                          "supported for predict. Call ListModels to see the list of available models and their "
-                          "supported methods.")
+        raise GoogleError(
+            404,
+            "NOT_FOUND",
+            f"models/{model} is not found for API version {version}, or is not "
+            "supported for predict. Call ListModels to see the list of available models and their "
+            "supported methods.",
+        )
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:

@@ -48,8 +48,9 @@ def request_id_of(request: Request) -> str:
 
 def error_response(error: OpenAIError) -> Response:
     """``error`` as an HTTP response (the middleware adds ``x-request-id``)."""
-    return Response(orjson.dumps(error.body()), status_code=error.status, media_type="application/json",
-                    headers=error.headers)
+    return Response(
+        orjson.dumps(error.body()), status_code=error.status, media_type="application/json", headers=error.headers
+    )
 
 
 # --- faults in OpenAI's shape ------------------------------------------------------------------
@@ -63,7 +64,8 @@ def _fault_error(directive: Directive, request_id: str) -> OpenAIError | None:
             400,
             "Your request was rejected by the safety system. If you believe this is an error, contact us at "
             f"help.openai.com and include the request ID {request_id}. safety_violations=[violence].",
-            type="image_generation_user_error", code="moderation_blocked",
+            type="image_generation_user_error",
+            code="moderation_blocked",
             extra={"moderation_details": {"moderation_stage": directive.stage, "categories": ["violence"]}},
         )
     if name == "429":
@@ -72,17 +74,25 @@ def _fault_error(directive: Directive, request_id: str) -> OpenAIError | None:
             429,
             "Rate limit exceeded for images per minute in organization org-sandbox. Limit: 5, Used: 5, "
             f"Requested: 1. Please try again in {seconds:g}s.",
-            type="requests", code="rate_limit_exceeded",
+            type="requests",
+            code="rate_limit_exceeded",
             # retry-after must be whole seconds (RFC 9110); the exact value goes in retry-after-ms.
             headers={"retry-after": str(math.ceil(seconds)), "retry-after-ms": str(round(seconds * 1000))},
         )
     if name == "quota":
-        return OpenAIError(429, "You exceeded your current quota, please check your plan and billing details.",
-                           type="insufficient_quota", code="insufficient_quota")
+        return OpenAIError(
+            429,
+            "You exceeded your current quota, please check your plan and billing details.",
+            type="insufficient_quota",
+            code="insufficient_quota",
+        )
     if name == "401":
         return OpenAIError(401, "Incorrect API key provided (sandbox directive).", code="invalid_api_key")
-    messages = {"500": "The server had an error while processing your request. Sorry about that!",
-                "502": "Bad gateway.", "503": "The server is overloaded or not ready yet."}
+    messages = {
+        "500": "The server had an error while processing your request. Sorry about that!",
+        "502": "Bad gateway.",
+        "503": "The server is overloaded or not ready yet.",
+    }
     if name in messages:
         return OpenAIError(int(name), messages[name], type="server_error", code="server_error")
     return None
@@ -101,9 +111,12 @@ def _check_auth(state: SandboxState, request: Request) -> None:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or key == "":
-        raise OpenAIError(401, "You didn't provide an API key. You need to provide your API key in an "
-                          "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                          code="invalid_api_key")
+        raise OpenAIError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            code="invalid_api_key",
+        )
     if state.config.api_keys is not None and key not in state.config.api_keys:
         shown = f"{key[:4]}****{key[-4:]}" if len(key) > 8 else "****"
         raise OpenAIError(401, f"Incorrect API key provided: {shown}.", code="invalid_api_key")
@@ -116,8 +129,11 @@ async def _json_fields(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        raise OpenAIError(400, "We could not parse the JSON body of your request. (HINT: This likely means you "
-                          "aren't using your HTTP library correctly.)") from None
+        raise OpenAIError(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly.)",
+        ) from None
     if not isinstance(body, dict):
         raise OpenAIError(400, "The request body must be a JSON object.")
     return body
@@ -166,8 +182,9 @@ async def _upload_info(value: UploadFile | str, param: str, limit: int) -> Image
         raise OpenAIError(400, f"'{param}' must be a file upload.", param=param, code="invalid_type")
     data = await value.read()
     if len(data) > limit:
-        raise OpenAIError(400, f"'{param}' is larger than {limit // (1024 * 1024)} MB.", param=param,
-                          code="file_too_large")
+        raise OpenAIError(
+            400, f"'{param}' is larger than {limit // (1024 * 1024)} MB.", param=param, code="file_too_large"
+        )
     return inspect_image(data)
 
 
@@ -232,8 +249,15 @@ def benchmark_body(target_bytes: int) -> tuple[bytes, bytes]:
 def _benchmark_response(state: SandboxState, job: ImageJob) -> Response:
     assert state.benchmark is not None
     prefix, item = state.benchmark
-    tail = orjson.dumps({"background": job.background, "output_format": job.output_format,
-                         "quality": job.quality, "size": job.size, "usage": usage_for(job, job.n, 0)})
+    tail = orjson.dumps(
+        {
+            "background": job.background,
+            "output_format": job.output_format,
+            "quality": job.quality,
+            "size": job.size,
+            "usage": usage_for(job, job.n, 0),
+        }
+    )
     body = b"".join((prefix, b",".join([item] * job.n), b"],", tail[1:]))
     return Response(body, media_type="application/json")
 
@@ -244,8 +268,11 @@ def _benchmark_response(state: SandboxState, job: ImageJob) -> Response:
 async def _answer(state: SandboxState, request: Request, record: RequestRecord, endpoint: str) -> Response | ASGIApp:
     limit = request.headers.get("content-length")
     if limit is not None and limit.isdigit() and int(limit) > state.config.max_request_bytes:
-        raise OpenAIError(413, f"Request body too large: the sandbox accepts at most "
-                          f"{state.config.max_request_bytes} bytes.", code="request_too_large")
+        raise OpenAIError(
+            413,
+            f"Request body too large: the sandbox accepts at most {state.config.max_request_bytes} bytes.",
+            code="request_too_large",
+        )
     _check_auth(state, request)
     if endpoint == "generations":
         fields, uploads = await _json_fields(request), _Uploads()
@@ -254,8 +281,15 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
     model = fields.get("model")
     record.model = model if isinstance(model, str) else None
     record.stream = fields.get("stream") is True
-    job = validate_request(fields, endpoint, legacy_enabled=state.config.legacy_models, images=uploads.images,
-                           mask=uploads.mask, has_mask=uploads.has_mask, has_markup=uploads.has_markup)
+    job = validate_request(
+        fields,
+        endpoint,
+        legacy_enabled=state.config.legacy_models,
+        images=uploads.images,
+        mask=uploads.mask,
+        has_mask=uploads.has_mask,
+        has_markup=uploads.has_markup,
+    )
     plan = _plan(state, request, job.model.id, job.prompt)
     record.faults = plan.labels()
     delay = plan.delay_s + (state.config.fixed_delay_ms or 0) / 1000
@@ -267,8 +301,9 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
         if error is not None:
             raise error
         if outcome.name == "hang":
-            gave_up = OpenAIError(504, "The sandbox hang fault reached hang_max_s.", type="server_error",
-                                  code="timeout")
+            gave_up = OpenAIError(
+                504, "The sandbox hang fault reached hang_max_s.", type="server_error", code="timeout"
+            )
             return HangResponse(state.config.hang_max_s, error_response(gave_up))
         if outcome.name == "reset":
             return ResetResponse(state.transport_lookup)
@@ -317,8 +352,12 @@ def openai_routes(state: SandboxState) -> list[Route]:
         record = state.requests.start(request_id_of(request), request.method, request.url.path)
         try:
             _check_auth(state, request)
-            error = OpenAIError(400, "The /v1/images/variations endpoint is no longer supported. Use "
-                                "/v1/images/edits with a GPT image model instead.", code="unsupported_endpoint")
+            error = OpenAIError(
+                400,
+                "The /v1/images/variations endpoint is no longer supported. Use "
+                "/v1/images/edits with a GPT image model instead.",
+                code="unsupported_endpoint",
+            )
         except OpenAIError as auth_error:
             error = auth_error
         record.status = error.status
@@ -336,4 +375,3 @@ def openai_routes(state: SandboxState) -> list[Route]:
         Route("/v1/images/variations", variations, methods=["POST"]),
         Route("/_sandbox/images/{image_id}.png", hosted_image, methods=["GET"]),
     ]
-

@@ -97,17 +97,33 @@ class ModelSpec:
 
 
 def _gpt2(model_id: str) -> ModelSpec:
-    return ModelSpec(model_id, "gpt-image-2", custom_sizes=True, quality_factors=GPT_IMAGE_2_FACTORS,
-                     transparent=False, input_fidelity=(), always_high_fidelity=True)
+    return ModelSpec(
+        model_id,
+        "gpt-image-2",
+        custom_sizes=True,
+        quality_factors=GPT_IMAGE_2_FACTORS,
+        transparent=False,
+        input_fidelity=(),
+        always_high_fidelity=True,
+    )
 
 
 def _gpt25(model_id: str) -> ModelSpec:
-    return ModelSpec(model_id, "gpt-image-2.5", qualities=("low", "medium", "high", "xhigh", "max"),
-                     custom_sizes=True, quality_factors=GPT_IMAGE_25_FACTORS, input_fidelity=(),
-                     always_high_fidelity=True, markup=True)
+    return ModelSpec(
+        model_id,
+        "gpt-image-2.5",
+        qualities=("low", "medium", "high", "xhigh", "max"),
+        custom_sizes=True,
+        quality_factors=GPT_IMAGE_25_FACTORS,
+        input_fidelity=(),
+        always_high_fidelity=True,
+        markup=True,
+    )
 
 
-def _table(model_id: str, family: str, *, fidelity: tuple[str, ...] = ("low", "high"), legacy: bool = False) -> ModelSpec:
+def _table(
+    model_id: str, family: str, *, fidelity: tuple[str, ...] = ("low", "high"), legacy: bool = False
+) -> ModelSpec:
     return ModelSpec(model_id, family, token_table=LEGACY_TOKEN_TABLE, input_fidelity=fidelity, legacy=legacy)
 
 
@@ -124,10 +140,29 @@ _ALL_MODELS: tuple[ModelSpec, ...] = (
     _table("gpt-image-1-mini", "gpt-image-1-mini", fidelity=("low",)),
     # Retired: answered only in legacy mode.
     _table("gpt-image-1", "gpt-image-1", legacy=True),
-    ModelSpec("dall-e-3", "dall-e-3", qualities=("standard", "hd"), transparent=False, input_fidelity=(),
-              legacy=True, dalle=True, sizes=("1024x1024", "1792x1024", "1024x1792"), max_n=1, max_prompt=4000),
-    ModelSpec("dall-e-2", "dall-e-2", qualities=("standard",), transparent=False, input_fidelity=(),
-              legacy=True, dalle=True, sizes=("256x256", "512x512", "1024x1024"), max_prompt=1000),
+    ModelSpec(
+        "dall-e-3",
+        "dall-e-3",
+        qualities=("standard", "hd"),
+        transparent=False,
+        input_fidelity=(),
+        legacy=True,
+        dalle=True,
+        sizes=("1024x1024", "1792x1024", "1024x1792"),
+        max_n=1,
+        max_prompt=4000,
+    ),
+    ModelSpec(
+        "dall-e-2",
+        "dall-e-2",
+        qualities=("standard",),
+        transparent=False,
+        input_fidelity=(),
+        legacy=True,
+        dalle=True,
+        sizes=("256x256", "512x512", "1024x1024"),
+        max_prompt=1000,
+    ),
 )
 MODELS: Mapping[str, ModelSpec] = {spec.id: spec for spec in _ALL_MODELS}
 
@@ -141,8 +176,9 @@ def lookup_model(model: object, legacy_enabled: bool) -> ModelSpec:
     spec = MODELS.get(model)
     if spec is None or (spec.legacy and not legacy_enabled):
         note = " It has been retired." if spec is not None else ""
-        raise OpenAIError(404, f"The model `{model}` does not exist or you do not have access to it.{note}",
-                          code="model_not_found")
+        raise OpenAIError(
+            404, f"The model `{model}` does not exist or you do not have access to it.{note}", code="model_not_found"
+        )
     return spec
 
 
@@ -216,8 +252,15 @@ def render_spec(job: ImageJob, index: int, partial: tuple[int, int] | None = Non
     Seeded by model family, prompt and index: the same request gives the same images, and the
     ``n`` images of one request differ.
     """
-    return RenderSpec(job.width, job.height, job.output_format, job.background == "transparent",
-                      seed_from(job.model.family, job.prompt, index), job.output_compression, partial)
+    return RenderSpec(
+        job.width,
+        job.height,
+        job.output_format,
+        job.background == "transparent",
+        seed_from(job.model.family, job.prompt, index),
+        job.output_compression,
+        partial,
+    )
 
 
 def b64_text(data: bytes) -> str:

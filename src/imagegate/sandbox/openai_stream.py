@@ -39,8 +39,11 @@ class SSEResponse:
         self.lookup = lookup
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-                   (b"x-accel-buffering", b"no")]
+        headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         async for frame in self.frames:
             if isinstance(frame, _Cut):
@@ -61,25 +64,44 @@ def _sse_raw(event: str, data: bytes) -> bytes:
 
 async def _stream_frames(state: SandboxState, job: ImageJob, outcome: str | None) -> AsyncIterator[bytes | _Cut]:
     prefix = "image_generation" if job.endpoint == "generations" else "image_edit"
-    common = {"background": job.background, "output_format": job.output_format, "quality": job.quality,
-              "size": job.size}
+    common = {
+        "background": job.background,
+        "output_format": job.output_format,
+        "quality": job.quality,
+        "size": job.size,
+    }
     # stream-error needs one partial before the error, even when none were asked for.
     partials = max(job.partial_images, 1) if outcome == "stream-error" else job.partial_images
     for index in range(job.n):
         for k in range(partials):
             data = await run_in_threadpool(state.renderer.render, render_spec(job, index, (k, partials)))
-            yield _sse(f"{prefix}.partial_image", {"type": f"{prefix}.partial_image", "b64_json": b64_text(data),
-                                                    "created_at": int(time.time()), "partial_image_index": k,
-                                                    **common})
+            yield _sse(
+                f"{prefix}.partial_image",
+                {
+                    "type": f"{prefix}.partial_image",
+                    "b64_json": b64_text(data),
+                    "created_at": int(time.time()),
+                    "partial_image_index": k,
+                    **common,
+                },
+            )
             if outcome == "stream-error":
-                error = {"type": "server_error", "code": "server_error", "param": None,
-                         "message": "The server had an error while generating the image (sandbox stream-error)."}
+                error = {
+                    "type": "server_error",
+                    "code": "server_error",
+                    "param": None,
+                    "message": "The server had an error while generating the image (sandbox stream-error).",
+                }
                 yield _sse("error", {"type": "error", "error": error})
                 return
         data = await run_in_threadpool(state.renderer.render, render_spec(job, index))
-        payload: dict[str, Any] = {"type": f"{prefix}.completed", "b64_json": b64_text(data),
-                                   "created_at": int(time.time()), **common,
-                                   "usage": usage_for(job, 1, partials, include_input=index == 0)}
+        payload: dict[str, Any] = {
+            "type": f"{prefix}.completed",
+            "b64_json": b64_text(data),
+            "created_at": int(time.time()),
+            **common,
+            "usage": usage_for(job, 1, partials, include_input=index == 0),
+        }
         if job.safety_identifier is not None:
             payload["safety_identifier"] = job.safety_identifier
         frame = _sse(f"{prefix}.completed", payload)

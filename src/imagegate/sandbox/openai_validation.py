@@ -20,11 +20,28 @@ MAX_EDIT_IMAGES = 16
 # gpt-image-2 / 2.5 custom size rules (OpenAI guide).
 SIZE_MULTIPLE, MAX_EDGE, MAX_RATIO, MIN_PIXELS, MAX_PIXELS = 16, 3840, 3, 655_360, 8_294_400
 
-_COMMON_FIELDS = frozenset({
-    "prompt", "model", "n", "size", "quality", "background", "output_format", "output_compression",
-    "moderation", "response_format", "stream", "partial_images", "user", "safety_identifier",
-    "complexity", "frame_count", "frame_duration_ms", "svg",
-})
+_COMMON_FIELDS = frozenset(
+    {
+        "prompt",
+        "model",
+        "n",
+        "size",
+        "quality",
+        "background",
+        "output_format",
+        "output_compression",
+        "moderation",
+        "response_format",
+        "stream",
+        "partial_images",
+        "user",
+        "safety_identifier",
+        "complexity",
+        "frame_count",
+        "frame_duration_ms",
+        "svg",
+    }
+)
 GENERATION_FIELDS = _COMMON_FIELDS | {"style"}
 EDIT_FIELDS = _COMMON_FIELDS | {"image", "mask", "markup", "input_fidelity"}
 _INT_FORM_FIELDS = frozenset({"n", "output_compression", "partial_images", "frame_count", "frame_duration_ms"})
@@ -42,7 +59,9 @@ def coerce_form_fields(form: Mapping[str, str]) -> dict[str, Any]:
             try:
                 fields[name] = int(text)
             except ValueError:
-                raise bad_request(name, f"Invalid '{name}': expected an integer, got {text!r}.", "invalid_type") from None
+                raise bad_request(
+                    name, f"Invalid '{name}': expected an integer, got {text!r}.", "invalid_type"
+                ) from None
         elif name == "stream":
             lowered = text.strip().lower()
             if lowered not in ("true", "false"):
@@ -127,11 +146,17 @@ def validate_request(
     n = _int(fields, "n")
     n = 1 if n is None else n
     if n < 1:
-        raise bad_request("n", f"Invalid 'n': integer below minimum value. Expected a value >= 1, but got {n} instead.",
-                   "integer_below_min_value")
+        raise bad_request(
+            "n",
+            f"Invalid 'n': integer below minimum value. Expected a value >= 1, but got {n} instead.",
+            "integer_below_min_value",
+        )
     if n > spec.max_n:
-        raise bad_request("n", f"Invalid 'n': integer above maximum value. Expected a value <= {spec.max_n}, "
-                   f"but got {n} instead.", "integer_above_max_value")
+        raise bad_request(
+            "n",
+            f"Invalid 'n': integer above maximum value. Expected a value <= {spec.max_n}, but got {n} instead.",
+            "integer_above_max_value",
+        )
     width, height = _resolve_size(spec, fields.get("size"))
     quality = _quality(fields, spec)
     if spec.dalle:
@@ -139,12 +164,18 @@ def validate_request(
         return _dalle_job(fields, endpoint, spec, prompt, n, width, height, quality, images, has_mask)
     for name in ("response_format", "style"):
         if fields.get(name) is not None:
-            raise bad_request(name, f"'{name}' is not supported for GPT image models, which always return base64 images.",
-                       "unsupported_parameter")
+            raise bad_request(
+                name,
+                f"'{name}' is not supported for GPT image models, which always return base64 images.",
+                "unsupported_parameter",
+            )
     output_format = fields.get("output_format")
     if output_format in ("gif", "svg"):
-        raise bad_request("output_format", f"output_format '{output_format}' needs preview access that the sandbox "
-                   "does not emulate.", "unsupported_value")
+        raise bad_request(
+            "output_format",
+            f"output_format '{output_format}' needs preview access that the sandbox does not emulate.",
+            "unsupported_value",
+        )
     output_format = _choice(fields, "output_format", ("png", "jpeg", "webp"), "png")
     background = _choice(fields, "background", ("transparent", "opaque", "auto"), "auto")
     if background == "transparent" and not spec.transparent:
@@ -154,24 +185,41 @@ def validate_request(
     compression = _int(fields, "output_compression")
     if compression is not None:
         if output_format == "png":
-            raise bad_request("output_compression", "output_compression is only supported for 'jpeg' and 'webp' output.",
-                       "unsupported_parameter")
+            raise bad_request(
+                "output_compression",
+                "output_compression is only supported for 'jpeg' and 'webp' output.",
+                "unsupported_parameter",
+            )
         if not 0 <= compression <= 100:
             raise bad_request("output_compression", "Invalid 'output_compression': expected a value between 0 and 100.")
     _choice(fields, "moderation", ("auto", "low"), "auto")
     _choice(fields, "complexity", ("low", "medium", "high"), "medium")
     for name in ("frame_count", "frame_duration_ms", "svg"):
         if fields.get(name) is not None:
-            raise bad_request(name, f"'{name}' is only supported with gif/svg output, which the sandbox does not emulate.",
-                       "unsupported_parameter")
+            raise bad_request(
+                name,
+                f"'{name}' is only supported with gif/svg output, which the sandbox does not emulate.",
+                "unsupported_parameter",
+            )
     stream, partials = _stream(fields)
     fidelity = _fidelity(fields, spec) if endpoint == "edits" else None
     inputs = _edit_inputs(spec, images, mask, has_mask, has_markup) if endpoint == "edits" else ()
     return ImageJob(
-        endpoint=endpoint, model=spec, prompt=prompt, n=n, width=width, height=height, quality=quality,
-        background="transparent" if background == "transparent" else "opaque", output_format=output_format,
-        output_compression=compression, stream=stream, partial_images=partials, input_fidelity=fidelity,
-        safety_identifier=_safety_identifier(fields), input_images=inputs,
+        endpoint=endpoint,
+        model=spec,
+        prompt=prompt,
+        n=n,
+        width=width,
+        height=height,
+        quality=quality,
+        background="transparent" if background == "transparent" else "opaque",
+        output_format=output_format,
+        output_compression=compression,
+        stream=stream,
+        partial_images=partials,
+        input_fidelity=fidelity,
+        safety_identifier=_safety_identifier(fields),
+        input_images=inputs,
     )
 
 
@@ -183,8 +231,12 @@ def _prompt(value: object, spec: ModelSpec) -> str:
     if value.strip() == "":
         raise bad_request("prompt", "Invalid 'prompt': empty string. Expected a non-empty prompt.", "empty_string")
     if len(value) > spec.max_prompt:
-        raise bad_request("prompt", f"Invalid 'prompt': string too long. Expected a string with maximum length "
-                   f"{spec.max_prompt}, but got a string with length {len(value)} instead.", "string_above_max_length")
+        raise bad_request(
+            "prompt",
+            f"Invalid 'prompt': string too long. Expected a string with maximum length "
+            f"{spec.max_prompt}, but got a string with length {len(value)} instead.",
+            "string_above_max_length",
+        )
     return value
 
 
@@ -206,8 +258,9 @@ def _stream(fields: Mapping[str, Any]) -> tuple[bool, int]:
         if not 0 <= partials <= 3:
             raise bad_request("partial_images", "Invalid 'partial_images': expected a value between 0 and 3.")
         if stream is not True:
-            raise bad_request("partial_images", "'partial_images' is only supported when 'stream' is true.",
-                       "unsupported_parameter")
+            raise bad_request(
+                "partial_images", "'partial_images' is only supported when 'stream' is true.", "unsupported_parameter"
+            )
     return stream is True, 0 if partials is None else partials
 
 
@@ -216,12 +269,17 @@ def _fidelity(fields: Mapping[str, Any], spec: ModelSpec) -> str | None:
     if value is None:
         return None
     if not spec.input_fidelity:
-        raise bad_request("input_fidelity", f"'input_fidelity' is not supported for {spec.id}; omit it "
-                   "(this model always uses high fidelity).", "unsupported_parameter")
+        raise bad_request(
+            "input_fidelity",
+            f"'input_fidelity' is not supported for {spec.id}; omit it (this model always uses high fidelity).",
+            "unsupported_parameter",
+        )
     if value not in ("low", "high"):
         raise bad_request("input_fidelity", f"Invalid value: '{value}'. Supported values are: 'low', 'high'.")
     if value not in spec.input_fidelity:
-        raise bad_request("input_fidelity", f"input_fidelity '{value}' is not supported for {spec.id}.", "unsupported_value")
+        raise bad_request(
+            "input_fidelity", f"input_fidelity '{value}' is not supported for {spec.id}.", "unsupported_value"
+        )
     return str(value)
 
 
@@ -235,7 +293,9 @@ def _edit_inputs(
     checked: list[ImageInfo] = []
     for info in images:
         if info is None or info.format not in ("png", "jpeg", "webp"):
-            raise bad_request("image", "Invalid image file or mode: images must be png, jpeg or webp.", "invalid_image_format")
+            raise bad_request(
+                "image", "Invalid image file or mode: images must be png, jpeg or webp.", "invalid_image_format"
+            )
         checked.append(info)
     if has_markup:
         if not spec.markup:
@@ -253,8 +313,12 @@ def _check_mask(mask: ImageInfo | None, first: ImageInfo) -> None:
     if not mask.has_alpha:
         raise bad_request("mask", "Invalid mask: the mask must have an alpha channel.", "invalid_image_format")
     if (mask.width, mask.height) != (first.width, first.height):
-        raise bad_request("mask", f"Invalid mask: the mask is {mask.width}x{mask.height} but the image is "
-                   f"{first.width}x{first.height}; they must be the same size.", "invalid_image_dimensions")
+        raise bad_request(
+            "mask",
+            f"Invalid mask: the mask is {mask.width}x{mask.height} but the image is "
+            f"{first.width}x{first.height}; they must be the same size.",
+            "invalid_image_dimensions",
+        )
 
 
 def _safety_identifier(fields: Mapping[str, Any]) -> str | None:
@@ -267,8 +331,19 @@ def _safety_identifier(fields: Mapping[str, Any]) -> str | None:
 
 
 def _reject_gpt_only(fields: Mapping[str, Any], spec: ModelSpec) -> None:
-    for name in ("background", "output_format", "output_compression", "moderation", "partial_images",
-                 "input_fidelity", "complexity", "frame_count", "frame_duration_ms", "svg", "markup"):
+    for name in (
+        "background",
+        "output_format",
+        "output_compression",
+        "moderation",
+        "partial_images",
+        "input_fidelity",
+        "complexity",
+        "frame_count",
+        "frame_duration_ms",
+        "svg",
+        "markup",
+    ):
         if fields.get(name) is not None:
             raise bad_request(name, f"'{name}' is not supported for {spec.id}.", "unsupported_parameter")
     if fields.get("stream") is True:
@@ -276,8 +351,16 @@ def _reject_gpt_only(fields: Mapping[str, Any], spec: ModelSpec) -> None:
 
 
 def _dalle_job(
-    fields: Mapping[str, Any], endpoint: str, spec: ModelSpec, prompt: str, n: int, width: int, height: int,
-    quality: str, images: Sequence[ImageInfo | None], has_mask: bool,
+    fields: Mapping[str, Any],
+    endpoint: str,
+    spec: ModelSpec,
+    prompt: str,
+    n: int,
+    width: int,
+    height: int,
+    quality: str,
+    images: Sequence[ImageInfo | None],
+    has_mask: bool,
 ) -> ImageJob:
     response_format = _choice(fields, "response_format", ("url", "b64_json"), "url")
     if fields.get("style") is not None and spec.id != "dall-e-3":
@@ -289,9 +372,17 @@ def _dalle_job(
         if len(images) != 1 or images[0] is None or images[0].format != "png" or images[0].width != images[0].height:
             raise bad_request("image", "dall-e-2 edits take exactly one square PNG image.", "invalid_image_format")
     return ImageJob(
-        endpoint=endpoint, model=spec, prompt=prompt, n=n, width=width, height=height, quality=quality,
-        background="opaque", output_format="png", output_compression=None, stream=False, partial_images=0,
+        endpoint=endpoint,
+        model=spec,
+        prompt=prompt,
+        n=n,
+        width=width,
+        height=height,
+        quality=quality,
+        background="opaque",
+        output_format="png",
+        output_compression=None,
+        stream=False,
+        partial_images=0,
         response_format=response_format,
     )
-
-

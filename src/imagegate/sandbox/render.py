@@ -115,8 +115,14 @@ class Renderer:
         y = margin
         for line in lines:
             # A dark outline keeps the white text readable on any gradient colour.
-            draw.text((margin, y), line, font=font, fill=(255, 255, 255, 255), stroke_width=max(1, size // 12),
-                      stroke_fill=(0, 0, 0, 255))
+            draw.text(
+                (margin, y),
+                line,
+                font=font,
+                fill=(255, 255, 255, 255),
+                stroke_width=max(1, size // 12),
+                stroke_fill=(0, 0, 0, 255),
+            )
             y += int(size * 1.3)
 
     def _font(self, size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -153,12 +159,16 @@ def _pattern(rng: random.Random, width: int, height: int, transparent: bool) -> 
         image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         disc = Image.new("L", (width, height), 0)
         ImageDraw.Draw(disc).ellipse((width * 0.15, height * 0.15, width * 0.85, height * 0.85), fill=255)
-        fill = Image.composite(Image.new("RGBA", (width, height), (*colour_a, 255)),
-                               Image.new("RGBA", (width, height), (*colour_b, 255)), gradient)
+        fill = Image.composite(
+            Image.new("RGBA", (width, height), (*colour_a, 255)),
+            Image.new("RGBA", (width, height), (*colour_b, 255)),
+            gradient,
+        )
         image.paste(fill, (0, 0), disc)
     else:
-        image = Image.composite(Image.new("RGB", (width, height), colour_a),
-                                Image.new("RGB", (width, height), colour_b), gradient)
+        image = Image.composite(
+            Image.new("RGB", (width, height), colour_a), Image.new("RGB", (width, height), colour_b), gradient
+        )
     draw = ImageDraw.Draw(image)
     for _ in range(rng.randint(3, 6)):
         x0, y0 = rng.uniform(0, width * 0.8), rng.uniform(0, height * 0.8)

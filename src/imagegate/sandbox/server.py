@@ -61,8 +61,11 @@ def run_sandbox(
     if access_log is None:
         access_log = config.fixed_image_bytes is None and config.fixed_delay_ms is None
     app = build_sandbox_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=access_log,
-                                           timeout_graceful_shutdown=5))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5
+        )
+    )
     _install_transport_lookup(app, server)
     server.run()
 
@@ -84,8 +87,11 @@ class SandboxServer:
         self._host = host
         self._port = port
         # log_config=None: leave the host process's logging setup alone (tests, the gateway).
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level=log_level, log_config=None,
-                                                     access_log=False, timeout_graceful_shutdown=2))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, log_level=log_level, log_config=None, access_log=False, timeout_graceful_shutdown=2
+            )
+        )
         _install_transport_lookup(self.app, self._server)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -134,15 +140,14 @@ class SandboxServer:
     def __enter__(self) -> str:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
 @contextmanager
-def running_sandbox(
-    config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[str]:
+def running_sandbox(config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run a sandbox on a free port for the duration of the ``with`` block; yields its base URL."""
     server = SandboxServer(config, host=host, port=port)
     server.start()

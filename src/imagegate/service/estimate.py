@@ -46,11 +46,18 @@ class EstimateSpec(BaseModel):
     def workflow(self) -> Workflow:
         """The pricing ``Workflow``; raises ValueError for an unreadable reference size."""
         return Workflow(
-            size=self.size, quality=self.quality, n=self.n, reference_images=tuple(self.reference_images),
-            input_fidelity=self.input_fidelity, partial_images=self.partial_images,
-            prompt_tokens=self.prompt_tokens, thinking_tokens=self.thinking_tokens,
-            monthly_images=self.monthly_images, retry_rate=self.retry_rate,
-            acceptance_rate=self.acceptance_rate, batch=self.batch,
+            size=self.size,
+            quality=self.quality,
+            n=self.n,
+            reference_images=tuple(self.reference_images),
+            input_fidelity=self.input_fidelity,
+            partial_images=self.partial_images,
+            prompt_tokens=self.prompt_tokens,
+            thinking_tokens=self.thinking_tokens,
+            monthly_images=self.monthly_images,
+            retry_rate=self.retry_rate,
+            acceptance_rate=self.acceptance_rate,
+            batch=self.batch,
         )
 
 
@@ -121,9 +128,7 @@ def resolve(name: str, catalog: Catalog, routes: RouteTable | None) -> CatalogMo
     raise UnknownModel(f"model {name!r} is neither served by this gateway nor in the catalog")
 
 
-def compare(
-    spec: EstimateSpec, catalog: Catalog, routes: RouteTable | None, *, today: date
-) -> list[ModelEstimate]:
+def compare(spec: EstimateSpec, catalog: Catalog, routes: RouteTable | None, *, today: date) -> list[ModelEstimate]:
     """Side-by-side estimates for every model in ``spec``, in the order given.
 
     Raises ValueError when the workflow itself is invalid (it is the same for every model).

@@ -56,8 +56,12 @@ class FeedbackService:
                 param="image_index",
             )
         verdict = ImageFeedback(
-            request_id=request_id, image_index=image_index, accepted=accepted,
-            key_id=principal.key_id, key_name=principal.key_name, created_at=self._clock(),
+            request_id=request_id,
+            image_index=image_index,
+            accepted=accepted,
+            key_id=principal.key_id,
+            key_name=principal.key_name,
+            created_at=self._clock(),
         )
         await anyio.to_thread.run_sync(self._store.append_feedback, verdict)
         return verdict

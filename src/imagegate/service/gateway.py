@@ -62,9 +62,14 @@ class Gateway:
     def plan(self, request_id: str, request: ImageRequest, principal: Principal) -> Plan:
         """Validate and route a request for this caller."""
         return plan_request(
-            request_id=request_id, request=request, principal=principal,
-            routes=self.routes, registry=self.registry, facts=self.facts,
-            today=None if self.today is None else self.today(), replacements=self.replacements,
+            request_id=request_id,
+            request=request,
+            principal=principal,
+            routes=self.routes,
+            registry=self.registry,
+            facts=self.facts,
+            today=None if self.today is None else self.today(),
+            replacements=self.replacements,
         )
 
     def visible_aliases(self, principal: Principal) -> list[ModelAlias]:

@@ -23,8 +23,15 @@ from imagegate.accounting.idempotency import (
 )
 from imagegate.domain.errors import InvalidRequest
 
-__all__ = ["Claim", "IdempotencyConflict", "IdempotencyStore", "IdempotentRunner", "LocalIdempotencyStore",
-           "StoredResponse", "fingerprint"]
+__all__ = [
+    "Claim",
+    "IdempotencyConflict",
+    "IdempotencyStore",
+    "IdempotentRunner",
+    "LocalIdempotencyStore",
+    "StoredResponse",
+    "fingerprint",
+]
 
 
 class IdempotencyConflict(InvalidRequest):
@@ -36,8 +43,14 @@ class IdempotencyConflict(InvalidRequest):
 class IdempotentRunner:
     """Runs a request at most once per (caller, key) within the window."""
 
-    def __init__(self, store: IdempotencyStore, *, window_s: float = 24 * 3600, wait_timeout_s: float = 900.0,
-                 poll_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        *,
+        window_s: float = 24 * 3600,
+        wait_timeout_s: float = 900.0,
+        poll_s: float = 0.05,
+    ) -> None:
         self._store = store
         self._window = window_s
         self._wait_timeout = wait_timeout_s

@@ -25,13 +25,13 @@ from imagegate.domain.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.pricing.engine import Charge, quote, settle
-from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
-from imagegate.service.fanout import add_usage, merge_charges, merge_results
 from imagegate.routing.retry import may_fall_back, next_delay
+from imagegate.service.fanout import add_usage, merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards
 
@@ -156,8 +156,16 @@ class ImageService:
         # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
         log.info(
             "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d latency_ms=%d",
-            entry.request_id, entry.attempt, entry.key_name, entry.model, entry.route, entry.status,
-            entry.error_code, entry.images, entry.cost_micros, entry.latency_ms,
+            entry.request_id,
+            entry.attempt,
+            entry.key_name,
+            entry.model,
+            entry.route,
+            entry.status,
+            entry.error_code,
+            entry.images,
+            entry.cost_micros,
+            entry.latency_ms,
         )
 
     # -- the attempt loop ----------------------------------------------------------------
@@ -193,13 +201,14 @@ class ImageService:
                     async with asyncio.timeout(max(0.0, deadline - started)):
                         value = await call(route)
                 except TimeoutError:
-                    error: ProviderError = UpstreamTimeout(
-                        f"the request's deadline of {policy.deadline_s:g} s passed")
+                    error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
                     self._record(plan, route, attempt, started, error=error, charge=self._quote(plan, route))
                     await self._guards.observe(route, self._clock() - started, error)
                     raise error from None
                 except ProviderError as error:
-                    self._record(plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error))
+                    self._record(
+                        plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error)
+                    )
                     await self._guards.observe(route, self._clock() - started, error)
                     last_error = error
                     retry_number += 1
@@ -212,8 +221,13 @@ class ImageService:
                     break
                 except asyncio.CancelledError:
                     self._record(
-                        plan, route, attempt, started, error_code="cancelled",
-                        charge=self._quote(plan, route), client_disconnected=True,
+                        plan,
+                        route,
+                        attempt,
+                        started,
+                        error_code="cancelled",
+                        charge=self._quote(plan, route),
+                        client_disconnected=True,
                     )
                     raise
                 await self._guards.observe(route, self._clock() - started)
@@ -293,7 +307,9 @@ class ImageService:
                     body = await opened.read()
                 finally:
                     await opened.aclose()
-                raise route.adapter.error_from_wire(WireResponse(status=opened.status, headers=opened.headers, body=body))
+                raise route.adapter.error_from_wire(
+                    WireResponse(status=opened.status, headers=opened.headers, body=body)
+                )
             return opened
 
         opened, route, attempt, started = await self._first_success(plan, call)
@@ -304,7 +320,12 @@ class StreamSession:
     """An open provider stream. Iterate ``events()`` exactly once; it records the attempt."""
 
     def __init__(
-        self, service: ImageService, plan: Plan, route: PlannedRoute, attempt: int, started: float,
+        self,
+        service: ImageService,
+        plan: Plan,
+        route: PlannedRoute,
+        attempt: int,
+        started: float,
         opened: StreamingResponse,
     ) -> None:
         self.service = service
@@ -357,8 +378,12 @@ class StreamSession:
             await self._opened.aclose()
 
     def _finish(
-        self, completed: int, usage_raw: dict[str, object], totals: Usage,
-        error: ImagegateError | None, disconnected: bool,
+        self,
+        completed: int,
+        usage_raw: dict[str, object],
+        totals: Usage,
+        error: ImagegateError | None,
+        disconnected: bool,
     ) -> None:
         service, plan, route = self.service, self.plan, self.route
         totals.raw = dict(usage_raw)
@@ -373,9 +398,15 @@ class StreamSession:
         else:
             charge = _zero_charge()
         service._record(
-            plan, route, self.attempt, self._started,
-            error=error, charge=charge, http_status=self._opened.status, images=completed, usage=totals,
+            plan,
+            route,
+            self.attempt,
+            self._started,
+            error=error,
+            charge=charge,
+            http_status=self._opened.status,
+            images=completed,
+            usage=totals,
             client_disconnected=disconnected,
             error_code="client_disconnected" if disconnected and error is None and completed == 0 else None,
         )
-

@@ -29,8 +29,11 @@ class KeyAdmin:
         """Generate and store a key; only its hash is kept."""
         new = generate_key()
         record = self._store.create_key(
-            name=name, prefix=new.prefix, key_hash=new.key_hash,
-            models=None if models is None else list(models), expires_at=expires_at,
+            name=name,
+            prefix=new.prefix,
+            key_hash=new.key_hash,
+            models=None if models is None else list(models),
+            expires_at=expires_at,
         )
         return CreatedKey(record=record, secret=new.secret)
 
@@ -50,8 +53,11 @@ def key_view(record: ApiKeyRecord) -> dict[str, object]:
         return None if value is None else value.isoformat()
 
     return {
-        "name": record.name, "prefix": record.prefix,
+        "name": record.name,
+        "prefix": record.prefix,
         "models": None if record.models is None else list(record.models),
-        "created_at": iso(record.created_at), "last_used_at": iso(record.last_used_at),
-        "revoked_at": iso(record.revoked_at), "expires_at": iso(record.expires_at),
+        "created_at": iso(record.created_at),
+        "last_used_at": iso(record.last_used_at),
+        "revoked_at": iso(record.revoked_at),
+        "expires_at": iso(record.expires_at),
     }

@@ -46,8 +46,9 @@ def retired(target: RouteTarget, lifecycle: Lifecycle, *, unavailable_replacemen
             message += f" Its replacement '{lifecycle.replacement}' is not available on this route."
         else:
             message += f" Use '{lifecycle.replacement}' instead."
-    return ModelRetired(message, model=target.model, shutdown_on=lifecycle.shutdown_on,
-                        replacement=lifecycle.replacement)
+    return ModelRetired(
+        message, model=target.model, shutdown_on=lifecycle.shutdown_on, replacement=lifecycle.replacement
+    )
 
 
 def replacement_target(target: RouteTarget, provider: str, model: str) -> RouteTarget:

@@ -134,12 +134,26 @@ def plan_request(
             if first_error is None:
                 first_error = error
             continue
-        planned.append(PlannedRoute(
-            target, adapter, capabilities, model_facts.price, request=conformed.request, chunks=conformed.chunks,
-            lifecycle=model_facts.lifecycle, replaced_from=replaced_from,
-        ))
+        planned.append(
+            PlannedRoute(
+                target,
+                adapter,
+                capabilities,
+                model_facts.price,
+                request=conformed.request,
+                chunks=conformed.chunks,
+                lifecycle=model_facts.lifecycle,
+                replaced_from=replaced_from,
+            )
+        )
     if not planned:
         assert first_error is not None
         raise first_error
-    return Plan(request_id=request_id, request=request, principal=principal, alias=alias, routes=planned,
-                emulated_stream=emulate)
+    return Plan(
+        request_id=request_id,
+        request=request,
+        principal=principal,
+        alias=alias,
+        routes=planned,
+        emulated_stream=emulate,
+    )

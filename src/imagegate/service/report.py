@@ -114,7 +114,9 @@ def parse_when(value: str | None, now: datetime | None = None) -> datetime | Non
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"{value!r}: expected an ISO time (2026-11-01 or 2026-11-01T10:00Z) or a span (2h, 7d)") from None
+        raise ValueError(
+            f"{value!r}: expected an ISO time (2026-11-01 or 2026-11-01T10:00Z) or a span (2h, 7d)"
+        ) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 

@@ -90,8 +90,13 @@ class RoutingAdmin:
     """Operator changes to routing, validated against the configured route table."""
 
     def __init__(
-        self, store: RoutingStateStore, routes: RouteTable, *, facts: FactsLookup | None = None,
-        today: Callable[[], date] | None = None, clock: Callable[[], datetime] = _utc_now,
+        self,
+        store: RoutingStateStore,
+        routes: RouteTable,
+        *,
+        facts: FactsLookup | None = None,
+        today: Callable[[], date] | None = None,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._store = store
         self._routes = routes
@@ -104,30 +109,43 @@ class RoutingAdmin:
     def disable(self, route: str, actor: str) -> RoutingChange:
         """Stop sending traffic to ``route`` (on every replica, within one refresh)."""
         target = self.target(route)
-        return self._store.change_route(alias=target.alias, route=route, values={"enabled": False},
-                                        action="disable", actor=actor, at=self._clock())
+        return self._store.change_route(
+            alias=target.alias, route=route, values={"enabled": False}, action="disable", actor=actor, at=self._clock()
+        )
 
     def enable(self, route: str, actor: str) -> RoutingChange:
         """Send traffic to ``route`` again (even if the config file disables it)."""
         target = self.target(route)
-        return self._store.change_route(alias=target.alias, route=route, values={"enabled": True},
-                                        action="enable", actor=actor, at=self._clock())
+        return self._store.change_route(
+            alias=target.alias, route=route, values={"enabled": True}, action="enable", actor=actor, at=self._clock()
+        )
 
     def reweight(self, route: str, weight: float, actor: str) -> RoutingChange:
         """Set ``route``'s weight for the ``weighted`` policy (0 = only when others fail)."""
         target = self.target(route)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
             raise InvalidRequest("'weight' must be a finite number >= 0.", param="weight")
-        return self._store.change_route(alias=target.alias, route=route, values={"weight": float(weight)},
-                                        action="reweight", actor=actor, at=self._clock())
+        return self._store.change_route(
+            alias=target.alias,
+            route=route,
+            values={"weight": float(weight)},
+            action="reweight",
+            actor=actor,
+            at=self._clock(),
+        )
 
     def set_policy(self, alias: str, policy: str, actor: str) -> RoutingChange:
         """Order ``alias``'s routes by ``policy`` from now on."""
         self.alias(alias)
         if policy not in POLICIES:
             raise InvalidRequest(f"'policy' must be one of {', '.join(POLICIES)}.", param="policy")
-        return self._store.change_policy(alias=alias, policy=policy, action="policy",  # type: ignore[arg-type]
-                                         actor=actor, at=self._clock())
+        return self._store.change_policy(
+            alias=alias,
+            policy=policy,
+            action="policy",  # type: ignore[arg-type]
+            actor=actor,
+            at=self._clock(),
+        )
 
     def rollback(self, alias: str, actor: str) -> RoutingChange:
         """Undo ``alias``'s most recent change not yet rolled back (see the module docstring)."""
@@ -140,10 +158,18 @@ class RoutingAdmin:
         at = self._clock()
         if target.route is None:
             policy: Policy | None = target.before.get("policy")
-            return self._store.change_policy(alias=alias, policy=policy, action="rollback", actor=actor, at=at,
-                                             reverts=target.id)
-        return self._store.change_route(alias=alias, route=target.route, values=dict(target.before),
-                                        action="rollback", actor=actor, at=at, reverts=target.id)
+            return self._store.change_policy(
+                alias=alias, policy=policy, action="rollback", actor=actor, at=at, reverts=target.id
+            )
+        return self._store.change_route(
+            alias=alias,
+            route=target.route,
+            values=dict(target.before),
+            action="rollback",
+            actor=actor,
+            at=at,
+            reverts=target.id,
+        )
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -194,10 +220,12 @@ class RoutingAdmin:
         checks = self.checks()
         return {
             target.name: effective_status(
-                checks.get(target.name), None if health is None else health.stats(target.name),
+                checks.get(target.name),
+                None if health is None else health.stats(target.name),
                 retired=self.retired(target),
             )
-            for alias in self._routes.aliases() for target in alias.routes
+            for alias in self._routes.aliases()
+            for target in alias.routes
         }
 
     def overview(self, health: RouteHealth | None = None) -> list[dict[str, Any]]:
@@ -212,26 +240,36 @@ class RoutingAdmin:
                 stats = None if health is None else health.stats(target.name)
                 check = checks.get(target.name)
                 status = effective_status(check, stats, retired=self.retired(target))
-                rows.append({
-                    "route": target.name, "provider": target.provider, "provider_model": target.model,
-                    "configured": {"enabled": target.enabled, "weight": target.weight},
-                    "override": {"enabled": None if control is None else control.enabled,
-                                 "weight": None if control is None else control.weight},
-                    "enabled": snapshot.enabled(target.name, target.enabled),
-                    "weight": snapshot.weight(target.name, target.weight),
-                    "status": status.status,
-                    "last_checked_at": _iso(status.last_checked_at),
-                    "last_check": None if check is None else check_view(check),
-                    "calls": None if stats is None else stats.calls,
-                    "p50_ms": None if stats is None else stats.p50_ms,
-                    "p95_ms": None if stats is None else stats.p95_ms,
-                    "error_rate": None if stats is None else stats.error_rate,
-                })
-            aliases.append({
-                "alias": alias.name, "configured_policy": alias.policy,
-                "policy_override": snapshot.policies.get(alias.name),
-                "policy": snapshot.policy(alias.name, alias.policy), "routes": rows,
-            })
+                rows.append(
+                    {
+                        "route": target.name,
+                        "provider": target.provider,
+                        "provider_model": target.model,
+                        "configured": {"enabled": target.enabled, "weight": target.weight},
+                        "override": {
+                            "enabled": None if control is None else control.enabled,
+                            "weight": None if control is None else control.weight,
+                        },
+                        "enabled": snapshot.enabled(target.name, target.enabled),
+                        "weight": snapshot.weight(target.name, target.weight),
+                        "status": status.status,
+                        "last_checked_at": _iso(status.last_checked_at),
+                        "last_check": None if check is None else check_view(check),
+                        "calls": None if stats is None else stats.calls,
+                        "p50_ms": None if stats is None else stats.p50_ms,
+                        "p95_ms": None if stats is None else stats.p95_ms,
+                        "error_rate": None if stats is None else stats.error_rate,
+                    }
+                )
+            aliases.append(
+                {
+                    "alias": alias.name,
+                    "configured_policy": alias.policy,
+                    "policy_override": snapshot.policies.get(alias.name),
+                    "policy": snapshot.policy(alias.name, alias.policy),
+                    "routes": rows,
+                }
+            )
         return aliases
 
 
@@ -265,18 +303,29 @@ def health_from_ledger(entries: Iterable[LedgerEntry]) -> RouteHealth:
 def change_view(change: RoutingChange) -> dict[str, Any]:
     """The JSON shape of one log entry."""
     return {
-        "id": change.id, "at": change.at.isoformat(), "actor": change.actor, "alias": change.alias,
-        "route": change.route, "action": change.action, "before": dict(change.before),
-        "after": dict(change.after), "reverts": change.reverts,
+        "id": change.id,
+        "at": change.at.isoformat(),
+        "actor": change.actor,
+        "alias": change.alias,
+        "route": change.route,
+        "action": change.action,
+        "before": dict(change.before),
+        "after": dict(change.after),
+        "reverts": change.reverts,
     }
 
 
 def check_view(check: RouteCheck) -> dict[str, Any]:
     """The JSON shape of a stored smoke verdict."""
     return {
-        "status": check.status, "checked_at": check.checked_at.isoformat(), "latency_ms": check.latency_ms,
-        "error_code": check.error_code, "provider_request_id": check.provider_request_id,
-        "detail": check.detail, "usage": dict(check.usage), "cost_micros": check.cost_micros,
+        "status": check.status,
+        "checked_at": check.checked_at.isoformat(),
+        "latency_ms": check.latency_ms,
+        "error_code": check.error_code,
+        "provider_request_id": check.provider_request_id,
+        "detail": check.detail,
+        "usage": dict(check.usage),
+        "cost_micros": check.cost_micros,
     }
 
 

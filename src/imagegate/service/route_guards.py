@@ -51,8 +51,11 @@ class RouteGuards:
             return None if self.health is None else self.health.stats(route.target.name).p50_ms
 
         return order_routes(
-            policy, routes, weight=lambda route: snapshot.weight(route.target.name, route.target.weight),
-            price=price, p50=p50,
+            policy,
+            routes,
+            weight=lambda route: snapshot.weight(route.target.name, route.target.weight),
+            price=price,
+            p50=p50,
         )
 
     async def admit(self, route: PlannedRoute) -> bool:

@@ -92,12 +92,22 @@ class SmokeResult:
         """The JSON shape printed by ``imagegate smoke --json``."""
         check = self.check
         return {
-            "alias": self.target.alias, "route": self.target.name, "provider": self.target.provider,
-            "provider_model": self.target.model, "status": check.status, "passed": self.passed,
-            "checked_at": check.checked_at.isoformat(), "latency_ms": check.latency_ms,
-            "http_status": self.http_status, "error_code": check.error_code, "detail": check.detail,
-            "provider_request_id": check.provider_request_id, "usage": dict(check.usage),
-            "cost_micros": check.cost_micros, "request_id": self.request_id, "size": self.size,
+            "alias": self.target.alias,
+            "route": self.target.name,
+            "provider": self.target.provider,
+            "provider_model": self.target.model,
+            "status": check.status,
+            "passed": self.passed,
+            "checked_at": check.checked_at.isoformat(),
+            "latency_ms": check.latency_ms,
+            "http_status": self.http_status,
+            "error_code": check.error_code,
+            "detail": check.detail,
+            "provider_request_id": check.provider_request_id,
+            "usage": dict(check.usage),
+            "cost_micros": check.cost_micros,
+            "request_id": self.request_id,
+            "size": self.size,
             "quality": self.quality,
         }
 
@@ -139,7 +149,10 @@ def _price(request: ImageRequest, price: PriceRow | None) -> float:
 
 
 def smoke_request(
-    target: RouteTarget, adapter: ProviderAdapter, caps: Capabilities, price: PriceRow | None,
+    target: RouteTarget,
+    adapter: ProviderAdapter,
+    caps: Capabilities,
+    price: PriceRow | None,
 ) -> ImageRequest:
     """The cheapest one-image request the route accepts, as the route will receive it.
 
@@ -149,9 +162,17 @@ def smoke_request(
     """
     qualities: list[str | None] = [quality for quality in caps.qualities if quality != "auto"] or [None]
     candidates = [
-        ImageRequest(operation="generate", model=target.alias, prompt=SMOKE_PROMPT, dialect=adapter.dialect, n=1,
-                     quality=quality, **shape)  # type: ignore[arg-type]
-        for shape in _shapes(caps) for quality in qualities
+        ImageRequest(
+            operation="generate",
+            model=target.alias,
+            prompt=SMOKE_PROMPT,
+            dialect=adapter.dialect,
+            n=1,
+            quality=quality,
+            **shape,
+        )  # type: ignore[arg-type]
+        for shape in _shapes(caps)
+        for quality in qualities
     ]
     ranked = sorted(enumerate(candidates), key=lambda item: (_price(item[1], price), _pixels(item[1]), item[0]))
     first_error: InvalidRequest | None = None
@@ -170,9 +191,16 @@ class SmokeTester:
     """Runs smoke checks and records each one (a ledger row and the route's stored status)."""
 
     def __init__(
-        self, *, routes: RouteTable, registry: AdapterRegistry, facts: FactsLookup, http: HttpExecutor,
-        record_entry: Callable[[LedgerEntry], None], record_check: Callable[[RouteCheck], None],
-        today: Callable[[], date], concurrency: int = 4,
+        self,
+        *,
+        routes: RouteTable,
+        registry: AdapterRegistry,
+        facts: FactsLookup,
+        http: HttpExecutor,
+        record_entry: Callable[[LedgerEntry], None],
+        record_check: Callable[[RouteCheck], None],
+        today: Callable[[], date],
+        concurrency: int = 4,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._routes = routes
@@ -231,16 +259,29 @@ class SmokeTester:
         try:
             request = smoke_request(target, adapter, caps, price)
         except InvalidRequest as error:
-            check = RouteCheck(target.name, "unknown_failure", self._wall_clock(), error_code=error.code,
-                               detail=f"no smoke request fits the route: {error.message}")
+            check = RouteCheck(
+                target.name,
+                "unknown_failure",
+                self._wall_clock(),
+                error_code=error.code,
+                detail=f"no smoke request fits the route: {error.message}",
+            )
             return SmokeResult(target, check)
         request_id = f"smoke_{secrets.token_hex(12)}"
         entry = LedgerEntry(
-            request_id=request_id, attempt=1, model=target.alias, provider=target.provider,
-            provider_model=target.model, route=target.name, operation="generate", dialect=SMOKE_DIALECT,
-            status="ok", created_at=self._wall_clock(), key_name=SMOKE_KEY_NAME,
+            request_id=request_id,
+            attempt=1,
+            model=target.alias,
+            provider=target.provider,
+            provider_model=target.model,
+            route=target.name,
+            operation="generate",
+            dialect=SMOKE_DIALECT,
+            status="ok",
+            created_at=self._wall_clock(),
+            key_name=SMOKE_KEY_NAME,
         )
-        shown = dict(request_id=request_id, size=request.size or request.resolution, quality=request.quality)
+        shown = {"request_id": request_id, "size": request.size or request.resolution, "quality": request.quality}
         started = time.monotonic()
         try:
             result, http_status = await self._send(target, adapter, request)
@@ -253,16 +294,32 @@ class SmokeTester:
                 error = ProviderError(f"the smoke check crashed: {type(exc).__name__}")
             entry = _failed(entry, error, request, price, started)
             self._record_entry(entry)
-            check = RouteCheck(target.name, status_for(error), entry.created_at, latency_ms=entry.latency_ms,
-                               error_code=error.code, provider_request_id=error.provider_request_id,
-                               detail=error.message[:500], usage=entry.usage, cost_micros=entry.cost_micros)
+            check = RouteCheck(
+                target.name,
+                status_for(error),
+                entry.created_at,
+                latency_ms=entry.latency_ms,
+                error_code=error.code,
+                provider_request_id=error.provider_request_id,
+                detail=error.message[:500],
+                usage=entry.usage,
+                cost_micros=entry.cost_micros,
+            )
             return SmokeResult(target, check, http_status=error.provider_status, **shown)
         except asyncio.CancelledError:
             # Stopped mid-call (server shutdown): the provider may still bill, so record the upper bound.
             cost = 0 if price is None else _quiet(lambda: quote(request, price).micros, 0)
-            self._record_entry(dataclasses.replace(
-                entry, status="error", error_code="cancelled", cost_micros=cost, cost_estimated=True,
-                latency_ms=_elapsed_ms(started), client_disconnected=True))
+            self._record_entry(
+                dataclasses.replace(
+                    entry,
+                    status="error",
+                    error_code="cancelled",
+                    cost_micros=cost,
+                    cost_estimated=True,
+                    latency_ms=_elapsed_ms(started),
+                    client_disconnected=True,
+                )
+            )
             raise
         entry.latency_ms = _elapsed_ms(started)
         entry.http_status = http_status
@@ -273,13 +330,22 @@ class SmokeTester:
             charge = _quiet(lambda: settle(request, result, price), None)
             entry.cost_micros, entry.cost_estimated = (0, True) if charge is None else (charge.micros, charge.estimated)
         self._record_entry(entry)
-        check = RouteCheck(target.name, "available", entry.created_at, latency_ms=entry.latency_ms,
-                           provider_request_id=result.provider_request_id, usage=entry.usage,
-                           cost_micros=entry.cost_micros)
+        check = RouteCheck(
+            target.name,
+            "available",
+            entry.created_at,
+            latency_ms=entry.latency_ms,
+            provider_request_id=result.provider_request_id,
+            usage=entry.usage,
+            cost_micros=entry.cost_micros,
+        )
         return SmokeResult(target, check, http_status=http_status, **shown)
 
     async def _send(
-        self, target: RouteTarget, adapter: ProviderAdapter, request: ImageRequest,
+        self,
+        target: RouteTarget,
+        adapter: ProviderAdapter,
+        request: ImageRequest,
     ) -> tuple[ImageResult, int]:
         wire = adapter.to_wire(request, target)
         authorize = getattr(adapter, "authorize", None)  # OAuth routes fetch a token first
@@ -291,17 +357,24 @@ class SmokeTester:
         return adapter.from_wire(response, request, target, keep_raw=True), response.status
 
 
-def _failed(entry: LedgerEntry, error: ProviderError, request: ImageRequest, price: PriceRow | None,
-            started: float) -> LedgerEntry:
+def _failed(
+    entry: LedgerEntry, error: ProviderError, request: ImageRequest, price: PriceRow | None, started: float
+) -> LedgerEntry:
     cost, estimated = 0, False
     if error.usage is not None and price is not None:
         # Billed although it failed (a blocked prompt): priced like the gateway prices it.
         charge = _quiet(lambda: settle(request, ImageResult(image_count=0, usage=error.usage), price), None)
         cost, estimated = (0, True) if charge is None else (charge.micros, charge.estimated)
     return dataclasses.replace(
-        entry, status="error", error_code=error.code, http_status=error.provider_status,
-        usage={} if error.usage is None else dict(error.usage.raw), cost_micros=cost, cost_estimated=estimated,
-        latency_ms=_elapsed_ms(started), provider_request_id=error.provider_request_id,
+        entry,
+        status="error",
+        error_code=error.code,
+        http_status=error.provider_status,
+        usage={} if error.usage is None else dict(error.usage.raw),
+        cost_micros=cost,
+        cost_estimated=estimated,
+        latency_ms=_elapsed_ms(started),
+        provider_request_id=error.provider_request_id,
     )
 
 

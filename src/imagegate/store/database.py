@@ -54,9 +54,7 @@ def normalize_url(url: str | URL) -> URL:
 def is_memory_sqlite(url: URL) -> bool:
     """True for an in-memory SQLite URL (``sqlite://`` or ``sqlite:///:memory:``)."""
     database = url.database or ""
-    return url.get_backend_name() == "sqlite" and (
-        database in ("", ":memory:") or "mode=memory" in database
-    )
+    return url.get_backend_name() == "sqlite" and (database in ("", ":memory:") or "mode=memory" in database)
 
 
 def make_engine(
@@ -81,9 +79,14 @@ def make_engine(
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed, echo=echo, pool_size=pool_size,
-                              max_overflow=max_overflow, pool_timeout=pool_timeout,
-                              **engine_kwargs)
+        return _sqlite_engine(
+            parsed,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            **engine_kwargs,
+        )
     if backend == "postgresql":
         options: dict[str, Any] = {
             "echo": echo,
@@ -102,8 +105,9 @@ def make_engine(
     raise ValueError(f"unsupported database backend {backend!r}: use sqlite or postgresql")
 
 
-def _sqlite_engine(url: URL, *, echo: bool, pool_size: int, max_overflow: int,
-                   pool_timeout: float, **engine_kwargs: Any) -> Engine:
+def _sqlite_engine(
+    url: URL, *, echo: bool, pool_size: int, max_overflow: int, pool_timeout: float, **engine_kwargs: Any
+) -> Engine:
     options: dict[str, Any] = {"echo": echo}
     if is_memory_sqlite(url):
         # One connection shared by everyone, or every checkout would see a different database.
@@ -117,8 +121,9 @@ def _sqlite_engine(url: URL, *, echo: bool, pool_size: int, max_overflow: int,
     return engine
 
 
-def _pool_sizing(engine_kwargs: dict[str, Any], pool_size: int, max_overflow: int,
-                 pool_timeout: float) -> dict[str, Any]:
+def _pool_sizing(
+    engine_kwargs: dict[str, Any], pool_size: int, max_overflow: int, pool_timeout: float
+) -> dict[str, Any]:
     # A caller choosing its own pool class (NullPool behind PgBouncer, say) gets no sizing
     # arguments, which that pool would reject.
     if "poolclass" in engine_kwargs or "pool" in engine_kwargs:

@@ -25,30 +25,31 @@ class SqlFeedbackStore:
     def request_owner(self, request_id: str) -> RequestOwner | None:
         """The request's key and the images its successful attempt delivered."""
         ok_images = sa.case((ledger.c.status == "ok", ledger.c.images), else_=0)
-        stmt = (
-            sa.select(
-                sa.func.min(ledger.c.key_id).label("key_id"),
-                sa.func.min(ledger.c.key_name).label("key_name"),
-                sa.func.coalesce(sa.func.sum(ok_images), 0).label("images"),
-                sa.func.count().label("rows"),
-            )
-            .where(ledger.c.request_id == request_id)
-        )
+        stmt = sa.select(
+            sa.func.min(ledger.c.key_id).label("key_id"),
+            sa.func.min(ledger.c.key_name).label("key_name"),
+            sa.func.coalesce(sa.func.sum(ok_images), 0).label("images"),
+            sa.func.count().label("rows"),
+        ).where(ledger.c.request_id == request_id)
         with connect(self._bind) as conn:
             row = conn.execute(stmt).one()
         if row.rows == 0:
             return None
-        return RequestOwner(request_id=request_id, key_id=row.key_id, key_name=row.key_name,
-                            images=int(row.images))
+        return RequestOwner(request_id=request_id, key_id=row.key_id, key_name=row.key_name, images=int(row.images))
 
     def append_feedback(self, feedback: ImageFeedback) -> None:
         """Insert one verdict."""
         with begin(self._bind) as conn:
-            conn.execute(sa.insert(image_feedback).values(
-                request_id=feedback.request_id, image_index=feedback.image_index,
-                accepted=feedback.accepted, key_id=feedback.key_id, key_name=feedback.key_name,
-                created_at=feedback.created_at,
-            ))
+            conn.execute(
+                sa.insert(image_feedback).values(
+                    request_id=feedback.request_id,
+                    image_index=feedback.image_index,
+                    accepted=feedback.accepted,
+                    key_id=feedback.key_id,
+                    key_name=feedback.key_name,
+                    created_at=feedback.created_at,
+                )
+            )
 
     def current_feedback(self, request_id: str) -> dict[int, bool]:
         """image index -> the latest verdict, for one request."""

@@ -49,9 +49,7 @@ class SqlKeyStore:
         }
         try:
             with begin(self._bind) as conn:
-                row = conn.execute(
-                    sa.insert(api_keys).values(**values).returning(*api_keys.c)
-                ).one()
+                row = conn.execute(sa.insert(api_keys).values(**values).returning(*api_keys.c)).one()
         except IntegrityError as exc:
             # Let the unique constraint arbitrate concurrent creators, then find out which
             # constraint fired by looking, rather than by parsing driver-specific messages.
@@ -63,9 +61,7 @@ class SqlKeyStore:
     def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         """The key whose secret hashes to ``key_hash``, revoked or not."""
         with connect(self._bind) as conn:
-            row = conn.execute(
-                sa.select(api_keys).where(api_keys.c.key_hash == key_hash)
-            ).one_or_none()
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).one_or_none()
         return None if row is None else _record(row._mapping)
 
     def key_by_name(self, name: str) -> ApiKeyRecord | None:
@@ -77,19 +73,13 @@ class SqlKeyStore:
     def list_keys(self) -> list[ApiKeyRecord]:
         """Every key, oldest first."""
         with connect(self._bind) as conn:
-            rows = conn.execute(
-                sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
-            ).all()
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)).all()
         return [_record(row._mapping) for row in rows]
 
     def revoke_key(self, name: str, at: datetime) -> bool:
         """Mark the named key revoked; False when no active key has that name."""
         # One conditional UPDATE: the first revocation time stands even if two admins race.
-        stmt = (
-            sa.update(api_keys)
-            .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
-            .values(revoked_at=at)
-        )
+        stmt = sa.update(api_keys).where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None)).values(revoked_at=at)
         with begin(self._bind) as conn:
             return conn.execute(stmt).rowcount == 1
 
@@ -117,9 +107,7 @@ class SqlKeyStore:
 
     def _name_exists(self, name: str) -> bool:
         with connect(self._bind) as conn:
-            return conn.execute(
-                sa.select(sa.literal(1)).where(api_keys.c.name == name)
-            ).first() is not None
+            return conn.execute(sa.select(sa.literal(1)).where(api_keys.c.name == name)).first() is not None
 
 
 def _record(row: Any) -> ApiKeyRecord:

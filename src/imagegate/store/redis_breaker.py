@@ -41,13 +41,17 @@ def _decode(raw: dict[bytes, bytes]) -> BreakerState:
 class RedisBreakerStore:
     """``BreakerStore`` over Redis (``IMAGEGATE_REDIS_URL``)."""
 
-    def __init__(self, client: aioredis.Redis, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:"
+    ) -> None:
         self.config = config or BreakerConfig()
         self._redis = client
         self._prefix = prefix
 
     @classmethod
-    def from_url(cls, url: str, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:") -> RedisBreakerStore:
+    def from_url(
+        cls, url: str, config: BreakerConfig | None = None, *, prefix: str = "imagegate:breaker:"
+    ) -> RedisBreakerStore:
         """A store on a new connection pool."""
         return cls(aioredis.Redis.from_url(url), config, prefix=prefix)
 

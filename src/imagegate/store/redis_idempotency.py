@@ -27,13 +27,19 @@ return 0
 
 
 def _meta(response: StoredResponse) -> bytes:
-    return orjson.dumps({"status": response.status, "headers": list(response.headers), "media_type": response.media_type})
+    return orjson.dumps(
+        {"status": response.status, "headers": list(response.headers), "media_type": response.media_type}
+    )
 
 
 def _response(meta: bytes, body: bytes) -> StoredResponse:
     parsed = orjson.loads(meta)
-    return StoredResponse(status=parsed["status"], headers=tuple((k, v) for k, v in parsed["headers"]),
-                          body=body, media_type=parsed["media_type"])
+    return StoredResponse(
+        status=parsed["status"],
+        headers=tuple((k, v) for k, v in parsed["headers"]),
+        body=body,
+        media_type=parsed["media_type"],
+    )
 
 
 class RedisIdempotencyStore:

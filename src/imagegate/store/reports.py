@@ -53,8 +53,11 @@ class SqlReportStore:
         if until is not None:
             conditions.append(ledger.c.created_at < until)
         grouped = (
-            sa.select(column.label("grp"), *measures).select_from(source).where(*conditions)
-            .group_by(column).order_by(sa.desc("spend_micros"), column)
+            sa.select(column.label("grp"), *measures)
+            .select_from(source)
+            .where(*conditions)
+            .group_by(column)
+            .order_by(sa.desc("spend_micros"), column)
         )
         total = sa.select(*measures).select_from(source).where(*conditions)
         with connect(self._bind) as conn:

@@ -63,7 +63,14 @@ class SqlRoutingState:
         return ControlsSnapshot(version=version, routes=routes, policies=policies)
 
     def change_route(
-        self, *, alias: str, route: str, values: Mapping[str, Any], action: Action, actor: str, at: datetime,
+        self,
+        *,
+        alias: str,
+        route: str,
+        values: Mapping[str, Any],
+        action: Action,
+        actor: str,
+        at: datetime,
         reverts: int | None = None,
     ) -> RoutingChange:
         """Set some of a route's override fields and log it, atomically."""
@@ -77,11 +84,26 @@ class SqlRoutingState:
             conn.execute(sa.delete(route_controls).where(route_controls.c.route == route))
             if any(value is not None for value in after.values()):
                 conn.execute(sa.insert(route_controls).values(route=route, updated_at=at, updated_by=actor, **after))
-            return _log(conn, at=at, actor=actor, alias=alias, route=route, action=action,
-                        before=before, after=after, reverts=reverts)
+            return _log(
+                conn,
+                at=at,
+                actor=actor,
+                alias=alias,
+                route=route,
+                action=action,
+                before=before,
+                after=after,
+                reverts=reverts,
+            )
 
     def change_policy(
-        self, *, alias: str, policy: Policy | None, action: Action, actor: str, at: datetime,
+        self,
+        *,
+        alias: str,
+        policy: Policy | None,
+        action: Action,
+        actor: str,
+        at: datetime,
         reverts: int | None = None,
     ) -> RoutingChange:
         """Set (or with None, clear) an alias's policy override and log it, atomically."""
@@ -92,9 +114,19 @@ class SqlRoutingState:
             conn.execute(sa.delete(alias_policies).where(alias_policies.c.alias == alias))
             if policy is not None:
                 conn.execute(
-                    sa.insert(alias_policies).values(alias=alias, policy=policy, updated_at=at, updated_by=actor))
-            return _log(conn, at=at, actor=actor, alias=alias, route=None, action=action,
-                        before={"policy": current}, after={"policy": policy}, reverts=reverts)
+                    sa.insert(alias_policies).values(alias=alias, policy=policy, updated_at=at, updated_by=actor)
+                )
+            return _log(
+                conn,
+                at=at,
+                actor=actor,
+                alias=alias,
+                route=None,
+                action=action,
+                before={"policy": current},
+                after={"policy": policy},
+                reverts=reverts,
+            )
 
     def changes(self, *, alias: str | None = None, limit: int | None = 100) -> list[RoutingChange]:
         """Log entries, newest first (one alias's, or all); ``limit`` None means all."""
@@ -109,9 +141,14 @@ class SqlRoutingState:
     def record_check(self, check: RouteCheck) -> None:
         """Store a route's latest check, replacing the previous one."""
         values = {
-            "status": check.status, "last_checked_at": check.checked_at, "latency_ms": check.latency_ms,
-            "error_code": check.error_code, "provider_request_id": check.provider_request_id,
-            "detail": check.detail, "usage": dict(check.usage), "cost_micros": check.cost_micros,
+            "status": check.status,
+            "last_checked_at": check.checked_at,
+            "latency_ms": check.latency_ms,
+            "error_code": check.error_code,
+            "provider_request_id": check.provider_request_id,
+            "detail": check.detail,
+            "usage": dict(check.usage),
+            "cost_micros": check.cost_micros,
         }
         with begin(self._bind) as conn:
             # Delete + insert rather than a dialect-specific upsert; two replicas checking the
@@ -125,9 +162,15 @@ class SqlRoutingState:
             rows = conn.execute(sa.select(route_status)).all()
         return {
             row.route: RouteCheck(
-                route=row.route, status=row.status, checked_at=row.last_checked_at, latency_ms=row.latency_ms,
-                error_code=row.error_code, provider_request_id=row.provider_request_id, detail=row.detail,
-                usage=row.usage or {}, cost_micros=row.cost_micros,
+                route=row.route,
+                status=row.status,
+                checked_at=row.last_checked_at,
+                latency_ms=row.latency_ms,
+                error_code=row.error_code,
+                provider_request_id=row.provider_request_id,
+                detail=row.detail,
+                usage=row.usage or {},
+                cost_micros=row.cost_micros,
             )
             for row in rows
         }
@@ -144,6 +187,13 @@ def _log(conn: Connection, **values: Any) -> RoutingChange:
 
 def _change(row: Any) -> RoutingChange:
     return RoutingChange(
-        id=row["id"], at=row["at"], actor=row["actor"], alias=row["alias"], route=row["route"],
-        action=row["action"], before=dict(row["before"]), after=dict(row["after"]), reverts=row["reverts"],
+        id=row["id"],
+        at=row["at"],
+        actor=row["actor"],
+        alias=row["alias"],
+        route=row["route"],
+        action=row["action"],
+        before=dict(row["before"]),
+        after=dict(row["after"]),
+        reverts=row["reverts"],
     )

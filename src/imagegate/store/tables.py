@@ -91,8 +91,7 @@ ledger = sa.Table(
     sa.Column("attempt", sa.Integer, nullable=False),
     # SET NULL: keys are revoked rather than deleted, but if one ever is, its billing history
     # must survive (key_name keeps it attributable).
-    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"),
-              nullable=True),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True),
     sa.Column("key_name", sa.Text, nullable=True),
     sa.Column("model", sa.Text, nullable=False),
     sa.Column("provider", sa.Text, nullable=False),
@@ -128,8 +127,7 @@ image_feedback = sa.Table(
     sa.Column("request_id", sa.Text, nullable=False),
     sa.Column("image_index", sa.Integer, nullable=False),
     sa.Column("accepted", sa.Boolean, nullable=False),
-    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"),
-              nullable=True),
+    sa.Column("key_id", sa.Integer, sa.ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True),
     sa.Column("key_name", sa.Text, nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.CheckConstraint("image_index >= 0", name="image_index_not_negative"),

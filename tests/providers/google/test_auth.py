@@ -24,10 +24,17 @@ from imagegate.providers.google.auth import (
 from imagegate.providers.google.endpoints import GoogleAccess, RouteOptionError, endpoint_from_options
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption()).decode()
-INFO = {"type": "service_account", "project_id": "proj-9", "private_key_id": "kid-1", "private_key": PEM,
-        "client_email": "gw@proj-9.iam.gserviceaccount.com", "token_uri": "https://oauth2.example/token"}
+PEM = KEY.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+INFO = {
+    "type": "service_account",
+    "project_id": "proj-9",
+    "private_key_id": "kid-1",
+    "private_key": PEM,
+    "client_email": "gw@proj-9.iam.gserviceaccount.com",
+    "token_uri": "https://oauth2.example/token",
+}
 ACCOUNT = ServiceAccount.from_info(INFO)
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
@@ -40,8 +47,13 @@ def test_the_assertion_is_an_rs256_jwt_the_public_key_verifies():
     token = signed_assertion(ACCOUNT, SCOPES, now=1_800_000_000.7)
     header, claims, signature = token.split(".")
     assert _b64url_json(header) == {"alg": "RS256", "typ": "JWT", "kid": "kid-1"}
-    assert _b64url_json(claims) == {"iss": INFO["client_email"], "scope": SCOPES[0], "aud": INFO["token_uri"],
-                                    "iat": 1_800_000_000, "exp": 1_800_003_600}
+    assert _b64url_json(claims) == {
+        "iss": INFO["client_email"],
+        "scope": SCOPES[0],
+        "aud": INFO["token_uri"],
+        "iat": 1_800_000_000,
+        "exp": 1_800_003_600,
+    }
     raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
     KEY.public_key().verify(raw, f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256())
 
@@ -83,8 +95,11 @@ async def test_a_refused_assertion_is_an_authentication_error_without_the_key():
 
 @pytest.mark.parametrize(
     ("change", "problem"),
-    [({"private_key": "not a key"}, "not a PEM"), ({"client_email": ""}, "client_email"),
-     ({"type": "authorized_user"}, "service_account")],
+    [
+        ({"private_key": "not a key"}, "not a PEM"),
+        ({"client_email": ""}, "client_email"),
+        ({"type": "authorized_user"}, "service_account"),
+    ],
 )
 def test_unusable_key_files_are_named_without_quoting_the_key(change, problem):
     with pytest.raises(ServiceAccountError, match=problem) as info:
@@ -93,25 +108,46 @@ def test_unusable_key_files_are_named_without_quoting_the_key(change, problem):
 
 
 def _route(**options) -> RouteTarget:
-    return RouteTarget(name="r", alias="a", provider="gemini", model="m", base_url="https://aiplatform.googleapis.com",
-                       api_key="", options=options)
+    return RouteTarget(
+        name="r",
+        alias="a",
+        provider="gemini",
+        model="m",
+        base_url="https://aiplatform.googleapis.com",
+        api_key="",
+        options=options,
+    )
 
 
 def test_route_options_pick_vertex_from_the_key_file(tmp_path):
     path = tmp_path / "sa.json"
     path.write_text(json.dumps(INFO))
     endpoint = endpoint_from_options(_route(service_account_file=str(path)))
-    assert (endpoint.vertex, endpoint.project, endpoint.location, endpoint.api_version) == (True, "proj-9", "global", "v1beta1")
+    assert (endpoint.vertex, endpoint.project, endpoint.location, endpoint.api_version) == (
+        True,
+        "proj-9",
+        "global",
+        "v1beta1",
+    )
     assert endpoint.url("https://aiplatform.googleapis.com", "m", "predict") == (
-        "https://aiplatform.googleapis.com/v1beta1/projects/proj-9/locations/global/publishers/google/models/m:predict")
+        "https://aiplatform.googleapis.com/v1beta1/projects/proj-9/locations/global/publishers/google/models/m:predict"
+    )
     gemini_api = endpoint_from_options(_route(api_version="v1"))
-    assert not gemini_api.vertex and gemini_api.url("https://x", "m", "generateContent") == "https://x/v1/models/m:generateContent"
+    assert (
+        not gemini_api.vertex
+        and gemini_api.url("https://x", "m", "generateContent") == "https://x/v1/models/m:generateContent"
+    )
 
 
 @pytest.mark.parametrize(
     ("options", "problem"),
-    [({"service_account_file": "/nonexistent/sa.json"}, "cannot read"), ({"oauth_scopes": "one"}, "list of strings"),
-     ({"vertex_location": ""}, "non-empty"), ({"vertex_location": "us-east1"}, "needs .vertex_project."), ({"service_account": "inline string"}, "mapping")],
+    [
+        ({"service_account_file": "/nonexistent/sa.json"}, "cannot read"),
+        ({"oauth_scopes": "one"}, "list of strings"),
+        ({"vertex_location": ""}, "non-empty"),
+        ({"vertex_location": "us-east1"}, "needs .vertex_project."),
+        ({"service_account": "inline string"}, "mapping"),
+    ],
 )
 def test_bad_route_options_fail_naming_the_route(options, problem):
     with pytest.raises(RouteOptionError, match=problem):

@@ -17,8 +17,10 @@ RETRY = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "27s
 
 
 def _quota(quota_id: str) -> dict:
-    return {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-            "violations": [{"quotaId": quota_id, "quotaMetric": "m", "quotaValue": "10"}]}
+    return {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaId": quota_id, "quotaMetric": "m", "quotaValue": "10"}],
+    }
 
 
 def test_rate_limit_takes_its_delay_from_retry_info_not_a_header():
@@ -42,12 +44,20 @@ def test_a_daily_quota_without_retry_hint_is_exhausted_not_rate_limited():
     ("status", "rpc", "details", "cls"),
     [
         (400, "INVALID_ARGUMENT", [], e.ProviderInvalidRequest),
-        (400, "INVALID_ARGUMENT", [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
-         e.ProviderAuthentication),
+        (
+            400,
+            "INVALID_ARGUMENT",
+            [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
+            e.ProviderAuthentication,
+        ),
         (401, "UNAUTHENTICATED", [], e.ProviderAuthentication),
         (403, "PERMISSION_DENIED", [], e.ProviderPermission),
-        (403, "PERMISSION_DENIED", [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BILLING_DISABLED"}],
-         e.QuotaExhausted),
+        (
+            403,
+            "PERMISSION_DENIED",
+            [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "BILLING_DISABLED"}],
+            e.QuotaExhausted,
+        ),
         (404, "NOT_FOUND", [], e.ProviderNotFound),
         (500, "INTERNAL", [], e.UpstreamUnavailable),
         (503, "UNAVAILABLE", [], e.UpstreamUnavailable),
@@ -60,8 +70,9 @@ def test_classes_by_status_and_structured_body(status, rpc, details, cls):
     assert error.message == "whatever the text says" and error.provider_status == status
 
 
-@pytest.mark.parametrize(("status", "cls"), [(502, e.UpstreamUnavailable), (404, e.ProviderNotFound),
-                                             (418, e.UpstreamBadResponse)])
+@pytest.mark.parametrize(
+    ("status", "cls"), [(502, e.UpstreamUnavailable), (404, e.ProviderNotFound), (418, e.UpstreamBadResponse)]
+)
 def test_an_unreadable_body_maps_by_status_alone(status, cls):
     assert type(error_from_response(status, {}, b"<html>oops</html>")) is cls
 

@@ -15,8 +15,14 @@ from imagegate.providers.base import RouteTarget, WireResponse
 from imagegate.providers.imagen import ImagenAdapter
 
 ADAPTER = ImagenAdapter()
-ROUTE = RouteTarget(name="r", alias="imagen", provider="imagen", model="imagen-4.0-generate-001",
-                    base_url="https://generativelanguage.googleapis.com", api_key="k")
+ROUTE = RouteTarget(
+    name="r",
+    alias="imagen",
+    provider="imagen",
+    model="imagen-4.0-generate-001",
+    base_url="https://generativelanguage.googleapis.com",
+    api_key="k",
+)
 
 
 def req(**fields) -> ImageRequest:
@@ -39,23 +45,38 @@ def test_sample_count_is_always_sent_because_the_wire_default_is_four():
 
 
 def test_canonical_fields_map_to_parameters():
-    body = orjson.loads(ADAPTER.to_wire(req(n=3, aspect_ratio="9:16", resolution="2K", output_format="jpeg",
-                                            output_compression=70), ROUTE).content)
-    assert body["parameters"] == {"sampleCount": 3, "aspectRatio": "9:16", "sampleImageSize": "2K",
-                                  "outputOptions": {"mimeType": "image/jpeg", "compressionQuality": 70}}
+    body = orjson.loads(
+        ADAPTER.to_wire(
+            req(n=3, aspect_ratio="9:16", resolution="2K", output_format="jpeg", output_compression=70), ROUTE
+        ).content
+    )
+    assert body["parameters"] == {
+        "sampleCount": 3,
+        "aspectRatio": "9:16",
+        "sampleImageSize": "2K",
+        "outputOptions": {"mimeType": "image/jpeg", "compressionQuality": 70},
+    }
 
 
 def test_native_imagen_body_passes_through_with_this_calls_sample_count():
     native = {"instances": [{"prompt": "a fox"}], "parameters": {"includeRaiReason": True, "language": "en"}}
     body = orjson.loads(ADAPTER.to_wire(req(dialect="imagen", native=native, n=4), ROUTE).content)
-    assert body == {"instances": [{"prompt": "a fox"}],
-                    "parameters": {"includeRaiReason": True, "language": "en", "sampleCount": 4}}
+    assert body == {
+        "instances": [{"prompt": "a fox"}],
+        "parameters": {"includeRaiReason": True, "language": "en", "sampleCount": 4},
+    }
 
 
 def test_predictions_become_images_and_filtered_entries_are_counted():
-    raw = orjson.dumps({"predictions": [{"bytesBase64Encoded": _png(), "mimeType": "image/png"},
-                                        {"raiFilteredReason": "filtered"},
-                                        {"safetyAttributes": {"categories": [], "scores": []}, "contentType": "Positive Prompt"}]})
+    raw = orjson.dumps(
+        {
+            "predictions": [
+                {"bytesBase64Encoded": _png(), "mimeType": "image/png"},
+                {"raiFilteredReason": "filtered"},
+                {"safetyAttributes": {"categories": [], "scores": []}, "contentType": "Positive Prompt"},
+            ]
+        }
+    )
     result = ADAPTER.from_wire(WireResponse(200, {}, raw), req(n=2), ROUTE, keep_raw=False)
     assert result.image_count == 1 and result.size == "16x12" and result.output_format == "png"
     assert result.usage.raw == {"images": 1, "filtered": 1, "sampleCount": 2}

@@ -11,9 +11,15 @@ from imagegate.providers.base import RouteTarget, WireResponse
 from imagegate.providers.openai import OpenAIImagesAdapter
 
 ADAPTER = OpenAIImagesAdapter()
-ROUTE = RouteTarget(name="r", alias="alias", provider="openai", model="gpt-image-2",
-                    base_url="http://up.example/v1", api_key="sk-route-secret",
-                    options={"organization": "org-1"})
+ROUTE = RouteTarget(
+    name="r",
+    alias="alias",
+    provider="openai",
+    model="gpt-image-2",
+    base_url="http://up.example/v1",
+    api_key="sk-route-secret",
+    options={"organization": "org-1"},
+)
 
 
 def req(**fields) -> ImageRequest:
@@ -23,14 +29,29 @@ def req(**fields) -> ImageRequest:
 
 
 def test_generation_body_forwards_fields_and_extras_with_the_provider_model():
-    wire = ADAPTER.to_wire(req(n=2, size="1536x1024", quality="low", stream=True, partial_images=2,
-                               extra={"safety_identifier": "u-1", "model": "ignored"}), ROUTE)
+    wire = ADAPTER.to_wire(
+        req(
+            n=2,
+            size="1536x1024",
+            quality="low",
+            stream=True,
+            partial_images=2,
+            extra={"safety_identifier": "u-1", "model": "ignored"},
+        ),
+        ROUTE,
+    )
     assert wire.url == "http://up.example/v1/images/generations"
     assert wire.headers["authorization"] == "Bearer sk-route-secret"
     assert wire.headers["openai-organization"] == "org-1"
     assert orjson.loads(wire.content) == {
-        "model": "gpt-image-2", "prompt": "a cat", "n": 2, "size": "1536x1024", "quality": "low",
-        "stream": True, "partial_images": 2, "safety_identifier": "u-1",
+        "model": "gpt-image-2",
+        "prompt": "a cat",
+        "n": 2,
+        "size": "1536x1024",
+        "quality": "low",
+        "stream": True,
+        "partial_images": 2,
+        "safety_identifier": "u-1",
     }
     assert wire.stream is True
 
@@ -43,8 +64,17 @@ def test_fields_the_api_cannot_express_are_rejected_not_dropped():
 
 def test_edit_is_multipart_with_image_array_and_mask():
     images = [InputImage(b"one", "a.png", "image/png"), InputImage(b"two", "b.png", "image/png")]
-    wire = ADAPTER.to_wire(req(operation="edit", images=images, mask=InputImage(b"m", "mask.png", "image/png"),
-                               n=1, stream=False, input_fidelity="high"), ROUTE)
+    wire = ADAPTER.to_wire(
+        req(
+            operation="edit",
+            images=images,
+            mask=InputImage(b"m", "mask.png", "image/png"),
+            n=1,
+            stream=False,
+            input_fidelity="high",
+        ),
+        ROUTE,
+    )
     assert wire.url.endswith("/images/edits")
     assert ("model", "gpt-image-2") in wire.form and ("n", "1") in wire.form and ("input_fidelity", "high") in wire.form
     assert [name for name, _ in wire.files] == ["image[]", "image[]", "mask"]
@@ -58,12 +88,22 @@ def test_single_edit_image_uses_the_plain_field_name():
 
 def _ok_body(n: int = 1) -> bytes:
     image = base64.b64encode(b"\x89PNG\r\n" + b"\x00" * 3000).decode()
-    return orjson.dumps({
-        "created": 1700000000, "background": "opaque", "output_format": "png", "quality": "low",
-        "size": "1024x1024", "data": [{"b64_json": image}] * n,
-        "usage": {"input_tokens": 12, "input_tokens_details": {"text_tokens": 10, "image_tokens": 2},
-                  "output_tokens": 392, "total_tokens": 404},
-    })
+    return orjson.dumps(
+        {
+            "created": 1700000000,
+            "background": "opaque",
+            "output_format": "png",
+            "quality": "low",
+            "size": "1024x1024",
+            "data": [{"b64_json": image}] * n,
+            "usage": {
+                "input_tokens": 12,
+                "input_tokens_details": {"text_tokens": 10, "image_tokens": 2},
+                "output_tokens": 392,
+                "total_tokens": 404,
+            },
+        }
+    )
 
 
 def test_raw_mode_keeps_body_and_reads_usage_without_decoding_images():
@@ -72,7 +112,11 @@ def test_raw_mode_keeps_body_and_reads_usage_without_decoding_images():
     assert result.raw_body is body
     assert result.images == []
     assert result.image_count == 2
-    assert (result.usage.input_text_tokens, result.usage.input_image_tokens, result.usage.output_image_tokens) == (10, 2, 392)
+    assert (result.usage.input_text_tokens, result.usage.input_image_tokens, result.usage.output_image_tokens) == (
+        10,
+        2,
+        392,
+    )
     assert result.provider_request_id == "req_up"
     assert (result.size, result.quality) == ("1024x1024", "low")
 
@@ -94,14 +138,24 @@ def _err(status: int, error: dict, headers: dict | None = None) -> e.ProviderErr
 
 
 def test_error_mapping_by_status_and_structured_code():
-    moderation = _err(400, {"message": "rejected", "type": "image_generation_user_error", "param": None,
-                            "code": "moderation_blocked",
-                            "moderation_details": {"moderation_stage": "input", "categories": ["violence"]}})
+    moderation = _err(
+        400,
+        {
+            "message": "rejected",
+            "type": "image_generation_user_error",
+            "param": None,
+            "code": "moderation_blocked",
+            "moderation_details": {"moderation_stage": "input", "categories": ["violence"]},
+        },
+    )
     assert isinstance(moderation, e.ModerationBlocked)
     assert moderation.details["moderation_details"]["moderation_stage"] == "input"
     assert not moderation.retryable
-    limited = _err(429, {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"},
-                   {"retry-after": "2", "x-request-id": "req_9"})
+    limited = _err(
+        429,
+        {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"},
+        {"retry-after": "2", "x-request-id": "req_9"},
+    )
     assert isinstance(limited, e.RateLimited) and limited.retry_after == 2.0 and limited.retryable
     assert limited.provider_request_id == "req_9"
     assert isinstance(_err(429, {"code": "insufficient_quota", "type": "insufficient_quota"}), e.QuotaExhausted)
@@ -110,7 +164,9 @@ def test_error_mapping_by_status_and_structured_code():
     assert isinstance(_err(401, {"code": "invalid_api_key"}), e.ProviderAuthentication)
     assert isinstance(_err(500, {"type": "server_error"}), e.UpstreamUnavailable)
     assert isinstance(_err(504, {}), e.UpstreamTimeout)
-    assert isinstance(ADAPTER.error_from_wire(WireResponse(502, {}, b"<html>bad gateway</html>")), e.UpstreamUnavailable)
+    assert isinstance(
+        ADAPTER.error_from_wire(WireResponse(502, {}, b"<html>bad gateway</html>")), e.UpstreamUnavailable
+    )
 
 
 def test_message_text_does_not_decide_the_class():
@@ -126,8 +182,10 @@ async def _frames(*frames: bytes):
 
 async def test_stream_events_classify_partial_completed_and_error():
     partial = b'event: image_generation.partial_image\ndata: {"type":"image_generation.partial_image","b64_json":"QUJD","partial_image_index":0}\n\n'
-    done = (b'event: image_generation.completed\ndata: {"type":"image_generation.completed","b64_json":"QUJD",'
-            b'"usage":{"input_tokens":3,"input_tokens_details":{"text_tokens":3,"image_tokens":0},"output_tokens":296,"total_tokens":299}}\n\n')
+    done = (
+        b'event: image_generation.completed\ndata: {"type":"image_generation.completed","b64_json":"QUJD",'
+        b'"usage":{"input_tokens":3,"input_tokens_details":{"text_tokens":3,"image_tokens":0},"output_tokens":296,"total_tokens":299}}\n\n'
+    )
     error = b'event: error\ndata: {"type":"error","error":{"message":"no","type":"image_generation_user_error","code":"moderation_blocked"}}\n\n'
     events = [event async for event in ADAPTER.stream_events(_frames(partial, done, error))]
     assert [event.kind for event in events] == ["partial_image", "completed", "error"]

@@ -19,10 +19,10 @@ from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS, PARAMETERS
 from imagegate.providers.gemini.request import body_for
 from imagegate.providers.gemini.response import Content, outcome_error, output_format, read_content, usage_from_gemini
-from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.google.adapter_base import GoogleAdapterBase
 from imagegate.providers.google.errors import error_from_google, error_from_response
 from imagegate.providers.google.pictures import image_size_from_b64
+from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.shapes import size_text
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
@@ -43,8 +43,11 @@ class GeminiImageAdapter(GoogleAdapterBase):
         body = body_for(request, route.model, vertex=endpoint.vertex)
         method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
         return WireRequest(
-            "POST", endpoint.url(route.base_url, route.model, method), self.access.headers(route),
-            content=orjson.dumps(body), stream=request.stream,
+            "POST",
+            endpoint.url(route.base_url, route.model, method),
+            self.access.headers(route),
+            content=orjson.dumps(body),
+            stream=request.stream,
         )
 
     def from_wire(
@@ -57,8 +60,9 @@ class GeminiImageAdapter(GoogleAdapterBase):
             else:
                 parsed = orjson.loads(response.body)
         except (MalformedBody, orjson.JSONDecodeError) as exc:
-            raise UpstreamBadResponse(f"the provider's response is not valid JSON: {exc}",
-                                      provider_status=response.status) from exc
+            raise UpstreamBadResponse(
+                f"the provider's response is not valid JSON: {exc}", provider_status=response.status
+            ) from exc
         if not isinstance(parsed, dict):
             raise UpstreamBadResponse("the provider's response is not a JSON object", provider_status=response.status)
         content = read_content(parsed)
@@ -100,8 +104,9 @@ class GeminiImageAdapter(GoogleAdapterBase):
             except MalformedBody as exc:
                 raise UpstreamBadResponse(f"malformed stream chunk: {exc}") from exc
             if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-                yield StreamEvent(kind="error", raw=frame, data=parsed,
-                                  error=error_from_google(parsed["error"], status=None))
+                yield StreamEvent(
+                    kind="error", raw=frame, data=parsed, error=error_from_google(parsed["error"], status=None)
+                )
                 continue
             chunk = read_content(parsed)
             images += len(chunk.images)
@@ -116,12 +121,13 @@ class GeminiImageAdapter(GoogleAdapterBase):
             data_dict = parsed if isinstance(parsed, dict) else None
             ended = bool(chunk.finish_reasons) or chunk.block_reason is not None
             if chunk.images:
-                yield StreamEvent(kind="completed", raw=frame, data=data_dict, image_count=len(chunk.images),
-                                  usage_total=total)
+                yield StreamEvent(
+                    kind="completed", raw=frame, data=data_dict, image_count=len(chunk.images), usage_total=total
+                )
             elif ended and images == 0:
                 usage = total if total is not None else usage_from_gemini(seen.usage_metadata, has_image=False)
-                yield StreamEvent(kind="error", raw=frame, data=data_dict, usage_total=total,
-                                  error=outcome_error(seen, usage))
+                yield StreamEvent(
+                    kind="error", raw=frame, data=data_dict, usage_total=total, error=outcome_error(seen, usage)
+                )
             else:
                 yield StreamEvent(kind="other", raw=frame, data=data_dict, usage_total=total)
-

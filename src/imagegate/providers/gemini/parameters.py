@@ -35,12 +35,14 @@ PARAMETERS = ParameterTable(
 
 # Fields of other dialects (``ImageRequest.extra`` keys) this adapter translates; every other
 # foreign field is refused by service.conform with a 400 naming it.
-FOREIGN_EXTRAS = frozenset({
-    "parameters.personGeneration",  # Imagen -> imageConfig.personGeneration (Vertex only)
-    "parameters.safetySetting",  # Imagen -> safetySettings for every harm category
-    "response_format",  # OpenAI: b64_json is what we return anyway; url is refused
-    "safety_identifier",  # OpenAI: an end-user id, like ``user``; not forwarded
-})
+FOREIGN_EXTRAS = frozenset(
+    {
+        "parameters.personGeneration",  # Imagen -> imageConfig.personGeneration (Vertex only)
+        "parameters.safetySetting",  # Imagen -> safetySettings for every harm category
+        "response_format",  # OpenAI: b64_json is what we return anyway; url is refused
+        "safety_identifier",  # OpenAI: an end-user id, like ``user``; not forwarded
+    }
+)
 
 HARM_CATEGORIES = (
     "HARM_CATEGORY_HARASSMENT",
@@ -59,10 +61,18 @@ SAFETY_THRESHOLDS = {
 PERSON_GENERATION = {"dont_allow": "ALLOW_NONE", "allow_adult": "ALLOW_ADULT", "allow_all": "ALLOW_ALL"}
 
 # finishReason values meaning the safety or policy system withheld the output.
-BLOCKED_FINISH_REASONS = frozenset({
-    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
-    "RECITATION", "IMAGE_RECITATION",
-})
+BLOCKED_FINISH_REASONS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+    }
+)
 
 # The base64 fields a response skeleton blanks: image bytes and thought signatures.
 IMAGE_KEYS = (b"data", b"thoughtSignature")

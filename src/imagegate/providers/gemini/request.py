@@ -51,8 +51,9 @@ def _safety_settings(value: Any) -> list[dict[str, str]]:
     threshold = SAFETY_THRESHOLDS.get(value.lower()) if isinstance(value, str) else None
     if threshold is None:
         allowed = ", ".join(SAFETY_THRESHOLDS)
-        raise InvalidRequest(f"Invalid 'parameters.safetySetting' {value!r}; supported: {allowed}",
-                             param="parameters.safetySetting")
+        raise InvalidRequest(
+            f"Invalid 'parameters.safetySetting' {value!r}; supported: {allowed}", param="parameters.safetySetting"
+        )
     return [{"category": category, "threshold": threshold} for category in HARM_CATEGORIES]
 
 
@@ -65,8 +66,10 @@ def _person_generation(value: Any, vertex: bool, model: str) -> str:
         )
     mapped = PERSON_GENERATION.get(value.lower()) if isinstance(value, str) else None
     if mapped is None:
-        raise InvalidRequest(f"Invalid 'parameters.personGeneration' {value!r}; supported: "
-                             f"{', '.join(PERSON_GENERATION)}", param="parameters.personGeneration")
+        raise InvalidRequest(
+            f"Invalid 'parameters.personGeneration' {value!r}; supported: {', '.join(PERSON_GENERATION)}",
+            param="parameters.personGeneration",
+        )
     return mapped
 
 

@@ -118,8 +118,12 @@ def read_content(parsed: object) -> Content:
             if isinstance(blob, dict):
                 mime = blob.get("mimeType", blob.get("mime_type"))
                 data = blob.get("data")
-                content.images.append(GeneratedImage(b64_json=data if isinstance(data, str) else None,
-                                                     mime_type=mime if isinstance(mime, str) else None))
+                content.images.append(
+                    GeneratedImage(
+                        b64_json=data if isinstance(data, str) else None,
+                        mime_type=mime if isinstance(mime, str) else None,
+                    )
+                )
             elif isinstance(part.get("text"), str) and part["text"] != "":
                 content.texts.append(part["text"])
     return content
@@ -134,25 +138,35 @@ def outcome_error(content: Content, usage: Usage, *, raw_body: bytes | None = No
     if content.block_reason is not None:
         details["stage"] = "input"
         return ModerationBlocked(
-            content.block_message or f"The prompt was blocked by the provider's safety system ({content.block_reason}).",
-            provider_status=200, provider_code=content.block_reason, provider_request_id=content.response_id,
-            details=details, usage=usage,
+            content.block_message
+            or f"The prompt was blocked by the provider's safety system ({content.block_reason}).",
+            provider_status=200,
+            provider_code=content.block_reason,
+            provider_request_id=content.response_id,
+            details=details,
+            usage=usage,
         )
     blocked = next((reason for reason in content.finish_reasons if reason in BLOCKED_FINISH_REASONS), None)
     if blocked is not None:
         details["stage"] = "output"
         return ModerationBlocked(
             content.finish_message or f"The image was withheld by the provider's safety system ({blocked}).",
-            provider_status=200, provider_code=blocked, provider_request_id=content.response_id,
-            details=details, usage=usage,
+            provider_status=200,
+            provider_code=blocked,
+            provider_request_id=content.response_id,
+            details=details,
+            usage=usage,
         )
     reason = content.finish_reasons[0] if content.finish_reasons else None
     if content.texts:
         details["texts"] = list(content.texts)
     return NoImageGenerated(
         content.finish_message or f"The model answered without an image (finishReason {reason or 'none'}).",
-        provider_status=200, provider_code=reason, provider_request_id=content.response_id,
-        details=details, usage=usage,
+        provider_status=200,
+        provider_code=reason,
+        provider_request_id=content.response_id,
+        details=details,
+        usage=usage,
     )
 
 

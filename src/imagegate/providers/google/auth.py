@@ -131,7 +131,8 @@ def _token_from(response: WireResponse, account: ServiceAccount) -> tuple[str, f
         code = parsed.get("error") if isinstance(parsed, dict) and isinstance(parsed.get("error"), str) else None
         raise ProviderAuthentication(
             f"the token endpoint refused the service account {account.client_email} (HTTP {response.status})",
-            provider_status=response.status, provider_code=code,
+            provider_status=response.status,
+            provider_code=code,
         )
     token = parsed.get("access_token") if isinstance(parsed, dict) else None
     lifetime = parsed.get("expires_in") if isinstance(parsed, dict) else None

@@ -33,10 +33,17 @@ from imagegate.providers.http import HttpExecutor
 
 GEMINI_API_VERSION = "v1beta"
 VERTEX_API_VERSION = "v1beta1"
-_KNOWN_OPTIONS = frozenset({
-    "api_version", "vertex_project", "vertex_location", "service_account_file", "service_account", "oauth_scopes",
-    "after_shutdown",
-})
+_KNOWN_OPTIONS = frozenset(
+    {
+        "api_version",
+        "vertex_project",
+        "vertex_location",
+        "service_account_file",
+        "service_account",
+        "oauth_scopes",
+        "after_shutdown",
+    }
+)
 TOKEN_TIMEOUT_S = 30.0
 
 
@@ -59,8 +66,10 @@ class GoogleEndpoint:
         """The full URL of ``model:method`` (``generateContent``, ``streamGenerateContent?alt=sse``, ``predict``)."""
         base = base_url.rstrip("/")
         if self.vertex:
-            return (f"{base}/{self.api_version}/projects/{self.project}/locations/{self.location}"
-                    f"/publishers/google/models/{model}:{method}")
+            return (
+                f"{base}/{self.api_version}/projects/{self.project}/locations/{self.location}"
+                f"/publishers/google/models/{model}:{method}"
+            )
         return f"{base}/{self.api_version}/models/{model}:{method}"
 
 
@@ -94,7 +103,9 @@ def endpoint_from_options(route: RouteTarget) -> GoogleEndpoint:
     if project is None and account is not None:
         project = account.project_id
     if account is not None and project is None:
-        raise RouteOptionError(f"route {route.name!r}: a service account needs 'vertex_project' (or project_id in the key)")
+        raise RouteOptionError(
+            f"route {route.name!r}: a service account needs 'vertex_project' (or project_id in the key)"
+        )
     vertex = project is not None
     location = _string_option(options, "vertex_location", route.name)
     if location is not None and not vertex:

@@ -37,7 +37,9 @@ ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 
 # ErrorInfo reasons that mean "the route's credential is wrong", whatever the status says.
-_CREDENTIAL_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_TYPE_UNSUPPORTED"})
+_CREDENTIAL_REASONS = frozenset(
+    {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_TYPE_UNSUPPORTED"}
+)
 # ErrorInfo reasons that mean "no more until the billing changes": retrying later will not help.
 _QUOTA_REASONS = frozenset({"BILLING_DISABLED", "BILLING_NOT_ACTIVE", "CONSUMER_SUSPENDED"})
 

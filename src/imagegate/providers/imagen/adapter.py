@@ -12,7 +12,6 @@ from imagegate.domain.errors import InvalidRequest, ModerationBlocked, ProviderE
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
-from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.google.adapter_base import GoogleAdapterBase
 from imagegate.providers.google.errors import error_from_response
 from imagegate.providers.google.pictures import image_size_from_b64
@@ -23,6 +22,7 @@ from imagegate.providers.imagen.parameters import (
     IMAGE_KEYS,
     PARAMETERS,
 )
+from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.shapes import size_text
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 
@@ -69,7 +69,9 @@ class ImagenAdapter(GoogleAdapterBase):
         """``:predict`` for ``route.model``."""
         endpoint = self.access.endpoint(route)
         return WireRequest(
-            "POST", endpoint.url(route.base_url, route.model, "predict"), self.access.headers(route),
+            "POST",
+            endpoint.url(route.base_url, route.model, "predict"),
+            self.access.headers(route),
             content=orjson.dumps(predict_body(request, route.model)),
         )
 
@@ -80,8 +82,9 @@ class ImagenAdapter(GoogleAdapterBase):
         try:
             parsed = parse_skeleton(response.body, IMAGE_KEYS)[0] if keep_raw else orjson.loads(response.body)
         except (MalformedBody, orjson.JSONDecodeError) as exc:
-            raise UpstreamBadResponse(f"the provider's response is not valid JSON: {exc}",
-                                      provider_status=response.status) from exc
+            raise UpstreamBadResponse(
+                f"the provider's response is not valid JSON: {exc}", provider_status=response.status
+            ) from exc
         if not isinstance(parsed, dict):
             raise UpstreamBadResponse("the provider's response is not a JSON object", provider_status=response.status)
         predictions = parsed.get("predictions", [])
@@ -95,8 +98,12 @@ class ImagenAdapter(GoogleAdapterBase):
             if "bytesBase64Encoded" in item:
                 data = item["bytesBase64Encoded"]
                 mime = item.get("mimeType")
-                images.append(GeneratedImage(b64_json=data if isinstance(data, str) else None,
-                                             mime_type=mime if isinstance(mime, str) else "image/png"))
+                images.append(
+                    GeneratedImage(
+                        b64_json=data if isinstance(data, str) else None,
+                        mime_type=mime if isinstance(mime, str) else "image/png",
+                    )
+                )
             elif isinstance(item.get("raiFilteredReason"), str):
                 reasons.append(item["raiFilteredReason"])
         # Imagen reports no usage; the counts are what it bills by (per generated image).
@@ -104,8 +111,10 @@ class ImagenAdapter(GoogleAdapterBase):
         if not images:
             raise ModerationBlocked(
                 reasons[0] if reasons else "Every image was removed by the provider's safety filter.",
-                provider_status=response.status, provider_code="RAI_FILTERED",
-                details={"stage": "output", "raw_body": response.body, "raw_dialect": DIALECT}, usage=usage,
+                provider_status=response.status,
+                provider_code="RAI_FILTERED",
+                details={"stage": "output", "raw_body": response.body, "raw_dialect": DIALECT},
+                usage=usage,
             )
         size = None
         if not keep_raw and images[0].b64_json is not None:

@@ -107,25 +107,30 @@ class OpenAIImagesAdapter:
         """Parse an ``ImagesResponse``; base64 stays in the raw body unless a translation needs it."""
         provider_request_id = response.headers.get("x-request-id")
         try:
-            parsed, blanked = parse_skeleton(response.body, IMAGE_KEYS)
+            parsed, _blanked = parse_skeleton(response.body, IMAGE_KEYS)
         except MalformedBody as exc:
             raise UpstreamBadResponse(
                 f"the provider's response is not valid JSON: {exc}",
-                provider_status=response.status, provider_request_id=provider_request_id,
+                provider_status=response.status,
+                provider_request_id=provider_request_id,
             ) from exc
         data = parsed.get("data") if isinstance(parsed, dict) else None
         if not isinstance(data, list):
             raise UpstreamBadResponse(
                 "the provider's response has no 'data' list",
-                provider_status=response.status, provider_request_id=provider_request_id,
+                provider_status=response.status,
+                provider_request_id=provider_request_id,
             )
         images: list[GeneratedImage] = []
         if not keep_raw:
             full = orjson.loads(response.body)
             images = [
-                GeneratedImage(b64_json=item.get("b64_json"), url=item.get("url"),
-                               mime_type=f"image/{full.get('output_format') or 'png'}",
-                               revised_prompt=item.get("revised_prompt"))
+                GeneratedImage(
+                    b64_json=item.get("b64_json"),
+                    url=item.get("url"),
+                    mime_type=f"image/{full.get('output_format') or 'png'}",
+                    revised_prompt=item.get("revised_prompt"),
+                )
                 for item in full["data"]
             ]
         return ImageResult(
@@ -164,7 +169,9 @@ class OpenAIImagesAdapter:
                 error = parsed.get("error") if isinstance(parsed.get("error"), dict) else parsed
                 yield StreamEvent(kind="error", raw=frame, data=parsed, error=error_from_body(error, status=None))
             elif isinstance(kind, str) and kind.endswith(".completed"):
-                yield StreamEvent(kind="completed", raw=frame, data=parsed, usage=usage_from_openai(parsed.get("usage")))
+                yield StreamEvent(
+                    kind="completed", raw=frame, data=parsed, usage=usage_from_openai(parsed.get("usage"))
+                )
             elif isinstance(kind, str) and kind.endswith(".partial_image"):
                 yield StreamEvent(kind="partial_image", raw=frame, data=parsed)
             else:

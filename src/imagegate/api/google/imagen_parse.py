@@ -22,8 +22,8 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from imagegate.api.gemini_parse import camel
-from imagegate.api.openai_parse import read_body
+from imagegate.api.google.gemini_parse import camel
+from imagegate.api.http import read_body
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import RequestLimits
@@ -85,11 +85,15 @@ def to_request(body: dict[str, Any], model: str) -> ImageRequest:
     options = {camel(key): value for key, value in options.items()}
     mime = options.get("mimeType")
     if mime is not None and (not isinstance(mime, str) or not mime.startswith("image/")):
-        raise _invalid("'parameters.outputOptions.mimeType' must be an image MIME type.", "parameters.outputOptions.mimeType")
+        raise _invalid(
+            "'parameters.outputOptions.mimeType' must be an image MIME type.", "parameters.outputOptions.mimeType"
+        )
     quality = options.get("compressionQuality")
     if quality is not None and (not isinstance(quality, int) or isinstance(quality, bool)):
-        raise _invalid("'parameters.outputOptions.compressionQuality' must be an integer.",
-                       "parameters.outputOptions.compressionQuality")
+        raise _invalid(
+            "'parameters.outputOptions.compressionQuality' must be an integer.",
+            "parameters.outputOptions.compressionQuality",
+        )
     count = _typed(parameters, "sampleCount", int, "an integer")
     native = dict(body)
     native["parameters"] = parameters

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, Va
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from imagegate.domain.errors import InvalidRequest, PayloadTooLarge
+from imagegate.api.http import read_body
+from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.service.gateway import RequestLimits
 
@@ -52,7 +53,9 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
     return InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param)
 
 
-def _to_request(fields: dict[str, Any], operation: str, images: list[InputImage], mask: InputImage | None) -> ImageRequest:
+def _to_request(
+    fields: dict[str, Any], operation: str, images: list[InputImage], mask: InputImage | None
+) -> ImageRequest:
     try:
         params = ImageParams.model_validate(fields)
     except ValidationError as exc:
@@ -81,24 +84,6 @@ def _to_request(fields: dict[str, Any], operation: str, images: list[InputImage]
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (before reading it all) anything over ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    # Cache it where Starlette looks, so later readers (multipart parsing) see the same bytes.
-    request._body = body
-    return body
-
-
 async def parse_generation(request: Request, limits: RequestLimits) -> ImageRequest:
     """A ``POST /v1/images/generations`` JSON body."""
     body = await read_body(request, limits.max_body_bytes)
@@ -119,7 +104,9 @@ def _form_scalar(name: str, value: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise InvalidRequest(f"Invalid value for '{name}': expected an integer, got {value!r}.", param=name) from None
+            raise InvalidRequest(
+                f"Invalid value for '{name}': expected an integer, got {value!r}.", param=name
+            ) from None
     if name in _BOOL_FIELDS:
         lowered = value.strip().lower()
         if lowered not in ("true", "false"):
@@ -168,7 +155,9 @@ async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
             else:
                 fields[name] = _form_scalar(name, value)
         if len(parts) > limits.max_images:
-            raise InvalidRequest(f"Too many input images: {len(parts)}; the limit is {limits.max_images}.", param="image")
+            raise InvalidRequest(
+                f"Too many input images: {len(parts)}; the limit is {limits.max_images}.", param="image"
+            )
         images = [await _upload(part, "image", limits) for part in parts]
     finally:
         await form.close()

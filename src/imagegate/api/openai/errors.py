@@ -37,6 +37,7 @@ _CODES: dict[type[e.ImagegateError], str] = {
     e.QuotaExhausted: "insufficient_quota",
 }
 
+
 def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and OpenAI-shaped body for a domain error."""
     status, kind = 500, "server_error"

@@ -45,6 +45,7 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ImagegateError, 500, "INTERNAL"),
 ]
 
+
 def _retry_delay(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
@@ -74,8 +75,10 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
 
 def missing_key_status_and_body() -> tuple[int, dict[str, Any]]:
     """Google's answer to a call without any key: 403 ``PERMISSION_DENIED``."""
-    message = ("Method doesn't allow unregistered callers (callers without established identity). "
-               "Send your imagegate key in the x-goog-api-key header or the key query parameter.")
+    message = (
+        "Method doesn't allow unregistered callers (callers without established identity). "
+        "Send your imagegate key in the x-goog-api-key header or the key query parameter."
+    )
     return 403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}}
 
 
@@ -90,15 +93,17 @@ def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
 def error_response(error: e.ImagegateError, request_id: str) -> Response:
     """A complete Google-dialect error response."""
     status, body = error_status_and_body(error)
-    return Response(orjson.dumps(body), status_code=status, headers=error_headers(error, request_id),
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, headers=error_headers(error, request_id), media_type="application/json"
+    )
 
 
 def missing_key_response(request_id: str) -> Response:
     """The 403 for a request that presented no key at all."""
     status, body = missing_key_status_and_body()
-    return Response(orjson.dumps(body), status_code=status, headers={"x-request-id": request_id},
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(body), status_code=status, headers={"x-request-id": request_id}, media_type="application/json"
+    )
 
 
 def stream_error_frame(error: e.ImagegateError) -> bytes:

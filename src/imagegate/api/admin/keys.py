@@ -12,9 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.ports import DuplicateKeyName
-from imagegate.api.admin_auth import AdminDisabled, require_master_key
-from imagegate.api.ids import new_request_id
-from imagegate.api.openai_errors import error_response
+from imagegate.api.admin.auth import AdminDisabled, require_master_key
+from imagegate.api.http import new_request_id
+from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.keys import KeyAdmin, key_view
 

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.admin_auth import AdminDisabled, require_master_key
-from imagegate.api.ids import new_request_id
-from imagegate.api.openai_errors import error_response
+from imagegate.api.admin.auth import AdminDisabled, require_master_key
+from imagegate.api.http import new_request_id
+from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.route_control import (
     NothingToRollBack,
@@ -113,14 +113,16 @@ async def _enable(request: Request) -> Response:
 async def _weight(request: Request) -> Response:
     body = _parse(WeightBody, await request.body())
     change = await anyio.to_thread.run_sync(
-        _admin(request).reweight, request.path_params["route"], body.weight, actor_of(request))
+        _admin(request).reweight, request.path_params["route"], body.weight, actor_of(request)
+    )
     return _json(change_view(change))
 
 
 async def _policy(request: Request) -> Response:
     body = _parse(PolicyBody, await request.body())
     change = await anyio.to_thread.run_sync(
-        _admin(request).set_policy, request.path_params["alias"], body.policy, actor_of(request))
+        _admin(request).set_policy, request.path_params["alias"], body.policy, actor_of(request)
+    )
     return _json(change_view(change))
 
 

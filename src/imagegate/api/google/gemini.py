@@ -1,10 +1,10 @@
 """Google-dialect routes at the gateway's root: ``POST /{v1beta|v1}/models/{model}:{method}``.
 
 ``generateContent`` and ``streamGenerateContent?alt=sse`` speak the Gemini dialect, ``predict``
-the Imagen dialect (``api/imagen_routes``). Both API versions are served because google-genai 3.x
+the Imagen dialect (``api/google/imagen``). Both API versions are served because google-genai 3.x
 calls ``/v1/...`` and older clients ``/v1beta/...``. Keys come in ``x-goog-api-key`` or ``?key=``;
 errors are Google-shaped. ``GET /v1beta/models`` (and ``GET /v1/models`` with a Google-style key,
-dispatched from the OpenAI dialect's ``list_models``) lists the caller's models Google's way.
+dispatched by ``api/routes``) lists the caller's models Google's way.
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from imagegate.api.google import imagen
+from imagegate.api.google.errors import error_response, missing_key_response, stream_error_frame
+from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
+from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
+from imagegate.api.http import google_api_key, new_request_id
 from imagegate.api.route_pin import pin_route
-from imagegate.api import imagen_routes
-from imagegate.api.gemini_parse import DIALECT, parse_generate_content
-from imagegate.api.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
-from imagegate.api.google_errors import error_response, missing_key_response, stream_error_frame
-from imagegate.api.google_keys import google_api_key
-from imagegate.api.ids import new_request_id
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
 from imagegate.service.gateway import Gateway
-
 
 
 def _gateway(request: Request) -> Gateway:
@@ -43,7 +41,7 @@ async def model_action(request: Request) -> Response:
     """``POST /{version}/models/{model}:{method}``: dispatch on the method after the last colon."""
     model, _, method = request.path_params["target"].rpartition(":")
     if method == "predict":
-        return await imagen_routes.predict(request, model)
+        return await imagen.predict(request, model)
     if method in ("generateContent", "streamGenerateContent"):
         return await generate_content(request, model, stream=method == "streamGenerateContent")
     return error_response(
@@ -61,15 +59,18 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
         return missing_key_response(request_id)
     try:
         if stream and request.query_params.get("alt") != "sse":
-            raise InvalidRequest("streamGenerateContent is served as server-sent events only: add ?alt=sse.", param="alt")
+            raise InvalidRequest(
+                "streamGenerateContent is served as server-sent events only: add ?alt=sse.", param="alt"
+            )
         principal = await gateway.authenticate(secret)
         image_request = await parse_generate_content(request, model, stream=stream, limits=gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
         if stream and not plan.emulated_stream:
             session = await gateway.images.open_stream(plan)
-            return passthrough_response(session, stream_headers(session, request_id, models_path=models_path(request)),
-                                            stream_error_frame)
+            return passthrough_response(
+                session, stream_headers(session, request_id, models_path=models_path(request)), stream_error_frame
+            )
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ImagegateError as error:
         if isinstance(error, ProviderError) and is_answer(error):
@@ -84,8 +85,9 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
     if stream:
         frames: Iterator[bytes] = emulated_frames(served, model=model, response_id=request_id)
         return sse_response(frames, headers)
-    return Response(render_result(served, model=model, response_id=request_id), headers=headers,
-                    media_type="application/json")
+    return Response(
+        render_result(served, model=model, response_id=request_id), headers=headers, media_type="application/json"
+    )
 
 
 def _model_entry(name: str, description: str | None) -> dict[str, object]:
@@ -113,7 +115,9 @@ async def list_models(request: Request) -> Response:
     except ImagegateError as error:
         return error_response(error, request_id)
     models = [_model_entry(alias.name, alias.description) for alias in gateway.visible_aliases(principal)]
-    return Response(orjson.dumps({"models": models}), media_type="application/json", headers={"x-request-id": request_id})
+    return Response(
+        orjson.dumps({"models": models}), media_type="application/json", headers={"x-request-id": request_id}
+    )
 
 
 async def get_model(request: Request) -> Response:
@@ -130,8 +134,11 @@ async def get_model(request: Request) -> Response:
         principal.check_model(alias.name)
     except ImagegateError as error:
         return error_response(error, request_id)
-    return Response(orjson.dumps(_model_entry(alias.name, alias.description)), media_type="application/json",
-                    headers={"x-request-id": request_id})
+    return Response(
+        orjson.dumps(_model_entry(alias.name, alias.description)),
+        media_type="application/json",
+        headers={"x-request-id": request_id},
+    )
 
 
 routes = [

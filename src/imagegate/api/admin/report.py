@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.reports import DIMENSIONS
-from imagegate.api.admin_auth import AdminDisabled, require_master_key
-from imagegate.api.ids import new_request_id
-from imagegate.api.openai_errors import error_response
+from imagegate.api.admin.auth import AdminDisabled, require_master_key
+from imagegate.api.http import new_request_id
+from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.report import build_report, parse_when
 
@@ -42,7 +42,7 @@ async def get_report(request: Request) -> Response:
     return Response(orjson.dumps(report.as_dict()), media_type="application/json", headers=headers)
 
 
-def _query(request: Request):  # noqa: ANN202 - a tuple of the parsed parameters
+def _query(request: Request):
     query = request.query_params
     by = query.get("by", "model")
     if by not in DIMENSIONS:

@@ -25,17 +25,27 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from imagegate.api.openai_parse import read_body
+from imagegate.api.http import read_body
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.service.gateway import RequestLimits
 
 DIALECT = "gemini"
 
-_TOP_LEVEL = frozenset({
-    "contents", "generationConfig", "safetySettings", "tools", "toolConfig", "systemInstruction",
-    "cachedContent", "labels", "serviceTier", "model",
-})
+_TOP_LEVEL = frozenset(
+    {
+        "contents",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "systemInstruction",
+        "cachedContent",
+        "labels",
+        "serviceTier",
+        "model",
+    }
+)
 _CANONICAL_CONFIG = frozenset({"candidateCount", "seed", "imageConfig", "responseModalities"})
 _PARAM_NAMES = {
     "prompt": "contents",
@@ -152,8 +162,10 @@ def _read_contents(body: dict[str, Any], limits: RequestLimits, extra: dict[str,
                     extra["contents.parts.inlineData.mimeType"] = mime
                     continue
                 if len(data) > limits.max_image_bytes:
-                    raise _invalid(f"An inline image is {len(data)} bytes; the limit is {limits.max_image_bytes}.",
-                                   "contents.parts.inline_data")
+                    raise _invalid(
+                        f"An inline image is {len(data)} bytes; the limit is {limits.max_image_bytes}.",
+                        "contents.parts.inline_data",
+                    )
                 images.append(InputImage(data=data, filename=f"image-{len(images)}.{mime[6:]}", content_type=mime))
             elif "fileData" in part:
                 extra["contents.parts.fileData"] = "file reference"
@@ -176,8 +188,9 @@ def to_request(body: dict[str, Any], model: str, *, stream: bool, limits: Reques
         raise _invalid("Invalid value at 'generation_config': expected an object.", "generationConfig")
     image_config = config.get("imageConfig", {})
     if not isinstance(image_config, dict):
-        raise _invalid("Invalid value at 'generation_config.image_config': expected an object.",
-                       "generationConfig.imageConfig")
+        raise _invalid(
+            "Invalid value at 'generation_config.image_config': expected an object.", "generationConfig.imageConfig"
+        )
     modalities = config.get("responseModalities")
     if modalities is not None and (not isinstance(modalities, list) or "IMAGE" not in modalities):
         extra["generationConfig.responseModalities"] = modalities  # text only: a Gemini route's business
@@ -187,7 +200,15 @@ def to_request(body: dict[str, Any], model: str, *, stream: bool, limits: Reques
     for name, value in image_config.items():
         if name not in ("aspectRatio", "imageSize"):
             extra[f"generationConfig.imageConfig.{name}"] = value
-    for name in ("safetySettings", "tools", "toolConfig", "systemInstruction", "cachedContent", "labels", "serviceTier"):
+    for name in (
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "systemInstruction",
+        "cachedContent",
+        "labels",
+        "serviceTier",
+    ):
         if name in body:
             extra[name] = body[name]
     return ImageRequest(

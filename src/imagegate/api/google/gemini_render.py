@@ -14,23 +14,42 @@ from typing import Any
 
 import orjson
 
-from imagegate.api.gemini_parse import DIALECT
+from imagegate.api.google.gemini_parse import DIALECT
 from imagegate.domain.errors import ModerationBlocked, NoImageGenerated, ProviderError
 from imagegate.domain.result import GeneratedImage, ImageResult, Usage
 from imagegate.service.images import Served
 
 # Gemini's BlockedReason values: a provider code outside them is reported as SAFETY.
-_BLOCK_REASONS = frozenset({"SAFETY", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "IMAGE_SAFETY", "MODEL_ARMOR", "JAILBREAK"})
-_FINISH_REASONS = frozenset({
-    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION",
-    "IMAGE_RECITATION", "NO_IMAGE", "IMAGE_OTHER", "OTHER", "MAX_TOKENS",
-})
+_BLOCK_REASONS = frozenset(
+    {"SAFETY", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "IMAGE_SAFETY", "MODEL_ARMOR", "JAILBREAK"}
+)
+_FINISH_REASONS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+        "NO_IMAGE",
+        "IMAGE_OTHER",
+        "OTHER",
+        "MAX_TOKENS",
+    }
+)
 
 
 def usage_metadata(usage: Usage) -> dict[str, Any] | None:
     """``usageMetadata`` from the domain counters; None when the provider reported no tokens."""
-    counters = (usage.input_text_tokens, usage.input_image_tokens, usage.output_image_tokens,
-                usage.output_text_tokens, usage.thinking_tokens)
+    counters = (
+        usage.input_text_tokens,
+        usage.input_image_tokens,
+        usage.output_image_tokens,
+        usage.output_text_tokens,
+        usage.thinking_tokens,
+    )
     if all(value is None for value in counters):
         return None
     text_in, image_in = usage.input_text_tokens or 0, usage.input_image_tokens or 0
@@ -130,15 +149,19 @@ def emulated_frames(served: Served, *, model: str, response_id: str) -> Iterator
         yield sse(result.raw_body)
         return
     if result.texts:
-        chunk = {"candidates": [{"content": {"role": "model", "parts": [{"text": t} for t in result.texts]}, "index": 0}]}
+        chunk = {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": t} for t in result.texts]}, "index": 0}]
+        }
         yield sse(orjson.dumps(_envelope(chunk, model, response_id)))
     for index, image in enumerate(result.images):
         chunk = {"candidates": [{"content": {"role": "model", "parts": [_image_part(image, result)]}, "index": index}]}
         yield sse(orjson.dumps(_envelope(chunk, model, response_id)))
-    last: dict[str, Any] = {"candidates": [
-        {"content": {"role": "model", "parts": []}, "finishReason": "STOP", "index": index}
-        for index in range(max(1, len(result.images)))
-    ]}
+    last: dict[str, Any] = {
+        "candidates": [
+            {"content": {"role": "model", "parts": []}, "finishReason": "STOP", "index": index}
+            for index in range(max(1, len(result.images)))
+        ]
+    }
     meta = usage_metadata(result.usage)
     if meta is not None:
         last["usageMetadata"] = meta

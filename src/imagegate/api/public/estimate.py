@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.ids import new_request_id
-from imagegate.api.openai_errors import error_response
-from imagegate.api.openai_images import bearer_token
+from imagegate.api.http import bearer_token, new_request_id
+from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.estimate import EstimateSpec, compare
 
@@ -34,8 +33,11 @@ async def post_estimate(request: Request) -> Response:
             raise InvalidRequest(str(exc), param="reference_images") from None
     except ImagegateError as error:
         return error_response(error, request_id)
-    body = {"object": "imagegate.estimate", "workflow": spec.model_dump(mode="json", exclude={"models"}),
-            "models": [result.as_dict() for result in results]}
+    body = {
+        "object": "imagegate.estimate",
+        "workflow": spec.model_dump(mode="json", exclude={"models"}),
+        "models": [result.as_dict() for result in results],
+    }
     return Response(orjson.dumps(body), media_type="application/json", headers={"x-request-id": request_id})
 
 

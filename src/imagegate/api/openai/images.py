@@ -9,34 +9,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.ids import new_request_id
-from imagegate.api.route_pin import pin_route
+from imagegate.accounting.auth import Principal
+from imagegate.api.http import bearer_token, new_request_id, read_body
 from imagegate.api.model_cards import model_cards
-from imagegate.api.openai_errors import error_response, stream_error_frame
-from imagegate.api.openai_parse import DIALECT, parse_edit, parse_generation, read_body
-from imagegate.api import gemini_routes
-from imagegate.api.google_keys import speaks_google
-from imagegate.api.openai_render import emulated_stream, render_result
+from imagegate.api.openai.errors import error_response, stream_error_frame
+from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
+from imagegate.api.openai.render import emulated_stream, render_result
+from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.request import ImageRequest
-from imagegate.accounting.auth import Principal
 from imagegate.service.gateway import Gateway
 from imagegate.service.idempotency import StoredResponse, fingerprint
 
 Parser = Callable[[Request, object], Awaitable[ImageRequest]]
-
-
-def bearer_token(request: Request) -> str | None:
-    """The key from ``Authorization: Bearer <key>``, or None."""
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
 
 
 def _gateway(request: Request) -> Gateway:
@@ -69,15 +56,26 @@ async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[Imag
     return Response(stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type)
 
 
-_REPLAYED_HEADERS = frozenset({
-    "x-request-id", "x-imagegate-cost-usd", "x-imagegate-route", "x-imagegate-cost-estimated", "retry-after",
-    "retry-after-ms",
-})
+_REPLAYED_HEADERS = frozenset(
+    {
+        "x-request-id",
+        "x-imagegate-cost-usd",
+        "x-imagegate-route",
+        "x-imagegate-cost-estimated",
+        "retry-after",
+        "retry-after-ms",
+    }
+)
 
 
 async def _serve(
-    request: Request, parse: Callable[..., Awaitable[ImageRequest]], gateway: Gateway, principal: Principal,
-    request_id: str, *, idempotent: bool = False,
+    request: Request,
+    parse: Callable[..., Awaitable[ImageRequest]],
+    gateway: Gateway,
+    principal: Principal,
+    request_id: str,
+    *,
+    idempotent: bool = False,
 ) -> Response:
     try:
         image_request = await parse(request, gateway.limits)
@@ -88,8 +86,9 @@ async def _serve(
                 raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
             if not plan.emulated_stream:
                 session = await gateway.images.open_stream(plan)
-                return passthrough_response(session, stream_headers(session, request_id, models_path="/v1/models/"),
-                                        stream_error_frame)
+                return passthrough_response(
+                    session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
+                )
         served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
     except ImagegateError as error:
         return error_response(error, request_id)
@@ -121,9 +120,6 @@ async def variations(request: Request) -> Response:
 
 async def list_models(request: Request) -> Response:
     """``GET /v1/models``: the aliases this key may use."""
-    if speaks_google(request):
-        # google-genai 3.x lists models at /v1/models too; it authenticates the Google way.
-        return await gemini_routes.list_models(request)
     request_id = new_request_id()
     gateway = _gateway(request)
     try:
@@ -140,8 +136,6 @@ async def list_models(request: Request) -> Response:
 
 async def retrieve_model(request: Request) -> Response:
     """``GET /v1/models/{model}``: one alias this key may use (google-genai 3.x ``models.get`` too)."""
-    if speaks_google(request):
-        return await gemini_routes.get_model(request)
     request_id = new_request_id()
     gateway = _gateway(request)
     try:
@@ -158,6 +152,4 @@ routes = [
     Route("/v1/images/generations", generations, methods=["POST"]),
     Route("/v1/images/edits", edits, methods=["POST"]),
     Route("/v1/images/variations", variations, methods=["POST"]),
-    Route("/v1/models", list_models, methods=["GET"]),
-    Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
 ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from imagegate.api.openai_parse import DIALECT
+from imagegate.api.openai.parse import DIALECT
 from imagegate.domain.result import Usage
 from imagegate.service.images import Served
 
@@ -38,8 +38,15 @@ def render_result(served: Served) -> bytes:
     body: dict[str, Any] = {
         "created": result.created if result.created is not None else int(time.time()),
         "data": [
-            {key: value for key, value in (("b64_json", image.b64_json), ("url", image.url),
-                                           ("revised_prompt", image.revised_prompt)) if value is not None}
+            {
+                key: value
+                for key, value in (
+                    ("b64_json", image.b64_json),
+                    ("url", image.url),
+                    ("revised_prompt", image.revised_prompt),
+                )
+                if value is not None
+            }
             for image in result.images
         ],
     }
@@ -60,16 +67,27 @@ def emulated_stream(served: Served, operation: str) -> Iterator[bytes]:
     result = served.result
     prefix = "image_generation" if operation == "generate" else "image_edit"
     usage = _usage(result.usage)
-    zero = None if usage is None else {
-        "input_tokens": 0, "input_tokens_details": {"text_tokens": 0, "image_tokens": 0}, "output_tokens": 0,
-        "output_tokens_details": {"image_tokens": 0, "text_tokens": 0}, "total_tokens": 0,
-    }
+    zero = (
+        None
+        if usage is None
+        else {
+            "input_tokens": 0,
+            "input_tokens_details": {"text_tokens": 0, "image_tokens": 0},
+            "output_tokens": 0,
+            "output_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+            "total_tokens": 0,
+        }
+    )
     created = result.created if result.created is not None else int(time.time())
     for index, image in enumerate(result.images):
         event: dict[str, Any] = {
-            "type": f"{prefix}.completed", "b64_json": image.b64_json, "created_at": created,
-            "background": result.background or "opaque", "output_format": result.output_format or "png",
-            "quality": result.quality or "auto", "size": result.size or "auto",
+            "type": f"{prefix}.completed",
+            "b64_json": image.b64_json,
+            "created_at": created,
+            "background": result.background or "opaque",
+            "output_format": result.output_format or "png",
+            "quality": result.quality or "auto",
+            "size": result.size or "auto",
         }
         if usage is not None:
             event["usage"] = usage if index == 0 else zero

@@ -14,9 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.ids import new_request_id
-from imagegate.api.openai_errors import error_response
-from imagegate.api.openai_images import bearer_token
+from imagegate.api.http import bearer_token, new_request_id
+from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.feedback import RequestNotFound
 
@@ -42,10 +41,17 @@ async def post_feedback(request: Request) -> Response:
         body = await _parse(request)
         verdict = await state.feedback.give(principal, body.request_id, body.image_index, body.accepted)
     except RequestNotFound as exc:
-        body = {"error": {"message": str(exc), "type": "invalid_request_error", "param": "request_id",
-                          "code": "request_not_found"}}
-        return Response(orjson.dumps(body), status_code=404, media_type="application/json",
-                        headers={"x-request-id": request_id})
+        body = {
+            "error": {
+                "message": str(exc),
+                "type": "invalid_request_error",
+                "param": "request_id",
+                "code": "request_not_found",
+            }
+        }
+        return Response(
+            orjson.dumps(body), status_code=404, media_type="application/json", headers={"x-request-id": request_id}
+        )
     except ImagegateError as error:
         return error_response(error, request_id)
     payload = {

@@ -14,11 +14,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.api.google.errors import error_response, missing_key_response
+from imagegate.api.google.imagen_parse import DIALECT, parse_predict
+from imagegate.api.http import google_api_key, new_request_id
 from imagegate.api.route_pin import pin_route
-from imagegate.api.google_errors import error_response, missing_key_response
-from imagegate.api.google_keys import google_api_key
-from imagegate.api.ids import new_request_id
-from imagegate.api.imagen_parse import DIALECT, parse_predict
 from imagegate.api.served_headers import served_headers
 from imagegate.domain.errors import ImagegateError, ModerationBlocked
 from imagegate.domain.result import ImageResult

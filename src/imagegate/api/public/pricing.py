@@ -27,10 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.ids import new_request_id
+from imagegate.api.http import bearer_token, new_request_id
 from imagegate.api.model_cards import default_price, price_points
-from imagegate.api.openai_errors import error_response
-from imagegate.api.openai_images import bearer_token
+from imagegate.api.openai.errors import error_response
 from imagegate.catalog import Catalog, CatalogModel
 from imagegate.domain.errors import ImagegateError
 from imagegate.pricing.rows import PriceRow
@@ -47,7 +46,10 @@ _USD_PER_1M_AT_RATIO_1 = Decimal(2)
 
 
 def pricing_document(
-    catalog: Catalog, routes: RouteTable, today: date, statuses: Mapping[str, EffectiveStatus] | None = None,
+    catalog: Catalog,
+    routes: RouteTable,
+    today: date,
+    statuses: Mapping[str, EffectiveStatus] | None = None,
 ) -> dict[str, Any]:
     """The whole ``/api/pricing`` body (numbers in ``data`` are ``orjson.Fragment`` decimals).
 
@@ -97,7 +99,10 @@ async def get_pricing(request: Request) -> Response:
 
 
 def _row(
-    alias: str | None, target: RouteTarget | None, entry: CatalogModel | None, today: date,
+    alias: str | None,
+    target: RouteTarget | None,
+    entry: CatalogModel | None,
+    today: date,
     status: EffectiveStatus | None = None,
 ) -> dict[str, Any]:
     base: dict[str, Any] = {
@@ -107,7 +112,8 @@ def _row(
         "provider": target.provider if target is not None else entry.provider if entry is not None else None,
         "provider_model": target.model if target is not None else entry.model if entry is not None else None,
         "status": "unknown" if status is None else status.status,
-        "last_checked_at": None if status is None or status.last_checked_at is None
+        "last_checked_at": None
+        if status is None or status.last_checked_at is None
         else status.last_checked_at.isoformat(),
     }
     if entry is None:
@@ -127,9 +133,11 @@ def _row(
         "currency": price.currency,
         "rates": _rates(price),
         "tiers": {
-            name: {"multiplier": str(spec.multiplier),
-                   "rates_usd_per_1m_tokens": {line: str(rate) for line, rate in spec.rates.items()},
-                   "unverified": spec.unverified}
+            name: {
+                "multiplier": str(spec.multiplier),
+                "rates_usd_per_1m_tokens": {line: str(rate) for line, rate in spec.rates.items()},
+                "unverified": spec.unverified,
+            }
             for name, spec in price.tiers.items()
         },
         "default_image": default_price(entry.capabilities, price),
