@@ -44,7 +44,7 @@ from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStor
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
-from imagegate.service.plan import ModelFacts, ReplacementLookup
+from imagegate.service.plan import FactsLookup, ModelFacts, ReplacementLookup
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
@@ -109,7 +109,7 @@ def _route_options(route: RouteConfig, model: ModelConfig) -> dict[str, Any]:
     return options
 
 
-def facts_from_catalog(catalog: Catalog):
+def facts_from_catalog(catalog: Catalog) -> FactsLookup:
     """A lookup the planner uses: (provider, model id) -> capabilities, price row and lifecycle."""
 
     def lookup(provider: str, model: str) -> ModelFacts:
@@ -179,9 +179,7 @@ def build_runtime(
     for route in (target for alias in build_route_table(config).aliases() for target in alias.routes):
         adapter = registry.get(route.provider)
         # Adapters with route options (Google: Vertex project, service-account key) check them now.
-        validate_route = getattr(adapter, "validate_route", None)
-        if validate_route is not None:
-            validate_route(route)
+        adapter.validate_route(route)
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
     authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)

@@ -160,7 +160,7 @@ def test_estimate_failures(env):
     bad = run("estimate", "gpt-image-2", "--acceptance-rate", "2")
     assert bad.exit_code == 2 and "--acceptance-rate" in bad.output
     bad_reference = run("estimate", "gpt-image-2", "--reference", "big")
-    assert bad_reference.exit_code == 2 and "not a WxH size" in bad_reference.output
+    assert bad_reference.exit_code == 2 and "not a size: 'big'" in bad_reference.output
 
 
 def test_report_csv_and_table(env):

@@ -11,7 +11,6 @@ from imagegate.providers.shapes import (
     nearest_aspect,
     nearest_fixed_size,
     nearest_tier,
-    parse_wxh,
 )
 
 GEMINI_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
@@ -88,8 +87,3 @@ def test_custom_sizes_are_snapped_but_never_shrunk_to_fit():
     assert fitted is None and "3840" in problem
     fitted, problem = fit_custom_size(352, 2928, GPT_IMAGE_2)
     assert fitted is None and problem is not None
-
-
-def test_parse_wxh():
-    assert parse_wxh("1536x1024") == (1536, 1024)
-    assert parse_wxh("auto") is None and parse_wxh("0x5") is None and parse_wxh("16:9") is None

@@ -14,6 +14,7 @@ from typing import Any
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.money import usd_string
+from imagegate.domain.size import parse_size
 from imagegate.pricing.engine import PricingError, per_image_price
 from imagegate.pricing.rows import PriceRow
 from imagegate.providers.validation import check_custom_size
@@ -74,10 +75,10 @@ def price_points(caps: Capabilities, price: PriceRow) -> list[dict[str, Any]]:
     sizes: list[str | None] = [size for size in caps.sizes if size != AUTO]
     if caps.custom_size is not None:
         rule = caps.custom_size
-        for size in COMMON_CUSTOM_SIZES:
-            width, height = (int(part) for part in size.split("x"))
-            if size not in sizes and check_custom_size(width, height, rule) is None:
-                sizes.append(size)
+        for custom in COMMON_CUSTOM_SIZES:
+            width, height = parse_size(custom)
+            if custom not in sizes and check_custom_size(width, height, rule) is None:
+                sizes.append(custom)
     if not sizes:
         sizes = list(caps.resolutions) or [None]
     qualities: list[str | None] = [q for q in caps.qualities if q != AUTO] or [None]

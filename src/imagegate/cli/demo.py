@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
 from imagegate.accounting.keys import generate_key
 from imagegate.cli.common import console, fail
@@ -25,7 +26,7 @@ DEMO_ROUTES = (
 )
 
 
-def demo_config(sandbox_url: str) -> dict:
+def demo_config(sandbox_url: str) -> dict[str, Any]:
     """A config document routing every demo model to the sandbox."""
     return {
         "models": [

@@ -49,20 +49,23 @@ def estimate(
     settings = settings_from_env()
     gateway_config = config_from(config, settings)
     try:
-        spec = EstimateSpec(
-            models=models,
-            size=size,
-            quality=quality,
-            n=n,
-            reference_images=reference,
-            input_fidelity=input_fidelity,
-            partial_images=partial_images,
-            prompt_tokens=prompt_tokens,
-            thinking_tokens=thinking_tokens,
-            monthly_images=monthly_images,
-            retry_rate=retry_rate,
-            acceptance_rate=acceptance_rate,
-            batch=batch,
+        # Validated from the raw option strings: pydantic turns them into Decimal / Literal or names the bad one.
+        spec = EstimateSpec.model_validate(
+            {
+                "models": models,
+                "size": size,
+                "quality": quality,
+                "n": n,
+                "reference_images": reference,
+                "input_fidelity": input_fidelity,
+                "partial_images": partial_images,
+                "prompt_tokens": prompt_tokens,
+                "thinking_tokens": thinking_tokens,
+                "monthly_images": monthly_images,
+                "retry_rate": retry_rate,
+                "acceptance_rate": acceptance_rate,
+                "batch": batch,
+            }
         )
         results = compare(
             spec, load_operator_catalog(settings, gateway_config), build_route_table(gateway_config), today=utc_today()

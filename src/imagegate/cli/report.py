@@ -31,7 +31,7 @@ def report(
         raise fail(str(exc)) from None
     engine = migrated_engine(settings_from_env())
     try:
-        result = build_report(SqlReportStore(engine), by, since=start, until=end)  # type: ignore[arg-type]
+        result = build_report(SqlReportStore(engine), by, since=start, until=end)
     finally:
         engine.dispose()
     if as_csv:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from imagegate.app import build_runtime, create_app
 from imagegate.config.file import GatewayConfig, load_config
@@ -32,7 +35,9 @@ def url_of(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}"
 
 
-def uvicorn_config(app: object, *, log_level: str, workers: int = 1, factory: bool = False) -> uvicorn.Config:
+def uvicorn_config(
+    app: Callable[..., Any] | str, *, log_level: str, workers: int = 1, factory: bool = False
+) -> uvicorn.Config:
     """The server settings imagegate runs with (uvloop + httptools when installed)."""
     return uvicorn.Config(
         app,
@@ -56,13 +61,13 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
         )
         from uvicorn.supervisors import Multiprocess
 
-        Multiprocess(server_config, target=uvicorn.Server(server_config).run, sockets=[sock]).run()
+        Multiprocess(server_config, sockets=[sock]).run()
         return
     app = create_app(build_runtime(settings, config))
     uvicorn.Server(uvicorn_config(app, log_level=settings.log_level)).run(sockets=[sock])
 
 
-def app_from_env() -> object:
+def app_from_env() -> Starlette:
     """Factory for worker processes: settings and config come from the environment."""
     settings = Settings()
     path = os.environ.get("IMAGEGATE_CONFIG")

@@ -18,6 +18,7 @@ from imagegate.cli.common import config_from, console, fail, migrated_engine, se
 from imagegate.domain.errors import ClientError
 from imagegate.domain.money import usd_string
 from imagegate.providers.base import RouteTarget
+from imagegate.providers.http import HttpExecutor
 from imagegate.service.smoke import SmokeResult, SmokeTester
 
 
@@ -29,7 +30,6 @@ def smoke(
 ) -> None:
     """Smoke-test routes (all of them unless --model/--route): status, latency, cost."""
     from imagegate.app import build_route_table, facts_from_catalog, load_operator_catalog, utc_today
-    from imagegate.providers.http import HttpExecutor
     from imagegate.providers.registry import builtin_registry
     from imagegate.service.route_control import RoutingAdmin
     from imagegate.store.ledger import SqlLedgerStore
@@ -72,7 +72,7 @@ def smoke(
         raise typer.Exit(1)
 
 
-async def _run(tester: SmokeTester, targets: list[RouteTarget], http) -> list[SmokeResult]:
+async def _run(tester: SmokeTester, targets: list[RouteTarget], http: HttpExecutor) -> list[SmokeResult]:
     try:
         return await tester.run(targets)
     finally:

@@ -9,10 +9,10 @@ from decimal import ROUND_CEILING, Decimal
 
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
+from imagegate.domain.size import parse_size
 from imagegate.pricing.charge import Lines, PricingError, usd_to_micros
 from imagegate.pricing.inputs import AUTO, image_dimensions, requested_n
 from imagegate.pricing.rows import MegapixelRates, MpRounding, PriceRow
-from imagegate.pricing.token_rules import parse_size
 
 
 def output_cost(rates: MegapixelRates, megapixels: Decimal) -> Decimal:

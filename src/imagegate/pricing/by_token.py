@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
+from imagegate.domain.size import is_size, parse_size
 from imagegate.pricing.charge import Lines, PricingError
 from imagegate.pricing.inputs import image_dimensions, most_expensive, pick, prompt_tokens, requested_n
 from imagegate.pricing.rows import (
@@ -25,11 +26,7 @@ from imagegate.pricing.rows import (
     TokenLine,
     UnknownInput,
 )
-from imagegate.pricing.token_rules import (
-    area_formula_output_tokens,
-    parse_size,
-    tile_input_image_tokens,
-)
+from imagegate.pricing.token_rules import area_formula_output_tokens, tile_input_image_tokens
 
 
 def tier_rates(price: PriceRow, tier: str) -> dict[TokenLine, Decimal]:
@@ -82,7 +79,7 @@ def output_tokens(
         quality_options, quality_exact = pick(
             qualities, price.default_quality, factors, factors.__contains__, what="quality", strict=strict
         )
-        size_options, size_exact = pick(sizes, price.default_size, rule.auto_sizes, _is_wxh, what="size", strict=strict)
+        size_options, size_exact = pick(sizes, price.default_size, rule.auto_sizes, is_size, what="size", strict=strict)
         tokens = most_expensive(
             size_options,
             quality_options,
@@ -188,11 +185,3 @@ def one_image(price: PriceRow, size: str | None, quality: str | None) -> Decimal
     """Micro-dollars (unrounded) of one output image at the standard tier."""
     tokens, _ = output_tokens(price, [size], [quality], strict=True)
     return tokens * tier_rates(price, "standard")["image_output"]
-
-
-def _is_wxh(size: str) -> bool:
-    try:
-        parse_size(size)
-    except ValueError:
-        return False
-    return True

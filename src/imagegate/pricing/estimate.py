@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from imagegate.domain.request import ImageRequest, InputImage
+from imagegate.domain.size import is_size, parse_size
 from imagegate.pricing.charge import Charge, PricingError
 from imagegate.pricing.engine import per_image_price, quote
 from imagegate.pricing.inputs import AUTO, requested_n
 from imagegate.pricing.rows import STANDARD_TIER, PriceRow, UnknownTier
-from imagegate.pricing.token_rules import parse_size
 
 BATCH_TIER = "batch"
 # Reference images are described by size only; beyond this Pillow would refuse a real upload as
@@ -168,11 +168,7 @@ def size_fields(size: str | None) -> tuple[str | None, str | None]:
     anything else a resolution tier (``1K``), which is how the dialects parse them too."""
     if size is None or size == AUTO:
         return size, None
-    try:
-        parse_size(size)
-    except ValueError:
-        return None, size
-    return size, None
+    return (size, None) if is_size(size) else (None, size)
 
 
 def prompt_of_tokens(tokens: int) -> str:

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
-from imagegate.pricing.token_rules import parse_size
+from imagegate.domain.size import parse_size
 
 TokenLine = Literal[
     "text_input", "text_input_cached", "image_input", "image_input_cached", "text_output", "image_output"
@@ -118,7 +118,8 @@ class PerTierOutput(_Row):
 
     def tier_of(self, size: str) -> str | None:
         """The tier a ``WIDTHxHEIGHT`` size falls in (nearest pixel count, on a log scale)."""
-        if self.tier_pixels is None:
+        tier_pixels = self.tier_pixels
+        if tier_pixels is None:
             return None
         try:
             width, height = parse_size(size)
@@ -127,7 +128,7 @@ class PerTierOutput(_Row):
         pixels = width * height
         if pixels <= 0:
             return None
-        return min(self.tier_pixels, key=lambda tier: abs(math.log(pixels / self.tier_pixels[tier])))
+        return min(tier_pixels, key=lambda tier: abs(math.log(pixels / tier_pixels[tier])))
 
 
 class FixedOutput(_Row):

@@ -11,14 +11,6 @@ import math
 from collections.abc import Mapping
 
 
-def parse_size(size: str) -> tuple[int, int]:
-    """``"1536x1024"`` -> ``(1536, 1024)``; raises ValueError for anything else."""
-    width_text, sep, height_text = size.lower().partition("x")
-    if sep != "x" or not width_text.isdigit() or not height_text.isdigit():
-        raise ValueError(f"not a WxH size: {size!r}")
-    return int(width_text), int(height_text)
-
-
 def area_formula_output_tokens(width: int, height: int, quality_factor: int) -> int:
     """Output tokens of one image by the size/quality formula that reproduces OpenAI's calculator.
 

@@ -1,15 +1,19 @@
-"""The adapter protocol every provider folder implements, and the wire types it trades in."""
+"""The adapter base class every provider folder implements, and the wire types it trades in."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent
+
+if TYPE_CHECKING:  # providers.http imports this module's wire types
+    from imagegate.providers.http import HttpExecutor
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,51 +54,59 @@ class WireResponse:
     body: bytes
 
 
-class ProviderAdapter(Protocol):
-    """What the pipeline needs from a provider. Every method but ``stream_events`` is pure."""
+class ProviderAdapter(ABC):
+    """What the pipeline needs from a provider: every adapter inherits this class.
+
+    The abstract methods are the mapping every provider has; the hooks below them have defaults
+    that suit a plain API-key provider, and an adapter overrides only what it needs. Every method
+    but ``stream_events`` and ``authorize`` is pure.
+    """
 
     name: ClassVar[str]
     dialect: ClassVar[str]
+    # What the planner assumes for a route whose model the catalog does not describe.
+    default_capabilities: ClassVar[Capabilities] = Capabilities()
+    # ``ImageRequest.extra`` keys of *other* dialects this adapter translates; service.conform
+    # refuses every other foreign field with a 400 naming it.
+    foreign_extras: ClassVar[frozenset[str]] = frozenset()
 
+    @abstractmethod
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
         """Raise ``InvalidRequest`` naming the parameter if this provider model can't honour it."""
-        ...
 
+    @abstractmethod
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
         """Build the provider's HTTP request (credentials go in headers, never in the body)."""
-        ...
 
+    @abstractmethod
     def from_wire(
         self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool
     ) -> ImageResult:
         """Parse a 2xx response; with ``keep_raw`` only count images and read usage."""
-        ...
 
+    @abstractmethod
     def error_from_wire(self, response: WireResponse) -> ProviderError:
         """Map a non-2xx response to the domain error tree from status and structured body."""
-        ...
 
+    @abstractmethod
     def stream_events(self, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
         """Turn the provider's SSE frames into stream events (raw frames kept for pass-through)."""
-        ...
 
-
-class OptionalAdapterHooks(Protocol):
-    """Hooks an adapter may also define; the core looks them up with ``getattr`` and skips absent ones.
-
-    - ``foreign_extras``: ``ImageRequest.extra`` keys of *other* dialects this adapter translates
-      (service.conform refuses every other foreign field with a 400 naming it);
-    - ``validate_route``: check a route's ``options`` at startup (raise ``InvalidRequest``);
-    - ``authorize``: the one step allowed I/O, after ``to_wire``: add credentials that must be
-      fetched (OAuth tokens) through the gateway's executor.
-    """
-
-    foreign_extras: ClassVar[frozenset[str]]
+    # -- hooks with defaults -------------------------------------------------------------------
 
     def validate_route(self, route: RouteTarget) -> None:
-        """Raise ``InvalidRequest`` naming the route when its options are unusable."""
-        ...
+        """Raise ``InvalidRequest`` naming the route when its options are unusable (checked at startup)."""
+        return None
 
-    async def authorize(self, wire: WireRequest, route: RouteTarget, http: Any) -> None:
-        """Complete ``wire``'s credentials (``http`` is the ``HttpExecutor``)."""
-        ...
+    async def authorize(self, wire: WireRequest, route: RouteTarget, http: HttpExecutor) -> None:
+        """Complete ``wire``'s credentials after ``to_wire``, the one step allowed I/O (OAuth tokens
+        fetched through the gateway's executor). The default: ``to_wire`` already put the key in."""
+        return None
+
+    def provider_request_id(self, headers: Mapping[str, str], body: Mapping[str, Any] | None = None) -> str | None:
+        """The provider's id for one response, from its headers or its parsed JSON ``body``.
+
+        Used for plain responses (``from_wire``) and streams (from the headers when the stream
+        opens), so both paths record the same id. The default reads ``x-request-id``.
+        """
+        return headers.get("x-request-id")

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable
 
 from imagegate.domain.capabilities import CustomSizeRule
+from imagegate.domain.size import size_or_none
 from imagegate.providers.validation import check_custom_size
 
 # Pixels per tier: the tier name is the long edge of a square image.
@@ -106,17 +107,9 @@ def nearest_tier(width: int, height: int, choices: Iterable[str]) -> str:
     return min(options, key=lambda tier: _log_distance(width * height, TIER_PIXELS[tier]))
 
 
-def parse_wxh(size: str) -> tuple[int, int] | None:
-    """``"1536x1024"`` -> ``(1536, 1024)``; None for ``auto`` or anything that is not ``WxH``."""
-    left, sep, right = size.lower().partition("x")
-    if sep == "" or not left.isdigit() or not right.isdigit() or int(left) == 0 or int(right) == 0:
-        return None
-    return int(left), int(right)
-
-
 def nearest_fixed_size(width: int, height: int, sizes: Iterable[str]) -> str:
     """Among fixed ``WxH`` sizes, the one closest in aspect ratio, then in pixel count."""
-    parsed = [(size, dims) for size in sizes if (dims := parse_wxh(size)) is not None]
+    parsed = [(size, dims) for size in sizes if (dims := size_or_none(size)) is not None]
     if not parsed:
         raise ValueError("no fixed size to choose from")
 

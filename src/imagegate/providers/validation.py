@@ -9,7 +9,7 @@ from __future__ import annotations
 from imagegate.domain.capabilities import Capabilities, CustomSizeRule
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest
-from imagegate.pricing.token_rules import parse_size
+from imagegate.domain.size import parse_size
 
 
 def _reject(request: ImageRequest, field: str, message: str) -> InvalidRequest:

@@ -27,7 +27,7 @@ class RetryPolicy:
 
 def backoff_delay(policy: RetryPolicy, retry_number: int, random_unit: Callable[[], float] = random.random) -> float:
     """Full-jitter exponential backoff for the ``retry_number``-th retry (1-based)."""
-    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2 ** (retry_number - 1)))
+    ceiling = min(policy.max_delay_s, policy.base_delay_s * (2.0 ** (retry_number - 1)))
     return ceiling * random_unit()
 
 

@@ -255,7 +255,7 @@ class HangResponse:
             await self.fallback(scope, receive, send)
 
 
-TransportLookup = Callable[[tuple[str, int]], asyncio.BaseTransport | None]
+TransportLookup = Callable[[tuple[str, int]], asyncio.Transport | None]
 
 
 async def drop_connection(scope: Scope, receive: Receive, lookup: TransportLookup | None, *, reset: bool) -> bool:

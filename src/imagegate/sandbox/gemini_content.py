@@ -15,7 +15,7 @@ import asyncio
 import base64
 import math
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -67,7 +67,7 @@ def google_error_response(error: GoogleError) -> Response:
     )
 
 
-def google_fault_response(directive: Directive, state: SandboxState, model: str) -> Response | None:
+def google_fault_response(directive: Directive, state: SandboxState, model: str) -> Response | ASGIApp | None:
     """Answer for a fault that ends the request before any image: raises the Google error for
     error directives, returns the hang or reset response, None for the other directives."""
     error = google_fault_error(directive, model)
@@ -265,15 +265,17 @@ def _chunks(job: GeminiJob, outcome: str | None, image: bytes | None, response_i
             )
         ]
     if outcome == "no-image" or not job.want_image:
-        text = "I can describe the scene, but I did not make an image this time."
+        refusal = "I can describe the scene, but I did not make an image this time."
         reason = "NO_IMAGE" if outcome == "no-image" else "STOP"
-        parts = [*thought, {"text": text}]
+        text_parts = [*thought, {"text": refusal}]
         return [
             _envelope(
                 job,
                 {
-                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": reason, "index": 0}],
-                    "usageMetadata": _usage(job, image=False, text=text),
+                    "candidates": [
+                        {"content": {"role": "model", "parts": text_parts}, "finishReason": reason, "index": 0}
+                    ],
+                    "usageMetadata": _usage(job, image=False, text=refusal),
                 },
                 response_id,
             )
@@ -418,7 +420,7 @@ async def answer_generate(
     return Response(payload, media_type="application/json")
 
 
-Handler = Callable[[SandboxState, Request, RequestRecord, str, str, bool], Any]
+Handler = Callable[[SandboxState, Request, RequestRecord, str, str, bool], Awaitable[Response | ASGIApp]]
 
 
 def gemini_routes(state: SandboxState, predict: Handler) -> list[Route]:

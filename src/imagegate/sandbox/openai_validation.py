@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from imagegate.pricing.token_rules import parse_size
+from imagegate.domain.size import parse_size
 from imagegate.sandbox.openai_models import ImageJob, ModelSpec, bad_request, lookup_model
 from imagegate.sandbox.render import ImageInfo
 

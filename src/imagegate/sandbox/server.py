@@ -33,10 +33,10 @@ def _install_transport_lookup(app: Starlette, server: uvicorn.Server) -> None:
     (the same tuple as the ASGI scope's) and ``transport``.
     """
 
-    def lookup(client: tuple[str, int]) -> asyncio.BaseTransport | None:
+    def lookup(client: tuple[str, int]) -> asyncio.Transport | None:
         for connection in list(server.server_state.connections):
             if getattr(connection, "client", None) == client:
-                # Duck-typed: uvloop's transports are not asyncio.BaseTransport subclasses.
+                # Duck-typed: uvloop's transports are not asyncio.Transport subclasses, but have abort().
                 transport = getattr(connection, "transport", None)
                 return transport if hasattr(transport, "abort") else None
         return None

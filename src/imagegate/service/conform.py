@@ -25,6 +25,7 @@ from typing import Any
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest
+from imagegate.domain.size import size_or_none
 from imagegate.providers.base import ProviderAdapter
 from imagegate.providers.shapes import (
     aspect_value,
@@ -33,7 +34,6 @@ from imagegate.providers.shapes import (
     nearest_aspect,
     nearest_fixed_size,
     nearest_tier,
-    parse_wxh,
     size_text,
 )
 
@@ -60,9 +60,8 @@ def conform(
 ) -> Conformed:
     """The route's copy of ``request``; raises ``InvalidRequest`` naming the client's field."""
     if request.dialect != adapter.dialect:
-        allowed = getattr(adapter, "foreign_extras", frozenset())
         for name in request.extra:
-            if name not in allowed:
+            if name not in adapter.foreign_extras:
                 raise InvalidRequest(
                     f"'{name}' has no equivalent at {model} (served through the {adapter.dialect} API); "
                     "omit it or use a model of your dialect",
@@ -102,7 +101,7 @@ def conform(
 def _shape_changes(request: ImageRequest, caps: Capabilities, model: str) -> dict[str, Any]:
     takes_sizes = bool(caps.sizes) or caps.custom_size is not None
     if request.size is not None and caps.aspect_ratios and not takes_sizes:
-        dims = parse_wxh(request.size)
+        dims = size_or_none(request.size)
         if request.size == "auto":
             return {"size": None}
         if dims is None:

@@ -11,7 +11,7 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -244,9 +244,7 @@ class ImageService:
     async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
         wire = route.adapter.to_wire(request, route.target)
         # The one adapter hook that may do I/O: OAuth tokens for routes that need them.
-        authorize = getattr(route.adapter, "authorize", None)
-        if authorize is not None:
-            await authorize(wire, route.target, self._http)
+        await route.adapter.authorize(wire, route.target, self._http)
         return wire
 
     async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
@@ -337,10 +335,10 @@ class StreamSession:
 
     @property
     def provider_request_id(self) -> str | None:
-        """The provider's id for this request, from its response headers."""
-        return self._opened.headers.get("x-request-id")
+        """The provider's id for this request, from its response headers (the adapter's hook)."""
+        return self.route.adapter.provider_request_id(self._opened.headers)
 
-    async def events(self) -> AsyncIterator[StreamEvent]:
+    async def events(self) -> AsyncGenerator[StreamEvent]:
         """The provider's events as they arrive; the ledger entry is written when this ends."""
         route = self.route
         completed = 0

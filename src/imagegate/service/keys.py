@@ -5,9 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypedDict
 
 from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import ApiKeyRecord, KeyStore
+
+
+class KeyView(TypedDict):
+    """The public view of a key: what the CLI and the admin API show (never its hash or secret)."""
+
+    name: str
+    prefix: str
+    models: list[str] | None
+    created_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    expires_at: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +59,7 @@ class KeyAdmin:
         return self._store.revoke_key(name, self._clock())
 
 
-def key_view(record: ApiKeyRecord) -> dict[str, object]:
+def key_view(record: ApiKeyRecord) -> KeyView:
     """The public view of a key (never its hash or secret)."""
 
     def iso(value: datetime | None) -> str | None:

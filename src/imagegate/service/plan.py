@@ -102,15 +102,16 @@ def plan_request(
             candidates.append((target, model_facts, None))
             continue
         assert lifecycle is not None
+        replacement = lifecycle.replacement
         found = None
-        if policy == "replace" and lifecycle.replacement is not None and replacements is not None:
-            found = replacements(target.provider, lifecycle.replacement)
-        if found is None:
+        if policy == "replace" and replacement is not None and replacements is not None:
+            found = replacements(target.provider, replacement)
+        if found is None or replacement is None:
             if first_error is None:
                 first_error = retired(target, lifecycle, unavailable_replacement=policy == "replace")
             continue
         provider, replacement_facts = found
-        replaced = replacement_target(target, provider, lifecycle.replacement)
+        replaced = replacement_target(target, provider, replacement)
         candidates.append((replaced, dataclasses.replace(replacement_facts, lifecycle=lifecycle), target.model))
 
     resolved = []
@@ -118,7 +119,7 @@ def plan_request(
         adapter = registry.get(target.provider)
         capabilities = model_facts.capabilities
         if capabilities is None:
-            capabilities = getattr(adapter, "default_capabilities", Capabilities())
+            capabilities = adapter.default_capabilities
         resolved.append((target, model_facts, replaced_from, adapter, capabilities))
     # Stream natively only when every route can produce the client's own stream as asked.
     emulate = request.stream and any(

@@ -142,7 +142,7 @@ class RoutingAdmin:
         return self._store.change_policy(
             alias=alias,
             policy=policy,
-            action="policy",  # type: ignore[arg-type]
+            action="policy",
             actor=actor,
             at=self._clock(),
         )

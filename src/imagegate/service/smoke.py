@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.capabilities import Capabilities
@@ -41,12 +41,13 @@ from imagegate.domain.errors import (
 )
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
+from imagegate.domain.size import is_size, size_or_none
 from imagegate.pricing.engine import quote, settle
 from imagegate.pricing.rows import PriceRow
 from imagegate.providers.base import ProviderAdapter, RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry
-from imagegate.providers.shapes import canonical_size, parse_wxh
+from imagegate.providers.shapes import canonical_size
 from imagegate.routing.control_store import RouteCheck
 from imagegate.routing.health import RouteStatus
 from imagegate.routing.table import RouteTable
@@ -112,25 +113,33 @@ class SmokeResult:
         }
 
 
-def _shapes(caps: Capabilities) -> list[dict[str, str]]:
-    shapes: list[dict[str, str]] = [{"size": size} for size in caps.sizes if parse_wxh(size) is not None]
+class _Shape(TypedDict, total=False):
+    """The shape fields of a smoke candidate (a size, or an aspect ratio and resolution tier)."""
+
+    size: str
+    aspect_ratio: str
+    resolution: str
+
+
+def _shapes(caps: Capabilities) -> list[_Shape]:
+    shapes: list[_Shape] = [{"size": size} for size in caps.sizes if is_size(size)]
     rule = caps.custom_size
     if rule is not None:
         # The smallest square the rule allows: the fewest pixels a free-form size can ask for.
         side = math.ceil(math.sqrt(rule.min_pixels) / rule.multiple_of) * rule.multiple_of
         shapes.append({"size": f"{side}x{side}"})
-    aspect = {}
+    aspect: _Shape = {}
     if caps.aspect_ratios:
         aspect = {"aspect_ratio": "1:1" if "1:1" in caps.aspect_ratios else caps.aspect_ratios[0]}
     if caps.resolutions:
-        shapes.extend({**aspect, "resolution": tier} for tier in caps.resolutions)
+        shapes.extend(_Shape(**aspect, resolution=tier) for tier in caps.resolutions)
     elif aspect:
         shapes.append(aspect)
     return shapes or [{}]
 
 
 def _pixels(request: ImageRequest) -> float:
-    dims = None if request.size is None else parse_wxh(request.size)
+    dims = None if request.size is None else size_or_none(request.size)
     if dims is None and request.aspect_ratio is not None:
         try:
             dims = canonical_size(request.aspect_ratio, request.resolution)
@@ -170,7 +179,7 @@ def smoke_request(
             n=1,
             quality=quality,
             **shape,
-        )  # type: ignore[arg-type]
+        )
         for shape in _shapes(caps)
         for quality in qualities
     ]
@@ -255,7 +264,7 @@ class SmokeTester:
 
     async def _call(self, target: RouteTarget, caps: Capabilities | None, price: PriceRow | None) -> SmokeResult:
         adapter = self._registry.get(target.provider)
-        caps = caps if caps is not None else getattr(adapter, "default_capabilities", Capabilities())
+        caps = caps if caps is not None else adapter.default_capabilities
         try:
             request = smoke_request(target, adapter, caps, price)
         except InvalidRequest as error:
@@ -286,26 +295,27 @@ class SmokeTester:
         try:
             result, http_status = await self._send(target, adapter, request)
         except Exception as exc:
+            failure: ProviderError
             if isinstance(exc, ProviderError):
-                error = exc
+                failure = exc
             else:
                 # A bug (an adapter choking on an answer) still gets its row and a verdict.
                 log.exception("smoke check of %s crashed", target.name)
-                error = ProviderError(f"the smoke check crashed: {type(exc).__name__}")
-            entry = _failed(entry, error, request, price, started)
+                failure = ProviderError(f"the smoke check crashed: {type(exc).__name__}")
+            entry = _failed(entry, failure, request, price, started)
             self._record_entry(entry)
             check = RouteCheck(
                 target.name,
-                status_for(error),
+                status_for(failure),
                 entry.created_at,
                 latency_ms=entry.latency_ms,
-                error_code=error.code,
-                provider_request_id=error.provider_request_id,
-                detail=error.message[:500],
+                error_code=failure.code,
+                provider_request_id=failure.provider_request_id,
+                detail=failure.message[:500],
                 usage=entry.usage,
                 cost_micros=entry.cost_micros,
             )
-            return SmokeResult(target, check, http_status=error.provider_status, **shown)
+            return SmokeResult(target, check, http_status=failure.provider_status, **shown)
         except asyncio.CancelledError:
             # Stopped mid-call (server shutdown): the provider may still bill, so record the upper bound.
             cost = 0 if price is None else _quiet(lambda: quote(request, price).micros, 0)
@@ -348,9 +358,7 @@ class SmokeTester:
         request: ImageRequest,
     ) -> tuple[ImageResult, int]:
         wire = adapter.to_wire(request, target)
-        authorize = getattr(adapter, "authorize", None)  # OAuth routes fetch a token first
-        if authorize is not None:
-            await authorize(wire, target, self._http)
+        await adapter.authorize(wire, target, self._http)  # OAuth routes fetch a token first
         response = await self._http.send(wire, timeout_s=target.timeout_s)
         if response.status >= 300:
             raise adapter.error_from_wire(response)
@@ -361,9 +369,10 @@ def _failed(
     entry: LedgerEntry, error: ProviderError, request: ImageRequest, price: PriceRow | None, started: float
 ) -> LedgerEntry:
     cost, estimated = 0, False
-    if error.usage is not None and price is not None:
+    usage = error.usage
+    if usage is not None and price is not None:
         # Billed although it failed (a blocked prompt): priced like the gateway prices it.
-        charge = _quiet(lambda: settle(request, ImageResult(image_count=0, usage=error.usage), price), None)
+        charge = _quiet(lambda: settle(request, ImageResult(image_count=0, usage=usage), price), None)
         cost, estimated = (0, True) if charge is None else (charge.micros, charge.estimated)
     return dataclasses.replace(
         entry,

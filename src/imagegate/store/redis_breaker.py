@@ -7,25 +7,33 @@ update and both stores follow exactly the same rules. Keys expire when a route g
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
+from redis.typing import EncodableT, FieldT
 
 from imagegate.routing.breaker import BreakerConfig, BreakerState, admit, record
 
 _FIELDS = {field.name: field.type for field in fields(BreakerState)}
 IDLE_EXPIRY_S = 24 * 3600
+_Result = TypeVar("_Result")
 
 
-def _encode(state: BreakerState) -> dict[str, str]:
+def _encode(state: BreakerState) -> dict[FieldT, EncodableT]:
     return {name: ("" if value is None else str(value)) for name, value in asdict(state).items()}
 
 
-def _decode(raw: dict[bytes, bytes]) -> BreakerState:
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _decode(raw: Mapping[bytes | str, bytes | str]) -> BreakerState:
     if not raw:
         return BreakerState()
-    values = {key.decode(): value.decode() for key, value in raw.items()}
+    values = {_text(key): _text(value) for key, value in raw.items()}
     probe = values.get("probe_started_at", "")
     return BreakerState(
         state=values.get("state", "closed"),  # type: ignore[arg-type]
@@ -55,7 +63,7 @@ class RedisBreakerStore:
         """A store on a new connection pool."""
         return cls(aioredis.Redis.from_url(url), config, prefix=prefix)
 
-    async def _update(self, route: str, transition) -> object:
+    async def _update(self, route: str, transition: Callable[[BreakerState], tuple[_Result, BreakerState]]) -> _Result:
         key = self._prefix + route
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -63,7 +71,7 @@ class RedisBreakerStore:
                     await pipe.watch(key)
                     current = _decode(await pipe.hgetall(key))
                     result, updated = transition(current)
-                    pipe.multi()
+                    pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves Pipeline.multi unannotated
                     pipe.hset(key, mapping=_encode(updated))
                     pipe.expire(key, IDLE_EXPIRY_S)
                     await pipe.execute()

@@ -57,7 +57,7 @@ class RedisIdempotencyStore:
         kind = result[0].decode()
         if kind == "done":
             return Claim("done", _response(result[1], result[2]))
-        return Claim(kind)  # type: ignore[arg-type]
+        return Claim(kind)
 
     async def complete(self, key: str, response: StoredResponse, ttl_s: float) -> None:
         """Store the finished response for the rest of the window."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import anyio.to_thread
@@ -34,10 +35,11 @@ def _json(body: object, status: int = 200) -> Response:
 
 
 def _admin(request: Request) -> KeyAdmin:
-    return request.app.state.key_admin
+    admin: KeyAdmin = request.app.state.key_admin
+    return admin
 
 
-async def _guarded(request: Request, handler) -> Response:
+async def _guarded(request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
     request_id = new_request_id()
     try:
         require_master_key(request)

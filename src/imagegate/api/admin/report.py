@@ -7,13 +7,15 @@ master key is configured, 401 without it). The JSON and CSV shapes are
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.accounting.reports import DIMENSIONS
+from imagegate.accounting.reports import DIMENSIONS, ReportDimension
 from imagegate.api.admin.auth import AdminDisabled, require_master_key
 from imagegate.api.http import new_request_id
 from imagegate.api.openai.errors import error_response
@@ -42,12 +44,12 @@ async def get_report(request: Request) -> Response:
     return Response(orjson.dumps(report.as_dict()), media_type="application/json", headers=headers)
 
 
-def _query(request: Request):
+def _query(request: Request) -> tuple[ReportDimension, datetime | None, datetime | None, str]:
     query = request.query_params
     by = query.get("by", "model")
     if by not in DIMENSIONS:
         raise InvalidRequest(f"'by' must be one of {', '.join(DIMENSIONS)}.", param="by")
-    times = []
+    times: list[datetime | None] = []
     for name in ("since", "until"):
         try:
             times.append(parse_when(query.get(name)))

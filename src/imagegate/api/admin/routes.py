@@ -60,7 +60,8 @@ def _json(body: object, status: int = 200) -> Response:
 
 
 def _admin(request: Request) -> RoutingAdmin:
-    return request.app.state.routing
+    admin: RoutingAdmin = request.app.state.routing
+    return admin
 
 
 def actor_of(request: Request) -> str:

@@ -29,7 +29,8 @@ from imagegate.service.gateway import Gateway
 
 
 def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+    gateway: Gateway = request.app.state.gateway
+    return gateway
 
 
 def models_path(request: Request) -> str:

@@ -116,8 +116,9 @@ def _texts(error: ProviderError) -> list[str]:
 
 def blocked_body(error: ProviderError, *, model: str, response_id: str) -> bytes:
     """The 200 body for a blocked prompt, a withheld image or an answer without image."""
-    if error.details.get("raw_dialect") == DIALECT and isinstance(error.details.get("raw_body"), bytes):
-        return error.details["raw_body"]
+    raw_body = error.details.get("raw_body")
+    if error.details.get("raw_dialect") == DIALECT and isinstance(raw_body, bytes):
+        return raw_body
     body: dict[str, Any]
     if isinstance(error, ModerationBlocked) and error.details.get("stage", "input") == "input":
         reason = error.provider_code if error.provider_code in _BLOCK_REASONS else "SAFETY"

@@ -44,8 +44,9 @@ def render_result(served: Served) -> bytes:
 
 def filtered_body(error: ModerationBlocked) -> bytes:
     """The 200 body for a request whose images were all filtered or whose prompt was refused."""
-    if error.details.get("raw_dialect") == DIALECT and isinstance(error.details.get("raw_body"), bytes):
-        return error.details["raw_body"]
+    raw_body = error.details.get("raw_body")
+    if error.details.get("raw_dialect") == DIALECT and isinstance(raw_body, bytes):
+        return raw_body
     return orjson.dumps({"predictions": [{"raiFilteredReason": error.message}]})
 
 

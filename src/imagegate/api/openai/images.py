@@ -27,7 +27,8 @@ Parser = Callable[[Request, object], Awaitable[ImageRequest]]
 
 
 def _gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+    gateway: Gateway = request.app.state.gateway
+    return gateway
 
 
 async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[ImageRequest]]) -> Response:

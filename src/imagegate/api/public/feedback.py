@@ -41,7 +41,7 @@ async def post_feedback(request: Request) -> Response:
         body = await _parse(request)
         verdict = await state.feedback.give(principal, body.request_id, body.image_index, body.accepted)
     except RequestNotFound as exc:
-        body = {
+        error_body = {
             "error": {
                 "message": str(exc),
                 "type": "invalid_request_error",
@@ -50,7 +50,10 @@ async def post_feedback(request: Request) -> Response:
             }
         }
         return Response(
-            orjson.dumps(body), status_code=404, media_type="application/json", headers={"x-request-id": request_id}
+            orjson.dumps(error_body),
+            status_code=404,
+            media_type="application/json",
+            headers={"x-request-id": request_id},
         )
     except ImagegateError as error:
         return error_response(error, request_id)

@@ -77,7 +77,7 @@ class GeminiImageAdapter(GoogleAdapterBase):
         return ImageResult(
             image_count=len(content.images),
             usage=usage,
-            provider_request_id=content.response_id,
+            provider_request_id=self.provider_request_id(response.headers, parsed),
             images=[] if keep_raw else content.images,
             raw_body=response.body if keep_raw else None,
             raw_dialect=DIALECT if keep_raw else None,

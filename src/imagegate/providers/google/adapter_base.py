@@ -3,18 +3,19 @@ parameter-table check, and start-up validation of a route's options."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.request import ImageRequest
-from imagegate.providers.base import RouteTarget, WireRequest
+from imagegate.providers.base import ProviderAdapter, RouteTarget, WireRequest
 from imagegate.providers.google.endpoints import GoogleAccess
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.validation import validate_request
 
 
-class GoogleAdapterBase:
+class GoogleAdapterBase(ProviderAdapter):
     """Base for adapters of Google's image APIs; subclasses declare ``parameters``."""
 
     parameters: ClassVar[ParameterTable]
@@ -34,3 +35,8 @@ class GoogleAdapterBase:
     async def authorize(self, wire: WireRequest, route: RouteTarget, http: HttpExecutor) -> None:
         """Add the OAuth bearer token on service-account (Vertex) routes."""
         await self.access.authorize(wire, route, http)
+
+    def provider_request_id(self, headers: Mapping[str, str], body: Mapping[str, Any] | None = None) -> str | None:
+        """Gemini's ``responseId`` from the body; else the ``x-request-id`` header (an Imagen body has no id)."""
+        response_id = None if body is None else body.get("responseId")
+        return response_id if isinstance(response_id, str) else headers.get("x-request-id")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imagegate.domain.errors import InvalidRequest
-from imagegate.providers.base import RouteTarget, WireRequest
+from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.google.auth import CLOUD_PLATFORM_SCOPE, AccessTokens, ServiceAccount, ServiceAccountError
 from imagegate.providers.http import HttpExecutor
 
@@ -158,7 +158,7 @@ class GoogleAccess:
         if endpoint.account is None:
             return
 
-        async def send(request: WireRequest):
+        async def send(request: WireRequest) -> WireResponse:
             return await http.send(request, timeout_s=min(TOKEN_TIMEOUT_S, route.timeout_s))
 
         token = await self.tokens.bearer(endpoint.account, endpoint.scopes, send)

@@ -39,9 +39,9 @@ def predict_body(request: ImageRequest, model: str) -> dict[str, Any]:
     count = request.n if request.n is not None else 1
     if request.dialect == DIALECT and request.native is not None:
         body = dict(request.native)
-        parameters = dict(body.get("parameters") or {})
-        parameters["sampleCount"] = count
-        body["parameters"] = parameters
+        native_parameters = dict(body.get("parameters") or {})
+        native_parameters["sampleCount"] = count
+        body["parameters"] = native_parameters
         return body
     response_format = request.extra.get("response_format")
     if response_format not in (None, "b64_json"):
@@ -124,6 +124,7 @@ class ImagenAdapter(GoogleAdapterBase):
         return ImageResult(
             image_count=len(images),
             usage=usage,
+            provider_request_id=self.provider_request_id(response.headers),
             images=[] if keep_raw else images,
             raw_body=response.body if keep_raw else None,
             raw_dialect=DIALECT if keep_raw else None,

@@ -11,7 +11,7 @@ from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
-from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
+from imagegate.providers.base import ProviderAdapter, RouteTarget, WireRequest, WireResponse
 from imagegate.providers.openai.errors import error_from_body, error_object
 from imagegate.providers.openai.parameters import (
     DEFAULT_CAPABILITIES,
@@ -64,7 +64,7 @@ def _file(name: str, image: InputImage, index: int) -> tuple[str, tuple[str, byt
     return name, (filename, image.data, image.content_type or "application/octet-stream")
 
 
-class OpenAIImagesAdapter:
+class OpenAIImagesAdapter(ProviderAdapter):
     """GPT Image models over the OpenAI Images API (sync JSON, multipart edits, SSE)."""
 
     name: ClassVar[str] = "openai"
@@ -105,7 +105,7 @@ class OpenAIImagesAdapter:
         self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool
     ) -> ImageResult:
         """Parse an ``ImagesResponse``; base64 stays in the raw body unless a translation needs it."""
-        provider_request_id = response.headers.get("x-request-id")
+        provider_request_id = self.provider_request_id(response.headers)
         try:
             parsed, _blanked = parse_skeleton(response.body, IMAGE_KEYS)
         except MalformedBody as exc:
