@@ -143,6 +143,11 @@ def test_estimate_api(gateway):
         ({"models": ["gpt-image-2"], "acceptance_rate": 3}, "acceptance_rate"),
         ({"models": ["gpt-image-2"], "reference_images": ["huge"]}, "reference_images"),
         ({"models": ["gpt-image-2"], "tier": "flex"}, "tier"),
+        # Not sizes: once priced as an unknown tier (or read as 1024x1024), now refused naming size.
+        ({"models": ["gpt-image-2", "flux-2-pro"], "size": "0x0"}, "size"),
+        ({"models": ["flux-2-pro"], "size": "0x1024"}, "size"),
+        ({"models": ["gpt-image-2"], "size": "1024X1024"}, "size"),
+        ({"models": ["gpt-image-2"], "size": "１０２４x１０２４"}, "size"),
     ],
 )
 def test_estimate_api_names_the_bad_parameter(gateway, body, param):

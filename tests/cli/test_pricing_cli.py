@@ -159,6 +159,9 @@ def test_estimate_failures(env):
     assert unknown.exit_code == 1 and "neither served" in unknown.stdout
     bad = run("estimate", "gpt-image-2", "--acceptance-rate", "2")
     assert bad.exit_code == 2 and "--acceptance-rate" in bad.output
+    for size in ("0x0", "1024X1024", "１０２４x１０２４"):
+        bad_size = run("estimate", "gpt-image-2", "flux-2-pro", "--size", size)
+        assert bad_size.exit_code == 2 and f"--size: Value error, {size!r} is not a size" in bad_size.output
     bad_reference = run("estimate", "gpt-image-2", "--reference", "big")
     assert bad_reference.exit_code == 2 and "not a size: 'big'" in bad_reference.output
 

@@ -5,7 +5,7 @@ most five digits a side (``1536x1024``). ``1024X1024``, fullwidth digits (``ï¼‘ï
 ``0x0``, ``-1x5``, ``01024x1024`` and ``auto`` are not sizes. A look-alike is refused rather than
 normalised because the gateway forwards the client's own string to a provider that lists the size,
 and a provider given a spelling it does not list would fail (or bill) in its own way; a clear 400
-naming ``size`` before anything is paid is the better answer (docs/reliability.md, "Sizes").
+naming ``size`` before anything is paid is the better answer (docs/translation.md, "Principles").
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 from imagegate.domain.capabilities import Capabilities, CustomSizeRule
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.size import parse_size
+from imagegate.domain.size import SIZE_SPELLING, parse_size
 
 
 def _reject(request: ImageRequest, field: str, message: str) -> InvalidRequest:
@@ -35,6 +35,11 @@ def check_custom_size(width: int, height: int, rule: CustomSizeRule) -> str | No
     return None
 
 
+def invalid_size(request: ImageRequest, size: str) -> InvalidRequest:
+    """The 400 for a size that is not ``auto`` or a canonical ``WIDTHxHEIGHT`` (see ``domain.size``)."""
+    return _reject(request, "size", f"Invalid '{{param}}' {size!r}: expected 'auto' or {SIZE_SPELLING}")
+
+
 def validate_size(request: ImageRequest, caps: Capabilities, model: str) -> None:
     """Reject a size the model cannot make."""
     size = request.size
@@ -44,7 +49,7 @@ def validate_size(request: ImageRequest, caps: Capabilities, model: str) -> None
         try:
             width, height = parse_size(size)
         except ValueError:
-            raise _reject(request, "size", f"Invalid '{{param}}' {size!r}: expected 'auto' or WIDTHxHEIGHT") from None
+            raise invalid_size(request, size) from None
         problem = check_custom_size(width, height, caps.custom_size)
         if problem is None:
             return

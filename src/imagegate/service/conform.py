@@ -36,6 +36,7 @@ from imagegate.providers.shapes import (
     nearest_tier,
     size_text,
 )
+from imagegate.providers.validation import invalid_size
 
 # The most images one request may fan out to (OpenAI's own ``n`` limit).
 MAX_FAN_OUT_IMAGES = 10
@@ -105,7 +106,7 @@ def _shape_changes(request: ImageRequest, caps: Capabilities, model: str) -> dic
         if request.size == "auto":
             return {"size": None}
         if dims is None:
-            return {}  # validation names the bad value
+            raise invalid_size(request, request.size)
         aspect = nearest_aspect(dims[0], dims[1], caps.aspect_ratios)
         tier = nearest_tier(dims[0], dims[1], caps.resolutions) if caps.resolutions else None
         return {"size": None, "aspect_ratio": aspect, "resolution": tier}

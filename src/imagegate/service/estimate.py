@@ -9,19 +9,23 @@ comparison: its row carries the reason instead of figures.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from imagegate.catalog import Catalog, CatalogModel
 from imagegate.domain.money import usd_string
+from imagegate.domain.size import SIZE_SPELLING, is_size
 from imagegate.pricing.estimate import Estimate, EstimateError, Workflow, estimate
 from imagegate.routing.table import RouteTable
 
 MAX_MODELS = 10
+# A resolution tier as the Google dialects name it (1K, 2K, 4K, 512): ASCII, positive.
+_TIER = re.compile(r"[1-9][0-9]{0,3}K?", re.ASCII)
 
 
 class EstimateSpec(BaseModel):
@@ -42,6 +46,14 @@ class EstimateSpec(BaseModel):
     retry_rate: Decimal = Field(default=Decimal(0), ge=0, le=10)
     acceptance_rate: Decimal = Field(default=Decimal(1), ge=0, le=1)
     batch: bool = False
+
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, value: str | None) -> str | None:
+        # Refused here, naming ``size``: pricing would otherwise read ``0x0`` as an unknown tier.
+        if value is None or value == "auto" or is_size(value) or _TIER.fullmatch(value) is not None:
+            return value
+        raise ValueError(f"{value!r} is not a size: expected auto, {SIZE_SPELLING}, or a resolution tier such as 1K")
 
     def workflow(self) -> Workflow:
         """The pricing ``Workflow``; raises ValueError for an unreadable reference size."""
