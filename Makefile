@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test check install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ demo: install
 ## Install, then run the whole test suite in parallel.
 test: install-test
 	$(BIN)/pytest -n 2 -q $(PYTEST_ARGS)
+
+## The house's gates: lint, format, types (mypy, [tool.mypy]) and layers (import-linter, [tool.importlinter]).
+## Every step runs; the target fails if any failed and names which.
+check: install-test
+	@failed=""; \
+	$(BIN)/ruff check src tests bench || failed="$$failed ruff-check"; \
+	$(BIN)/ruff format --check src tests bench || failed="$$failed ruff-format"; \
+	$(BIN)/mypy || failed="$$failed mypy"; \
+	$(BIN)/lint-imports || failed="$$failed lint-imports"; \
+	if [ -n "$$failed" ]; then echo "make check: FAILED:$$failed"; exit 1; fi; \
+	echo "make check: all gates passed"
 
 ## Gateway overhead benchmark (prints added latency, throughput ratio, peak RSS).
 bench: install-test
