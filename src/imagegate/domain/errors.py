@@ -19,6 +19,7 @@
         ├── QuotaExhausted              out of credits / quota (not retryable)
         ├── UpstreamTimeout             no answer within the deadline
         ├── UpstreamUnavailable         5xx, connection refused or reset
+        │   └── CircuitOpen             every route's breaker refused the call (no provider was called)
         └── UpstreamBadResponse         truncated, malformed or unparseable body
 
 Each class carries a stable ``code`` (the ledger's ``error_code``) and whether retrying the same
@@ -151,6 +152,12 @@ class UpstreamTimeout(ProviderError):
 class UpstreamUnavailable(ProviderError):
     code = "upstream_unavailable"
     retryable = True
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """Every route's circuit is open; ``retry_after`` is the seconds until the first one half-opens."""
+
+    code = "circuit_open"
 
 
 class UpstreamBadResponse(ProviderError):

@@ -7,15 +7,19 @@ update and both stores follow exactly the same rules. Keys expire when a route g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, fields
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from imagegate.routing.breaker import BreakerConfig, BreakerState, admit, record
+from imagegate.routing.breaker import Admission, BreakerConfig, BreakerState, admit, record, release
 
 _FIELDS = {field.name: field.type for field in fields(BreakerState)}
 IDLE_EXPIRY_S = 24 * 3600
+
+T = TypeVar("T")
 
 
 def _encode(state: BreakerState) -> dict[str, str]:
@@ -35,6 +39,7 @@ def _decode(raw: dict[bytes, bytes]) -> BreakerState:
         window_failures=int(values.get("window_failures", "0")),
         opened_at=float(values.get("opened_at", "0")),
         probe_started_at=None if probe == "" else float(probe),
+        probes=int(values.get("probes", "0")),
     )
 
 
@@ -55,7 +60,7 @@ class RedisBreakerStore:
         """A store on a new connection pool."""
         return cls(aioredis.Redis.from_url(url), config, prefix=prefix)
 
-    async def _update(self, route: str, transition) -> object:
+    async def _update(self, route: str, transition: Callable[[BreakerState], tuple[T, BreakerState]]) -> T:
         key = self._prefix + route
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -71,9 +76,13 @@ class RedisBreakerStore:
                 except WatchError:
                     continue
 
-    async def admit(self, route: str, now: float) -> bool:
-        """Whether a call to ``route`` may go through now (claims the half-open probe atomically)."""
-        return bool(await self._update(route, lambda current: admit(self.config, current, now)))
+    async def admit(self, route: str, now: float) -> Admission:
+        """Whether a call to ``route`` may go through now (claims a half-open probe slot atomically)."""
+        return await self._update(route, lambda current: admit(self.config, current, now))
+
+    async def release(self, route: str) -> None:
+        """Hand back a probe slot whose call ended without an outcome about the route."""
+        await self._update(route, lambda current: (None, release(current)))
 
     async def record(self, route: str, now: float, *, success: bool) -> None:
         """Record a call's outcome."""
