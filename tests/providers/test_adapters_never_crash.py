@@ -8,6 +8,7 @@ stream event parsing; the only exceptions allowed out are ``ProviderError``s.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
 import pytest
@@ -74,10 +75,8 @@ async def _drain(adapter: ProviderAdapter, frames: list[bytes]) -> None:
 
 
 def _only_domain_errors(call) -> None:
-    try:
+    with contextlib.suppress(ProviderError):
         call()
-    except ProviderError:
-        pass
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
