@@ -69,3 +69,19 @@ def test_an_unreachable_provider_is_not_billed(tmp_path):
     assert rows and all(
         (row.error_code, row.cost_micros, row.cost_estimated) == ("upstream_unavailable", 0, False) for row in rows
     )
+
+
+def test_a_gemini_streamed_row_carries_the_response_id_from_the_stream(google_gateway, google_key):
+    with httpx.stream(
+        "POST",
+        google_gateway.url + "/v1beta/models/gemini-2.5-flash-image:streamGenerateContent?alt=sse",
+        headers={"x-goog-api-key": google_key},
+        json={"contents": [{"parts": [{"text": "a lighthouse"}]}]},
+        timeout=20,
+    ) as response:
+        body = response.read()
+    [row] = google_gateway.ledger(response.headers["x-request-id"])
+    assert row.stream is True and row.status == "ok"
+    assert row.provider_request_id is not None and f'"responseId":"{row.provider_request_id}"'.encode() in body.replace(
+        b" ", b""
+    )
