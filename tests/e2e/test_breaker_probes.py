@@ -8,11 +8,13 @@ import time
 import uuid
 
 import httpx
+import orjson
 import pytest
 
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway
 from tests.support.google import BEFORE_IMAGEN_SHUTDOWN
+from tests.support.raw_client import leave_after
 
 COOLDOWN_S = 0.3
 
@@ -68,6 +70,15 @@ def test_a_request_the_serialiser_refuses_hands_the_probe_back(probing):
     # The probe slot is free again: clean traffic is served at once, not "circuit open" for 300 s.
     served = _generate(probing, key, "clean")
     assert served.status_code == 200, served.text
+
+
+def test_a_probe_cancelled_by_its_client_leaving_hands_the_slot_back(probing):
+    key = probing.create_key(f"cancel-{uuid.uuid4().hex[:8]}")
+    _half_open(probing, key)
+    body = orjson.dumps({"model": "probed", "prompt": "[sandbox:slow=3] probe", "quality": "low"})
+    leave_after(probing.url, "/v1/images/generations", {"authorization": f"Bearer {key}"}, body, 0.3)
+    time.sleep(0.2)  # the cancelled probe hands its slot back
+    assert _generate(probing, key, "clean").status_code == 200
 
 
 def test_probes_beyond_the_configured_number_get_503_with_retry_after(probing):

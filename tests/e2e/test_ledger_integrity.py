@@ -13,6 +13,8 @@ import orjson
 import pytest
 from openai import OpenAI
 
+from tests.support.raw_client import leave_after
+
 ROUTE_SECRET = "sk-route-secret-4d2f"
 
 
@@ -24,17 +26,6 @@ def _wait_for_rows(gateway, predicate, timeout_s: float = 10.0):
             return rows
         time.sleep(0.05)
     raise AssertionError("no matching ledger row appeared")
-
-
-def _leave_after(url: str, path: str, headers: dict[str, str], body: bytes, seconds: float) -> None:
-    """A raw socket client: send the whole request, wait ``seconds``, hang up without reading."""
-    host, port = url.removeprefix("http://").split(":")
-    head = f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
-    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    head += f"content-length: {len(body)}\r\n\r\n"
-    with socket.create_connection((host, int(port))) as sock:
-        sock.sendall(head.encode() + body)
-        time.sleep(seconds)
 
 
 @pytest.mark.parametrize("dialect", ["openai", "gemini"])
@@ -50,7 +41,7 @@ def test_client_that_leaves_a_plain_request_stops_the_work_and_the_row_says_so(g
     else:
         path, headers = "/v1beta/models/gpt-image-2:generateContent", {"x-goog-api-key": key}
         body = {"contents": [{"parts": [{"text": prompt}]}]}
-    _leave_after(gateway.url, path, headers, orjson.dumps(body), 0.5)
+    leave_after(gateway.url, path, headers, orjson.dumps(body), 0.5)
     [row] = _wait_for_rows(gateway, lambda row: row.key_name == name)
     assert row.client_disconnected is True and row.error_code == "client_disconnected"
     assert row.status == "error" and row.latency_ms < 2000  # cancelled, not waited out
