@@ -196,6 +196,7 @@ def build_runtime(
         min_calls=config.breaker.min_calls,
         window_s=config.breaker.window,
         cooldown_s=config.breaker.cooldown,
+        half_open_probes=config.breaker.half_open_probes,
     )
     breakers = (
         LocalBreakerStore(breaker_config) if redis_client is None else RedisBreakerStore(redis_client, breaker_config)

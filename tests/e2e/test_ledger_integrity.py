@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 import time
 import uuid
 
 import httpx
+import orjson
 import pytest
 from openai import OpenAI
+
+from tests.support.raw_client import leave_after
 
 ROUTE_SECRET = "sk-route-secret-4d2f"
 
@@ -23,19 +28,48 @@ def _wait_for_rows(gateway, predicate, timeout_s: float = 10.0):
     raise AssertionError("no matching ledger row appeared")
 
 
-def test_client_that_leaves_a_plain_request_still_gets_the_attempt_recorded(gateway):
-    key = gateway.create_key(f"leaver-{uuid.uuid4().hex[:8]}")
-    marker = uuid.uuid4().hex
-    with pytest.raises(httpx.ReadTimeout):
-        httpx.post(
-            gateway.url + "/v1/images/generations",
-            timeout=0.3,
-            headers={"authorization": f"Bearer {key}"},
-            json={"model": "gpt-image-2", "prompt": f"[sandbox:slow=1] {marker}", "quality": "low"},
-        )
-    [row] = _wait_for_rows(gateway, lambda row: row.key_name is not None and row.key_name.startswith("leaver-"))
-    assert row.status == "ok" and row.images == 1 and row.cost_micros > 0
-    assert row.latency_ms >= 1000
+@pytest.mark.parametrize("dialect", ["openai", "gemini"])
+def test_client_that_leaves_a_plain_request_stops_the_work_and_the_row_says_so(gateway, sandbox_control, dialect):
+    name = f"leaver-{dialect}-{uuid.uuid4().hex[:8]}"
+    key = gateway.create_key(name)
+    sandbox_control.delete("/_sandbox/requests")
+    # A slow answer on a route that would retry a timeout: the client hangs up at 0.5 s.
+    prompt = f"[sandbox:slow=3] {uuid.uuid4().hex}"
+    if dialect == "openai":
+        path, headers = "/v1/images/generations", {"authorization": f"Bearer {key}"}
+        body = {"model": "gpt-image-2", "prompt": prompt, "quality": "low"}
+    else:
+        path, headers = "/v1beta/models/gpt-image-2:generateContent", {"x-goog-api-key": key}
+        body = {"contents": [{"parts": [{"text": prompt}]}]}
+    leave_after(gateway.url, path, headers, orjson.dumps(body), 0.5)
+    [row] = _wait_for_rows(gateway, lambda row: row.key_name == name)
+    assert row.client_disconnected is True and row.error_code == "client_disconnected"
+    assert row.status == "error" and row.latency_ms < 2000  # cancelled, not waited out
+    # Cut short mid-call: possibly billed, so the quote, flagged estimated.
+    assert row.cost_estimated is True and row.cost_micros > 0
+    time.sleep(0.3)
+    assert gateway.ledger(row.request_id) == [row]
+    assert sandbox_control.get("/_sandbox/requests").json()["count"] == 1
+
+
+def test_a_reset_during_upload_is_one_log_line(gateway, caplog):
+    caplog.set_level(logging.INFO)
+    key = gateway.create_key(f"upload-{uuid.uuid4().hex[:8]}")
+    host, port = gateway.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/images/generations HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {key}\r\n"
+        "content-type: application/json\r\ncontent-length: 100000\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + b'{"model": "gpt-image-2", "prompt": "')
+        time.sleep(0.2)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, not FIN
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any("during upload" in r.getMessage() for r in caplog.records):
+        time.sleep(0.05)
+    lines = [record for record in caplog.records if "during upload" in record.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert not any(record.exc_info is not None for record in caplog.records)
 
 
 def test_client_that_leaves_a_stream_gets_a_disconnected_row_priced_at_the_quote(gateway):

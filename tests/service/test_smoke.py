@@ -20,7 +20,8 @@ from imagegate.providers.registry import builtin_registry
 from imagegate.routing.control_store import RouteCheck
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.route_control import UnknownAlias, UnknownRoute
-from imagegate.service.smoke import SmokeTester, smoke_request, status_for
+from imagegate.service.smoke import SmokeTester, status_for
+from imagegate.service.smoke_request import smoke_request
 
 TODAY = date(2026, 11, 21)
 CATALOG = load_catalog()

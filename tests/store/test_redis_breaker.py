@@ -14,7 +14,7 @@ from imagegate.routing.breaker import BreakerConfig
 from imagegate.store.redis_breaker import RedisBreakerStore
 from tests.store.redis_fixtures import REDIS_URL, unique_prefix
 
-CONFIG = BreakerConfig(consecutive_failures=3, cooldown_s=30.0, probe_timeout_s=100.0)
+CONFIG = BreakerConfig(consecutive_failures=3, cooldown_s=30.0, probe_timeout_s=100.0, half_open_probes=1)
 
 
 @pytest.fixture
@@ -30,11 +30,12 @@ def store(prefix: str) -> RedisBreakerStore:
 async def test_transitions_match_the_pure_rules(prefix):
     breaker = store(prefix)
     for now in (1.0, 2.0, 3.0):
-        assert await breaker.admit("r", now)
+        assert (await breaker.admit("r", now)).allowed
         await breaker.record("r", now, success=False)
     assert (await breaker.state("r")).state == "open"
-    assert not await breaker.admit("r", 10.0)
-    assert await breaker.admit("r", 40.0)
+    refused = await breaker.admit("r", 10.0)
+    assert not refused.allowed and refused.retry_after_s == 23.0
+    assert (await breaker.admit("r", 40.0)).probe
     assert (await breaker.state("r")).state == "half_open"
     await breaker.record("r", 41.0, success=True)
     assert (await breaker.state("r")).state == "closed"
@@ -46,7 +47,31 @@ async def test_only_one_half_open_probe_across_concurrent_replicas(prefix):
     for now in (1.0, 2.0, 3.0):
         await first.record("r", now, success=False)
     admitted = await asyncio.gather(*[(first if i % 2 else second).admit("r", 50.0) for i in range(10)])
-    assert sum(admitted) == 1
+    assert sum(admission.allowed for admission in admitted) == 1
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_a_released_probe_slot_admits_the_next_call_at_once(prefix):
+    breaker = store(prefix)
+    for now in (1.0, 2.0, 3.0):
+        await breaker.record("r", now, success=False)
+    assert (await breaker.admit("r", 40.0)).probe
+    assert not (await breaker.admit("r", 41.0)).allowed
+    await breaker.release("r")
+    assert (await breaker.state("r")).probes == 0
+    assert (await breaker.admit("r", 42.0)).probe
+    await breaker.aclose()
+
+
+async def test_a_configured_number_of_probes_run_across_replicas(prefix):
+    config = BreakerConfig(consecutive_failures=3, cooldown_s=30.0, half_open_probes=3)
+    first = RedisBreakerStore(aioredis.Redis.from_url(REDIS_URL), config, prefix=prefix)
+    second = RedisBreakerStore(aioredis.Redis.from_url(REDIS_URL), config, prefix=prefix)
+    for now in (1.0, 2.0, 3.0):
+        await first.record("r", now, success=False)
+    admitted = await asyncio.gather(*[(first if i % 2 else second).admit("r", 50.0) for i in range(10)])
+    assert sum(admission.allowed for admission in admitted) == 3
     await first.aclose()
     await second.aclose()
 
@@ -70,5 +95,5 @@ async def test_state_is_shared_by_two_processes(prefix):
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     breaker = store(prefix)
     assert (await breaker.state("shared-route")).state == "open"
-    assert not await breaker.admit("shared-route", 5.0)
+    assert not (await breaker.admit("shared-route", 5.0)).allowed
     await breaker.aclose()

@@ -6,11 +6,21 @@ Dialect packages (``api/openai``, ``api/google``) and the gateway's own endpoint
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from imagegate.domain.errors import PayloadTooLarge
+from imagegate.domain.errors import ClientGone, PayloadTooLarge
+from imagegate.service.attempts import CLIENT_DISCONNECTED
+
+log = logging.getLogger("imagegate.api")
+
+T = TypeVar("T")
 
 
 def new_request_id() -> str:
@@ -59,12 +69,48 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client's own doing (a reset mid-upload): one line, no traceback.
+        log.info("client disconnected during upload path=%s bytes_read=%d", request.url.path, size)
+        raise ClientGone("The client disconnected while sending the request body.") from None
     body = b"".join(chunks)
     # Cache it where Starlette looks, so later readers (multipart parsing) see the same bytes.
     request._body = body
     return body
+
+
+async def _disconnected(request: Request) -> None:
+    # Called once the body has been read: the next ASGI message is the client hanging up.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` (a non-streamed provider call) but cancel it the moment the client hangs up.
+
+    The cancellation carries ``CLIENT_DISCONNECTED``, so the attempt in flight is recorded with
+    ``client_disconnected=true`` and nothing is retried or fallen back to. Call it only after the
+    request body has been read. Raises ``ClientGone`` when the client left.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel(CLIENT_DISCONNECTED)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    if task.cancelled():
+        log.info("client disconnected while waiting path=%s", request.url.path)
+        raise ClientGone("The client disconnected before the answer was ready.")
+    return task.result()

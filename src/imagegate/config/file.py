@@ -98,6 +98,8 @@ class BreakerSettings(BaseModel):
     min_calls: int = Field(default=10, ge=1)
     window: float = Field(default=60.0, gt=0)
     cooldown: float = Field(default=30.0, gt=0)
+    # Concurrent trial calls a half-open route admits (the rest get 503 + Retry-After meanwhile).
+    half_open_probes: int = Field(default=2, ge=1)
 
 
 class GatewayConfig(BaseModel):

@@ -7,7 +7,8 @@
     │   ├── PermissionDenied            403, key not allowed this model
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
     │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
-    │   └── PayloadTooLarge             413, body over the configured limit
+    │   ├── PayloadTooLarge             413, body over the configured limit
+    │   └── ClientGone                  the client hung up (nothing is sent back)
     └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
         ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
         ├── ProviderAuthentication      the route's provider credential was refused (a gateway misconfiguration)
@@ -19,6 +20,7 @@
         ├── QuotaExhausted              out of credits / quota (not retryable)
         ├── UpstreamTimeout             no answer within the deadline
         ├── UpstreamUnavailable         5xx, connection refused or reset
+        │   └── CircuitOpen             every route's breaker refused the call (no provider was called)
         └── UpstreamBadResponse         truncated, malformed or unparseable body
 
 Each class carries a stable ``code`` (the ledger's ``error_code``) and whether retrying the same
@@ -67,6 +69,12 @@ class ModelNotFound(ClientError):
 
 class PayloadTooLarge(ClientError):
     code = "payload_too_large"
+
+
+class ClientGone(ClientError):
+    """The client disconnected; the answer is rendered only for the log (nobody reads it)."""
+
+    code = "client_disconnected"
 
 
 class ModelRetired(ClientError):
@@ -151,6 +159,12 @@ class UpstreamTimeout(ProviderError):
 class UpstreamUnavailable(ProviderError):
     code = "upstream_unavailable"
     retryable = True
+
+
+class CircuitOpen(UpstreamUnavailable):
+    """Every route's circuit is open; ``retry_after`` is the seconds until the first one half-opens."""
+
+    code = "circuit_open"
 
 
 class UpstreamBadResponse(ProviderError):

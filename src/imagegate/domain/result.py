@@ -79,3 +79,5 @@ class StreamEvent:
     # The provider's running total for the whole request so far; the last one seen is the usage
     # (Gemini repeats ``usageMetadata`` instead of sending per-image usage).
     usage_total: Usage | None = None
+    # The provider's id for the request when its stream body carries one (Gemini's ``responseId``).
+    provider_request_id: str | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from imagegate.domain.errors import UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
+from imagegate.domain.errors import ProviderError, UpstreamBadResponse, UpstreamTimeout, UpstreamUnavailable
 from imagegate.providers.base import WireRequest, WireResponse
 
 CONNECT_TIMEOUT_S = 10.0
@@ -31,6 +31,13 @@ def _form(wire: WireRequest) -> aiohttp.FormData:
     for name, (filename, data, content_type) in wire.files or []:
         form.add_field(name, data, filename=filename, content_type=content_type)
     return form
+
+
+def _answered(error: ProviderError, opened: StreamingResponse) -> None:
+    """Keep the status and request id of an answer whose body then broke off or stalled (for its ledger row)."""
+    error.provider_status = opened.status
+    if error.provider_request_id is None:
+        error.provider_request_id = opened.headers.get("x-request-id")
 
 
 @dataclass(slots=True)
@@ -85,15 +92,23 @@ class HttpExecutor:
 
     async def send(self, wire: WireRequest, *, timeout_s: float) -> WireResponse:
         """Send and read the whole response within ``timeout_s`` seconds."""
+        opened: StreamingResponse | None = None
         try:
             async with asyncio.timeout(timeout_s):
                 opened = await self.open(wire, timeout_s=timeout_s)
                 try:
                     body = await opened.read()
+                except ProviderError as error:
+                    _answered(error, opened)
+                    raise
                 finally:
                     await opened.aclose()
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"no complete answer from the provider within {timeout_s:g} s") from exc
+            timed_out = UpstreamTimeout(f"no complete answer from the provider within {timeout_s:g} s")
+            if opened is not None:
+                _answered(timed_out, opened)
+            raise timed_out from exc
+        assert opened is not None
         return WireResponse(status=opened.status, headers=opened.headers, body=body)
 
     async def open(self, wire: WireRequest, *, timeout_s: float) -> StreamingResponse:
@@ -112,6 +127,9 @@ class HttpExecutor:
                     timeout=timeout,
                     allow_redirects=False,
                 )
+        except aiohttp.ConnectionTimeoutError as exc:
+            # Nothing was sent: unreachable, not slow (and so not billed).
+            raise UpstreamUnavailable(f"could not connect to the provider within {CONNECT_TIMEOUT_S:g} s") from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"the provider did not answer within {timeout_s:g} s") from exc
         except aiohttp.ClientError as exc:

@@ -1,8 +1,13 @@
 """Circuit breakers per route: the state machine (pure) and an in-process store.
 
     closed ──(N consecutive failures, or failure rate ≥ R over ≥ M calls in the window)──▶ open
-    open ──(cool-down elapsed)──▶ half_open: one probe at a time is let through
+    open ──(cool-down elapsed)──▶ half_open: up to ``half_open_probes`` probes at a time are let through
     half_open ──probe succeeds──▶ closed          half_open ──probe fails──▶ open (cool-down again)
+
+A probe that ends without an outcome about the route (the request could not even be serialised,
+the task was cancelled) hands its slot back with ``release``; callers do that by construction
+(``service.route_guards.RouteGuards.admitted``), so one odd request cannot hold the half-open
+route shut. Only a probe lost with its process is presumed gone after ``probe_timeout_s``.
 
 The transitions are pure functions of a ``BreakerState`` and a time, so the Redis-backed store
 (shared by replicas, in ``store/``) applies exactly the same rules as the in-process one.
@@ -34,6 +39,7 @@ class BreakerConfig:
     window_s: float = 60.0
     cooldown_s: float = 30.0
     probe_timeout_s: float = 300.0
+    half_open_probes: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,16 @@ class BreakerState:
     window_failures: int = 0
     opened_at: float = 0.0
     probe_started_at: float | None = None
+    probes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A breaker's answer: whether the call may go, whether it holds a probe slot, and when to come back."""
+
+    allowed: bool
+    probe: bool = False
+    retry_after_s: float | None = None
 
 
 def is_route_fault(error: ImagegateError) -> bool:
@@ -64,18 +80,31 @@ def _rolled(config: BreakerConfig, current: BreakerState, now: float) -> Breaker
     return current
 
 
-def admit(config: BreakerConfig, current: BreakerState, now: float) -> tuple[bool, BreakerState]:
-    """Whether a call may go to the route now, and the state after admitting it (probe claimed)."""
+def admit(config: BreakerConfig, current: BreakerState, now: float) -> tuple[Admission, BreakerState]:
+    """Whether a call may go to the route now, and the state after admitting it (probe slot claimed)."""
     if current.state == "closed":
-        return True, current
+        return Admission(allowed=True), current
     if current.state == "open":
-        if now - current.opened_at < config.cooldown_s:
-            return False, current
-        return True, replace(current, state="half_open", probe_started_at=now)
-    # half_open: one probe at a time; a probe that never reported is presumed lost after its timeout.
-    if current.probe_started_at is not None and now - current.probe_started_at < config.probe_timeout_s:
-        return False, current
-    return True, replace(current, probe_started_at=now)
+        waited = now - current.opened_at
+        if waited < config.cooldown_s:
+            return Admission(allowed=False, retry_after_s=config.cooldown_s - waited), current
+        return Admission(allowed=True, probe=True), replace(current, state="half_open", probe_started_at=now, probes=1)
+    # half_open: a few probes at a time; probes that never reported are presumed lost after the timeout.
+    probes = current.probes
+    if current.probe_started_at is not None and now - current.probe_started_at >= config.probe_timeout_s:
+        probes = 0
+    if probes >= config.half_open_probes:
+        # A slot frees as soon as a probe reports; the route may close any moment.
+        return Admission(allowed=False, retry_after_s=1.0), current
+    return Admission(allowed=True, probe=True), replace(current, probe_started_at=now, probes=probes + 1)
+
+
+def release(current: BreakerState) -> BreakerState:
+    """The state after a probe ended without saying anything about the route: its slot is free again."""
+    if current.state != "half_open" or current.probes == 0:
+        return current
+    probes = current.probes - 1
+    return replace(current, probes=probes, probe_started_at=None if probes == 0 else current.probe_started_at)
 
 
 def record(config: BreakerConfig, current: BreakerState, now: float, *, success: bool) -> BreakerState:
@@ -83,7 +112,7 @@ def record(config: BreakerConfig, current: BreakerState, now: float, *, success:
     if current.state == "half_open":
         if success:
             return BreakerState(state="closed", window_start=now)
-        return replace(current, state="open", opened_at=now, probe_started_at=None)
+        return replace(current, state="open", opened_at=now, probe_started_at=None, probes=0)
     rolled = _rolled(config, current, now)
     calls = rolled.window_calls + 1
     failures = rolled.window_failures + (0 if success else 1)
@@ -95,15 +124,19 @@ def record(config: BreakerConfig, current: BreakerState, now: float, *, success:
         calls >= config.min_calls and failures / calls >= config.failure_rate
     )
     if tripped:
-        return replace(updated, state="open", opened_at=now, probe_started_at=None)
+        return replace(updated, state="open", opened_at=now, probe_started_at=None, probes=0)
     return updated
 
 
 class BreakerStore(Protocol):
     """Where breaker states live: in-process, or shared across replicas (async: may be remote)."""
 
-    async def admit(self, route: str, now: float) -> bool:
-        """Whether a call to ``route`` may go through now."""
+    async def admit(self, route: str, now: float) -> Admission:
+        """Whether a call to ``route`` may go through now (claiming a probe slot when half-open)."""
+        ...
+
+    async def release(self, route: str) -> None:
+        """Hand back a probe slot whose call ended without an outcome about the route."""
         ...
 
     async def record(self, route: str, now: float, *, success: bool) -> None:
@@ -123,11 +156,16 @@ class LocalBreakerStore:
         self._states: dict[str, BreakerState] = {}
         self._lock = threading.Lock()
 
-    async def admit(self, route: str, now: float) -> bool:
+    async def admit(self, route: str, now: float) -> Admission:
         """Whether a call to ``route`` may go through now."""
         with self._lock:
-            allowed, self._states[route] = admit(self.config, self._states.get(route, BreakerState()), now)
-            return allowed
+            admission, self._states[route] = admit(self.config, self._states.get(route, BreakerState()), now)
+            return admission
+
+    async def release(self, route: str) -> None:
+        """Hand back a probe slot."""
+        with self._lock:
+            self._states[route] = release(self._states.get(route, BreakerState()))
 
     async def record(self, route: str, now: float, *, success: bool) -> None:
         """Record a call's outcome."""

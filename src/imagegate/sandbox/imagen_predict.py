@@ -23,8 +23,8 @@ from starlette.types import ASGIApp
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.faults import RequestRecord, TruncatedResponse
 from imagegate.sandbox.gemini_auth import check_api_key, check_bearer
-from imagegate.sandbox.gemini_content import google_fault_response, google_plan
 from imagegate.sandbox.gemini_models import GoogleError, google_error
+from imagegate.sandbox.google_faults import google_fault_response, google_plan
 from imagegate.sandbox.render import RenderSpec, seed_from
 
 __all__ = ["IMAGEN_MODELS", "ImagenJob", "answer_predict", "validate_predict"]

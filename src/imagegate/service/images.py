@@ -2,6 +2,7 @@
 
 Every attempt that reached (or tried to reach) a provider produces exactly one ledger entry,
 including attempts cut short because the client went away or the server is shutting down.
+Pricing and recording live in ``service.attempts``; an open stream in ``service.stream_session``.
 """
 
 from __future__ import annotations
@@ -11,29 +12,34 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from imagegate.accounting.ledger import LedgerWriter, utc_now
-from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import (
+    CircuitOpen,
     ImagegateError,
+    InvalidRequest,
     ProviderError,
-    UpstreamBadResponse,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.result import ImageResult, StreamEvent, Usage
-from imagegate.pricing.engine import Charge, quote, settle
+from imagegate.domain.result import ImageResult
+from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.routing.retry import may_fall_back, next_delay
-from imagegate.service.fanout import add_usage, merge_charges, merge_results
+from imagegate.service.attempts import AttemptRecorder, cancelled_by_client
+from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
-from imagegate.service.route_guards import RouteGuards
+from imagegate.service.route_guards import RouteGuards, RoutePass
+from imagegate.service.stream_session import StreamSession
+from imagegate.service.wire_parse import read_answer
+
+__all__ = ["ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
@@ -50,12 +56,14 @@ class Served:
     attempt: int
 
 
-def _zero_charge() -> Charge:
-    return Charge(micros=0, estimated=False, breakdown={}, unit="none")
+@dataclass(slots=True)
+class _Attempted(Generic[T]):
+    """A successful call and where it happened."""
 
-
-def _unpriced() -> Charge:
-    return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+    value: T
+    route: PlannedRoute
+    attempt: int
+    started: float
 
 
 class ImageService:
@@ -71,102 +79,9 @@ class ImageService:
         guards: RouteGuards | None = None,
     ) -> None:
         self._http = http
-        self._ledger = ledger
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
-        self._wall_clock = wall_clock
-
-    # -- pricing helpers -------------------------------------------------------------------
-
-    def _settle(
-        self, plan: Plan, route: PlannedRoute, result: ImageResult, request: ImageRequest | None = None
-    ) -> Charge:
-        if route.price is None:
-            return _unpriced()
-        try:
-            return settle(request if request is not None else route.request_for(plan.request), result, route.price)
-        except Exception:
-            # A pricing bug must never cost a ledger row: record it unpriced, loudly.
-            log.exception("settling %s on route %s failed", plan.request_id, route.target.name)
-            return _unpriced()
-
-    def _quote(self, plan: Plan, route: PlannedRoute) -> Charge:
-        if route.price is None:
-            return _unpriced()
-        try:
-            return dataclasses.replace(quote(route.request_for(plan.request), route.price), estimated=True)
-        except Exception:
-            log.exception("quoting %s on route %s failed", plan.request_id, route.target.name)
-            return _unpriced()
-
-    # -- ledger ------------------------------------------------------------------------------
-
-    def _record(
-        self,
-        plan: Plan,
-        route: PlannedRoute,
-        attempt: int,
-        started: float,
-        *,
-        result: ImageResult | None = None,
-        error: ImagegateError | None = None,
-        charge: Charge | None = None,
-        http_status: int | None = None,
-        images: int | None = None,
-        usage: Usage | None = None,
-        client_disconnected: bool = False,
-        error_code: str | None = None,
-    ) -> None:
-        charge = charge if charge is not None else _zero_charge()
-        provider_request_id = None
-        if result is not None:
-            provider_request_id = result.provider_request_id
-        elif isinstance(error, ProviderError):
-            provider_request_id = error.provider_request_id
-            http_status = error.provider_status if http_status is None else http_status
-        if usage is None and result is not None:
-            usage = result.usage
-        if usage is None and isinstance(error, ProviderError) and error.usage is not None:
-            usage = error.usage  # billed although it failed (a blocked prompt, no image)
-        entry = LedgerEntry(
-            request_id=plan.request_id,
-            attempt=attempt,
-            model=plan.alias.name,
-            provider=route.target.provider,
-            provider_model=route.target.model,
-            route=route.target.name,
-            operation=plan.request.operation,
-            dialect=plan.request.dialect,
-            status="ok" if error is None and error_code is None else "error",
-            created_at=self._wall_clock(),
-            key_id=plan.principal.key_id,
-            key_name=plan.principal.key_name,
-            error_code=error_code if error_code is not None else (None if error is None else error.code),
-            http_status=http_status,
-            images=images if images is not None else (0 if result is None else result.image_count),
-            usage={} if usage is None else dict(usage.raw),
-            cost_micros=charge.micros,
-            cost_estimated=charge.estimated,
-            latency_ms=int((self._clock() - started) * 1000),
-            provider_request_id=provider_request_id,
-            stream=plan.request.stream,
-            client_disconnected=client_disconnected,
-        )
-        self._ledger.record(entry)
-        # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
-        log.info(
-            "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d latency_ms=%d",
-            entry.request_id,
-            entry.attempt,
-            entry.key_name,
-            entry.model,
-            entry.route,
-            entry.status,
-            entry.error_code,
-            entry.images,
-            entry.cost_micros,
-            entry.latency_ms,
-        )
+        self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock)
 
     # -- the attempt loop ----------------------------------------------------------------
 
@@ -177,72 +92,117 @@ class ImageService:
 
         Per route: retryable failures are retried with backoff (or the provider's own hint) while
         the alias's deadline leaves room; then the next route is tried if the error allows a
-        fallback. Routes whose breaker is open are skipped without a call. A cancelled attempt
-        (client gone, server stopping) is recorded at its quoted upper bound before the
-        cancellation propagates. ``attempts`` numbers the attempts (shared by fanned-out parts).
+        fallback. Routes whose breaker is open are skipped without a call; when every route was
+        skipped so, ``CircuitOpen`` says when to come back. A cancelled attempt (client gone,
+        server stopping) is recorded at its quote before the cancellation propagates, and nothing
+        is retried after it. ``attempts`` numbers the attempts (shared by fanned-out parts).
         """
         attempts = itertools.count(1) if attempts is None else attempts
-        policy = plan.alias.retry
-        deadline = self._clock() + policy.deadline_s
+        deadline = self._clock() + plan.alias.retry.deadline_s
         routes = self._guards.ordered(plan)
         if not routes:
             raise UpstreamUnavailable(f"Every route of model '{plan.alias.name}' is disabled or unavailable.")
         last_error: ProviderError | None = None
+        reopen_in: list[float] = []
         for route in routes:
-            if not await self._guards.admit(route):
-                if last_error is None:
-                    last_error = UpstreamUnavailable(f"Route '{route.target.name}' is unavailable (circuit open).")
+            # The pass hands back an unused half-open probe slot on every way out of this block.
+            async with self._guards.admitted(route) as route_pass:
+                if not route_pass.allowed:
+                    retry_after = route_pass.admission.retry_after_s
+                    reopen_in.append(1.0 if retry_after is None else retry_after)
+                    continue
+                outcome = await self._try_route(plan, route_pass, call, attempts, deadline)
+            if isinstance(outcome, ProviderError):
+                last_error = outcome
                 continue
-            retry_number = 0
-            while True:
-                attempt = next(attempts)
-                started = self._clock()
-                try:
-                    async with asyncio.timeout(max(0.0, deadline - started)):
-                        value = await call(route)
-                except TimeoutError:
-                    error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
-                    self._record(plan, route, attempt, started, error=error, charge=self._quote(plan, route))
-                    await self._guards.observe(route, self._clock() - started, error)
-                    raise error from None
-                except ProviderError as error:
-                    self._record(
-                        plan, route, attempt, started, error=error, charge=self._error_charge(plan, route, error)
-                    )
-                    await self._guards.observe(route, self._clock() - started, error)
-                    last_error = error
-                    retry_number += 1
-                    delay = next_delay(policy, error, retry_number, deadline - self._clock())
-                    if delay is not None:
-                        await asyncio.sleep(delay)
-                        continue
-                    if not may_fall_back(policy, error):
-                        raise
-                    break
-                except asyncio.CancelledError:
-                    self._record(
-                        plan,
-                        route,
-                        attempt,
-                        started,
-                        error_code="cancelled",
-                        charge=self._quote(plan, route),
-                        client_disconnected=True,
-                    )
-                    raise
-                await self._guards.observe(route, self._clock() - started)
-                return value, route, attempt, started
-        assert last_error is not None
-        raise last_error
+            return outcome.value, outcome.route, outcome.attempt, outcome.started
+        if last_error is not None:
+            raise last_error
+        retry_after = min(reopen_in)
+        # Expected under a provider outage: one line, no traceback.
+        log.warning(
+            "circuit open request_id=%s model=%s routes=%d retry_after_s=%.1f",
+            plan.request_id,
+            plan.alias.name,
+            len(routes),
+            retry_after,
+        )
+        raise CircuitOpen(
+            f"Every route of model '{plan.alias.name}' is unavailable (circuit open); try again later.",
+            retry_after=retry_after,
+        )
 
-    def _error_charge(self, plan: Plan, route: PlannedRoute, error: ProviderError) -> Charge | None:
-        """What a failed attempt cost when the provider billed it anyway (reported usage)."""
-        if error.usage is None:
-            return None
-        return self._settle(plan, route, ImageResult(image_count=0, usage=error.usage))
+    async def _try_route(
+        self,
+        plan: Plan,
+        route_pass: RoutePass,
+        call: Callable[[PlannedRoute], Awaitable[T]],
+        attempts: Iterator[int],
+        deadline: float,
+    ) -> _Attempted[T] | ProviderError:
+        """Call one route (with its retries): the success, or the error to fall back after; raises otherwise."""
+        route = route_pass.route
+        policy = plan.alias.retry
+        retry_number = 0
+        record = self.recorder.record
+        while True:
+            attempt = next(attempts)
+            started = self._clock()
+            try:
+                async with asyncio.timeout(max(0.0, deadline - started)):
+                    value = await call(route)
+            except TimeoutError:
+                error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
+                record(plan, route, attempt, started, error=error, charge=self.recorder.quote(plan, route))
+                await self._guards.observe(route_pass, self._clock() - started, error)
+                raise error from None
+            except ProviderError as error:
+                record(plan, route, attempt, started, error=error, charge=self.recorder.for_error(plan, route, error))
+                await self._guards.observe(route_pass, self._clock() - started, error)
+                retry_number += 1
+                delay = next_delay(policy, error, retry_number, deadline - self._clock())
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    continue
+                if not may_fall_back(policy, error):
+                    raise
+                return error
+            except asyncio.CancelledError as cancelled:
+                # Cut short mid-call; the provider may still finish and bill. Never retried.
+                by_client = cancelled_by_client(cancelled)
+                record(
+                    plan,
+                    route,
+                    attempt,
+                    started,
+                    error_code="client_disconnected" if by_client else "cancelled",
+                    charge=self.recorder.quote(plan, route),
+                    client_disconnected=by_client,
+                )
+                raise
+            except ImagegateError:
+                raise  # the caller's request, refused before anything was sent: no attempt
+            except Exception:
+                # A gateway fault mid-attempt; whether the provider was reached is unknown, so it is recorded.
+                log.exception("attempt %d of %s on route %s failed", attempt, plan.request_id, route.target.name)
+                record(
+                    plan, route, attempt, started, error_code="internal_error", charge=self.recorder.quote(plan, route)
+                )
+                raise
+            await self._guards.observe(route_pass, self._clock() - started)
+            return _Attempted(value, route, attempt, started)
 
     async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
-        wire = route.adapter.to_wire(request, route.target)
+        try:
+            wire = route.adapter.to_wire(request, route.target)
+        except ImagegateError:
+            raise
+        except Exception as exc:
+            # Input the provider's wire format cannot carry (a JSON value nested past the serialiser's limit).
+            log.warning("request cannot be sent to route %s: %s", route.target.name, type(exc).__name__)
+            raise InvalidRequest(
+                f"The request cannot be sent to the provider as given ({type(exc).__name__}: {exc})."
+            ) from None
         # The one adapter hook that may do I/O: OAuth tokens for routes that need them.
         await route.adapter.authorize(wire, route.target, self._http)
         return wire
@@ -285,13 +245,16 @@ class ImageService:
             wire = await self._wire(route, request)
             response = await self._http.send(wire, timeout_s=route.target.timeout_s)
             if response.status >= 300:
-                raise route.adapter.error_from_wire(response)
+                raise read_answer(response, lambda: route.adapter.error_from_wire(response))
             keep_raw = keep_raw_for == route.adapter.dialect
-            return response, route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw)
+            result = read_answer(
+                response, lambda: route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw)
+            )
+            return response, result
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts)
-        charge = self._settle(plan, route, result, request_for(route))
-        self._record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
+        charge = self.recorder.settle(plan, route, result, request_for(route))
+        self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
     async def open_stream(self, plan: Plan) -> StreamSession:
@@ -305,106 +268,9 @@ class ImageService:
                     body = await opened.read()
                 finally:
                     await opened.aclose()
-                raise route.adapter.error_from_wire(
-                    WireResponse(status=opened.status, headers=opened.headers, body=body)
-                )
+                response = WireResponse(status=opened.status, headers=opened.headers, body=body)
+                raise read_answer(response, lambda: route.adapter.error_from_wire(response))
             return opened
 
         opened, route, attempt, started = await self._first_success(plan, call)
-        return StreamSession(self, plan, route, attempt, started, opened)
-
-
-class StreamSession:
-    """An open provider stream. Iterate ``events()`` exactly once; it records the attempt."""
-
-    def __init__(
-        self,
-        service: ImageService,
-        plan: Plan,
-        route: PlannedRoute,
-        attempt: int,
-        started: float,
-        opened: StreamingResponse,
-    ) -> None:
-        self.service = service
-        self.plan = plan
-        self.route = route
-        self.attempt = attempt
-        self._started = started
-        self._opened = opened
-
-    @property
-    def provider_request_id(self) -> str | None:
-        """The provider's id for this request, from its response headers (the adapter's hook)."""
-        return self.route.adapter.provider_request_id(self._opened.headers)
-
-    async def events(self) -> AsyncGenerator[StreamEvent]:
-        """The provider's events as they arrive; the ledger entry is written when this ends."""
-        route = self.route
-        completed = 0
-        usage_raw: dict[str, object] = {}
-        totals = Usage()
-        running: Usage | None = None
-        error: ImagegateError | None = None
-        disconnected = False
-        try:
-            async for event in route.adapter.stream_events(self._opened.aiter_bytes()):
-                if event.kind == "completed":
-                    completed += 1 if event.image_count is None else event.image_count
-                    if event.usage is not None:
-                        usage_raw = event.usage.raw
-                        totals = add_usage(totals, event.usage)
-                elif event.kind == "error" and isinstance(event.error, ImagegateError):
-                    error = event.error
-                if event.usage_total is not None:
-                    running = event.usage_total  # a running total: the last one is the request's
-                    usage_raw = running.raw
-                yield event
-            if completed == 0 and error is None:
-                error = UpstreamBadResponse("the provider's stream ended without a completed image")
-        except ProviderError as exc:
-            error = exc
-            raise
-        except (asyncio.CancelledError, GeneratorExit):
-            disconnected = True
-            raise
-        finally:
-            # Record first: during cancellation any await below may be interrupted.
-            if running is not None:
-                totals = add_usage(totals, running)
-            self._finish(completed, usage_raw, totals, error, disconnected)
-            await self._opened.aclose()
-
-    def _finish(
-        self,
-        completed: int,
-        usage_raw: dict[str, object],
-        totals: Usage,
-        error: ImagegateError | None,
-        disconnected: bool,
-    ) -> None:
-        service, plan, route = self.service, self.plan, self.route
-        totals.raw = dict(usage_raw)
-        if completed > 0:
-            result = ImageResult(image_count=completed, usage=totals, provider_request_id=self.provider_request_id)
-            charge = service._settle(plan, route, result)
-        elif disconnected:
-            # The provider may well finish and bill; the upper bound is the honest estimate.
-            charge = service._quote(plan, route)
-        elif isinstance(error, ProviderError) and error.usage is not None:
-            charge = service._settle(plan, route, ImageResult(image_count=0, usage=totals))
-        else:
-            charge = _zero_charge()
-        service._record(
-            plan,
-            route,
-            self.attempt,
-            self._started,
-            error=error,
-            charge=charge,
-            http_status=self._opened.status,
-            images=completed,
-            usage=totals,
-            client_disconnected=disconnected,
-            error_code="client_disconnected" if disconnected and error is None and completed == 0 else None,
-        )
+        return StreamSession(self.recorder, plan, route, attempt, started, opened)

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from imagegate.domain.errors import ImagegateError
 from imagegate.pricing.engine import quote
-from imagegate.routing.breaker import BreakerStore, is_route_fault
+from imagegate.routing.breaker import Admission, BreakerStore, is_route_fault
 from imagegate.routing.controls import ControlsHolder, ControlsSnapshot
 from imagegate.routing.health import RouteHealth
 from imagegate.routing.policy import order_routes
 from imagegate.service.plan import Plan, PlannedRoute
 
 log = logging.getLogger("imagegate.routing")
+
+
+@dataclass(slots=True)
+class RoutePass:
+    """One admission to a route: calls made under it report their outcomes through ``observe``."""
+
+    route: PlannedRoute
+    admission: Admission
+    reported: bool = False
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the breaker let calls through."""
+        return self.admission.allowed
 
 
 @dataclass(slots=True)
@@ -58,19 +73,39 @@ class RouteGuards:
             p50=p50,
         )
 
-    async def admit(self, route: PlannedRoute) -> bool:
-        """Whether the route's breaker lets a call through now (True when breakers are off)."""
+    async def admit(self, route: PlannedRoute) -> Admission:
+        """Whether the route's breaker lets a call through now (always when breakers are off)."""
         if self.breakers is None:
-            return True
+            return Admission(allowed=True)
         try:
             return await self.breakers.admit(route.target.name, self.clock())
         except Exception:
             # A broken breaker store must not take the gateway down with it: fail open.
             log.exception("breaker store unavailable; admitting %s", route.target.name)
-            return True
+            return Admission(allowed=True)
 
-    async def observe(self, route: PlannedRoute, latency_s: float, error: ImagegateError | None = None) -> None:
+    @contextlib.asynccontextmanager
+    async def admitted(self, route: PlannedRoute) -> AsyncIterator[RoutePass]:
+        """Admit calls to ``route`` for the block; a probe slot nobody reported on is handed back.
+
+        Whatever ends the block (a serialiser error, cancellation at shutdown, a client gone), a
+        half-open probe that produced no outcome releases its slot here, so it never holds the
+        route shut until the probe timeout.
+        """
+        route_pass = RoutePass(route, await self.admit(route))
+        try:
+            yield route_pass
+        finally:
+            if route_pass.admission.probe and not route_pass.reported and self.breakers is not None:
+                try:
+                    await self.breakers.release(route.target.name)
+                except Exception:
+                    log.exception("breaker store unavailable; probe slot of %s not released", route.target.name)
+
+    async def observe(self, route_pass: RoutePass, latency_s: float, error: ImagegateError | None = None) -> None:
         """Feed one call's outcome to the breaker and to route health."""
+        route_pass.reported = True
+        route = route_pass.route
         fault = error is not None and is_route_fault(error)
         if self.health is not None:
             self.health.observe(route.target.name, success=not fault, latency_ms=latency_s * 1000)

@@ -15,11 +15,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
-from imagegate.routing.breaker import BreakerConfig, BreakerState, admit, record
+from imagegate.routing.breaker import Admission, BreakerConfig, BreakerState, admit, record, release
 
 _FIELDS = {field.name: field.type for field in fields(BreakerState)}
 IDLE_EXPIRY_S = 24 * 3600
-_Result = TypeVar("_Result")
+
+T = TypeVar("T")
 
 
 def _encode(state: BreakerState) -> dict[FieldT, EncodableT]:
@@ -43,6 +44,7 @@ def _decode(raw: Mapping[bytes | str, bytes | str]) -> BreakerState:
         window_failures=int(values.get("window_failures", "0")),
         opened_at=float(values.get("opened_at", "0")),
         probe_started_at=None if probe == "" else float(probe),
+        probes=int(values.get("probes", "0")),
     )
 
 
@@ -63,7 +65,7 @@ class RedisBreakerStore:
         """A store on a new connection pool."""
         return cls(aioredis.Redis.from_url(url), config, prefix=prefix)
 
-    async def _update(self, route: str, transition: Callable[[BreakerState], tuple[_Result, BreakerState]]) -> _Result:
+    async def _update(self, route: str, transition: Callable[[BreakerState], tuple[T, BreakerState]]) -> T:
         key = self._prefix + route
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
@@ -79,9 +81,13 @@ class RedisBreakerStore:
                 except WatchError:
                     continue
 
-    async def admit(self, route: str, now: float) -> bool:
-        """Whether a call to ``route`` may go through now (claims the half-open probe atomically)."""
-        return bool(await self._update(route, lambda current: admit(self.config, current, now)))
+    async def admit(self, route: str, now: float) -> Admission:
+        """Whether a call to ``route`` may go through now (claims a half-open probe slot atomically)."""
+        return await self._update(route, lambda current: admit(self.config, current, now))
+
+    async def release(self, route: str) -> None:
+        """Hand back a probe slot whose call ended without an outcome about the route."""
+        await self._update(route, lambda current: (None, release(current)))
 
     async def record(self, route: str, now: float, *, success: bool) -> None:
         """Record a call's outcome."""

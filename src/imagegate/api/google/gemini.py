@@ -20,7 +20,7 @@ from imagegate.api.google import imagen
 from imagegate.api.google.errors import error_response, missing_key_response, stream_error_frame
 from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
-from imagegate.api.http import google_api_key, new_request_id
+from imagegate.api.http import google_api_key, new_request_id, while_connected
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
@@ -72,7 +72,7 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
             return passthrough_response(
                 session, stream_headers(session, request_id, models_path=models_path(request)), stream_error_frame
             )
-        served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
+        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
     except ImagegateError as error:
         if isinstance(error, ProviderError) and is_answer(error):
             # Google answers a blocked prompt or a missing image with HTTP 200, not an error.

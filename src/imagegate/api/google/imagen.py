@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from imagegate.api.google.errors import error_response, missing_key_response
 from imagegate.api.google.imagen_parse import DIALECT, parse_predict
-from imagegate.api.http import google_api_key, new_request_id
+from imagegate.api.http import google_api_key, new_request_id, while_connected
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers
 from imagegate.domain.errors import ImagegateError, ModerationBlocked
@@ -62,7 +62,7 @@ async def predict(request: Request, model: str) -> Response:
         image_request = await parse_predict(request, model, limits=gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
-        served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
+        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
     except ModerationBlocked as error:
         return Response(filtered_body(error), media_type="application/json", headers={"x-request-id": request_id})
     except ImagegateError as error:

@@ -27,6 +27,7 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ProviderAuthentication, 502, "server_error"),
     (e.ProviderPermission, 502, "server_error"),
     (e.ProviderNotFound, 502, "server_error"),
+    (e.CircuitOpen, 503, "server_error"),
     (e.UpstreamUnavailable, 502, "server_error"),
     (e.UpstreamBadResponse, 502, "server_error"),
     (e.ImagegateError, 500, "server_error"),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.auth import Principal
-from imagegate.api.http import bearer_token, new_request_id, read_body
+from imagegate.api.http import bearer_token, new_request_id, read_body, while_connected
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
@@ -90,7 +90,7 @@ async def _serve(
                 return passthrough_response(
                     session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
                 )
-        served = await gateway.images.serve(plan, keep_raw_for=DIALECT)
+        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
     except ImagegateError as error:
         return error_response(error, request_id)
     # Cost, route, the size actually produced, and lifecycle (Deprecation/Sunset) headers.

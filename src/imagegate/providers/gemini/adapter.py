@@ -121,13 +121,15 @@ class GeminiImageAdapter(GoogleAdapterBase):
             data_dict = parsed if isinstance(parsed, dict) else None
             ended = bool(chunk.finish_reasons) or chunk.block_reason is not None
             if chunk.images:
-                yield StreamEvent(
+                event = StreamEvent(
                     kind="completed", raw=frame, data=data_dict, image_count=len(chunk.images), usage_total=total
                 )
             elif ended and images == 0:
                 usage = total if total is not None else usage_from_gemini(seen.usage_metadata, has_image=False)
-                yield StreamEvent(
+                event = StreamEvent(
                     kind="error", raw=frame, data=data_dict, usage_total=total, error=outcome_error(seen, usage)
                 )
             else:
-                yield StreamEvent(kind="other", raw=frame, data=data_dict, usage_total=total)
+                event = StreamEvent(kind="other", raw=frame, data=data_dict, usage_total=total)
+            event.provider_request_id = seen.response_id
+            yield event

@@ -27,25 +27,48 @@ from imagegate.providers.validation import validate_request
 DIALECT = "openai-images"
 
 
+def _details(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UpstreamBadResponse(f"the provider's usage field '{key}' is not an object")
+    return value
+
+
+def _tokens(raw: Mapping[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UpstreamBadResponse(f"the provider's usage field '{key}' is not a token count")
+    return value
+
+
 def usage_from_openai(raw: Mapping[str, Any] | None) -> Usage:
-    """Map OpenAI's image ``usage`` object onto the domain's counters (absent stays None)."""
-    if not isinstance(raw, Mapping):
+    """Map OpenAI's image ``usage`` object onto the domain's counters (absent stays None).
+
+    A usage object of the wrong shape is the provider's bad response, never a crash.
+    """
+    if raw is None:
         return Usage()
-    input_details = raw.get("input_tokens_details") or {}
-    output_details = raw.get("output_tokens_details") or {}
-    output_image = output_details.get("image_tokens")
-    output_text = output_details.get("text_tokens")
+    if not isinstance(raw, Mapping):
+        raise UpstreamBadResponse("the provider's 'usage' is not an object")
+    input_details = _details(raw, "input_tokens_details")
+    output_details = _details(raw, "output_tokens_details")
+    output_image = _tokens(output_details, "image_tokens")
+    output_text = _tokens(output_details, "text_tokens")
     if output_image is None and output_text is None:
-        output_image = raw.get("output_tokens")
-    input_text = input_details.get("text_tokens")
-    input_image = input_details.get("image_tokens")
+        output_image = _tokens(raw, "output_tokens")
+    input_text = _tokens(input_details, "text_tokens")
+    input_image = _tokens(input_details, "image_tokens")
     if input_text is None and input_image is None:
-        input_text = raw.get("input_tokens")
+        input_text = _tokens(raw, "input_tokens")
     return Usage(
         raw=dict(raw),
         input_text_tokens=input_text,
         input_image_tokens=input_image,
-        cached_input_tokens=input_details.get("cached_tokens"),
+        cached_input_tokens=_tokens(input_details, "cached_tokens"),
         output_image_tokens=output_image,
         output_text_tokens=output_text,
     )
@@ -115,9 +138,9 @@ class OpenAIImagesAdapter(ProviderAdapter):
                 provider_request_id=provider_request_id,
             ) from exc
         data = parsed.get("data") if isinstance(parsed, dict) else None
-        if not isinstance(data, list):
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise UpstreamBadResponse(
-                "the provider's response has no 'data' list",
+                "the provider's response has no 'data' list of image objects",
                 provider_status=response.status,
                 provider_request_id=provider_request_id,
             )
@@ -164,9 +187,12 @@ class OpenAIImagesAdapter(ProviderAdapter):
                 parsed, _ = parse_skeleton(data, IMAGE_KEYS)
             except MalformedBody as exc:
                 raise UpstreamBadResponse(f"malformed stream event: {exc}") from exc
-            kind = parsed.get("type") if isinstance(parsed, dict) else None
-            if event_name == "error" or kind == "error" or (isinstance(parsed, dict) and "error" in parsed):
-                error = parsed.get("error") if isinstance(parsed.get("error"), dict) else parsed
+            if not isinstance(parsed, dict):
+                raise UpstreamBadResponse("a stream event is not a JSON object")
+            kind = parsed.get("type")
+            if event_name == "error" or kind == "error" or "error" in parsed:
+                nested = parsed.get("error")
+                error: dict[str, Any] = nested if isinstance(nested, dict) else parsed
                 yield StreamEvent(kind="error", raw=frame, data=parsed, error=error_from_body(error, status=None))
             elif isinstance(kind, str) and kind.endswith(".completed"):
                 yield StreamEvent(

@@ -1,0 +1,189 @@
+"""Recording attempts: what each one cost, by one rule per outcome, and its ledger row.
+
+The rule (documented in docs/pricing.md, "What a failed attempt costs"), applied to plain,
+streamed and fanned-out attempts alike:
+
+- **billed**: the provider answered with usage (a success, or a failure it bills, such as a
+  blocked prompt) → the actual cost settled from that usage;
+- **possibly billed**: the request was sent and what the provider did is unknown (a timeout after
+  sending, a 2xx body that broke off or could not be parsed, the client gone or the server
+  stopping mid-call, an unexpected error) → the quote (the upper bound), flagged estimated;
+- **not billed**: nothing reached the provider or it refused the call (connection refused, a
+  4xx/5xx error answer without usage) → 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from imagegate.accounting.ledger import LedgerWriter, utc_now
+from imagegate.accounting.ports import LedgerEntry
+from imagegate.domain.errors import ImagegateError, ProviderError, UpstreamBadResponse, UpstreamTimeout
+from imagegate.domain.request import ImageRequest
+from imagegate.domain.result import ImageResult, Usage
+from imagegate.pricing.engine import Charge, quote, settle
+from imagegate.service.plan import Plan, PlannedRoute
+
+log = logging.getLogger("imagegate.service")
+
+# The cancellation message the transport uses when the client hung up (``Task.cancel(msg=...)``),
+# telling a client's disconnect apart from a server shutting down.
+CLIENT_DISCONNECTED = "client_disconnected"
+
+
+def cancelled_by_client(error: asyncio.CancelledError) -> bool:
+    """Whether a cancellation was the client hanging up (not the server stopping)."""
+    return CLIENT_DISCONNECTED in error.args
+
+
+def zero_charge() -> Charge:
+    """Not billed."""
+    return Charge(micros=0, estimated=False, breakdown={}, unit="none")
+
+
+def unpriced() -> Charge:
+    """Billed by the provider, but this gateway has no price row for it."""
+    return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+
+
+def possibly_billed(error: ProviderError) -> bool:
+    """Whether the provider may have billed a failed call that reported no usage.
+
+    A timeout means the request went out (connect failures are ``UpstreamUnavailable``); a bad
+    response with a 2xx status (or none: the body broke off) means the provider did the work.
+    Error answers (4xx/5xx) and unreachable providers are not billed.
+    """
+    if isinstance(error, UpstreamTimeout):
+        return True
+    if isinstance(error, UpstreamBadResponse):
+        return error.provider_status is None or 200 <= error.provider_status < 300
+    return False
+
+
+class AttemptRecorder:
+    """Prices attempts and writes their ledger rows (one per attempt, whatever its outcome)."""
+
+    def __init__(
+        self,
+        ledger: LedgerWriter,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._ledger = ledger
+        self.clock = clock
+        self._wall_clock = wall_clock
+
+    # -- the cost rule -------------------------------------------------------------------------
+
+    def settle(
+        self, plan: Plan, route: PlannedRoute, result: ImageResult, request: ImageRequest | None = None
+    ) -> Charge:
+        """Billed: the actual cost of ``result``'s usage."""
+        if route.price is None:
+            return unpriced()
+        try:
+            return settle(request if request is not None else route.request_for(plan.request), result, route.price)
+        except Exception:
+            # A pricing bug must never cost a ledger row: record it unpriced, loudly.
+            log.exception("settling %s on route %s failed", plan.request_id, route.target.name)
+            return unpriced()
+
+    def quote(self, plan: Plan, route: PlannedRoute, request: ImageRequest | None = None) -> Charge:
+        """Possibly billed: the upper bound, flagged estimated."""
+        if route.price is None:
+            return unpriced()
+        try:
+            priced = quote(request if request is not None else route.request_for(plan.request), route.price)
+        except Exception:
+            log.exception("quoting %s on route %s failed", plan.request_id, route.target.name)
+            return unpriced()
+        return dataclasses.replace(priced, estimated=True)
+
+    def for_error(
+        self, plan: Plan, route: PlannedRoute, error: ProviderError, request: ImageRequest | None = None
+    ) -> Charge:
+        """A failed attempt's cost: its reported usage, else the quote when possibly billed, else 0."""
+        if error.usage is not None:
+            return self.settle(plan, route, ImageResult(image_count=0, usage=error.usage), request)
+        if possibly_billed(error):
+            return self.quote(plan, route, request)
+        return zero_charge()
+
+    # -- the ledger ----------------------------------------------------------------------------
+
+    def record(
+        self,
+        plan: Plan,
+        route: PlannedRoute,
+        attempt: int,
+        started: float,
+        *,
+        result: ImageResult | None = None,
+        error: ImagegateError | None = None,
+        charge: Charge | None = None,
+        http_status: int | None = None,
+        provider_request_id: str | None = None,
+        images: int | None = None,
+        usage: Usage | None = None,
+        client_disconnected: bool = False,
+        error_code: str | None = None,
+    ) -> LedgerEntry:
+        """Write one attempt's ledger row (off the response path) and its log line."""
+        charge = charge if charge is not None else zero_charge()
+        if result is not None and result.provider_request_id is not None:
+            provider_request_id = result.provider_request_id
+        elif isinstance(error, ProviderError):
+            if error.provider_request_id is not None:
+                provider_request_id = error.provider_request_id
+            http_status = error.provider_status if http_status is None else http_status
+        if usage is None and result is not None:
+            usage = result.usage
+        if usage is None and isinstance(error, ProviderError) and error.usage is not None:
+            usage = error.usage  # billed although it failed (a blocked prompt, no image)
+        entry = LedgerEntry(
+            request_id=plan.request_id,
+            attempt=attempt,
+            model=plan.alias.name,
+            provider=route.target.provider,
+            provider_model=route.target.model,
+            route=route.target.name,
+            operation=plan.request.operation,
+            dialect=plan.request.dialect,
+            status="ok" if error is None and error_code is None else "error",
+            created_at=self._wall_clock(),
+            key_id=plan.principal.key_id,
+            key_name=plan.principal.key_name,
+            error_code=error_code if error_code is not None else (None if error is None else error.code),
+            http_status=http_status,
+            images=images if images is not None else (0 if result is None else result.image_count),
+            usage={} if usage is None else dict(usage.raw),
+            cost_micros=charge.micros,
+            cost_estimated=charge.estimated,
+            latency_ms=int((self.clock() - started) * 1000),
+            provider_request_id=provider_request_id,
+            stream=plan.request.stream,
+            client_disconnected=client_disconnected,
+        )
+        self._ledger.record(entry)
+        # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
+        log.info(
+            "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d"
+            " latency_ms=%d",
+            entry.request_id,
+            entry.attempt,
+            entry.key_name,
+            entry.model,
+            entry.route,
+            entry.status,
+            entry.error_code,
+            entry.images,
+            entry.cost_micros,
+            entry.latency_ms,
+        )
+        return entry
