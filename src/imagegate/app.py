@@ -40,7 +40,7 @@ from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
-from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStore
+from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
@@ -191,7 +191,16 @@ def build_runtime(
     )
     http = http if http is not None else HttpExecutor()
     redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
-    idempotency_store = LocalIdempotencyStore() if redis_client is None else RedisIdempotencyStore(redis_client)
+    idempotency_limits = IdempotencyLimits(
+        max_total_bytes=settings.idempotency_max_total_bytes,
+        max_entry_bytes=settings.idempotency_max_entry_bytes,
+        max_entries=settings.idempotency_max_entries,
+    )
+    idempotency_store = (
+        LocalIdempotencyStore(idempotency_limits)
+        if redis_client is None
+        else RedisIdempotencyStore(redis_client, limits=idempotency_limits)
+    )
     breaker_config = BreakerConfig(
         consecutive_failures=config.breaker.consecutive_failures,
         failure_rate=config.breaker.failure_rate,
@@ -219,7 +228,9 @@ def build_runtime(
             max_image_bytes=config.limits.max_image_bytes,
             max_images=config.limits.max_images,
         ),
-        idempotency=IdempotentRunner(idempotency_store, window_s=settings.idempotency_window_s),
+        idempotency=IdempotentRunner(
+            idempotency_store, window_s=settings.idempotency_window_s, lease_s=settings.idempotency_lease_s
+        ),
         controls=controls,
     )
     routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)
