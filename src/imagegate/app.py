@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
-from imagegate.accounting.ledger import LedgerWriter
+from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes
 from imagegate.catalog import Catalog, load_catalog
@@ -53,6 +53,7 @@ from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
+from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
@@ -185,8 +186,17 @@ def build_runtime(
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
     authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
+    crash_safety = None
+    if settings.ledger_crash_safe:
+        crash_safety = CrashSafety(
+            SqlPendingAttempts(engine),
+            lease_s=settings.ledger_pending_lease_s,
+            sweep_interval_s=settings.ledger_sweep_interval_s,
+            begin_wait_s=settings.ledger_begin_wait_s,
+        )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
+        crash_safety=crash_safety,
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()

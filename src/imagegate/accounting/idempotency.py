@@ -196,7 +196,7 @@ class LocalIdempotencyStore:
         # Least recently used first: drop bodies (the key stays, refusing a re-run) while over the
         # byte budget; then whole entries while over either bound. Live claims are never evicted
         # (they are bounded by the requests in flight).
-        for key, entry in list(self._entries.items()):
+        for entry in list(self._entries.values()):
             if self._bytes <= self._limits.max_total_bytes:
                 break
             if entry.kind == "done":

@@ -112,7 +112,9 @@ class IdempotentRunner:
             if claim.kind != "in_flight":
                 return claim
             if time.monotonic() > deadline:
-                raise InvalidRequest("A request with this Idempotency-Key is still in progress.", param="Idempotency-Key")
+                raise InvalidRequest(
+                    "A request with this Idempotency-Key is still in progress.", param="Idempotency-Key"
+                )
             await asyncio.sleep(self._poll)
 
     @contextlib.asynccontextmanager

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.accounting.ports import LedgerEntry
@@ -56,6 +56,24 @@ def _zero_charge() -> Charge:
 
 def _unpriced() -> Charge:
     return Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+
+
+def _attempt_entry(plan: Plan, route: PlannedRoute, attempt: int, **outcome: Any) -> LedgerEntry:
+    """The ledger row of one attempt: who, what and where from the plan, the outcome as given."""
+    return LedgerEntry(
+        request_id=plan.request_id,
+        attempt=attempt,
+        model=plan.alias.name,
+        provider=route.target.provider,
+        provider_model=route.target.model,
+        route=route.target.name,
+        operation=plan.request.operation,
+        dialect=plan.request.dialect,
+        key_id=plan.principal.key_id,
+        key_name=plan.principal.key_name,
+        stream=plan.request.stream,
+        **outcome,
+    )
 
 
 class ImageService:
@@ -128,19 +146,12 @@ class ImageService:
             usage = result.usage
         if usage is None and isinstance(error, ProviderError) and error.usage is not None:
             usage = error.usage  # billed although it failed (a blocked prompt, no image)
-        entry = LedgerEntry(
-            request_id=plan.request_id,
-            attempt=attempt,
-            model=plan.alias.name,
-            provider=route.target.provider,
-            provider_model=route.target.model,
-            route=route.target.name,
-            operation=plan.request.operation,
-            dialect=plan.request.dialect,
+        entry = _attempt_entry(
+            plan,
+            route,
+            attempt,
             status="ok" if error is None and error_code is None else "error",
             created_at=self._wall_clock(),
-            key_id=plan.principal.key_id,
-            key_name=plan.principal.key_name,
             error_code=error_code if error_code is not None else (None if error is None else error.code),
             http_status=http_status,
             images=images if images is not None else (0 if result is None else result.image_count),
@@ -149,7 +160,6 @@ class ImageService:
             cost_estimated=charge.estimated,
             latency_ms=int((self._clock() - started) * 1000),
             provider_request_id=provider_request_id,
-            stream=plan.request.stream,
             client_disconnected=client_disconnected,
         )
         self._ledger.record(entry)
@@ -167,6 +177,21 @@ class ImageService:
             entry.cost_micros,
             entry.latency_ms,
         )
+
+    async def _begin(self, plan: Plan, route: PlannedRoute, attempt: int) -> None:
+        """Durably note the attempt before its provider call: a crash leaves an ``unknown`` row, at the quote."""
+        quote = self._quote(plan, route)
+        unknown = _attempt_entry(
+            plan,
+            route,
+            attempt,
+            status="unknown",
+            created_at=self._wall_clock(),
+            error_code="outcome_unknown",
+            cost_micros=quote.micros,
+            cost_estimated=True,
+        )
+        await self._ledger.begin(unknown)
 
     # -- the attempt loop ----------------------------------------------------------------
 
@@ -197,6 +222,7 @@ class ImageService:
             while True:
                 attempt = next(attempts)
                 started = self._clock()
+                await self._begin(plan, route, attempt)
                 try:
                     async with asyncio.timeout(max(0.0, deadline - started)):
                         value = await call(route)

@@ -27,7 +27,8 @@ return {state}
 """
 
 # KEYS[1] entry; ARGV fingerprint, token, lease ms. A failed (transient) outcome is taken over.
-_CLAIM = """
+_CLAIM = (
+    """
 local fp = redis.call('HGET', KEYS[1], 'fp')
 local state = redis.call('HGET', KEYS[1], 'state')
 if (not fp) or state == 'failed' then
@@ -37,7 +38,9 @@ if (not fp) or state == 'failed' then
   return {'new'}
 end
 if fp ~= ARGV[1] then return {'conflict'} end
-""" + _STATE
+"""
+    + _STATE
+)
 
 _RENEW = """
 if redis.call('HGET', KEYS[1], 'token') == ARGV[1] and redis.call('HGET', KEYS[1], 'state') == 'in_flight' then
