@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
-from imagegate.accounting.ledger import LedgerWriter
+from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes
 from imagegate.catalog import Catalog, load_catalog
@@ -40,7 +40,7 @@ from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
-from imagegate.service.idempotency import IdempotentRunner, LocalIdempotencyStore
+from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
@@ -53,6 +53,7 @@ from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
+from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
@@ -183,13 +184,31 @@ def build_runtime(
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
     authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
+    crash_safety = None
+    if settings.ledger_crash_safe:
+        crash_safety = CrashSafety(
+            SqlPendingAttempts(engine),
+            lease_s=settings.ledger_pending_lease_s,
+            sweep_interval_s=settings.ledger_sweep_interval_s,
+            begin_wait_s=settings.ledger_begin_wait_s,
+        )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
+        crash_safety=crash_safety,
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
     redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
-    idempotency_store = LocalIdempotencyStore() if redis_client is None else RedisIdempotencyStore(redis_client)
+    idempotency_limits = IdempotencyLimits(
+        max_total_bytes=settings.idempotency_max_total_bytes,
+        max_entry_bytes=settings.idempotency_max_entry_bytes,
+        max_entries=settings.idempotency_max_entries,
+    )
+    idempotency_store = (
+        LocalIdempotencyStore(idempotency_limits)
+        if redis_client is None
+        else RedisIdempotencyStore(redis_client, limits=idempotency_limits)
+    )
     breaker_config = BreakerConfig(
         consecutive_failures=config.breaker.consecutive_failures,
         failure_rate=config.breaker.failure_rate,
@@ -218,7 +237,9 @@ def build_runtime(
             max_image_bytes=config.limits.max_image_bytes,
             max_images=config.limits.max_images,
         ),
-        idempotency=IdempotentRunner(idempotency_store, window_s=settings.idempotency_window_s),
+        idempotency=IdempotentRunner(
+            idempotency_store, window_s=settings.idempotency_window_s, lease_s=settings.idempotency_lease_s
+        ),
         controls=controls,
     )
     routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)

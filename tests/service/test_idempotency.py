@@ -4,10 +4,11 @@ import pytest
 
 from imagegate.service.idempotency import (
     IdempotencyConflict,
+    IdempotencyLimits,
     IdempotentRunner,
     LocalIdempotencyStore,
+    ResponseUnavailable,
     StoredResponse,
-    fingerprint,
 )
 
 OK = StoredResponse(200, (("x-request-id", "req_1"),), b'{"data": []}', "application/json")
@@ -44,27 +45,85 @@ async def test_scopes_are_separate_and_a_different_body_conflicts():
     assert info.value.param == "Idempotency-Key"
 
 
-async def test_transient_failures_and_crashes_release_the_key():
-    runner = IdempotentRunner(LocalIdempotencyStore())
-    outcomes = [StoredResponse(502, (), b"{}", "application/json"), OK]
+async def test_a_transient_failure_reaches_the_waiting_duplicates_and_a_later_retry_runs():
+    runner = IdempotentRunner(LocalIdempotencyStore(), poll_s=0.001)
+    failure = StoredResponse(502, (("x-request-id", "req_f"),), b'{"error": {}}', "application/json")
+    calls = 0
 
-    async def produce():
-        return outcomes.pop(0)
+    async def fails_slowly():
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return failure
 
-    first, _ = await runner.run("k", "x", "fp", produce)
-    second, replayed = await runner.run("k", "x", "fp", produce)
-    assert (first.status, second.status, replayed) == (502, 200, False)
+    results = await asyncio.gather(*[runner.run("k", "x", "fp", fails_slowly) for _ in range(20)])
+    assert calls == 1
+    assert all(response == failure for response, _ in results)
 
+    async def succeeds():
+        return OK
+
+    assert await runner.run("k", "x", "fp", succeeds) == (OK, False)
+
+
+async def test_a_crash_releases_the_key():
     async def crash():
         raise RuntimeError("boom")
+
+    async def produce():
+        return OK
 
     store = LocalIdempotencyStore()
     crashing = IdempotentRunner(store)
     with pytest.raises(RuntimeError):
         await crashing.run("k", "y", "fp", crash)
     assert (await store.peek("k:y")).kind == "new"
-    outcomes.append(OK)
     assert (await crashing.run("k", "y", "fp", produce)) == (OK, False)
+
+
+async def test_the_owner_renews_its_lease_while_it_runs_and_a_dead_owners_claim_expires():
+    store = LocalIdempotencyStore()
+    runner = IdempotentRunner(store, lease_s=0.15, poll_s=0.005)
+    calls = 0
+
+    async def slow():
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.5)  # over three leases: only renewal keeps the claim
+        return OK
+
+    results = await asyncio.gather(
+        runner.run("k", "long", "fp", slow), _later(0.3, runner.run("k", "long", "fp", slow))
+    )
+    assert calls == 1 and [replayed for _, replayed in results] == [False, True]
+
+    await store.claim("k:dead", "fp", "a-replica-that-died", 0.15)  # never renewed, never released
+
+    async def produce():
+        return OK
+
+    assert await runner.run("k", "dead", "fp", produce) == (OK, False)
+
+
+async def _later(delay: float, awaitable):
+    await asyncio.sleep(delay)
+    return await awaitable
+
+
+async def test_a_response_too_large_to_keep_is_refused_on_replay_not_run_again():
+    runner = IdempotentRunner(LocalIdempotencyStore(IdempotencyLimits(max_entry_bytes=100)))
+    big = StoredResponse(200, (("x-request-id", "req_big"),), b"x" * 101, "application/json")
+    calls = 0
+
+    async def produce():
+        nonlocal calls
+        calls += 1
+        return big
+
+    assert await runner.run("k", "big", "fp", produce) == (big, False)
+    with pytest.raises(ResponseUnavailable) as info:
+        await runner.run("k", "big", "fp", produce)
+    assert info.value.param == "Idempotency-Key" and "req_big" in info.value.message and calls == 1
 
 
 async def test_window_expiry():
@@ -78,10 +137,3 @@ async def test_window_expiry():
     await runner.run("k", "z", "fp", produce)
     now[0] = 11.0
     assert (await runner.run("k", "z", "fp", produce))[1] is False
-
-
-def test_fingerprint_covers_method_path_and_body():
-    base = fingerprint("POST", "/v1/images/generations", b"{}")
-    assert base != fingerprint("POST", "/v1/images/edits", b"{}")
-    assert base != fingerprint("POST", "/v1/images/generations", b"{ }")
-    assert base == fingerprint("POST", "/v1/images/generations", b"{}")

@@ -44,8 +44,16 @@ class Ledger:
 
     def __init__(self) -> None:
         self.rows: list[LedgerEntry] = []
+        self.pending: dict[tuple[str, int], LedgerEntry] = {}
+
+    async def begin(self, unknown_outcome: LedgerEntry) -> None:
+        self.pending[(unknown_outcome.request_id, unknown_outcome.attempt)] = unknown_outcome
+
+    def forget(self, request_id: str, attempt: int) -> None:
+        del self.pending[(request_id, attempt)]
 
     def record(self, entry: LedgerEntry) -> None:
+        del self.pending[(entry.request_id, entry.attempt)]  # every row completes the attempt begun before it
         self.rows.append(entry)
 
 

@@ -35,14 +35,16 @@ async def test_two_replicas_run_a_request_once(prefix):
     assert calls == 1
     assert all(response.body == BODY and response.headers == (("x-request-id", "req_a"),) for response, _ in results)
     assert sum(1 for _, replayed in results if not replayed) == 1
-    conflict = await replicas[1].claim("key1:dup", "other-fp", 60)
+    conflict = await replicas[1].claim("key1:dup", "other-fp", "token", 60)
     assert conflict.kind == "conflict"
 
 
 async def test_release_lets_a_retry_run(prefix):
     store = RedisIdempotencyStore(aioredis.Redis.from_url(REDIS_URL), prefix=prefix)
-    assert (await store.claim("k", "fp", 60)).kind == "new"
-    assert (await store.claim("k", "fp", 60)).kind == "in_flight"
-    await store.release("k")
+    assert (await store.claim("k", "fp", "owner", 60)).kind == "new"
+    assert (await store.claim("k", "fp", "other", 60)).kind == "in_flight"
+    await store.release("k", "other")  # not the owner: nothing happens
+    assert (await store.peek("k")).kind == "in_flight"
+    await store.release("k", "owner")
     assert (await store.peek("k")).kind == "new"
-    assert (await store.claim("k", "fp", 60)).kind == "new"
+    assert (await store.claim("k", "fp", "other", 60)).kind == "new"

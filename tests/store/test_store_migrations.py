@@ -27,6 +27,7 @@ from .fixtures import throwaway_pg_database
 APP_TABLES = {
     "api_keys",
     "ledger",
+    "pending_attempts",
     "image_feedback",
     "route_controls",
     "alias_policies",
@@ -45,7 +46,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0003"
+    assert current_revision(empty_engine) == head_revision() == "0004"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

@@ -39,7 +39,11 @@ class ApiKeyRecord:
 
 @dataclass(slots=True)
 class LedgerEntry:
-    """One attempt that reached (or tried to reach) a provider. Append-only; never holds base64."""
+    """One attempt that reached (or tried to reach) a provider. Append-only; never holds base64.
+
+    ``status`` is ``unknown`` for an attempt whose owner died before recording its outcome: the
+    sweeper writes it from the attempt's pending record, at the quote, ``cost_estimated``.
+    """
 
     request_id: str
     attempt: int
@@ -49,7 +53,7 @@ class LedgerEntry:
     route: str
     operation: str
     dialect: str
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error", "unknown"]
     created_at: datetime
     key_id: int | None = None
     key_name: str | None = None
@@ -114,4 +118,42 @@ class LedgerStore(Protocol):
         limit: int = 100,
     ) -> list[LedgerEntry]:
         """Entries matching every given filter, newest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAttempt:
+    """An attempt about to call a provider, recorded durably before the call.
+
+    ``entry`` is the row the ledger gets if the outcome is never recorded (status ``unknown``,
+    the quote as an estimated cost); ``resolve_after`` is when the sweeper may write it, unless
+    the owner renews it (it does while the attempt runs) or records the real outcome first.
+    """
+
+    entry: LedgerEntry
+    resolve_after: datetime
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(request_id, attempt)``: what the real outcome's ledger row completes."""
+        return self.entry.request_id, self.entry.attempt
+
+
+class PendingAttemptStore(Protocol):
+    """Pending attempts: written before a provider call, completed (with their ledger rows) after."""
+
+    def begin_attempts(self, pending: Sequence[PendingAttempt]) -> None:
+        """Record attempts as started, in one transaction."""
+        ...
+
+    def complete_attempts(self, entries: Sequence[LedgerEntry], begun: Sequence[tuple[str, int]]) -> None:
+        """Append ``entries`` to the ledger and drop the ``begun`` pending records, in one transaction."""
+        ...
+
+    def renew_attempts(self, keys: Sequence[tuple[str, int]], resolve_after: datetime) -> None:
+        """Push back the resolution of attempts still running in this process."""
+        ...
+
+    def resolve_stale_attempts(self, now: datetime) -> list[LedgerEntry]:
+        """Write every pending attempt due by ``now`` to the ledger as ``unknown``; the rows written."""
         ...

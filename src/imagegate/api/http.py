@@ -97,7 +97,12 @@ async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
     The cancellation carries ``CLIENT_DISCONNECTED``, so the attempt in flight is recorded with
     ``client_disconnected=true`` and nothing is retried or fallen back to. Call it only after the
     request body has been read. Raises ``ClientGone`` when the client left.
+
+    A request with an ``Idempotency-Key`` runs to completion instead: its client is expected to
+    retry with the same key and collect the first run's outcome, which cancelling would throw away.
     """
+    if request.headers.get("idempotency-key") is not None:
+        return await work
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(request))
     try:

@@ -30,6 +30,19 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     auth_cache_ttl_s: float = 5.0
     idempotency_window_s: float = 24 * 3600
+    # Idempotency bounds (docs/reliability.md): a claim's lease (renewed while its request runs),
+    # the largest response kept for replay, and the total of kept responses per store.
+    idempotency_lease_s: float = 30.0
+    idempotency_max_entry_bytes: int = 16 * 1024 * 1024
+    idempotency_max_total_bytes: int = 128 * 1024 * 1024
+    idempotency_max_entries: int = 100_000
+    # Crash-safe attempt recording (docs/reliability.md): each attempt is stored as pending before
+    # its provider call; one whose process stopped renewing it for ``ledger_pending_lease_s`` is
+    # written to the ledger as ``unknown`` (at the quote, estimated) by a sweeper on any replica.
+    ledger_crash_safe: bool = True
+    ledger_pending_lease_s: float = 60.0
+    ledger_sweep_interval_s: float = 30.0
+    ledger_begin_wait_s: float = 5.0
     # GET /api/pricing answers without a key unless this is false (prices are not secrets).
     public_pricing: bool = True
     # How often each replica polls the database for routing changes (docs/routing.md).

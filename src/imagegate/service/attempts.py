@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.accounting.ports import LedgerEntry
@@ -63,6 +64,24 @@ def possibly_billed(error: ProviderError) -> bool:
     if isinstance(error, UpstreamBadResponse):
         return error.provider_status is None or 200 <= error.provider_status < 300
     return False
+
+
+def attempt_entry(plan: Plan, route: PlannedRoute, attempt: int, **outcome: Any) -> LedgerEntry:
+    """The ledger row of one attempt: who, what and where from the plan, the outcome as given."""
+    return LedgerEntry(
+        request_id=plan.request_id,
+        attempt=attempt,
+        model=plan.alias.name,
+        provider=route.target.provider,
+        provider_model=route.target.model,
+        route=route.target.name,
+        operation=plan.request.operation,
+        dialect=plan.request.dialect,
+        key_id=plan.principal.key_id,
+        key_name=plan.principal.key_name,
+        stream=plan.request.stream,
+        **outcome,
+    )
 
 
 class AttemptRecorder:
@@ -117,6 +136,25 @@ class AttemptRecorder:
 
     # -- the ledger ----------------------------------------------------------------------------
 
+    async def begin(self, plan: Plan, route: PlannedRoute, attempt: int) -> None:
+        """Durably note the attempt before its provider call: a crash leaves an ``unknown`` row, at the quote."""
+        quote = self.quote(plan, route)
+        unknown = attempt_entry(
+            plan,
+            route,
+            attempt,
+            status="unknown",
+            created_at=self._wall_clock(),
+            error_code="outcome_unknown",
+            cost_micros=quote.micros,
+            cost_estimated=True,
+        )
+        await self._ledger.begin(unknown)
+
+    def forget(self, plan: Plan, attempt: int) -> None:
+        """The begun attempt never reached its provider: no row, pending or final."""
+        self._ledger.forget(plan.request_id, attempt)
+
     def record(
         self,
         plan: Plan,
@@ -146,19 +184,12 @@ class AttemptRecorder:
             usage = result.usage
         if usage is None and isinstance(error, ProviderError) and error.usage is not None:
             usage = error.usage  # billed although it failed (a blocked prompt, no image)
-        entry = LedgerEntry(
-            request_id=plan.request_id,
-            attempt=attempt,
-            model=plan.alias.name,
-            provider=route.target.provider,
-            provider_model=route.target.model,
-            route=route.target.name,
-            operation=plan.request.operation,
-            dialect=plan.request.dialect,
+        entry = attempt_entry(
+            plan,
+            route,
+            attempt,
             status="ok" if error is None and error_code is None else "error",
             created_at=self._wall_clock(),
-            key_id=plan.principal.key_id,
-            key_name=plan.principal.key_name,
             error_code=error_code if error_code is not None else (None if error is None else error.code),
             http_status=http_status,
             images=images if images is not None else (0 if result is None else result.image_count),
@@ -167,7 +198,6 @@ class AttemptRecorder:
             cost_estimated=charge.estimated,
             latency_ms=int((self.clock() - started) * 1000),
             provider_request_id=provider_request_id,
-            stream=plan.request.stream,
             client_disconnected=client_disconnected,
         )
         self._ledger.record(entry)

@@ -148,6 +148,7 @@ class ImageService:
         while True:
             attempt = next(attempts)
             started = self._clock()
+            await self.recorder.begin(plan, route, attempt)
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
                     value = await call(route)
@@ -181,6 +182,7 @@ class ImageService:
                 )
                 raise
             except ImagegateError:
+                self.recorder.forget(plan, attempt)
                 raise  # the caller's request, refused before anything was sent: no attempt
             except Exception:
                 # A gateway fault mid-attempt; whether the provider was reached is unknown, so it is recorded.

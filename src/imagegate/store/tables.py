@@ -117,6 +117,20 @@ ledger = sa.Table(
     sa.Index("ix_ledger_model_created_at", "model", "created_at"),
 )
 
+# Attempts in flight (docs/reliability.md, "Crash-safe attempt recording"): written before the
+# provider call, deleted in the transaction that appends the attempt's ledger row. A row whose
+# ``resolve_after`` passed (its owner stopped renewing it: crashed) is moved to the ledger as an
+# ``unknown`` attempt by the sweeper. ``entry`` is that ledger row, as JSON (never base64).
+pending_attempts = sa.Table(
+    "pending_attempts",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("resolve_after", UTCDateTime(), nullable=False),
+    sa.Column("entry", _json(), nullable=False),
+    sa.Index("ix_pending_attempts_resolve_after", "resolve_after"),
+)
+
 # Acceptance verdicts, append-only like the ledger: the row with the highest id for a
 # (request_id, image_index) is the verdict that counts, earlier rows are its history.
 # No foreign key to the ledger: request_id is not unique there (one row per attempt).

@@ -16,15 +16,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from imagegate.accounting.auth import Principal
 from imagegate.api.google import imagen
 from imagegate.api.google.errors import error_response, missing_key_response, stream_error_frame
 from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
 from imagegate.api.http import google_api_key, new_request_id, while_connected
+from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
+from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import Gateway
 
 
@@ -65,6 +68,22 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
             )
         principal = await gateway.authenticate(secret)
         image_request = await parse_generate_content(request, model, stream=stream, limits=gateway.limits)
+        return await idempotent(
+            request,
+            gateway,
+            principal,
+            image_request,
+            lambda: _serve(request, gateway, principal, image_request, model, request_id),
+        )
+    except ImagegateError as error:
+        return error_response(error, request_id)
+
+
+async def _serve(
+    request: Request, gateway: Gateway, principal: Principal, image_request: ImageRequest, model: str, request_id: str
+) -> Response:
+    stream = image_request.stream
+    try:
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
         if stream and not plan.emulated_stream:

@@ -14,12 +14,15 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from imagegate.accounting.auth import Principal
 from imagegate.api.google.errors import error_response, missing_key_response
 from imagegate.api.google.imagen_parse import DIALECT, parse_predict
 from imagegate.api.http import google_api_key, new_request_id, while_connected
+from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers
 from imagegate.domain.errors import ImagegateError, ModerationBlocked
+from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
 from imagegate.service.gateway import Gateway
 from imagegate.service.images import Served
@@ -60,6 +63,21 @@ async def predict(request: Request, model: str) -> Response:
     try:
         principal = await gateway.authenticate(secret)
         image_request = await parse_predict(request, model, limits=gateway.limits)
+        return await idempotent(
+            request,
+            gateway,
+            principal,
+            image_request,
+            lambda: _serve(request, gateway, principal, image_request, request_id),
+        )
+    except ImagegateError as error:
+        return error_response(error, request_id)
+
+
+async def _serve(
+    request: Request, gateway: Gateway, principal: Principal, image_request: ImageRequest, request_id: str
+) -> Response:
+    try:
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
         served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))

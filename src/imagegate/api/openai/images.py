@@ -10,7 +10,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.auth import Principal
-from imagegate.api.http import bearer_token, new_request_id, read_body, while_connected
+from imagegate.api.http import bearer_token, new_request_id, while_connected
+from imagegate.api.idempotency import idempotent
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
@@ -21,7 +22,6 @@ from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import Gateway
-from imagegate.service.idempotency import StoredResponse, fingerprint
 
 Parser = Callable[[Request, object], Awaitable[ImageRequest]]
 
@@ -36,60 +36,29 @@ async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[Imag
     gateway = _gateway(request)
     try:
         principal = await gateway.authenticate(bearer_token(request))
-        idempotency_key = request.headers.get("idempotency-key")
-        if idempotency_key is None or gateway.idempotency is None:
-            return await _serve(request, parse, gateway, principal, request_id)
-        body = await read_body(request, gateway.limits.max_body_bytes)
-
-        async def produce() -> StoredResponse:
-            response = await _serve(request, parse, gateway, principal, request_id, idempotent=True)
-            kept = tuple((name, value) for name, value in response.headers.items() if name in _REPLAYED_HEADERS)
-            return StoredResponse(response.status_code, kept, bytes(response.body), "application/json")
-
-        stored, replayed = await gateway.idempotency.run(
-            str(principal.key_id), idempotency_key, fingerprint(request.method, request.url.path, body), produce
+        image_request = await parse(request, gateway.limits)
+        return await idempotent(
+            request,
+            gateway,
+            principal,
+            image_request,
+            lambda: _serve(request, image_request, gateway, principal, request_id),
         )
     except ImagegateError as error:
         return error_response(error, request_id)
-    headers = dict(stored.headers)
-    if replayed:
-        headers["idempotent-replayed"] = "true"
-    return Response(stored.body, status_code=stored.status, headers=headers, media_type=stored.media_type)
-
-
-_REPLAYED_HEADERS = frozenset(
-    {
-        "x-request-id",
-        "x-imagegate-cost-usd",
-        "x-imagegate-route",
-        "x-imagegate-cost-estimated",
-        "retry-after",
-        "retry-after-ms",
-    }
-)
 
 
 async def _serve(
-    request: Request,
-    parse: Callable[..., Awaitable[ImageRequest]],
-    gateway: Gateway,
-    principal: Principal,
-    request_id: str,
-    *,
-    idempotent: bool = False,
+    request: Request, image_request: ImageRequest, gateway: Gateway, principal: Principal, request_id: str
 ) -> Response:
     try:
-        image_request = await parse(request, gateway.limits)
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
-        if image_request.stream:
-            if idempotent:
-                raise InvalidRequest("Idempotency-Key is not supported with stream=true.", param="Idempotency-Key")
-            if not plan.emulated_stream:
-                session = await gateway.images.open_stream(plan)
-                return passthrough_response(
-                    session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
-                )
+        if image_request.stream and not plan.emulated_stream:
+            session = await gateway.images.open_stream(plan)
+            return passthrough_response(
+                session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
+            )
         served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
     except ImagegateError as error:
         return error_response(error, request_id)

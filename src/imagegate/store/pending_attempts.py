@@ -1,0 +1,97 @@
+"""``SqlPendingAttempts``: the accounting ``PendingAttemptStore`` port on SQLAlchemy Core.
+
+A pending row is written before a provider call and deleted in the same transaction that appends
+the attempt's ledger row, so the ledger itself stays append-only. The sweeper claims due rows
+with ``DELETE ... RETURNING`` (one replica gets each row, on SQLite and PostgreSQL alike) and
+appends them as ``unknown`` attempts in that transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from imagegate.accounting.ports import LedgerEntry, PendingAttempt
+from imagegate.store.database import Bind, begin
+from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.tables import pending_attempts
+
+_FIELDS = tuple(f.name for f in fields(LedgerEntry))
+_KEY = sa.and_(
+    pending_attempts.c.request_id == sa.bindparam("b_request_id"),
+    pending_attempts.c.attempt == sa.bindparam("b_attempt"),
+)
+
+
+class SqlPendingAttempts:
+    """Pending attempts in the ``pending_attempts`` table (see the module docstring)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def begin_attempts(self, pending: Sequence[PendingAttempt]) -> None:
+        """Record attempts as started, in one transaction."""
+        if not pending:
+            return
+        rows = [
+            {
+                "request_id": item.entry.request_id,
+                "attempt": item.entry.attempt,
+                "resolve_after": item.resolve_after,
+                "entry": _encode(item.entry),
+            }
+            for item in pending
+        ]
+        with begin(self._bind) as conn:
+            conn.execute(sa.insert(pending_attempts), rows)
+
+    def complete_attempts(self, entries: Sequence[LedgerEntry], begun: Sequence[tuple[str, int]]) -> None:
+        """Append ``entries`` to the ledger and drop the ``begun`` pending rows, in one transaction."""
+        with begin(self._bind) as conn:
+            SqlLedgerStore(conn).append_entries(entries)
+            if begun:
+                conn.execute(sa.delete(pending_attempts).where(_KEY), _keys(begun))
+
+    def renew_attempts(self, keys: Sequence[tuple[str, int]], resolve_after: datetime) -> None:
+        """Push back the resolution of attempts still running in this process."""
+        if not keys:
+            return
+        stmt = sa.update(pending_attempts).where(_KEY).values(resolve_after=resolve_after)
+        with begin(self._bind) as conn:
+            conn.execute(stmt, _keys(keys))
+
+    def resolve_stale_attempts(self, now: datetime) -> list[LedgerEntry]:
+        """Move every pending row due by ``now`` into the ledger (as written at begin: ``unknown``)."""
+        stmt = sa.delete(pending_attempts).where(pending_attempts.c.resolve_after <= now)
+        with begin(self._bind) as conn:
+            entries = [_decode(row.entry) for row in conn.execute(stmt.returning(pending_attempts.c.entry))]
+            SqlLedgerStore(conn).append_entries(entries)
+        return entries
+
+    def pending(self) -> list[PendingAttempt]:
+        """Every pending attempt (operators and tests), oldest resolution first."""
+        stmt = sa.select(pending_attempts.c.entry, pending_attempts.c.resolve_after).order_by(
+            pending_attempts.c.resolve_after
+        )
+        with begin(self._bind) as conn:
+            return [PendingAttempt(_decode(row.entry), row.resolve_after) for row in conn.execute(stmt)]
+
+
+def _keys(keys: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"b_request_id": request_id, "b_attempt": attempt} for request_id, attempt in keys]
+
+
+def _encode(entry: LedgerEntry) -> dict[str, Any]:
+    row = {name: getattr(entry, name) for name in _FIELDS}
+    row["created_at"] = entry.created_at.isoformat()
+    return row
+
+
+def _decode(row: dict[str, Any]) -> LedgerEntry:
+    known = {name: row[name] for name in _FIELDS if name in row}
+    known["created_at"] = datetime.fromisoformat(row["created_at"])
+    return LedgerEntry(**known)

@@ -1,0 +1,63 @@
+"""Pending attempts on both backends: completed with their ledger row, renewed, swept as ``unknown``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Connection
+
+from imagegate.accounting.ports import LedgerEntry, PendingAttempt
+from imagegate.store import SqlLedgerStore
+from imagegate.store.pending_attempts import SqlPendingAttempts
+from imagegate.store.reports import SqlReportStore
+
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def _unknown(request_id: str, attempt: int = 1) -> LedgerEntry:
+    return LedgerEntry(
+        request_id=request_id,
+        attempt=attempt,
+        model="gpt-image-2",
+        provider="openai",
+        provider_model="gpt-image-2",
+        route="openai/gpt-image-2",
+        operation="generate",
+        dialect="openai",
+        status="unknown",
+        created_at=T0,
+        error_code="outcome_unknown",
+        cost_micros=53_000,
+        cost_estimated=True,
+        usage={"note": "café"},
+    )
+
+
+def test_a_completed_attempt_leaves_its_row_and_no_pending_record(conn: Connection) -> None:
+    pending = SqlPendingAttempts(conn)
+    pending.begin_attempts([PendingAttempt(_unknown("done"), T0 + timedelta(seconds=60))])
+    assert [item.entry for item in pending.pending()] == [_unknown("done")]
+    outcome = replace(_unknown("done"), status="ok", error_code=None, cost_micros=40_000, cost_estimated=False)
+    pending.complete_attempts([outcome], [("done", 1)])
+    assert pending.pending() == []
+    assert SqlLedgerStore(conn).query_entries(request_id="done") == [outcome]
+    assert pending.resolve_stale_attempts(T0 + timedelta(days=1)) == []
+
+
+def test_the_sweeper_writes_due_attempts_as_unknown_and_renewal_defers_them(conn: Connection) -> None:
+    pending = SqlPendingAttempts(conn)
+    pending.begin_attempts(
+        [
+            PendingAttempt(_unknown("dead"), T0 + timedelta(seconds=60)),
+            PendingAttempt(_unknown("alive"), T0 + timedelta(seconds=60)),
+        ]
+    )
+    pending.renew_attempts([("alive", 1)], T0 + timedelta(seconds=120))
+    assert pending.resolve_stale_attempts(T0 + timedelta(seconds=59)) == []
+    assert pending.resolve_stale_attempts(T0 + timedelta(seconds=60)) == [_unknown("dead")]
+    assert [item.entry.request_id for item in pending.pending()] == ["alive"]
+    assert SqlLedgerStore(conn).query_entries(request_id="dead") == [_unknown("dead")]
+    # Reports count the unknown attempt as a failed attempt whose cost is an estimate.
+    _, total = SqlReportStore(conn).aggregate("model")
+    assert (total.failed_attempts, total.spend_micros, total.estimated_micros) == (1, 53_000, 53_000)
