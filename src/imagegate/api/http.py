@@ -7,6 +7,7 @@ Dialect packages (``api/openai``, ``api/google``) and the gateway's own endpoint
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 
@@ -52,19 +53,27 @@ def speaks_google(request: Request) -> bool:
     return request.headers.get("x-goog-api-key") is not None or request.query_params.get("key") is not None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (before reading it all) anything over ``limit`` bytes."""
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+
+
+async def body_chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives, refusing a declared length over ``limit`` before reading
+    and stopping at ``limit`` bytes when the length was not declared (chunked)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-    chunks: list[bytes] = []
+        raise _too_large(limit)
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+            raise _too_large(limit)
+        yield chunk
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refusing (before reading it all) anything over ``limit`` bytes."""
+    body = b"".join([chunk async for chunk in body_chunks(request, limit)])
     # Cache it where Starlette looks, so later readers (multipart parsing) see the same bytes.
     request._body = body
     return body

@@ -8,6 +8,7 @@
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
     │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
     │   └── PayloadTooLarge             413, body over the configured limit
+    ├── GatewayUnavailable              503 + ``retry_after``: the gateway itself is busy or shutting down
     └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
         ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
         ├── ProviderAuthentication      the route's provider credential was refused (a gateway misconfiguration)
@@ -67,6 +68,17 @@ class ModelNotFound(ClientError):
 
 class PayloadTooLarge(ClientError):
     code = "payload_too_large"
+
+
+class GatewayUnavailable(ImagegateError):
+    """The gateway refuses work for now (in-flight budget spent, or draining for shutdown); no provider was paid."""
+
+    code = "gateway_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ModelRetired(ClientError):
