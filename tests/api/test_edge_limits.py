@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.store.fixtures import migrated_sqlite_engine
-from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
+from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config, wait_for_calls_in_flight
 from tests.support.raw_http import lazy_chunks, post_streaming
 
 IMAGE_LIMIT = 1_000_000
@@ -125,18 +125,6 @@ def test_bodies_within_the_limit_still_work(small_gateway, key):
     assert response.status_code == 200, response.text
 
 
-def _wait_for_slow_calls(sandbox_url: str, since: float, count: int) -> None:
-    """Until ``count`` slow provider calls made after ``since`` are in flight at the sandbox."""
-    deadline = time.monotonic() + 10
-    while True:
-        records = httpx.get(sandbox_url + "/_sandbox/requests").json()["requests"]
-        slow = [r for r in records if r["time"] >= since and r["status"] is None and "slow" in str(r["faults"])]
-        if len(slow) >= count:
-            return
-        assert time.monotonic() < deadline, "the slow requests never reached the sandbox"
-        time.sleep(0.02)
-
-
 def test_image_calls_past_the_in_flight_limit_get_503_with_retry_after(small_gateway, key, sandbox_url):
     since = time.time() - 0.001
     slow = {"model": "gpt-image-2", "prompt": "x [sandbox:slow=1.5]", "size": "1024x1024", "quality": "low"}
@@ -150,7 +138,7 @@ def test_image_calls_past_the_in_flight_limit_get_503_with_retry_after(small_gat
     threads = [threading.Thread(target=send_slow) for _ in range(2)]
     for thread in threads:
         thread.start()
-    _wait_for_slow_calls(sandbox_url, since, 2)
+    wait_for_calls_in_flight(sandbox_url, since, 2, "slow")
     quick = {"model": "gpt-image-2", "prompt": "x", "size": "1024x1024", "quality": "low"}
     busy = httpx.post(small_gateway.url + "/v1/images/generations", json=quick, headers=_auth(key))
     google = httpx.post(
