@@ -53,11 +53,11 @@ def _auth(key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}", "content-type": "application/json"}
 
 
-def _assert_openai_413(answer, limit: int) -> None:
+def _assert_openai_413(answer, *limits: int) -> None:
     assert answer.status == 413, answer.body[:300]
     error = answer.json()["error"]
     assert error["code"] == "payload_too_large" and error["type"] == "invalid_request_error"
-    assert str(limit) in error["message"]
+    assert any(str(limit) in error["message"] for limit in limits)
     assert answer.headers["connection"] == "close"
     assert answer.headers["x-request-id"].startswith("req_")
 
@@ -75,7 +75,9 @@ def test_a_declared_length_over_the_limit_is_refused_before_any_body_byte(small_
 def test_a_huge_chunked_body_is_cut_off_at_the_limit(small_gateway, key, path):
     token = "sk-master-edge" if path.startswith("/admin/") else key
     answer = post_streaming(small_gateway.url, path, _auth(token), lazy_chunks(HUGE))
-    _assert_openai_413(answer, IMAGE_LIMIT if path in OPENAI_PATHS else 64 * 1024)
+    # Feedback bodies have a tighter limit of their own (4 KiB): whichever check sees the bytes first answers.
+    limits = (IMAGE_LIMIT,) if path in OPENAI_PATHS else (4096, 64 * 1024) if "feedback" in path else (64 * 1024,)
+    _assert_openai_413(answer, *limits)
     assert answer.body_bytes_sent < READ_BOUND
 
 
