@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,8 +26,9 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
+from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
 from imagegate.api.request_ids import RequestIdMiddleware
-from imagegate.api.routes import all_routes
+from imagegate.api.routes import all_routes, carries_images, dialect_error_response
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig, ModelConfig, RouteConfig
 from imagegate.config.settings import Settings
@@ -151,6 +153,8 @@ class Runtime:
     feedback: FeedbackService | None = None
     reports: SqlReportStore | None = None
     public_pricing: bool = True
+    public_route_health: bool = False
+    edge: EdgeLimits | None = None
     health: RouteHealth | None = None
     controls: ControlsHolder | None = None
     routing: RoutingAdmin | None = None
@@ -183,7 +187,9 @@ def build_runtime(
         adapter.validate_route(route)
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
-    authenticator = KeyAuthenticator(keys, cache_ttl_s=settings.auth_cache_ttl_s)
+    authenticator = KeyAuthenticator(
+        keys, cache_ttl_s=settings.auth_cache_ttl_s, negative_entries=settings.auth_negative_cache_entries
+    )
     crash_safety = None
     if settings.ledger_crash_safe:
         crash_safety = CrashSafety(
@@ -264,6 +270,12 @@ def build_runtime(
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
         reports=SqlReportStore(engine),
         public_pricing=settings.public_pricing,
+        public_route_health=settings.public_route_health,
+        edge=EdgeLimits(
+            image_body_bytes=config.limits.max_body_bytes,
+            max_inflight_requests=settings.max_inflight_requests,
+            max_inflight_body_bytes=settings.max_inflight_body_bytes,
+        ),
         health=health,
         controls=controls,
         routing=routing,
@@ -311,8 +323,11 @@ async def _no_route(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def healthz(request: Request) -> JSONResponse:
-    """Liveness and readiness: 200 once startup (migrations, pools, ledger thread) is done."""
-    return JSONResponse({"status": "ok"})
+    """Liveness and readiness: 200 once startup (migrations, pools, ledger thread) is done.
+
+    ``worker`` is the serving process's id, to tell the workers of ``serve --workers N`` apart.
+    """
+    return JSONResponse({"status": "ok", "worker": os.getpid()})
 
 
 async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
@@ -357,10 +372,22 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             if dispose_engine:
                 runtime.engine.dispose()
 
+    middleware = [Middleware(RequestIdMiddleware)]
+    if runtime.edge is not None:
+        budget = InflightBudget(runtime.edge.max_inflight_requests, runtime.edge.max_inflight_body_bytes)
+        middleware.append(
+            Middleware(
+                EdgeMiddleware,
+                limits=runtime.edge,
+                budget=budget,
+                carries_images=carries_images,
+                render=dialect_error_response,
+            )
+        )
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes()],
         lifespan=lifespan,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware,
         exception_handlers={404: _no_route, 405: _no_route},
     )
     app.state.gateway = runtime.gateway
@@ -372,5 +399,6 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports
     app.state.public_pricing = runtime.public_pricing
+    app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today
     return app

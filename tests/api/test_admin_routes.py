@@ -115,7 +115,8 @@ def test_pricing_and_overview_show_the_stored_route_status(routes_gateway):
     routes_gateway.runtime.routing.record_check(
         RouteCheck(FIRST, "unsupported", checked_at, error_code="upstream_not_found")
     )
-    rows = httpx.get(routes_gateway.url + "/api/pricing").json()["models"]
+    key = routes_gateway.create_key("pricing-reader")
+    rows = httpx.get(routes_gateway.url + "/api/pricing", headers={"authorization": f"Bearer {key}"}).json()["models"]
     first = next(row for row in rows if row["route"] == FIRST)
     assert (first["status"], first["last_checked_at"]) == ("unsupported", checked_at.isoformat())
     assert next(row for row in rows if row["route"] == "solo/openai/gpt-image-2")["status"] == "unknown"

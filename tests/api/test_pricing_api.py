@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import orjson
@@ -13,6 +14,7 @@ from openai import OpenAI
 from imagegate.catalog import load_catalog
 from imagegate.domain.money import usd_string
 from imagegate.pricing.engine import per_image_price
+from imagegate.routing.control_store import RouteCheck
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import running_gateway, sandbox_models_config
 
@@ -154,3 +156,28 @@ def test_estimate_api_names_the_bad_parameter(gateway, body, param):
     key = gateway.create_key(f"estimator-{uuid.uuid4().hex[:8]}")
     response = httpx.post(gateway.url + "/api/estimate", json=body, headers={"authorization": f"Bearer {key}"})
     assert response.status_code == 400 and response.json()["error"]["param"] == param
+
+
+def test_live_route_health_is_shown_only_with_a_key_unless_made_public(sandbox_url, tmp_path):
+    checked_at = datetime(2026, 11, 21, 8, 30, tzinfo=UTC)
+    engine = migrated_sqlite_engine(tmp_path / "health.db")
+    document = sandbox_models_config(sandbox_url, ["gpt-image-2"])
+    route = "gpt-image-2/openai/gpt-image-2"
+
+    def served_row(handle, headers: dict[str, str]) -> dict:
+        rows = httpx.get(handle.url + "/api/pricing", headers=headers).json()["models"]
+        return next(row for row in rows if row["route"] == route)
+
+    with running_gateway(engine, document) as private_health:
+        private_health.runtime.routing.record_check(RouteCheck(route, "unsupported", checked_at))
+        key = private_health.create_key("health-reader")
+        assert (served_row(private_health, {})["status"], served_row(private_health, {})["last_checked_at"]) == (
+            "unknown",
+            None,
+        )
+        assert served_row(private_health, {"authorization": "Bearer wrong"})["status"] == "unknown"
+        keyed = served_row(private_health, {"authorization": f"Bearer {key}"})
+        assert (keyed["status"], keyed["last_checked_at"]) == ("unsupported", checked_at.isoformat())
+    with running_gateway(engine, document, public_route_health=True) as public_health:
+        assert served_row(public_health, {})["status"] == "unsupported"
+    engine.dispose()

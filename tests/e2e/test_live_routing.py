@@ -123,7 +123,7 @@ def test_a_restarted_replica_starts_with_the_stored_controls(sandbox_url, tmp_pa
 
 def test_scheduled_smoke_checks_fill_route_status_and_pricing(sandbox_url, tmp_path):
     engine = migrated_sqlite_engine(tmp_path / "smoke.db")
-    with running_gateway(engine, _config(sandbox_url), smoke_interval_s=0.1) as handle:
+    with running_gateway(engine, _config(sandbox_url), smoke_interval_s=0.1, public_route_health=True) as handle:
         started = time.monotonic()
         while len(handle.runtime.routing.checks()) < 2:
             assert time.monotonic() - started < 10, "no scheduled smoke check ran"

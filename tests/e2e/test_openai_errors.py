@@ -231,9 +231,9 @@ def test_body_limit(sandbox_url, tmp_path):
         with pytest.raises(openai.BadRequestError) as info:
             client.images.edit(model="gpt-image-2", prompt="x", image=("big.png", buffer.getvalue(), "image/png"))
         assert info.value.body["param"] == "image"
-        with pytest.raises(openai.BadRequestError) as info:
+        with pytest.raises(openai.APIStatusError) as too_large:
             client.images.generate(model="gpt-image-2", prompt="x" * 300_000)
-        assert "limit" in info.value.body["message"]
+        assert too_large.value.status_code == 413 and "limit" in too_large.value.body["message"]
     engine.dispose()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.app import Runtime, build_runtime, create_app
+from imagegate.cli.server import uvicorn_config
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
 from imagegate.store.keys import SqlKeyStore
@@ -33,6 +34,7 @@ class GatewayHandle:
     url: str
     runtime: Runtime
     engine: Engine
+    server: uvicorn.Server | None = None
 
     def create_key(self, name: str, models: list[str] | None = None) -> str:
         """A fresh key's secret."""
@@ -90,6 +92,7 @@ def running_gateway(
     auth_cache_ttl_s: float = 0.0,
     master_key: str | None = None,
     today: Callable[[], date] | None = None,
+    shutdown_grace_s: float | None = None,
     **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
@@ -98,7 +101,8 @@ def running_gateway(
     temporary directory, so price files installed on the host never leak into a test.
     ``today`` fixes the date model lifecycle decisions use. The default is a fixed date, the
     catalog's as-of day, so a model shutting down next month cannot turn a test red by itself;
-    lifecycle tests pass their own dates.
+    lifecycle tests pass their own dates. With ``shutdown_grace_s`` the server runs with
+    ``imagegate serve``'s uvicorn settings and that grace (tests of the shutdown drain).
     """
     if today is None:
         today = lambda: CATALOG_AS_OF  # noqa: E731
@@ -115,7 +119,11 @@ def running_gateway(
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    if shutdown_grace_s is None:
+        server_config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    else:
+        server_config = uvicorn_config(app, log_level="warning", grace_s=shutdown_grace_s)
+    server = uvicorn.Server(server_config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -126,8 +134,21 @@ def running_gateway(
         time.sleep(0.01)
     assert httpx.get(url + "/healthz").status_code == 200
     try:
-        yield GatewayHandle(url=url, runtime=runtime, engine=engine)
+        yield GatewayHandle(url=url, runtime=runtime, engine=engine, server=server)
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def wait_for_calls_in_flight(sandbox_url: str, since: float, count: int, fault: str) -> None:
+    """Until ``count`` provider calls with ``fault`` (e.g. ``slow``, ``hang``) made after ``since``
+    (unix seconds) are in flight at the sandbox, i.e. not yet answered."""
+    deadline = time.monotonic() + 10
+    while True:
+        records = httpx.get(sandbox_url + "/_sandbox/requests").json()["requests"]
+        waiting = [r for r in records if r["time"] >= since and r["status"] is None and fault in str(r["faults"])]
+        if len(waiting) >= count:
+            return
+        assert time.monotonic() < deadline, f"{count} '{fault}' calls never reached the sandbox"
+        time.sleep(0.02)

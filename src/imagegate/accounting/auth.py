@@ -3,12 +3,17 @@
 The cache keeps the hot path off the database: a hit costs one SHA-256 and a dict lookup. A
 revoked key stops working within ``cache_ttl_s`` on every replica; ``last_used_at`` is recorded
 in memory and flushed in batches by the ledger writer's thread.
+
+Known keys and unknown secrets are cached apart. Known keys are bounded by the key table; unknown
+secrets are whatever callers send, so that cache is an LRU of ``negative_entries`` (a flood of
+random keys evicts only other random keys, never a real key's entry).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +51,7 @@ class KeyAuthenticator:
         store: KeyStore,
         *,
         cache_ttl_s: float = 5.0,
+        negative_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -53,7 +59,9 @@ class KeyAuthenticator:
         self._ttl = cache_ttl_s
         self._clock = clock
         self._wall_clock = wall_clock
-        self._cache: dict[str, tuple[float, ApiKeyRecord | None]] = {}
+        self._cache: dict[str, tuple[float, ApiKeyRecord]] = {}
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._negative_entries = negative_entries
         self._last_used: dict[int, datetime] = {}
         self._lock = threading.Lock()
 
@@ -62,13 +70,7 @@ class KeyAuthenticator:
         if secret is None or secret == "":
             raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
         digest = hash_key(secret)
-        cached = self._cache.get(digest)
-        now = self._clock()
-        if cached is not None and cached[0] > now:
-            record = cached[1]
-        else:
-            record = await anyio.to_thread.run_sync(self._store.key_by_hash, digest)
-            self._cache[digest] = (now + self._ttl, record)
+        record = await self._record(digest)
         wall = self._wall_clock()
         if record is None or not record.active:
             raise AuthenticationFailed("Incorrect API key provided.")
@@ -81,6 +83,34 @@ class KeyAuthenticator:
             key_name=record.name,
             models=None if record.models is None else frozenset(record.models),
         )
+
+    async def _record(self, digest: str) -> ApiKeyRecord | None:
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        unknown_until = self._unknown.get(digest)
+        if unknown_until is not None and unknown_until > now:
+            self._unknown.move_to_end(digest)
+            return None
+        record = await anyio.to_thread.run_sync(self._store.key_by_hash, digest)
+        if record is None:
+            self._cache.pop(digest, None)
+            self._remember_unknown(digest, now + self._ttl)
+        else:
+            self._unknown.pop(digest, None)
+            self._cache[digest] = (now + self._ttl, record)
+        return record
+
+    def _remember_unknown(self, digest: str, until: float) -> None:
+        self._unknown[digest] = until
+        self._unknown.move_to_end(digest)
+        while len(self._unknown) > self._negative_entries:
+            self._unknown.popitem(last=False)
+
+    def unknown_entries(self) -> int:
+        """How many unknown secrets are remembered now (bounded by ``negative_entries``)."""
+        return len(self._unknown)
 
     def take_last_used(self) -> dict[int, datetime]:
         """Hand over (and forget) the last-used times recorded since the previous call."""

@@ -17,3 +17,10 @@ _WITHHELD: dict[type[e.ImagegateError], str] = {
 def public_message(error: e.ImagegateError) -> str:
     """The text to show the client for ``error``."""
     return _WITHHELD.get(type(error), error.message)
+
+
+def retry_after_of(error: e.ImagegateError) -> float | None:
+    """Seconds the client should wait before retrying, when the error says (a provider's or the gateway's own)."""
+    if isinstance(error, (e.ProviderError, e.GatewayUnavailable)):
+        return error.retry_after
+    return None

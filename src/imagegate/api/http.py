@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
@@ -62,24 +62,32 @@ def speaks_google(request: Request) -> bool:
     return request.headers.get("x-goog-api-key") is not None or request.query_params.get("key") is not None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (before reading it all) anything over ``limit`` bytes."""
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+
+
+async def body_chunks(request: Request, limit: int) -> AsyncGenerator[bytes]:
+    """The request body as it arrives, refusing a declared length over ``limit`` before reading
+    and stopping at ``limit`` bytes when the length was not declared (chunked)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-    chunks: list[bytes] = []
+        raise _too_large(limit)
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise PayloadTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
-            chunks.append(chunk)
+                raise _too_large(limit)
+            yield chunk
     except ClientDisconnect:
         # The client's own doing (a reset mid-upload): one line, no traceback.
         log.info("client disconnected during upload path=%s bytes_read=%d", request.url.path, size)
         raise ClientGone("The client disconnected while sending the request body.") from None
-    body = b"".join(chunks)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refusing (before reading it all) anything over ``limit`` bytes."""
+    body = b"".join([chunk async for chunk in body_chunks(request, limit)])
     # Cache it where Starlette looks, so later readers (multipart parsing) see the same bytes.
     request._body = body
     return body

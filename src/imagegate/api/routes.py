@@ -7,17 +7,27 @@ dialects is made here, so neither dialect package imports the other.
 
 from __future__ import annotations
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
 from imagegate.api.admin import keys as admin_keys
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
+from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini
 from imagegate.api.http import speaks_google
+from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
 from imagegate.api.public import estimate, feedback, pricing
+from imagegate.domain.errors import ImagegateError
+
+# Endpoints whose bodies carry images (the dialects' generate/edit calls); every other endpoint takes
+# a small JSON body at most.
+_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
+_GOOGLE_ACTION_PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
 async def list_models(request: Request) -> Response:
@@ -48,3 +58,28 @@ def all_routes() -> list[BaseRoute]:
         *pricing.routes,
         *estimate.routes,
     ]
+
+
+def carries_images(scope: Scope) -> bool:
+    """Whether this request is a dialect's image call (large bodies allowed, counted in the in-flight budget)."""
+    if scope.get("method") != "POST":
+        return False
+    path: str = scope["path"]
+    return path in _IMAGE_PATHS or path.startswith(_GOOGLE_ACTION_PREFIXES)
+
+
+def _google_dialect(scope: Scope) -> bool:
+    path: str = scope["path"]
+    if path.startswith("/v1beta/"):
+        return True
+    if path.startswith("/v1/models/") and scope.get("method") == "POST":
+        return True  # only Google's :generateContent / :predict are POSTed there
+    headers = Headers(scope=scope)
+    return headers.get("x-goog-api-key") is not None or b"key=" in scope.get("query_string", b"")
+
+
+def dialect_error_response(scope: Scope, error: ImagegateError, request_id: str) -> Response:
+    """An error for a request no endpoint has answered yet (refused at the edge), in its client's dialect."""
+    if _google_dialect(scope):
+        return google_errors.error_response(error, request_id)
+    return openai_errors.error_response(error, request_id)

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
 
 from imagegate.app import build_runtime, create_app
 from imagegate.config.file import GatewayConfig, load_config
@@ -36,9 +37,13 @@ def url_of(sock: socket.socket, host: str) -> str:
 
 
 def uvicorn_config(
-    app: Callable[..., Any] | str, *, log_level: str, workers: int = 1, factory: bool = False
+    app: Callable[..., Any] | str, *, log_level: str, grace_s: float, workers: int = 1, factory: bool = False
 ) -> uvicorn.Config:
-    """The server settings imagegate runs with (uvloop + httptools when installed)."""
+    """The server settings imagegate runs with (uvloop + httptools when installed).
+
+    ``grace_s``: on SIGTERM, how long requests in flight may still run; what runs after that is
+    cancelled and answered 503 in its dialect (``api/edge.py``).
+    """
     return uvicorn.Config(
         app,
         log_level=log_level,
@@ -48,23 +53,27 @@ def uvicorn_config(
         timeout_keep_alive=75,
         access_log=log_level == "debug",
         server_header=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=max(1, round(grace_s)),
     )
 
 
 def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket, *, workers: int = 1) -> None:
     """Serve until interrupted. With several workers each builds its own runtime from the env."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    grace_s = settings.shutdown_grace_s
     if workers > 1:
         server_config = uvicorn_config(
-            "imagegate.cli.server:app_from_env", log_level=settings.log_level, workers=workers, factory=True
+            "imagegate.cli.server:app_from_env",
+            log_level=settings.log_level,
+            grace_s=grace_s,
+            workers=workers,
+            factory=True,
         )
-        from uvicorn.supervisors import Multiprocess
-
+        # uvicorn >= 0.34: the supervisor builds each worker's Server itself (no ``target``).
         Multiprocess(server_config, sockets=[sock]).run()
         return
     app = create_app(build_runtime(settings, config))
-    uvicorn.Server(uvicorn_config(app, log_level=settings.log_level)).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, log_level=settings.log_level, grace_s=grace_s)).run(sockets=[sock])
 
 
 def app_from_env() -> Starlette:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     # Run smoke checks of every route this often, in this server; None or 0: never (the default,
     # as each check is a real, billed request).
     smoke_interval_s: float | None = None
+
+    # The HTTP edge (docs/reliability.md, "Limits and memory"). Image calls served at once, and the
+    # request bytes they may hold together; past either: 503 + Retry-After.
+    max_inflight_requests: int = Field(default=256, gt=0)
+    max_inflight_body_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    # On SIGTERM, requests in flight may finish for this long (routes time out at 300 s by default);
+    # what still runs then is answered 503 in its dialect.
+    shutdown_grace_s: float = Field(default=300.0, ge=0)
+    # Unknown keys remembered as unknown (each for auth_cache_ttl_s), least recently used evicted.
+    auth_negative_cache_entries: int = Field(default=10_000, gt=0)
+    # Whether GET /api/pricing shows live route health (status, last check) to callers without a key.
+    public_route_health: bool = False
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""

@@ -9,6 +9,7 @@
     │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
     │   ├── PayloadTooLarge             413, body over the configured limit
     │   └── ClientGone                  the client hung up (nothing is sent back)
+    ├── GatewayUnavailable              503 + ``retry_after``: the gateway itself is busy or shutting down
     └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
         ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
         ├── ProviderAuthentication      the route's provider credential was refused (a gateway misconfiguration)
@@ -75,6 +76,17 @@ class ClientGone(ClientError):
     """The client disconnected; the answer is rendered only for the log (nobody reads it)."""
 
     code = "client_disconnected"
+
+
+class GatewayUnavailable(ImagegateError):
+    """The gateway refuses work for now (in-flight budget spent, or draining for shutdown); no provider was paid."""
+
+    code = "gateway_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ModelRetired(ClientError):

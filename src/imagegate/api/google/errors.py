@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from imagegate.api.error_messages import public_message
+from imagegate.api.error_messages import public_message, retry_after_of
 from imagegate.domain import errors as e
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -27,7 +27,8 @@ DOMAIN = "imagegate"
 _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelRetired, 404, "NOT_FOUND"),
     (e.ModelNotFound, 404, "NOT_FOUND"),
-    (e.PayloadTooLarge, 400, "INVALID_ARGUMENT"),
+    (e.PayloadTooLarge, 413, "INVALID_ARGUMENT"),
+    (e.GatewayUnavailable, 503, "UNAVAILABLE"),
     (e.InvalidRequest, 400, "INVALID_ARGUMENT"),
     (e.AuthenticationFailed, 400, "INVALID_ARGUMENT"),
     (e.PermissionDenied, 403, "PERMISSION_DENIED"),
@@ -68,8 +69,9 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
         details.append({"@type": ERROR_INFO, "reason": error.code.upper(), "domain": DOMAIN, "metadata": metadata})
     if isinstance(error, e.ModelRetired) and error.replacement is not None:
         metadata["replacement"] = error.replacement
-    if isinstance(error, e.ProviderError) and error.retry_after is not None:
-        details.append({"@type": RETRY_INFO, "retryDelay": _retry_delay(error.retry_after)})
+    retry_after = retry_after_of(error)
+    if retry_after is not None:
+        details.append({"@type": RETRY_INFO, "retryDelay": _retry_delay(retry_after)})
     return status, {"error": {"code": status, "message": message, "status": rpc, "details": details}}
 
 
@@ -83,10 +85,11 @@ def missing_key_status_and_body() -> tuple[int, dict[str, Any]]:
 
 
 def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
-    """``x-request-id`` and, for a rate limit, ``Retry-After`` (whole seconds)."""
+    """``x-request-id`` and, for a rate limit or a busy gateway, ``Retry-After`` (whole seconds)."""
     headers = {"x-request-id": request_id}
-    if isinstance(error, e.ProviderError) and error.retry_after is not None:
-        headers["retry-after"] = str(max(1, round(error.retry_after)))
+    retry_after = retry_after_of(error)
+    if retry_after is not None:
+        headers["retry-after"] = str(max(1, round(retry_after)))
     return headers
 
 

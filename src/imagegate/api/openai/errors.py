@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from imagegate.api.error_messages import public_message
+from imagegate.api.error_messages import public_message, retry_after_of
 from imagegate.domain import errors as e
 
 # (HTTP status, OpenAI error type) per domain class; the most specific class wins.
@@ -15,7 +15,8 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelNotFound, 400, "invalid_request_error"),
     (e.ModelRetired, 410, "invalid_request_error"),  # shut down; the message names the replacement
     (e.InvalidRequest, 400, "invalid_request_error"),
-    (e.PayloadTooLarge, 400, "invalid_request_error"),
+    (e.PayloadTooLarge, 413, "invalid_request_error"),
+    (e.GatewayUnavailable, 503, "server_error"),
     (e.AuthenticationFailed, 401, "invalid_request_error"),
     (e.PermissionDenied, 403, "permission_error"),
     (e.ModerationBlocked, 400, "image_generation_user_error"),
@@ -58,9 +59,10 @@ def error_response(error: e.ImagegateError, request_id: str) -> Response:
     """A complete OpenAI-dialect error response, with ``x-request-id`` and retry hints."""
     status, body = error_status_and_body(error)
     headers = {"x-request-id": request_id}
-    if isinstance(error, e.ProviderError) and error.retry_after is not None:
-        headers["retry-after"] = str(max(1, round(error.retry_after)))
-        headers["retry-after-ms"] = str(int(error.retry_after * 1000))
+    retry_after = retry_after_of(error)
+    if retry_after is not None:
+        headers["retry-after"] = str(max(1, round(retry_after)))
+        headers["retry-after-ms"] = str(int(retry_after * 1000))
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 

@@ -7,9 +7,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from imagegate.api.http import read_body
+from imagegate.api.http import body_chunks, read_body
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.service.gateway import RequestLimits
@@ -127,16 +128,43 @@ async def _upload(part: UploadFile, param: str, limits: RequestLimits) -> InputI
     return InputImage(data=data, filename=part.filename, content_type=part.content_type)
 
 
+class _TerminatedMultipart(MultiPartParser):
+    """Starlette's streaming multipart parser, noting whether the closing boundary arrived."""
+
+    terminated = False
+
+    def on_end(self) -> None:
+        self.terminated = True
+
+
+async def _read_form(request: Request, limits: RequestLimits) -> FormData:
+    """The multipart form, parsed as the body arrives (file parts spool to disk past 1 MB), never
+    buffering more than ``max_body_bytes``; a body cut off before its closing boundary is refused."""
+    parser = _TerminatedMultipart(
+        request.headers,
+        body_chunks(request, limits.max_body_bytes),
+        max_files=256,
+        max_fields=200,
+        max_part_size=1024 * 1024,
+    )
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise InvalidRequest(f"We could not parse the multipart body of your request: {exc.message}") from None
+    if not parser.terminated:
+        await form.close()
+        raise InvalidRequest(
+            "The multipart body of your request ends before its closing boundary: it was cut off or is malformed."
+        )
+    return form
+
+
 async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
     """A ``POST /v1/images/edits`` multipart body (``image[]`` parts and/or ``image``, ``mask``)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise InvalidRequest("Image edits must be sent as multipart/form-data.")
-    await read_body(request, limits.max_body_bytes)
-    try:
-        form: FormData = await request.form(max_files=256, max_fields=200, max_part_size=1024 * 1024)
-    except Exception as exc:
-        raise InvalidRequest(f"We could not parse the multipart body of your request: {exc}") from None
+    form = await _read_form(request, limits)
     try:
         fields: dict[str, Any] = {}
         parts: list[UploadFile] = []

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.http import bearer_token, new_request_id
+from imagegate.api.http import bearer_token, new_request_id, read_body
 from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.estimate import EstimateSpec, compare
@@ -42,9 +42,7 @@ async def post_estimate(request: Request) -> Response:
 
 
 async def _parse(request: Request) -> EstimateSpec:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidRequest("The estimate body is too large.", param=None)
+    raw = await read_body(request, MAX_BODY_BYTES)
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -12,6 +12,9 @@ Two views in one document (docs/pricing.md, "Pricing API"):
   from New API's ``/api/pricing``, one ``data`` row per served alias.
 
 Public by default (prices are not secrets); ``IMAGEGATE_PUBLIC_PRICING=false`` requires a key.
+Live route health (smoke verdicts, this replica's traffic) is operational detail: without a key,
+rows show only what the catalog says (``unknown``, or ``retired`` past the shutdown date) unless
+``IMAGEGATE_PUBLIC_ROUTE_HEALTH=true``.
 """
 
 from __future__ import annotations
@@ -82,16 +85,19 @@ def pricing_document(
 
 
 async def get_pricing(request: Request) -> Response:
-    """``GET /api/pricing``."""
+    """``GET /api/pricing``; live route health only for a caller with a key, unless made public."""
     state = request.app.state
-    if not state.public_pricing:
+    keyed = False
+    if not state.public_pricing or not state.public_route_health:
         try:
             await state.gateway.authenticate(bearer_token(request))
+            keyed = True
         except ImagegateError as error:
-            return error_response(error, new_request_id())
+            if not state.public_pricing:
+                return error_response(error, new_request_id())
     routing = getattr(state, "routing", None)
     statuses = None
-    if routing is not None:
+    if routing is not None and (keyed or state.public_route_health):
         health = getattr(getattr(state, "runtime", None), "health", None)
         statuses = await anyio.to_thread.run_sync(routing.statuses, health)
     document = pricing_document(state.catalog, state.gateway.routes, state.today(), statuses)

@@ -1,0 +1,176 @@
+"""Gateway memory under load: peak RSS with many large generations and with large edits in flight.
+
+Each scenario runs against a fresh gateway process (so its peak RSS, VmHWM, is that scenario's
+alone) in front of the sandbox, with the client as a third process:
+
+- ``generations``: 64 concurrent ``gpt-image-2`` generations at 3840x2160, quality high;
+- ``edits``: 8 concurrent edits, each uploading one ~27 MB PNG.
+
+    python bench/memory.py [--generations 64] [--edits 8] [--edit-mib 27] [--fixed-image-bytes N]
+
+Prints, per scenario, the gateway's RSS when idle (after one warm-up request), its peak RSS, and
+the peak per request in flight above idle. The budget settings are raised out of the way, so the
+figures show what the requests themselves hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+from gateway_overhead import free_port, peak_rss_mib, wait_ready
+from PIL import Image
+
+Request = tuple[str, aiohttp.FormData | bytes]
+GENERATION = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "3840x2160", "quality": "high"}
+
+
+def current_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def noise_png(mib: int) -> bytes:
+    """A PNG of random pixels (incompressible), about ``mib`` MiB."""
+    side = int((mib * 1024 * 1024 / 3) ** 0.5)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, format="PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+@contextmanager
+def gateway_process(exe: list[str], env: dict[str, str], config: Path) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*exe, "serve", "--config", str(config), "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def post_all(requests: list[Request], key: str) -> int:
+    """Send every request at once; the size of the largest answer."""
+    headers = {"authorization": f"Bearer {key}"}
+    connector = aiohttp.TCPConnector(limit=len(requests))
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as client:
+
+        async def one(url: str, data: aiohttp.FormData | bytes) -> int:
+            extra = {"content-type": "application/json"} if isinstance(data, bytes) else {}
+            async with client.post(url, data=data, headers={**headers, **extra}) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"bad answer: {response.status} {body[:300]!r}")
+                return len(body)
+
+        return max(await asyncio.gather(*(one(url, data) for url, data in requests)))
+
+
+def edit_form(image: bytes) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("model", "gpt-image-2")
+    form.add_field("prompt", "add a red hat")
+    form.add_field("size", "1024x1024")
+    form.add_field("quality", "low")
+    form.add_field("image", image, filename="big.png", content_type="image/png")
+    return form
+
+
+def scenario(
+    name: str, exe: list[str], env: dict[str, str], config: Path, key: str, build: Callable[[str], list[Request]]
+) -> None:
+    with gateway_process(exe, env, config) as (url, pid):
+        asyncio.run(post_all(build(url)[:1], key))  # warm-up: one request alone
+        idle = current_rss_mib(pid)
+        requests = build(url)
+        answer = asyncio.run(post_all(requests, key))
+        peak = peak_rss_mib(pid)
+    per_request = (peak - idle) / len(requests)
+    print(
+        f"{name}: {len(requests)} concurrent -> gateway idle {idle:.0f} MiB, peak {peak:.0f} MiB "
+        f"({per_request:.1f} MiB per request in flight; answers of {answer / 1024 / 1024:.1f} MiB)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generations", type=int, default=64)
+    parser.add_argument("--edits", type=int, default=8)
+    parser.add_argument("--edit-mib", type=int, default=27)
+    parser.add_argument(
+        "--fixed-image-bytes",
+        type=int,
+        default=None,
+        help="Sandbox benchmark mode: every generation answers with a pre-encoded body this large "
+        "(the sandbox's own 4K render compresses to ~0.3 MB; a photo-like 4K PNG is ~10-20 MB).",
+    )
+    args = parser.parse_args()
+
+    exe = [sys.executable, "-m", "imagegate.cli"]
+    workdir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
+    env = {
+        **os.environ,
+        "IMAGEGATE_DATA_DIR": str(workdir),
+        "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+        "IMAGEGATE_LOG_LEVEL": "warning",
+        # Out of the way: this measures what the requests hold, not the budget's refusals.
+        "IMAGEGATE_MAX_INFLIGHT_REQUESTS": "100000",
+        "IMAGEGATE_MAX_INFLIGHT_BODY_BYTES": str(1 << 40),
+    }
+    up_port = free_port()
+    fixed = [] if args.fixed_image_bytes is None else ["--fixed-image-bytes", str(args.fixed_image_bytes)]
+    upstream = subprocess.Popen([*exe, "sandbox", "--port", str(up_port), *fixed], env=env)
+    config = workdir / "bench.yaml"
+    config.write_text(
+        "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
+        f"        base_url: http://127.0.0.1:{up_port}/v1\n        api_key: sk-bench\n"
+    )
+    key = json.loads(
+        subprocess.run(
+            [*exe, "keys", "create", "--name", "bench", "--json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )["key"]
+    image = noise_png(args.edit_mib)
+    print(f"edit upload: {len(image) / 1024 / 1024:.1f} MiB PNG", flush=True)
+    generation = json.dumps(GENERATION).encode()
+    try:
+        wait_ready(f"http://127.0.0.1:{up_port}/healthz")
+        scenario(
+            "generations 3840x2160 high",
+            exe,
+            env,
+            config,
+            key,
+            lambda url: [(f"{url}/v1/images/generations", generation)] * args.generations,
+        )
+        scenario(
+            f"edits {args.edit_mib} MiB",
+            exe,
+            env,
+            config,
+            key,
+            lambda url: [(f"{url}/v1/images/edits", edit_form(image)) for _ in range(args.edits)],
+        )
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
