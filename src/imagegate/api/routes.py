@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 from imagegate.api.admin import keys as admin_keys
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
-from imagegate.api.google import gemini
+from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
 from imagegate.api.openai import images as openai_images
 from imagegate.api.public import estimate, feedback, pricing
@@ -41,6 +41,7 @@ def all_routes() -> list[BaseRoute]:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
+        *vertex.routes,
         *admin_keys.routes,
         *admin_routes.routes,
         *admin_report.routes,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from imagegate.api.google.errors import error_response, missing_key_response
 from imagegate.api.google.imagen_parse import DIALECT, parse_predict
+from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
 from imagegate.api.http import google_api_key, new_request_id
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers
@@ -49,13 +50,13 @@ def filtered_body(error: ModerationBlocked) -> bytes:
     return orjson.dumps({"predictions": [{"raiFilteredReason": error.message}]})
 
 
-async def predict(request: Request, model: str) -> Response:
+async def predict(request: Request, model: str, surface: GoogleSurface = GEMINI_API) -> Response:
     """One ``:predict`` call, through the shared pipeline."""
     request_id = new_request_id()
     gateway: Gateway = request.app.state.gateway
     secret = google_api_key(request)
     if secret is None:
-        return missing_key_response(request_id)
+        return missing_key_response(request_id, surface)
     try:
         principal = await gateway.authenticate(secret)
         image_request = await parse_predict(request, model, limits=gateway.limits)
@@ -65,6 +66,6 @@ async def predict(request: Request, model: str) -> Response:
     except ModerationBlocked as error:
         return Response(filtered_body(error), media_type="application/json", headers={"x-request-id": request_id})
     except ImagegateError as error:
-        return error_response(error, request_id)
-    headers = served_headers(served, request_id, models_path=f"/{request.url.path.strip('/').split('/')[0]}/models/")
+        return error_response(error, request_id, surface)
+    headers = served_headers(served, request_id, models_path=models_path(request))
     return Response(render_result(served), headers=headers, media_type="application/json")
