@@ -51,9 +51,7 @@ def _retry_delay(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
-def error_status_and_body(
-    error: e.ImagegateError, surface: GoogleSurface = GEMINI_API
-) -> tuple[int, dict[str, Any]]:
+def error_status_and_body(error: e.ImagegateError, surface: GoogleSurface = GEMINI_API) -> tuple[int, dict[str, Any]]:
     """The HTTP status and Google-shaped body for a domain error, as ``surface`` answers it."""
     status, rpc = 500, "INTERNAL"
     for cls, shape_status, shape_rpc in _SHAPES:
