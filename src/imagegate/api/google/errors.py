@@ -4,6 +4,8 @@
 as the Gemini API answers and google-genai's ``errors.APIError`` reads (``code``, ``status``,
 ``message``). A rate limit carries ``google.rpc.RetryInfo.retryDelay`` (where Google puts it) as
 well as ``Retry-After``; a refused key carries ``google.rpc.ErrorInfo`` reason ``API_KEY_INVALID``.
+How a missing or refused key is answered depends on the API the client believes it calls (the Gemini
+API or Vertex AI): see ``api/google/surface``.
 
 Safety outcomes are not errors in these dialects: they are HTTP 200 answers, built by the
 dialect's renderer (``gemini_render.blocked_body``), not here.
