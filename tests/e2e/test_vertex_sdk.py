@@ -28,6 +28,8 @@ from tests.support.google import gemini_charge
 PROJECT = "my-project"
 LOCATION = "us-central1"
 MODELS = f"projects/{PROJECT}/locations/{LOCATION}/publishers/google/models"
+# google-genai warns that generate_images (Imagen) is deprecated; these tests exercise it on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:The generate_images method is deprecated")
 
 
 @pytest.fixture(autouse=True)
