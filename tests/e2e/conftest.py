@@ -11,7 +11,7 @@ from google.genai import types
 
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway
-from tests.support.google import TODAY, google_models_config
+from tests.support.google import BEFORE_IMAGEN_SHUTDOWN, TODAY, google_models_config
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,15 @@ def google_gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -
     """A gateway whose aliases reach the sandbox as Gemini, Imagen and OpenAI; today is 2026-11-21."""
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("google-gateway") / "imagegate.db")
     with running_gateway(engine, google_models_config(sandbox_url), today=lambda: TODAY) as handle:
+        yield handle
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def legacy_gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]:
+    """The same aliases, on 2026-08-01: Imagen 4 is deprecated but still live."""
+    engine = migrated_sqlite_engine(tmp_path_factory.mktemp("legacy") / "imagegate.db")
+    with running_gateway(engine, google_models_config(sandbox_url), today=lambda: BEFORE_IMAGEN_SHUTDOWN) as handle:
         yield handle
     engine.dispose()
 

@@ -21,16 +21,7 @@ from PIL import Image
 from imagegate.sandbox import SandboxConfig, running_sandbox
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway
-from tests.support.google import BEFORE_IMAGEN_SHUTDOWN, TODAY, gemini_charge, google_models_config
-
-
-@pytest.fixture(scope="module")
-def legacy_gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]:
-    """The same aliases, on 2026-08-01: Imagen 4 is deprecated but still live."""
-    engine = migrated_sqlite_engine(tmp_path_factory.mktemp("legacy") / "imagegate.db")
-    with running_gateway(engine, google_models_config(sandbox_url), today=lambda: BEFORE_IMAGEN_SHUTDOWN) as handle:
-        yield handle
-    engine.dispose()
+from tests.support.google import BEFORE_IMAGEN_SHUTDOWN, TODAY, gemini_charge
 
 
 def _predict(gateway: GatewayHandle, key: str, parameters: dict | None = None, text: str = "a fox") -> httpx.Response:

@@ -17,7 +17,7 @@ from imagegate.api.admin import keys as admin_keys
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
 from imagegate.api.google import errors as google_errors
-from imagegate.api.google import gemini
+from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
@@ -51,6 +51,7 @@ def all_routes() -> list[BaseRoute]:
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
+        *vertex.routes,
         *admin_keys.routes,
         *admin_routes.routes,
         *admin_report.routes,

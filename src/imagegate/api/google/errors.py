@@ -4,6 +4,8 @@
 as the Gemini API answers and google-genai's ``errors.APIError`` reads (``code``, ``status``,
 ``message``). A rate limit carries ``google.rpc.RetryInfo.retryDelay`` (where Google puts it) as
 well as ``Retry-After``; a refused key carries ``google.rpc.ErrorInfo`` reason ``API_KEY_INVALID``.
+How a missing or refused key is answered depends on the API the client believes it calls (the Gemini
+API or Vertex AI): see ``api/google/surface``.
 
 Safety outcomes are not errors in these dialects: they are HTTP 200 answers, built by the
 dialect's renderer (``gemini_render.blocked_body``), not here.
@@ -17,6 +19,7 @@ import orjson
 from starlette.responses import Response
 
 from imagegate.api.error_messages import public_message, retry_after_of
+from imagegate.api.google.surface import GEMINI_API, GoogleSurface
 from imagegate.domain import errors as e
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -51,13 +54,15 @@ def _retry_delay(seconds: float) -> str:
     return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
-def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]:
-    """The HTTP status and Google-shaped body for a domain error."""
+def error_status_and_body(error: e.ImagegateError, surface: GoogleSurface = GEMINI_API) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and Google-shaped body for a domain error, as ``surface`` answers it."""
     status, rpc = 500, "INTERNAL"
     for cls, shape_status, shape_rpc in _SHAPES:
         if isinstance(error, cls):
             status, rpc = shape_status, shape_rpc
             break
+    if isinstance(error, e.AuthenticationFailed):
+        status, rpc = surface.refused_key_status, surface.refused_key_rpc
     message = public_message(error)
     details: list[dict[str, Any]] = []
     metadata: dict[str, str] = {}
@@ -75,13 +80,10 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
     return status, {"error": {"code": status, "message": message, "status": rpc, "details": details}}
 
 
-def missing_key_status_and_body() -> tuple[int, dict[str, Any]]:
-    """Google's answer to a call without any key: 403 ``PERMISSION_DENIED``."""
-    message = (
-        "Method doesn't allow unregistered callers (callers without established identity). "
-        "Send your imagegate key in the x-goog-api-key header or the key query parameter."
-    )
-    return 403, {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED"}}
+def missing_key_status_and_body(surface: GoogleSurface = GEMINI_API) -> tuple[int, dict[str, Any]]:
+    """Google's answer to a call without any key (the Gemini API: 403 ``PERMISSION_DENIED``)."""
+    answer = surface.missing_key
+    return answer.status, {"error": {"code": answer.status, "message": answer.message, "status": answer.rpc}}
 
 
 def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
@@ -93,17 +95,17 @@ def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
     return headers
 
 
-def error_response(error: e.ImagegateError, request_id: str) -> Response:
+def error_response(error: e.ImagegateError, request_id: str, surface: GoogleSurface = GEMINI_API) -> Response:
     """A complete Google-dialect error response."""
-    status, body = error_status_and_body(error)
+    status, body = error_status_and_body(error, surface)
     return Response(
         orjson.dumps(body), status_code=status, headers=error_headers(error, request_id), media_type="application/json"
     )
 
 
-def missing_key_response(request_id: str) -> Response:
-    """The 403 for a request that presented no key at all."""
-    status, body = missing_key_status_and_body()
+def missing_key_response(request_id: str, surface: GoogleSurface = GEMINI_API) -> Response:
+    """The answer to a request that presented no key at all."""
+    status, body = missing_key_status_and_body(surface)
     return Response(
         orjson.dumps(body), status_code=status, headers={"x-request-id": request_id}, media_type="application/json"
     )

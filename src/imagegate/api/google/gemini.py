@@ -21,6 +21,7 @@ from imagegate.api.google import imagen
 from imagegate.api.google.errors import error_response, missing_key_response, stream_error_frame
 from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
+from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
 from imagegate.api.http import google_api_key, new_request_id, while_connected
 from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
@@ -36,31 +37,29 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
-def models_path(request: Request) -> str:
-    """``/v1beta/models/`` or ``/v1/models/``: where this client's API version lists models."""
-    return f"/{request.url.path.strip('/').split('/')[0]}/models/"
-
-
-async def model_action(request: Request) -> Response:
+async def model_action(request: Request, surface: GoogleSurface = GEMINI_API) -> Response:
     """``POST /{version}/models/{model}:{method}``: dispatch on the method after the last colon."""
     model, _, method = request.path_params["target"].rpartition(":")
     if method == "predict":
-        return await imagen.predict(request, model)
+        return await imagen.predict(request, model, surface)
     if method in ("generateContent", "streamGenerateContent"):
-        return await generate_content(request, model, stream=method == "streamGenerateContent")
+        return await generate_content(request, model, stream=method == "streamGenerateContent", surface=surface)
     return error_response(
         InvalidRequest(f"Method '{method}' is not served here; use generateContent, streamGenerateContent or predict."),
         new_request_id(),
+        surface,
     )
 
 
-async def generate_content(request: Request, model: str, *, stream: bool) -> Response:
+async def generate_content(
+    request: Request, model: str, *, stream: bool, surface: GoogleSurface = GEMINI_API
+) -> Response:
     """One ``generateContent`` / ``streamGenerateContent`` call, through the shared pipeline."""
     request_id = new_request_id()
     gateway = _gateway(request)
     secret = google_api_key(request)
     if secret is None:
-        return missing_key_response(request_id)
+        return missing_key_response(request_id, surface)
     try:
         if stream and request.query_params.get("alt") != "sse":
             raise InvalidRequest(
@@ -73,14 +72,20 @@ async def generate_content(request: Request, model: str, *, stream: bool) -> Res
             gateway,
             principal,
             image_request,
-            lambda: _serve(request, gateway, principal, image_request, model, request_id),
+            lambda: _serve(request, gateway, principal, image_request, model, request_id, surface),
         )
     except ImagegateError as error:
-        return error_response(error, request_id)
+        return error_response(error, request_id, surface)
 
 
 async def _serve(
-    request: Request, gateway: Gateway, principal: Principal, image_request: ImageRequest, model: str, request_id: str
+    request: Request,
+    gateway: Gateway,
+    principal: Principal,
+    image_request: ImageRequest,
+    model: str,
+    request_id: str,
+    surface: GoogleSurface,
 ) -> Response:
     stream = image_request.stream
     try:
@@ -100,7 +105,7 @@ async def _serve(
             if stream:
                 return sse_response([sse(body)], headers)
             return Response(body, media_type="application/json", headers=headers)
-        return error_response(error, request_id)
+        return error_response(error, request_id, surface)
     headers = served_headers(served, request_id, models_path=models_path(request))
     if stream:
         frames: Iterator[bytes] = emulated_frames(served, model=model, response_id=request_id)
@@ -110,52 +115,41 @@ async def _serve(
     )
 
 
-def _model_entry(name: str, description: str | None) -> dict[str, object]:
-    entry: dict[str, object] = {
-        "name": f"models/{name}",
-        "baseModelId": name,
-        "version": "imagegate",
-        "displayName": name,
-        "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "predict"],
-    }
-    if description is not None:
-        entry["description"] = description
-    return entry
-
-
-async def list_models(request: Request) -> Response:
+async def list_models(request: Request, surface: GoogleSurface = GEMINI_API) -> Response:
     """``GET /{version}/models``: the aliases this key may use, in Google's ``ListModels`` shape."""
     request_id = new_request_id()
     gateway = _gateway(request)
     secret = google_api_key(request)
     if secret is None:
-        return missing_key_response(request_id)
+        return missing_key_response(request_id, surface)
     try:
         principal = await gateway.authenticate(secret)
     except ImagegateError as error:
-        return error_response(error, request_id)
-    models = [_model_entry(alias.name, alias.description) for alias in gateway.visible_aliases(principal)]
+        return error_response(error, request_id, surface)
+    models = [surface.model_entry(alias.name, alias.description) for alias in gateway.visible_aliases(principal)]
     return Response(
-        orjson.dumps({"models": models}), media_type="application/json", headers={"x-request-id": request_id}
+        orjson.dumps({surface.models_field: models}),
+        media_type="application/json",
+        headers={"x-request-id": request_id},
     )
 
 
-async def get_model(request: Request) -> Response:
+async def get_model(request: Request, surface: GoogleSurface = GEMINI_API) -> Response:
     """``GET /v1beta/models/{model}``: one alias, Google's ``Model`` shape (404 ``NOT_FOUND`` otherwise)."""
     request_id = new_request_id()
     gateway = _gateway(request)
     secret = google_api_key(request)
     if secret is None:
-        return missing_key_response(request_id)
+        return missing_key_response(request_id, surface)
     name = request.path_params["target"].removeprefix("models/")
     try:
         principal = await gateway.authenticate(secret)
         alias = gateway.routes.resolve(name)
         principal.check_model(alias.name)
     except ImagegateError as error:
-        return error_response(error, request_id)
+        return error_response(error, request_id, surface)
     return Response(
-        orjson.dumps(_model_entry(alias.name, alias.description)),
+        orjson.dumps(surface.model_entry(alias.name, alias.description)),
         media_type="application/json",
         headers={"x-request-id": request_id},
     )

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from imagegate.accounting.auth import Principal
 from imagegate.api.google.errors import error_response, missing_key_response
 from imagegate.api.google.imagen_parse import DIALECT, parse_predict
+from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
 from imagegate.api.http import google_api_key, new_request_id, while_connected
 from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
@@ -53,13 +54,13 @@ def filtered_body(error: ModerationBlocked) -> bytes:
     return orjson.dumps({"predictions": [{"raiFilteredReason": error.message}]})
 
 
-async def predict(request: Request, model: str) -> Response:
+async def predict(request: Request, model: str, surface: GoogleSurface = GEMINI_API) -> Response:
     """One ``:predict`` call, through the shared pipeline."""
     request_id = new_request_id()
     gateway: Gateway = request.app.state.gateway
     secret = google_api_key(request)
     if secret is None:
-        return missing_key_response(request_id)
+        return missing_key_response(request_id, surface)
     try:
         principal = await gateway.authenticate(secret)
         image_request = await parse_predict(request, model, limits=gateway.limits)
@@ -68,14 +69,19 @@ async def predict(request: Request, model: str) -> Response:
             gateway,
             principal,
             image_request,
-            lambda: _serve(request, gateway, principal, image_request, request_id),
+            lambda: _serve(request, gateway, principal, image_request, request_id, surface),
         )
     except ImagegateError as error:
-        return error_response(error, request_id)
+        return error_response(error, request_id, surface)
 
 
 async def _serve(
-    request: Request, gateway: Gateway, principal: Principal, image_request: ImageRequest, request_id: str
+    request: Request,
+    gateway: Gateway,
+    principal: Principal,
+    image_request: ImageRequest,
+    request_id: str,
+    surface: GoogleSurface,
 ) -> Response:
     try:
         plan = gateway.plan(request_id, image_request, principal)
@@ -84,6 +90,6 @@ async def _serve(
     except ModerationBlocked as error:
         return Response(filtered_body(error), media_type="application/json", headers={"x-request-id": request_id})
     except ImagegateError as error:
-        return error_response(error, request_id)
-    headers = served_headers(served, request_id, models_path=f"/{request.url.path.strip('/').split('/')[0]}/models/")
+        return error_response(error, request_id, surface)
+    headers = served_headers(served, request_id, models_path=models_path(request))
     return Response(render_result(served), headers=headers, media_type="application/json")
