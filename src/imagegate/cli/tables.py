@@ -83,11 +83,19 @@ def _columns_that_fit(width: int, columns: list[Column], rows: list[list[str]]) 
     # Names at full width read better than one more figure: columns go before any name folds.
     needed = {index: _natural_width(index, column, rows) for index, column in enumerate(columns)}
     keep = list(range(len(columns)))
-    droppable = sorted(
-        (index for index in keep if columns[index].priority > 0), key=lambda i: (-columns[i].priority, -i)
-    )
+
+    def fits(indexes: list[int]) -> bool:
+        return sum(needed[i] + COLUMN_OVERHEAD for i in indexes) + 1 <= width
+
+    droppable = sorted((i for i in keep if columns[i].priority > 0), key=lambda i: (-columns[i].priority, -i))
+    dropped = []
     for index in droppable:
-        if sum(needed[i] + COLUMN_OVERHEAD for i in keep) + 1 <= width:
+        if fits(keep):
             break
         keep.remove(index)
+        dropped.append(index)
+    # A narrow column dropped on the way may fit beside the wide one dropped after it.
+    for index in reversed(dropped):
+        if fits(sorted([*keep, index])):
+            keep = sorted([*keep, index])
     return keep

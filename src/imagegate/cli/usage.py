@@ -41,14 +41,15 @@ def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+# When and which request always show (the id is what ``--request`` takes); then what it cost.
 USAGE_COLUMNS = [
-    Column("time", priority=3),
+    Column("time (UTC)"),
     Column("request", shrink=True),
     Column("key", priority=2, shrink=True),
     Column("model", shrink=True),
     Column("route", priority=4, shrink=True),
     Column("status", shrink=True),
-    Column("images", priority=5, justify="right"),
+    Column("images", priority=3, justify="right"),
     Column("cost $", justify="right"),
     Column("ms", priority=6, justify="right"),
 ]
@@ -84,7 +85,7 @@ def usage(
         status = row["status"] if row["error_code"] is None else f"{row['status']}: {row['error_code']}"
         cells.append(
             [
-                row["created_at"][:19].replace("T", " "),
+                row["created_at"][5:19].replace("T", " "),
                 row["request_id"],
                 row["key_name"] or "",
                 row["model"],
