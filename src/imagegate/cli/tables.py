@@ -37,9 +37,14 @@ def terminal_width() -> int:
 
 
 def print_fitted(console: Console, columns: list[Column], rows: list[list[str]], **options: Any) -> None:
-    """Print :func:`fitted_table` at the terminal's width (looked up now, not when ``console`` was made)."""
+    """Print :func:`fitted_table` at the terminal's width, looked up now.
+
+    A console of exactly that width prints it: ``console`` fixed its own width when it was made
+    (and caps any wider print), which would cut the columns this table was sized to keep whole.
+    """
     width = terminal_width()
-    console.print(fitted_table(width, columns, rows, **options), width=width)
+    sized = Console(width=width, file=console.file, force_terminal=console.is_terminal, highlight=False)
+    sized.print(fitted_table(width, columns, rows, **options))
 
 
 def fitted_table(
