@@ -35,7 +35,7 @@ def imagen_route(**options) -> RouteTarget:
     )
 
 
-def plan(routes: list[RouteTarget], today: date, **fields):
+def plan(routes: list[RouteTarget], today: date, *, also_served: tuple[ModelAlias, ...] = (), **fields):
     request = ImageRequest(
         **{"operation": "generate", "model": "legacy", "prompt": "a fox", "dialect": "imagen", "n": 4, **fields}
     )
@@ -43,7 +43,7 @@ def plan(routes: list[RouteTarget], today: date, **fields):
         request_id="req_1",
         request=request,
         principal=PRINCIPAL,
-        routes=RouteTable([ModelAlias("legacy", tuple(routes))]),
+        routes=RouteTable([ModelAlias("legacy", tuple(routes)), *also_served]),
         registry=REGISTRY,
         facts=facts_from_catalog(CATALOG),
         today=today,
@@ -58,11 +58,46 @@ def test_before_shutdown_the_model_is_served_and_its_lifecycle_travels_with_the_
     assert route.lifecycle.replacement == "gemini-2.5-flash-image"
 
 
-def test_after_shutdown_the_default_is_to_refuse_naming_the_replacement():
+def gemini_route(alias: str, model: str = "gemini-2.5-flash-image") -> RouteTarget:
+    return RouteTarget(
+        name=f"{alias}-route",
+        alias=alias,
+        provider="gemini",
+        model=model,
+        base_url="https://generativelanguage.googleapis.com",
+        api_key="k",
+    )
+
+
+def test_after_shutdown_the_default_is_to_refuse_naming_the_replacement_the_gateway_serves():
+    served = ModelAlias("nano-banana", (gemini_route("nano-banana"),))
     with pytest.raises(ModelRetired) as info:
-        plan([imagen_route()], TODAY)
-    assert info.value.replacement == "gemini-2.5-flash-image" and info.value.param == "model"
-    assert "2026-08-17" in info.value.message and "gemini-2.5-flash-image" in info.value.message
+        plan([imagen_route()], TODAY, also_served=(served,))
+    assert info.value.replacement == "nano-banana" and info.value.param == "model"
+    assert "2026-08-17" in info.value.message and "Use 'nano-banana' instead." in info.value.message
+    by_name = ModelAlias("gemini-2.5-flash-image", (gemini_route("gemini-2.5-flash-image", "gemini-3-pro-image"),))
+    with pytest.raises(ModelRetired) as named:
+        plan([imagen_route()], TODAY, also_served=(by_name,))
+    assert named.value.replacement == "gemini-2.5-flash-image"
+
+
+def test_a_refusal_suggests_no_replacement_the_gateway_cannot_serve():
+    with pytest.raises(ModelRetired) as info:
+        plan(
+            [imagen_route()], TODAY, also_served=(ModelAlias("other", (gemini_route("other", "gemini-3-pro-image"),)),)
+        )
+    assert info.value.replacement is None
+    assert "gemini-2.5-flash-image" not in info.value.message and "instead" not in info.value.message
+    assert "2026-08-17" in info.value.message
+
+
+def test_keep_calls_a_shut_down_model_as_if_the_catalog_listed_no_shutdown():
+    [route] = plan([imagen_route(after_shutdown="keep")], TODAY).routes
+    assert (route.target.provider, route.target.model, route.replaced_from) == (
+        "imagen",
+        "imagen-4.0-generate-001",
+        None,
+    )
 
 
 def test_replace_calls_the_replacement_through_its_own_adapter_with_the_routes_credentials():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,9 +29,38 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+# The directory ``imagegate demo`` keeps its data in, relative to where it runs (docs/demo.md).
+LOCAL_DIR_NAME = ".imagegate"
+LOCAL_CONFIG_NAME = "imagegate.yaml"
+
+
+def local_dir(cwd: Path | None = None) -> Path:
+    """``./.imagegate``: the demo's data directory in ``cwd`` (default: the current directory)."""
+    return (Path.cwd() if cwd is None else cwd) / LOCAL_DIR_NAME
+
+
 def settings_from_env() -> Settings:
-    """Settings from ``IMAGEGATE_*``."""
-    return Settings()
+    """Settings from ``IMAGEGATE_*``; a ``./.imagegate/`` directory (the demo's) fills in what they leave unset.
+
+    When neither ``IMAGEGATE_DATA_DIR`` nor ``IMAGEGATE_DATABASE_URL`` is set and the current
+    directory holds ``.imagegate/``, that directory is the data directory, and its
+    ``imagegate.yaml`` the config unless ``IMAGEGATE_CONFIG`` is set. So ``imagegate usage``,
+    ``routes``, ``smoke`` and ``report`` run next to ``imagegate demo`` see the demo's data.
+    """
+    directory = local_dir()
+    if not directory.is_dir():
+        return Settings()
+    overrides: dict[str, Path] = {}
+    if _unset("IMAGEGATE_DATA_DIR") and _unset("IMAGEGATE_DATABASE_URL"):
+        overrides["data_dir"] = directory
+    config = directory / LOCAL_CONFIG_NAME
+    if _unset("IMAGEGATE_CONFIG") and config.is_file():
+        overrides["config"] = config
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _unset(name: str) -> bool:
+    return os.environ.get(name, "") == ""
 
 
 def config_from(path: Path | None, settings: Settings) -> GatewayConfig:

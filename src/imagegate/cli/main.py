@@ -15,6 +15,7 @@ from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
 from imagegate.cli.usage import usage
+from imagegate.config.settings import Settings
 
 app = typer.Typer(
     help="imagegate: one key and one base URL for every image-generation API.",
@@ -42,7 +43,8 @@ def serve(
     """Run the gateway."""
     from imagegate.cli.server import bind_socket, serve_forever, url_of
 
-    settings = settings_from_env()
+    # Only the environment: a production server never picks up a demo's ./.imagegate by accident.
+    settings = Settings()
     gateway_config = config_from(config, settings)
     if config is not None:
         os.environ["IMAGEGATE_CONFIG"] = str(config)
@@ -79,7 +81,7 @@ def demo(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Gateway port (0: any free port)."),
 ) -> None:
-    """Sandbox + gateway + a demo key, in one command (embedded SQLite, no provider account needed)."""
+    """Sandbox + gateway + a demo key and master key, data in ./.imagegate (no provider account needed)."""
     from imagegate.cli.demo import run_demo
 
     run_demo(host, port)

@@ -7,10 +7,10 @@ import sys
 from datetime import datetime
 
 import typer
-from rich.table import Table
 
 from imagegate.accounting.reports import DIMENSIONS
 from imagegate.cli.common import console, fail, migrated_engine, settings_from_env
+from imagegate.cli.tables import Column, print_fitted
 from imagegate.service.report import Report, build_report, figures, parse_when
 from imagegate.store.reports import SqlReportStore
 
@@ -40,50 +40,41 @@ def report(
     if as_json:
         print(json.dumps(result.as_dict(), indent=1))
         return
-    console.print(report_table(result))
+    print_fitted(console, *report_table(result), title=_title(result), sections_before=frozenset([len(result.groups)]))
 
 
-def report_table(result: Report) -> Table:
-    """The report as a rich table with a total row."""
+# Money and the group name always show; the other figures go, least useful first, on a narrow terminal.
+REPORT_FIGURES = (
+    ("requests", "requests", 3),
+    ("attempts", "attempts", 5),
+    ("failed", "failed_attempts", 4),
+    ("images", "images", 2),
+    ("accepted", "accepted", 6),
+    ("rejected", "rejected", 7),
+    ("rate", "acceptance_rate", 1),
+    ("spend $", "spend_usd", 0),
+    ("$/image", "cost_per_image_usd", 0),
+    ("$/accepted", "cost_per_accepted_image_usd", 0),
+)
+
+
+def report_table(result: Report) -> tuple[list[Column], list[list[str]]]:
+    """The report's columns and rows, the total last."""
+    columns = [Column(result.by, shrink=True)]
+    columns += [Column(heading, priority=priority, justify="right") for heading, _, priority in REPORT_FIGURES]
+    rows = [[group.group or "(none)", *_cells(figures(group))] for group in result.groups]
+    rows.append(["total", *_cells(figures(result.total))])
+    return columns, rows
+
+
+def _title(result: Report) -> str:
     window = [f"since {_when(result.since)}"] if result.since is not None else []
     window += [f"until {_when(result.until)}"] if result.until is not None else []
-    table = Table(title=f"Spend by {result.by}, {' '.join(window) or 'all time'}", title_justify="left")
-    headings = [
-        "requests",
-        "attempts",
-        "failed",
-        "images",
-        "accepted",
-        "rejected",
-        "rate",
-        "spend $",
-        "$/image",
-        "$/accepted",
-    ]
-    table.add_column(result.by, overflow="fold")
-    for heading in headings:
-        table.add_column(heading, justify="right")
-    for group in result.groups:
-        table.add_row(group.group or "(none)", *_cells(figures(group)))
-    table.add_section()
-    table.add_row("total", *_cells(figures(result.total)))
-    return table
+    return f"Spend by {result.by}, {' '.join(window) or 'all time'}"
 
 
 def _cells(row: dict[str, object]) -> list[str]:
-    keys = [
-        "requests",
-        "attempts",
-        "failed_attempts",
-        "images",
-        "accepted",
-        "rejected",
-        "acceptance_rate",
-        "spend_usd",
-        "cost_per_image_usd",
-        "cost_per_accepted_image_usd",
-    ]
-    return ["-" if row[key] is None else str(row[key]) for key in keys]
+    return ["-" if row[key] is None else str(row[key]) for _, key, _ in REPORT_FIGURES]
 
 
 def _when(value: datetime | None) -> str:

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
+from imagegate.cli.tables import Column, print_fitted
 from imagegate.domain.errors import ClientError
 from imagegate.routing.control_store import RoutingChange
 from imagegate.service.route_control import RoutingAdmin, change_view, health_from_ledger
@@ -76,41 +77,45 @@ def routes(
     if as_json:
         print(json.dumps(aliases, indent=1))
         return
-    console.print(routes_table(aliases))
+    print_fitted(console, *routes_table(aliases), caption="* = operator override (imagegate routes log)")
 
 
-def routes_table(aliases: list[dict[str, Any]]) -> Table:
-    """The rich table ``imagegate routes`` prints."""
-    table = Table(
-        "alias",
-        "route",
-        "provider/model",
-        "enabled",
-        "weight",
-        "policy",
-        "status",
-        "last checked",
-        "p50/p95 ms",
-        "error rate",
-    )
+ROUTE_COLUMNS = [
+    Column("alias", priority=2, shrink=True),
+    Column("route", shrink=True),
+    Column("provider/model", priority=3, shrink=True),
+    Column("enabled"),
+    Column("weight", priority=5, justify="right"),
+    Column("policy", priority=4),
+    Column("status"),
+    Column("last checked", priority=7),
+    Column("p50/p95 ms", priority=6, justify="right"),
+    Column("error rate", priority=1, justify="right"),
+]
+
+
+def routes_table(aliases: list[dict[str, Any]]) -> tuple[list[Column], list[list[str]]]:
+    """The columns and rows ``imagegate routes`` prints (``*`` marks an operator override)."""
+    rows = []
     for alias in aliases:
         policy = alias["policy"] + ("*" if alias["policy_override"] is not None else "")
         for row in alias["routes"]:
             overridden = row["override"]
-            table.add_row(
-                alias["alias"],
-                row["route"],
-                f"{row['provider']}/{row['provider_model']}",
-                ("yes" if row["enabled"] else "[red]no[/red]") + ("*" if overridden["enabled"] is not None else ""),
-                f"{row['weight']:g}" + ("*" if overridden["weight"] is not None else ""),
-                policy,
-                row["status"],
-                _when(row["last_checked_at"]),
-                "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}/{row['p95_ms']:.0f}",
-                "-" if row["error_rate"] is None else f"{row['error_rate']:.0%}",
+            rows.append(
+                [
+                    alias["alias"],
+                    row["route"],
+                    f"{row['provider']}/{row['provider_model']}",
+                    ("yes" if row["enabled"] else "no") + ("*" if overridden["enabled"] is not None else ""),
+                    f"{row['weight']:g}" + ("*" if overridden["weight"] is not None else ""),
+                    policy,
+                    row["status"],
+                    _when(row["last_checked_at"]),
+                    "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}/{row['p95_ms']:.0f}",
+                    "-" if row["error_rate"] is None else f"{row['error_rate']:.0%}",
+                ]
             )
-    table.caption = "* = operator override (imagegate routes log)"
-    return table
+    return ROUTE_COLUMNS, rows
 
 
 def _when(iso: str | None) -> str:

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.cli.common import console, migrated_engine, parse_since, settings_from_env
+from imagegate.cli.common import console, err_console, migrated_engine, parse_since, settings_from_env
+from imagegate.cli.tables import Column, print_fitted
 from imagegate.domain.money import usd_string
 from imagegate.store.ledger import SqlLedgerStore
 
@@ -41,32 +41,59 @@ def ledger_row(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
+# When and which request always show (the id is what ``--request`` takes); then what it cost.
+USAGE_COLUMNS = [
+    Column("time (UTC)"),
+    Column("request", shrink=True),
+    Column("key", priority=2, shrink=True),
+    Column("model", shrink=True),
+    Column("route", priority=4, shrink=True),
+    Column("status", shrink=True),
+    Column("images", priority=3, justify="right"),
+    Column("cost $", justify="right"),
+    Column("ms", priority=6, justify="right"),
+]
+
+
 def usage(
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     since: str | None = typer.Option(None, "--since", help="ISO time or span (30m, 2h, 7d)."),
     key: str | None = typer.Option(None, "--key", help="Only this key's rows (by name)."),
     model: str | None = typer.Option(None, "--model", help="Only this model alias."),
+    request_id: str | None = typer.Option(None, "--request", help="Only this request's attempts (its x-request-id)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many rows."),
 ) -> None:
     """Show ledger rows, newest first: one per provider attempt."""
-    store = SqlLedgerStore(migrated_engine(settings_from_env()))
-    entries = store.query_entries(since=parse_since(since), key_name=key, model=model, limit=limit)
-    rows = [ledger_row(entry) for entry in entries]
+    engine = migrated_engine(settings_from_env())
+    try:
+        # One row more than asked tells whether there are more.
+        entries = SqlLedgerStore(engine).query_entries(
+            since=parse_since(since), key_name=key, model=model, request_id=request_id, limit=limit + 1
+        )
+    finally:
+        engine.dispose()
+    more = len(entries) > limit
+    rows = [ledger_row(entry) for entry in entries[:limit]]
+    note = f"more rows exist: showing the newest {limit} (--limit N to see more)" if more else None
     if as_json:
         print(json.dumps(rows))
+        if note is not None:
+            err_console.print(note, highlight=False)
         return
-    table = Table("time", "request", "key", "model", "route", "status", "images", "cost $", "ms")
+    cells = []
     for row in rows:
         status = row["status"] if row["error_code"] is None else f"{row['status']}: {row['error_code']}"
-        table.add_row(
-            row["created_at"][:19],
-            row["request_id"][:16],
-            row["key_name"] or "",
-            row["model"],
-            row["route"],
-            status,
-            str(row["images"]),
-            row["cost_usd"],
-            str(row["latency_ms"]),
+        cells.append(
+            [
+                row["created_at"][5:19].replace("T", " "),
+                row["request_id"],
+                row["key_name"] or "",
+                row["model"],
+                row["route"],
+                status,
+                str(row["images"]),
+                row["cost_usd"],
+                "" if row["latency_ms"] is None else str(row["latency_ms"]),
+            ]
         )
-    console.print(table)
+    print_fitted(console, USAGE_COLUMNS, cells, caption=note)

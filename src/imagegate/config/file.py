@@ -35,9 +35,10 @@ class RouteConfig(BaseModel):
     name: str | None = None
     timeout: float = Field(default=300.0, gt=0)
     options: dict[str, Any] = Field(default_factory=dict)
-    # Once the catalog says the model is shut down: refuse (naming the replacement) or call the
-    # replacement instead. None: the model alias's choice, else refuse.
-    after_shutdown: Literal["refuse", "replace"] | None = None
+    # Once the catalog says the model is shut down: refuse (naming the replacement), call the
+    # replacement instead, or keep calling the model (the operator still has access to it).
+    # None: the model alias's choice, else refuse.
+    after_shutdown: Literal["refuse", "replace", "keep"] | None = None
     # Routing: the weight under the ``weighted`` policy, and whether the route is used at all.
     weight: float = Field(default=1.0, ge=0)
     enabled: bool = True
@@ -71,7 +72,7 @@ class ModelConfig(BaseModel):
     description: str | None = None
     routes: list[RouteConfig] = Field(min_length=1)
     # Default ``after_shutdown`` for the routes that do not set their own.
-    after_shutdown: Literal["refuse", "replace"] | None = None
+    after_shutdown: Literal["refuse", "replace", "keep"] | None = None
     policy: Literal["priority", "weighted", "cheapest", "fastest"] = "priority"
     # The whole request, retries and fallbacks included: image calls take minutes.
     deadline: float = Field(default=600.0, gt=0)

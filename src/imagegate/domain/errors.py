@@ -3,6 +3,7 @@
     ImagegateError
     ├── ClientError                     the caller's request cannot be served as sent (never retried)
     │   ├── InvalidRequest              400, names the offending ``param``
+    │   │   └── MissingParameter        a required field is absent
     │   ├── AuthenticationFailed        401, missing/unknown/revoked/expired gateway key
     │   ├── PermissionDenied            403, key not allowed this model
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
@@ -54,6 +55,12 @@ class ClientError(ImagegateError):
 
 class InvalidRequest(ClientError):
     code = "invalid_request"
+
+
+class MissingParameter(InvalidRequest):
+    """A required field is absent (OpenAI's ``missing_required_parameter``)."""
+
+    code = "missing_required_parameter"
 
 
 class AuthenticationFailed(ClientError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from imagegate.domain.errors import ModelNotFound
+from imagegate.domain.errors import MissingParameter, ModelNotFound
 from imagegate.providers.base import RouteTarget
 from imagegate.routing.policy import Policy
 from imagegate.routing.retry import RetryPolicy
@@ -31,7 +31,7 @@ class RouteTable:
     def resolve(self, name: str | None) -> ModelAlias:
         """The alias called ``name``; ``ModelNotFound`` (param ``model``) otherwise."""
         if name is None or name == "":
-            raise ModelNotFound("'model' is required", param="model")
+            raise MissingParameter("Missing required parameter: 'model'.", param="model")
         alias = self._aliases.get(name)
         if alias is None:
             raise ModelNotFound(f"The model '{name}' does not exist or is not served by this gateway.", param="model")

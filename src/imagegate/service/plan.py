@@ -17,7 +17,7 @@ from imagegate.providers.base import ProviderAdapter, RouteTarget
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.conform import conform
-from imagegate.service.lifecycle import replacement_target, retired, shutdown_policy
+from imagegate.service.lifecycle import replacement_target, retired, serving_alias, shutdown_policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,9 @@ def plan_request(
             found = replacements(target.provider, replacement)
         if found is None or replacement is None:
             if first_error is None:
-                first_error = retired(target, lifecycle, unavailable_replacement=policy == "replace")
+                unavailable = policy == "replace"
+                served_as = None if unavailable else serving_alias(routes, lifecycle.replacement)
+                first_error = retired(target, lifecycle, unavailable_replacement=unavailable, served_as=served_as)
             continue
         provider, replacement_facts = found
         replaced = replacement_target(target, provider, replacement)

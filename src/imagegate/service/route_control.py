@@ -31,6 +31,7 @@ from imagegate.routing.controls import ControlsHolder, ControlsSnapshot
 from imagegate.routing.health import RouteHealth, RouteStats, RouteStatus
 from imagegate.routing.policy import POLICIES, Policy
 from imagegate.routing.table import ModelAlias, RouteTable
+from imagegate.service.lifecycle import shutdown_policy
 from imagegate.service.plan import FactsLookup
 
 log = logging.getLogger("imagegate.routing")
@@ -209,11 +210,11 @@ class RoutingAdmin:
         raise UnknownAlias(f"No model alias named '{name}'.", param="alias")
 
     def retired(self, target: RouteTarget) -> bool:
-        """Whether the route's model is past its catalog shutdown date."""
+        """Whether the route's model is past its catalog shutdown date (and not kept alive by the operator)."""
         if self._facts is None or self._today is None:
             return False
         lifecycle = self._facts(target.provider, target.model).lifecycle
-        return lifecycle is not None and lifecycle.is_shut_down(self._today())
+        return shutdown_policy(target, lifecycle, self._today()) is not None
 
     def statuses(self, health: RouteHealth | None = None) -> dict[str, EffectiveStatus]:
         """Every configured route's effective status, by route name."""

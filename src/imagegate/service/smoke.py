@@ -48,6 +48,7 @@ from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.control_store import RouteCheck
 from imagegate.routing.health import RouteStatus
 from imagegate.routing.table import RouteTable
+from imagegate.service.lifecycle import shutdown_policy
 from imagegate.service.plan import FactsLookup
 from imagegate.service.route_control import UnknownAlias, UnknownRoute
 from imagegate.service.smoke_request import smoke_request
@@ -164,7 +165,7 @@ class SmokeTester:
         """Check one route, record the verdict, and return it."""
         facts = self._facts(target.provider, target.model)
         lifecycle = facts.lifecycle
-        if lifecycle is not None and lifecycle.is_shut_down(self._today()):
+        if lifecycle is not None and shutdown_policy(target, lifecycle, self._today()) is not None:
             detail = f"{target.model} was shut down on {lifecycle.shutdown_on}"
             if lifecycle.replacement is not None:
                 detail += f"; its replacement is {lifecycle.replacement}"
