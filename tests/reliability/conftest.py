@@ -39,7 +39,13 @@ def _run_mix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # hang_max_s only guards against a gateway that never gives up; the routes' timeouts end hangs first.
     with (
         running_sandbox(SandboxConfig(hang_max_s=30)) as sandbox_url,
-        running_gateway(engine, gateway_config(sandbox_url), today=lambda: BEFORE_IMAGEN_SHUTDOWN) as gateway,
+        running_gateway(
+            engine,
+            gateway_config(sandbox_url),
+            today=lambda: BEFORE_IMAGEN_SHUTDOWN,
+            # The whole mix is one burst; the gateway's default in-flight cap (256) would refuse its tail.
+            max_inflight_requests=4096,
+        ) as gateway,
     ):
         keys = {case.id: gateway.create_key(case.id) for case in CASES}
         outcomes = asyncio.run(run_mix(gateway.url, keys))

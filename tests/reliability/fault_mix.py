@@ -205,8 +205,12 @@ async def run_mix(gateway_url: str, keys: dict[str, str]) -> dict[str, list[dict
     hangs = [case for case in CASES if case.name == "hang"]
     others = [case for case in CASES if case.name != "hang"]
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=gateway_url, timeout=60, limits=limits) as client:
-        outcomes = await _send_all(client, others, keys) + await _send_all(client, hangs, keys)
+    outcomes: list[dict[str, Any]] = []
+    for phase in (others, hangs):
+        # A fresh pool per phase: a connection left idle past the server's keep-alive timeout while
+        # the first phase finished would be closed under the next request (a client-side ReadError).
+        async with httpx.AsyncClient(base_url=gateway_url, timeout=60, limits=limits) as client:
+            outcomes += await _send_all(client, phase, keys)
     by_case: dict[str, list[dict[str, Any]]] = {case.id: [] for case in CASES}
     sent = [case for case in others + hangs for _ in range(REQUESTS_PER_CASE)]
     for case, outcome in zip(sent, outcomes, strict=True):

@@ -65,7 +65,9 @@ def fake_gateway(
     """A gateway whose ``gpt-image-2`` route is the fake (served as is, and translated for Gemini clients)."""
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("fake-upstream") / "imagegate.db")
     route = {"provider": "openai", "model": "gpt-image-2", "base_url": fake_upstream[1] + "/v1", "api_key": "sk-x"}
-    document = {"models": [{"name": "gpt-image-2", "routes": [route], "retry": {"base_delay": 0}}]}
+    # Each case fails the route on purpose: a tripped breaker would make outcomes depend on order.
+    breaker = {"consecutive_failures": 100_000, "failure_rate": 1.0, "min_calls": 100_000}
+    document = {"models": [{"name": "gpt-image-2", "routes": [route], "retry": {"base_delay": 0}}], "breaker": breaker}
     with running_gateway(engine, document) as handle:
         yield handle
     engine.dispose()
