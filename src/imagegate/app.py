@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
@@ -30,23 +29,19 @@ from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes, carries_images, dialect_error_response
 from imagegate.catalog import Catalog, load_catalog
-from imagegate.config.file import GatewayConfig, ModelConfig, RouteConfig
+from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
-from imagegate.providers.base import RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
+from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
-from imagegate.routing.retry import RetryPolicy
-from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
-from imagegate.service.lifecycle import AFTER_SHUTDOWN_OPTION
-from imagegate.service.plan import FactsLookup, ModelFacts, ReplacementLookup
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
@@ -62,80 +57,6 @@ from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
 
 log = logging.getLogger("imagegate")
-
-
-def build_route_table(config: GatewayConfig) -> RouteTable:
-    """Aliases and their routes from the config file; route names are unique per alias."""
-    aliases = []
-    for model in config.models:
-        targets = []
-        seen: set[str] = set()
-        for index, route in enumerate(model.routes, start=1):
-            name = route.name if route.name is not None else f"{model.name}/{route.provider}/{route.model}"
-            if name in seen:
-                name = f"{name}#{index}"
-            seen.add(name)
-            targets.append(
-                RouteTarget(
-                    name=name,
-                    alias=model.name,
-                    provider=route.provider,
-                    model=route.model,
-                    base_url=route.base_url,
-                    api_key=route.api_key,
-                    timeout_s=route.timeout,
-                    options=_route_options(route, model),
-                    weight=route.weight,
-                    enabled=route.enabled,
-                )
-            )
-        retry = RetryPolicy(
-            max_attempts_per_route=model.retry.max_attempts_per_route,
-            base_delay_s=model.retry.base_delay,
-            max_delay_s=model.retry.max_delay,
-            deadline_s=model.deadline,
-            fallback_on_moderation=model.retry.fallback_on_moderation,
-        )
-        aliases.append(
-            ModelAlias(
-                name=model.name, routes=tuple(targets), description=model.description, policy=model.policy, retry=retry
-            )
-        )
-    return RouteTable(aliases)
-
-
-def _route_options(route: RouteConfig, model: ModelConfig) -> dict[str, Any]:
-    options = dict(route.options)
-    after_shutdown = route.after_shutdown if route.after_shutdown is not None else model.after_shutdown
-    if after_shutdown is not None:
-        options[AFTER_SHUTDOWN_OPTION] = after_shutdown
-    return options
-
-
-def facts_from_catalog(catalog: Catalog) -> FactsLookup:
-    """A lookup the planner uses: (provider, model id) -> capabilities, price row and lifecycle."""
-
-    def lookup(provider: str, model: str) -> ModelFacts:
-        entry = catalog.find(provider, model)
-        if entry is None:
-            return ModelFacts(capabilities=None, price=None)
-        return ModelFacts(capabilities=entry.capabilities, price=entry.price, lifecycle=entry.lifecycle)
-
-    return lookup
-
-
-def replacements_from_catalog(catalog: Catalog, registry: AdapterRegistry) -> ReplacementLookup:
-    """(provider, replacement id) -> who serves the replacement: the same provider if it lists the
-    model, else the one registered provider whose catalog row has that id (Imagen -> Gemini)."""
-    facts = facts_from_catalog(catalog)
-
-    def lookup(provider: str, model: str) -> tuple[str, ModelFacts] | None:
-        if catalog.find(provider, model) is not None:
-            return provider, facts(provider, model)
-        owners = [name for name in registry.names() if catalog.find(name, model) is not None]
-        return (owners[0], facts(owners[0], model)) if len(owners) == 1 else None
-
-    return lookup
 
 
 @dataclass

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from imagegate.app import build_route_table
 from imagegate.catalog import load_catalog
 from imagegate.config.file import parse_config
+from imagegate.route_config import build_route_table
 from imagegate.service.estimate import EstimateSpec, UnknownModel, compare, resolve
 
 CATALOG = load_catalog(

@@ -10,12 +10,12 @@ import pytest
 
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.app import facts_from_catalog
 from imagegate.catalog import load_catalog
 from imagegate.domain.errors import ProviderInvalidRequest, RateLimited, UpstreamUnavailable
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.registry import builtin_registry
+from imagegate.route_config import facts_from_catalog
 from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.images import ImageService

@@ -7,12 +7,12 @@ from datetime import date
 import pytest
 
 from imagegate.accounting.auth import Principal
-from imagegate.app import facts_from_catalog, replacements_from_catalog
 from imagegate.catalog import load_catalog
 from imagegate.domain.errors import InvalidRequest, ModelRetired
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.registry import builtin_registry
+from imagegate.route_config import facts_from_catalog, replacements_from_catalog
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.plan import plan_request
 

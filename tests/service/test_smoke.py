@@ -10,13 +10,13 @@ from datetime import date
 import pytest
 
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.app import facts_from_catalog
 from imagegate.catalog import load_catalog
 from imagegate.domain import errors as e
 from imagegate.pricing.engine import quote
 from imagegate.providers.base import RouteTarget
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import builtin_registry
+from imagegate.route_config import facts_from_catalog
 from imagegate.routing.control_store import RouteCheck
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.route_control import UnknownAlias, UnknownRoute

@@ -36,7 +36,8 @@ def show(
 ) -> None:
     """List catalog rows as the gateway would price them."""
     from imagegate.api.public.pricing import pricing_document
-    from imagegate.app import build_route_table, load_operator_catalog, operator_catalog_files, utc_today
+    from imagegate.app import load_operator_catalog, operator_catalog_files, utc_today
+    from imagegate.route_config import build_route_table
     from imagegate.routing.table import RouteTable
 
     settings = settings_from_env()

@@ -35,7 +35,8 @@ def _context(ctx: typer.Context) -> dict[str, Any]:
 
 
 def _admin(ctx: typer.Context) -> tuple[RoutingAdmin, Any]:
-    from imagegate.app import build_route_table, facts_from_catalog, load_operator_catalog, utc_today
+    from imagegate.app import load_operator_catalog, utc_today
+    from imagegate.route_config import build_route_table, facts_from_catalog
     from imagegate.store.routing_state import SqlRoutingState
 
     settings = settings_from_env()
