@@ -56,6 +56,24 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def write_bench_config(workdir: Path, upstream_port: int) -> Path:
+    """A gateway config with one ``gpt-image-2`` route to the sandbox on ``upstream_port``."""
+    config = workdir / "bench.yaml"
+    config.write_text(
+        "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
+        f"        base_url: http://127.0.0.1:{upstream_port}/v1\n        api_key: sk-bench\n"
+    )
+    return config
+
+
+def create_bench_key(exe: list[str], env: dict[str, str]) -> str:
+    """A fresh gateway key, made with ``imagegate keys create`` against the bench database."""
+    created = subprocess.run(
+        [*exe, "keys", "create", "--name", "bench", "--json"], env=env, check=True, capture_output=True, text=True
+    )
+    return str(json.loads(created.stdout)["key"])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -172,16 +190,8 @@ def main() -> None:
         ],
         env=env,
     )
-    config = workdir / "bench.yaml"
-    config.write_text(
-        "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
-        f"        base_url: http://127.0.0.1:{up_port}/v1\n        api_key: sk-bench\n"
-    )
-    key = json.loads(
-        subprocess.run(
-            [*exe, "keys", "create", "--name", "bench", "--json"], env=env, check=True, capture_output=True, text=True
-        ).stdout
-    )["key"]
+    config = write_bench_config(workdir, up_port)
+    key = create_bench_key(exe, env)
     gateway = subprocess.Popen(
         [*exe, "serve", "--config", str(config), "--port", str(gw_port)], env=env, stdout=subprocess.DEVNULL
     )

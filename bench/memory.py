@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
-from gateway_overhead import free_port, peak_rss_mib, wait_ready
+from gateway_overhead import create_bench_key, free_port, peak_rss_mib, wait_ready, write_bench_config
 from PIL import Image
 
 Request = tuple[str, aiohttp.FormData | bytes]
@@ -136,16 +136,8 @@ def main() -> None:
     up_port = free_port()
     fixed = [] if args.fixed_image_bytes is None else ["--fixed-image-bytes", str(args.fixed_image_bytes)]
     upstream = subprocess.Popen([*exe, "sandbox", "--port", str(up_port), *fixed], env=env)
-    config = workdir / "bench.yaml"
-    config.write_text(
-        "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
-        f"        base_url: http://127.0.0.1:{up_port}/v1\n        api_key: sk-bench\n"
-    )
-    key = json.loads(
-        subprocess.run(
-            [*exe, "keys", "create", "--name", "bench", "--json"], env=env, check=True, capture_output=True, text=True
-        ).stdout
-    )["key"]
+    config = write_bench_config(workdir, up_port)
+    key = create_bench_key(exe, env)
     image = noise_png(args.edit_mib)
     print(f"edit upload: {len(image) / 1024 / 1024:.1f} MiB PNG", flush=True)
     generation = json.dumps(GENERATION).encode()

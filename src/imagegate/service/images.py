@@ -247,10 +247,16 @@ class ImageService:
             wire = await self._wire(route, request)
             response = await self._http.send(wire, timeout_s=route.target.timeout_s)
             if response.status >= 300:
-                raise read_answer(response, lambda: route.adapter.error_from_wire(response))
+                raise read_answer(
+                    response,
+                    lambda: route.adapter.error_from_wire(response),
+                    route.adapter.provider_request_id(response.headers),
+                )
             keep_raw = keep_raw_for == route.adapter.dialect
             result = read_answer(
-                response, lambda: route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw)
+                response,
+                lambda: route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw),
+                route.adapter.provider_request_id(response.headers),
             )
             return response, result
 
@@ -271,7 +277,11 @@ class ImageService:
                 finally:
                     await opened.aclose()
                 response = WireResponse(status=opened.status, headers=opened.headers, body=body)
-                raise read_answer(response, lambda: route.adapter.error_from_wire(response))
+                raise read_answer(
+                    response,
+                    lambda: route.adapter.error_from_wire(response),
+                    route.adapter.provider_request_id(response.headers),
+                )
             return opened
 
         opened, route, attempt, started = await self._first_success(plan, call)

@@ -9,21 +9,13 @@ client's dialect) carrying the provider's status and request id, and is recorded
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TypeVar
 
 from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.providers.base import WireResponse
 
 T = TypeVar("T")
-
-# The request-id header providers send (OpenAI's ``x-request-id``; others put theirs in the body).
-REQUEST_ID_HEADER = "x-request-id"
-
-
-def provider_request_id(headers: Mapping[str, str]) -> str | None:
-    """The provider's request id from its response headers, when it sends one."""
-    return headers.get(REQUEST_ID_HEADER)
 
 
 def bad_response(exc: Exception, status: int | None, request_id: str | None) -> UpstreamBadResponse:
@@ -35,12 +27,12 @@ def bad_response(exc: Exception, status: int | None, request_id: str | None) -> 
     )
 
 
-def read_answer(response: WireResponse, parse: Callable[[], T]) -> T:
+def read_answer(response: WireResponse, parse: Callable[[], T], request_id: str | None) -> T:
     """``parse()`` the provider's ``response``; failures become ``UpstreamBadResponse`` with its status and id.
 
-    A ``ProviderError`` the adapter raised keeps its class and gains the status and id it lacked.
+    ``request_id`` is the adapter's ``provider_request_id`` for the response's headers. A
+    ``ProviderError`` the adapter raised keeps its class and gains the status and id it lacked.
     """
-    request_id = provider_request_id(response.headers)
     try:
         return parse()
     except ProviderError as error:
