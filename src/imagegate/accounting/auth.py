@@ -15,23 +15,37 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import anyio.to_thread
 
 from imagegate.accounting.keys import hash_key
 from imagegate.accounting.ports import ApiKeyRecord, KeyStore
 from imagegate.domain.errors import AuthenticationFailed, PermissionDenied
+from imagegate.domain.limits import Limits
+
+Role = Literal["client", "admin-read", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: which key, and what it may use."""
+    """The authenticated caller: which key, its team, its role, and what it may use and spend.
+
+    ``key_limits`` and ``team_limits`` are both enforced at admission (both must pass); ``tags``
+    are the key's metadata, copied onto its ledger rows.
+    """
 
     key_id: int
     key_name: str
     models: frozenset[str] | None
+    team_id: int | None = None
+    team_name: str | None = None
+    role: Role = "client"
+    key_limits: Limits = field(default_factory=Limits)
+    team_limits: Limits = field(default_factory=Limits)
+    tags: tuple[tuple[str, str], ...] = ()
 
     def check_model(self, alias: str) -> None:
         """Raise ``PermissionDenied`` when this key may not use ``alias``."""

@@ -18,7 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,14 @@ def attempt_entry(plan: Plan, route: PlannedRoute, attempt: int, **outcome: Any)
     )
 
 
+AttemptObserver = Callable[[LedgerEntry], None]
+"""A subscriber to attempt events: called once per recorded attempt with its ledger row.
+
+Metrics, traces and admission settle subscribe here (wired in ``app.py``) instead of re-deriving
+the facts; an observer must be quick and must not raise (a failing observer is logged, and the
+attempt's row is still written)."""
+
+
 class AttemptRecorder:
     """Prices attempts and writes their ledger rows (one per attempt, whatever its outcome)."""
 
@@ -93,10 +101,12 @@ class AttemptRecorder:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = utc_now,
+        observers: Sequence[AttemptObserver] = (),
     ) -> None:
         self._ledger = ledger
         self.clock = clock
         self._wall_clock = wall_clock
+        self._observers = tuple(observers)
 
     # -- the cost rule -------------------------------------------------------------------------
 
@@ -201,6 +211,11 @@ class AttemptRecorder:
             client_disconnected=client_disconnected,
         )
         self._ledger.record(entry)
+        for observer in self._observers:
+            try:
+                observer(entry)
+            except Exception:
+                log.exception("attempt observer %r failed on %s", observer, entry.request_id)
         # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
         log.info(
             "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d"

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -32,7 +32,7 @@ from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.routing.retry import may_fall_back, next_delay
-from imagegate.service.attempts import AttemptRecorder, cancelled_by_client
+from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
@@ -77,11 +77,12 @@ class ImageService:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = utc_now,
         guards: RouteGuards | None = None,
+        observers: Sequence[AttemptObserver] = (),
     ) -> None:
         self._http = http
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
-        self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock)
+        self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
 
     # -- the attempt loop ----------------------------------------------------------------
 
