@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
@@ -42,6 +43,7 @@ from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.keys import KeyAdmin
+from imagegate.service.readiness import Check, Readiness
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
@@ -51,10 +53,13 @@ from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
+from imagegate.store.readiness import database_check, redis_check
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.telemetry.route_state import RouteStateReader
+from imagegate.telemetry.wiring import Telemetry, build_telemetry
 
 log = logging.getLogger("imagegate")
 
@@ -82,6 +87,8 @@ class Runtime:
     smoke: SmokeTester | None = None
     controls_refresh_s: float = 2.0
     smoke_interval_s: float | None = None
+    telemetry: Telemetry | None = None
+    readiness: Readiness | None = None
 
 
 def build_runtime(
@@ -92,10 +99,13 @@ def build_runtime(
     registry: AdapterRegistry | None = None,
     http: HttpExecutor | None = None,
     today: Callable[[], date] | None = None,
+    tracer_provider: Any = None,
 ) -> Runtime:
     """Every collaborator of the gateway, wired; nothing started yet.
 
-    ``today`` is the clock model lifecycle decisions use (default: the UTC date).
+    ``today`` is the clock model lifecycle decisions use (default: the UTC date);
+    ``tracer_provider`` an OpenTelemetry SDK provider to trace into (tests), instead of the
+    OTLP exporter ``IMAGEGATE_TRACES=otlp`` sets up.
     """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
@@ -149,16 +159,23 @@ def build_runtime(
     )
     health = RouteHealth()
     controls = ControlsHolder()
+    guards = RouteGuards(breakers=breakers, health=health, controls=controls)
+    route_table = build_route_table(config)
+    telemetry = build_telemetry(
+        route_table,
+        metrics_mode=settings.metrics,
+        traces=settings.traces,
+        registry=registry,
+        tracer_provider=tracer_provider,
+    )
     gateway = Gateway(
-        routes=build_route_table(config),
+        routes=route_table,
         registry=registry,
         facts=facts_from_catalog(catalog),
         today=today if today is not None else utc_today,
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
-        images=ImageService(
-            http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)
-        ),
+        images=ImageService(http=http, ledger=ledger, guards=guards, observers=telemetry.observers()),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
             max_image_bytes=config.limits.max_image_bytes,
@@ -170,6 +187,10 @@ def build_runtime(
         controls=controls,
     )
     routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)
+    telemetry.route_state = RouteStateReader(route_table, guards, routing)
+    checks: dict[str, Check] = {"database": database_check(engine)}
+    if redis_client is not None:
+        checks["redis"] = redis_check(redis_client)
     smoke = SmokeTester(
         routes=gateway.routes,
         registry=registry,
@@ -185,6 +206,7 @@ def build_runtime(
         http=http,
         ledger=ledger,
         gateway=gateway,
+        redis=redis_client,
         key_admin=KeyAdmin(keys),
         master_key=master_key or None,
         catalog=catalog,
@@ -203,6 +225,8 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+        telemetry=telemetry,
+        readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
     )
 
 
@@ -294,6 +318,10 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 runtime.engine.dispose()
 
     middleware = [Middleware(RequestIdMiddleware)]
+    observed = None if runtime.telemetry is None else runtime.telemetry.middleware(carries_images)
+    if observed is not None:
+        # Outside the edge, so requests the edge refuses are counted too.
+        middleware.append(observed)
     if runtime.edge is not None:
         budget = InflightBudget(runtime.edge.max_inflight_requests, runtime.edge.max_inflight_body_bytes)
         middleware.append(
@@ -322,4 +350,6 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today
+    app.state.telemetry = runtime.telemetry
+    app.state.readiness = runtime.readiness
     return app

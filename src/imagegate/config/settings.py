@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,15 @@ class Settings(BaseSettings):
     auth_negative_cache_entries: int = Field(default=10_000, gt=0)
     # Whether GET /api/pricing shows live route health (status, last check) to callers without a key.
     public_route_health: bool = False
+
+    # Observability (docs/observability.md). GET /metrics: open (what scrapers expect), key (the master
+    # key or an admin-read key as bearer), off (404). Traces: off, or otlp (the `otel` extra; the
+    # exporter reads the standard OTEL_EXPORTER_OTLP_* variables). Logs: text or json (one object a line).
+    metrics: Literal["open", "key", "off"] = "open"
+    traces: Literal["off", "otlp"] = "off"
+    log_format: Literal["text", "json"] = "text"
+    # /readyz: how long each dependency (database, Redis) may take to answer before it counts as down.
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.result import ImageResult, StreamEvent
+from imagegate.domain.result import ImageResult, StreamEvent, Usage
 
 if TYPE_CHECKING:  # providers.http imports this module's wire types
     from imagegate.providers.http import HttpExecutor
@@ -69,6 +69,8 @@ class ProviderAdapter(ABC):
     # ``ImageRequest.extra`` keys of *other* dialects this adapter translates; service.conform
     # refuses every other foreign field with a 400 naming it.
     foreign_extras: ClassVar[frozenset[str]] = frozenset()
+    # ``gen_ai.provider.name`` in OpenTelemetry's GenAI conventions (traces); None: the adapter's ``name``.
+    telemetry_name: ClassVar[str | None] = None
 
     @abstractmethod
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
@@ -102,6 +104,11 @@ class ProviderAdapter(ABC):
         """Complete ``wire``'s credentials after ``to_wire``, the one step allowed I/O (OAuth tokens
         fetched through the gateway's executor). The default: ``to_wire`` already put the key in."""
         return None
+
+    def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
+        """The domain counters of a usage object as the ledger keeps it (the provider's own, as sent);
+        traces read token counts through this. The default knows no counters."""
+        return Usage(raw=dict(raw))
 
     def provider_request_id(self, headers: Mapping[str, str], body: Mapping[str, Any] | None = None) -> str | None:
         """The provider's id for one response, from its headers or its parsed JSON ``body``.

@@ -14,6 +14,7 @@ from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.idempotency import IdempotentRunner
 from imagegate.service.images import ImageService
 from imagegate.service.plan import FactsLookup, Plan, ReplacementLookup, plan_request
+from imagegate.service.request_facts import note_request, note_team
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +58,14 @@ class Gateway:
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The caller behind a presented key."""
-        return await self.authenticator.authenticate(secret)
+        principal = await self.authenticator.authenticate(secret)
+        note_team(principal.team_name)
+        return principal
 
     def plan(self, request_id: str, request: ImageRequest, principal: Principal) -> Plan:
         """Validate and route a request for this caller."""
-        return plan_request(
+        note_request(request_id, request.model)
+        plan = plan_request(
             request_id=request_id,
             request=request,
             principal=principal,
@@ -71,6 +75,8 @@ class Gateway:
             today=None if self.today is None else self.today(),
             replacements=self.replacements,
         )
+        note_request(request_id, plan.alias.name)
+        return plan
 
     def visible_aliases(self, principal: Principal) -> list[ModelAlias]:
         """The aliases this caller may use."""

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from imagegate.api.error_messages import public_message, retry_after_of
 from imagegate.api.google.surface import GEMINI_API, GoogleSurface
 from imagegate.domain import errors as e
+from imagegate.service.request_facts import note_error
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -98,6 +99,7 @@ def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
 def error_response(error: e.ImagegateError, request_id: str, surface: GoogleSurface = GEMINI_API) -> Response:
     """A complete Google-dialect error response."""
     status, body = error_status_and_body(error, surface)
+    note_error(error.code)
     return Response(
         orjson.dumps(body), status_code=status, headers=error_headers(error, request_id), media_type="application/json"
     )
@@ -106,6 +108,7 @@ def error_response(error: e.ImagegateError, request_id: str, surface: GoogleSurf
 def missing_key_response(request_id: str, surface: GoogleSurface = GEMINI_API) -> Response:
     """The answer to a request that presented no key at all."""
     status, body = missing_key_status_and_body(surface)
+    note_error(e.AuthenticationFailed.code)
     return Response(
         orjson.dumps(body), status_code=status, headers={"x-request-id": request_id}, media_type="application/json"
     )

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from imagegate.api.error_messages import public_message, retry_after_of
 from imagegate.domain import errors as e
+from imagegate.service.request_facts import note_error
 
 # (HTTP status, OpenAI error type) per domain class; the most specific class wins.
 _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
@@ -58,6 +59,7 @@ def error_status_and_body(error: e.ImagegateError) -> tuple[int, dict[str, Any]]
 def error_response(error: e.ImagegateError, request_id: str) -> Response:
     """A complete OpenAI-dialect error response, with ``x-request-id`` and retry hints."""
     status, body = error_status_and_body(error)
+    note_error(error.code)
     headers = {"x-request-id": request_id}
     retry_after = retry_after_of(error)
     if retry_after is not None:

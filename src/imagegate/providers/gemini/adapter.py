@@ -6,15 +6,15 @@ service account (the only step that may need I/O, done through the gateway's exe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import ClassVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
 
 import orjson
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.result import ImageResult, StreamEvent
+from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS, PARAMETERS
 from imagegate.providers.gemini.request import body_for
@@ -32,10 +32,15 @@ class GeminiImageAdapter(GoogleAdapterBase):
     """Gemini image models ("Nano Banana"): text + reference images in, inline images out."""
 
     name: ClassVar[str] = "gemini"
+    telemetry_name: ClassVar[str | None] = "gcp.gemini"
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
     foreign_extras: ClassVar[frozenset[str]] = FOREIGN_EXTRAS
     parameters: ClassVar[ParameterTable] = PARAMETERS
+
+    def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
+        """The ledger keeps Gemini's ``usageMetadata`` as sent."""
+        return usage_from_gemini(raw, has_image=True)
 
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
         """``generateContent`` (or ``streamGenerateContent?alt=sse`` when streaming) for ``route.model``."""

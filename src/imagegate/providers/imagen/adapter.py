@@ -60,6 +60,7 @@ class ImagenAdapter(GoogleAdapterBase):
     """Imagen 4 text-to-image over ``:predict`` (no streaming, no token usage)."""
 
     name: ClassVar[str] = "imagen"
+    telemetry_name: ClassVar[str | None] = "gcp.gemini"
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
     foreign_extras: ClassVar[frozenset[str]] = FOREIGN_EXTRAS

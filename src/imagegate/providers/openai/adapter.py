@@ -94,6 +94,13 @@ class OpenAIImagesAdapter(ProviderAdapter):
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
 
+    def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
+        """The ledger keeps OpenAI's ``usage`` object as sent."""
+        try:
+            return usage_from_openai(raw)
+        except UpstreamBadResponse:
+            return Usage(raw=dict(raw))
+
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
         """Reject what the model cannot honour, naming the client's parameter."""
         validate_request(request, capabilities, request.model)
