@@ -1,6 +1,6 @@
 """``imagegate serve --workers 2`` as an operator runs it: a real process tree over an SQLite file and
-the sandbox, a request served by each worker (told apart by ``/healthz``'s ``worker`` pid), then a
-clean exit on SIGTERM."""
+the sandbox, a request served by each worker (told apart by ``/healthz``'s ``worker`` pid), a
+``/metrics`` scrape that sums both workers, then a clean exit on SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from imagegate.accounting.keys import generate_key
 from imagegate.store.keys import SqlKeyStore
@@ -48,7 +49,10 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
         "IMAGEGATE_DATA_DIR": str(tmp_path),
         "IMAGEGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'imagegate.db'}",
         "IMAGEGATE_LOG_LEVEL": "warning",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "counter_1.db").write_bytes(b"a previous run's file")  # must be cleared
     process = subprocess.Popen(
         [sys.executable, "-m", "imagegate.cli", "serve", "--workers", "2", "--port", "0", "--config", str(config)],
         env=env,
@@ -78,6 +82,15 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
             assert response.status_code == 200, response.text
             served[worker] = response.headers["x-request-id"]
         assert all(_parent_of(worker) == process.pid for worker in served)
+        # Whichever worker answers the scrape, it counts the requests both served.
+        scrape = httpx.get(url + "/metrics", timeout=30).text
+        requests = {
+            sample.labels["outcome"]: sample.value
+            for family in text_string_to_metric_families(scrape)
+            for sample in family.samples
+            if sample.name == "imagegate_requests_total" and sample.labels["model"] == "gpt-image-2"
+        }
+        assert requests == {"ok": 2}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{worker}").exists() for worker in served)

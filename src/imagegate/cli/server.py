@@ -16,6 +16,7 @@ from uvicorn.supervisors import Multiprocess
 from imagegate.app import build_runtime, create_app
 from imagegate.config.file import GatewayConfig, load_config
 from imagegate.config.settings import Settings
+from imagegate.telemetry.multiprocess import multiprocess_metrics
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -69,8 +70,10 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
             workers=workers,
             factory=True,
         )
-        # uvicorn >= 0.34: the supervisor builds each worker's Server itself (no ``target``).
-        Multiprocess(server_config, sockets=[sock]).run()
+        # Every worker writes its metrics to files a scrape of any worker sums (docs/observability.md).
+        with multiprocess_metrics():
+            # uvicorn >= 0.34: the supervisor builds each worker's Server itself (no ``target``).
+            Multiprocess(server_config, sockets=[sock]).run()
         return
     app = create_app(build_runtime(settings, config))
     uvicorn.Server(uvicorn_config(app, log_level=settings.log_level, grace_s=grace_s)).run(sockets=[sock])
