@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from uvicorn.supervisors import Multiprocess
 from imagegate.app import build_runtime, create_app
 from imagegate.config.file import GatewayConfig, load_config
 from imagegate.config.settings import Settings
+from imagegate.telemetry.json_logs import configure_logging
 from imagegate.telemetry.multiprocess import multiprocess_metrics
 
 
@@ -60,7 +60,7 @@ def uvicorn_config(
 
 def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket, *, workers: int = 1) -> None:
     """Serve until interrupted. With several workers each builds its own runtime from the env."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     grace_s = settings.shutdown_grace_s
     if workers > 1:
         server_config = uvicorn_config(
@@ -82,6 +82,7 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
 def app_from_env() -> Starlette:
     """Factory for worker processes: settings and config come from the environment."""
     settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
     path = os.environ.get("IMAGEGATE_CONFIG")
     config = load_config(Path(path)) if path else GatewayConfig()
     return create_app(build_runtime(settings, config))

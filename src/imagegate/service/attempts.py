@@ -217,18 +217,18 @@ class AttemptRecorder:
             except Exception:
                 log.exception("attempt observer %r failed on %s", observer, entry.request_id)
         # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
-        log.info(
-            "attempt request_id=%s attempt=%d key=%s model=%s route=%s status=%s error=%s images=%d cost_micros=%d"
-            " latency_ms=%d",
-            entry.request_id,
-            entry.attempt,
-            entry.key_name,
-            entry.model,
-            entry.route,
-            entry.status,
-            entry.error_code,
-            entry.images,
-            entry.cost_micros,
-            entry.latency_ms,
-        )
+        # The same fields ride along as ``extra`` for the JSON log format (IMAGEGATE_LOG_FORMAT=json).
+        fields = {
+            "request_id": entry.request_id,
+            "attempt": entry.attempt,
+            "key": entry.key_name,
+            "model": entry.model,
+            "route": entry.route,
+            "status": entry.status,
+            "error": entry.error_code,
+            "images": entry.images,
+            "cost_micros": entry.cost_micros,
+            "latency_ms": entry.latency_ms,
+        }
+        log.info("attempt %s", " ".join(f"{name}={value}" for name, value in fields.items()), extra={"attempt": fields})
         return entry

@@ -1,0 +1,60 @@
+"""``IMAGEGATE_LOG_FORMAT=json``: the attempt line as one JSON object with the text line's fields."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from imagegate.telemetry.json_logs import JsonFormatter
+from tests.support.gateway import GatewayHandle
+
+
+def test_each_attempt_is_one_json_line_with_the_attempt_fields(
+    gateway: GatewayHandle, caplog: pytest.LogCaptureFixture
+):
+    key = gateway.create_key(f"json-{uuid.uuid4().hex[:8]}")
+    with caplog.at_level(logging.INFO, logger="imagegate.service"):
+        answer = httpx.post(
+            gateway.url + "/v1/images/generations",
+            json={"model": "gpt-image-2", "prompt": "a fox", "size": "1024x1024", "quality": "low"},
+            headers={"authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+    request_id = answer.headers["x-request-id"]
+    [row] = gateway.ledger(request_id)
+    records = [record for record in caplog.records if request_id in record.getMessage()]
+    assert len(records) == 1
+    line = JsonFormatter().format(records[0])
+    assert "\n" not in line
+    document = json.loads(line)
+    assert document["event"] == "attempt" and document["level"] == "INFO"
+    expected = {
+        "request_id": request_id,
+        "attempt": 1,
+        "key": row.key_name,
+        "model": "gpt-image-2",
+        "route": row.route,
+        "status": "ok",
+        "error": None,
+        "images": 1,
+        "cost_micros": row.cost_micros,
+        "latency_ms": row.latency_ms,
+    }
+    assert {name: document[name] for name in expected} == expected
+    # The text line carries the same fields, as before.
+    assert records[0].getMessage().startswith(f"attempt request_id={request_id} attempt=1 key={row.key_name} ")
+
+
+def test_other_records_are_json_too_with_their_exception():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("imagegate", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info())
+    document = json.loads(JsonFormatter().format(record))
+    assert document["message"] == "failed x" and "ValueError: boom" in document["exception"]
+    assert "event" not in document
