@@ -93,6 +93,7 @@ def running_gateway(
     master_key: str | None = None,
     today: Callable[[], date] | None = None,
     shutdown_grace_s: float | None = None,
+    tracer_provider: Any = None,
     **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
@@ -103,6 +104,7 @@ def running_gateway(
     catalog's as-of day, so a model shutting down next month cannot turn a test red by itself;
     lifecycle tests pass their own dates. With ``shutdown_grace_s`` the server runs with
     ``imagegate serve``'s uvicorn settings and that grace (tests of the shutdown drain).
+    ``tracer_provider``: an OpenTelemetry SDK provider the gateway traces into.
     """
     if today is None:
         today = lambda: CATALOG_AS_OF  # noqa: E731
@@ -114,7 +116,9 @@ def running_gateway(
         master_key=master_key,
         **settings_fields,
     )
-    runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine, today=today)
+    runtime = build_runtime(
+        settings, parse_config(config_document, env={}), engine=engine, today=today, tracer_provider=tracer_provider
+    )
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
