@@ -352,4 +352,5 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.today = utc_today
     app.state.telemetry = runtime.telemetry
     app.state.readiness = runtime.readiness
+    app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
     return app

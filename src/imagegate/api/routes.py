@@ -21,7 +21,7 @@ from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
-from imagegate.api.ops import health, metrics
+from imagegate.api.ops import docs, health, metrics
 from imagegate.api.public import estimate, feedback, pricing
 from imagegate.domain.errors import ImagegateError
 
@@ -61,6 +61,7 @@ def all_routes() -> list[BaseRoute]:
         *estimate.routes,
         *metrics.routes,
         *health.routes,
+        *docs.routes,
     ]
 
 
