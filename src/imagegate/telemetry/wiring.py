@@ -66,8 +66,11 @@ def build_telemetry(
         observers.append(metrics.observe_attempt)
     tracer = None
     if traces == "otlp" or tracer_provider is not None:
-        # Imported only here: the OpenTelemetry packages are the optional `otel` extra.
-        from imagegate.telemetry.tracing import GatewayTracer, otlp_tracer_provider
+        try:
+            # Imported only here: the OpenTelemetry packages are the optional `otel` extra.
+            from imagegate.telemetry.tracing import GatewayTracer, otlp_tracer_provider
+        except ImportError as exc:
+            raise RuntimeError("IMAGEGATE_TRACES=otlp needs the otel extra: pip install 'imagegate[otel]'") from exc
 
         provider = tracer_provider if tracer_provider is not None else otlp_tracer_provider()
         gateway_tracer = GatewayTracer(provider, registry)

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from imagegate.api.ops.openapi_doc import build_document
-from imagegate.api.ops.operations import ERROR_SCHEMAS, OPERATIONS, SECURITY_SCHEMES
+from imagegate.api.ops.operations import ERROR_SCHEMAS, OPERATIONS, SECURITY_SCHEMES, TAGS
 
 VERSION = "0.1.0"
 INFO = {
@@ -63,6 +63,7 @@ def openapi_document(request: Request) -> dict[str, Any]:
             OPERATIONS,
             info=INFO,
             components={"securitySchemes": SECURITY_SCHEMES, "schemas": ERROR_SCHEMAS},
+            tags=TAGS,
         )
         request.app.state.openapi = cached
     return cached

@@ -116,8 +116,10 @@ def build_document(
     *,
     info: Mapping[str, Any],
     components: Mapping[str, Any],
+    tags: Iterable[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
-    """The OpenAPI document of ``routes``; ``table`` is keyed by (method, OpenAPI path)."""
+    """The OpenAPI document of ``routes``; ``table`` is keyed by (method, OpenAPI path), ``tags``
+    orders and describes the groups."""
     builder = DocumentBuilder()
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
@@ -133,6 +135,7 @@ def build_document(
     return {
         "openapi": "3.1.0",
         "info": dict(info),
+        "tags": [dict(tag) for tag in tags],
         "paths": paths,
         "components": {**components, "schemas": schemas},
     }

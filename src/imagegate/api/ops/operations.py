@@ -203,6 +203,15 @@ OPERATIONS: dict[tuple[str, str], OperationDoc] = {
     ),
 }
 
+TAGS = (
+    {"name": "openai", "description": "The OpenAI Images API (the `openai` SDK with base_url .../v1)."},
+    {"name": "google", "description": "The Gemini API and Imagen's predict (google-genai)."},
+    {"name": "vertex", "description": "Vertex AI paths (google-genai with vertexai=True); project/location ignored."},
+    {"name": "public", "description": "Prices, estimates and image feedback."},
+    {"name": "admin", "description": "Keys, routing and reports, with the master key."},
+    {"name": "operations", "description": "Health, readiness, metrics and this description."},
+)
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "bearerKey": {"type": "http", "scheme": "bearer", "description": "An imagegate key (ig-...)."},
     "googleApiKey": {"type": "apiKey", "in": "header", "name": "x-goog-api-key", "description": "An imagegate key."},
