@@ -196,7 +196,7 @@ def build_runtime(
         registry=registry,
         facts=gateway.facts,
         http=http,
-        record_entry=ledger.record,
+        record_entry=telemetry.recorded_by(ledger.record),  # smoke checks are billed: counted too
         record_check=routing.record_check,
         today=today if today is not None else utc_today,
     )

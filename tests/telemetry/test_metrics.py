@@ -57,12 +57,15 @@ def test_counters_after_known_traffic_are_exact(metered: GatewayHandle):
     before = samples(httpx.get(metered.url + "/metrics").text)
     ok = [_generate(metered, key), _generate(metered, key, n=2), _generate(metered, key, model="gpt-image-1-mini")]
     assert [answer.status_code for answer in ok] == [200, 200, 200]
+    streamed = _generate(metered, key, stream=True, partial_images=1)  # reported when its last byte is sent
+    assert streamed.status_code == 200 and "image_generation.completed" in streamed.text
     failed = _generate(metered, key, prompt="[sandbox:500] a lighthouse")
     assert failed.status_code == 502
     assert _generate(metered, key, size="1000x7").status_code == 400  # refused before any provider
     assert _generate(metered, key, model="dall-e-9").status_code == 400
     assert _generate(metered, "ig-not-a-key").status_code == 401
-    rows = {answer.headers["x-request-id"]: metered.ledger(answer.headers["x-request-id"]) for answer in [*ok, failed]}
+    answered = [*ok, streamed, failed]
+    rows = {answer.headers["x-request-id"]: metered.ledger(answer.headers["x-request-id"]) for answer in answered}
     assert all(len(attempts) == 1 for attempts in rows.values())
 
     scrape = httpx.get(metered.url + "/metrics")
@@ -73,7 +76,7 @@ def test_counters_after_known_traffic_are_exact(metered: GatewayHandle):
         return value(after, name, **labels) - value(before, name, **labels)
 
     requests = "imagegate_requests_total"
-    assert delta(requests, model="gpt-image-2", team="none", outcome="ok") == 2
+    assert delta(requests, model="gpt-image-2", team="none", outcome="ok") == 3
     assert delta(requests, model="gpt-image-1-mini", team="none", outcome="ok") == 1
     assert delta(requests, model="gpt-image-2", team="none", outcome="upstream_unavailable") == 1
     assert delta(requests, model="gpt-image-2", team="none", outcome="invalid_request") == 1
@@ -81,14 +84,15 @@ def test_counters_after_known_traffic_are_exact(metered: GatewayHandle):
     assert delta(requests, model="none", team="none", outcome="invalid_api_key") == 1
 
     route2, route_mini = "gpt-image-2/openai/gpt-image-2", "gpt-image-1-mini/openai/gpt-image-1-mini"
-    assert delta("imagegate_images_total", model="gpt-image-2", route=route2, team="none") == 3
+    assert delta("imagegate_images_total", model="gpt-image-2", route=route2, team="none") == 4
     assert delta("imagegate_images_total", model="gpt-image-1-mini", route=route_mini, team="none") == 1
     attempts = "imagegate_attempts_total"
-    assert delta(attempts, model="gpt-image-2", route=route2, outcome="ok", error_code="") == 2
+    assert delta(attempts, model="gpt-image-2", route=route2, outcome="ok", error_code="") == 3
     assert delta(attempts, model="gpt-image-2", route=route2, outcome="error", error_code="upstream_unavailable") == 1
     assert delta(attempts, model="gpt-image-1-mini", route=route_mini, outcome="ok", error_code="") == 1
 
-    # Cost: integer micro-dollars, equal to the ledger's and to what the responses said they cost.
+    # Cost: integer micro-dollars, equal to the ledger's and to what the plain responses said they cost.
+    streamed_cost = rows[streamed.headers["x-request-id"]][0].cost_micros
     for model, route in (("gpt-image-2", route2), ("gpt-image-1-mini", route_mini)):
         ledger = sum(row.cost_micros for attempts in rows.values() for row in attempts if row.route == route)
         headers = sum(
@@ -97,11 +101,11 @@ def test_counters_after_known_traffic_are_exact(metered: GatewayHandle):
             if answer.headers["x-imagegate-route"] == route
         )
         spent = delta("imagegate_cost_microusd_total", model=model, route=route, team="none")
-        assert spent == ledger == headers > 0
+        assert spent == ledger == headers + (streamed_cost if route == route2 else 0) > 0
 
     # One provider-latency observation per attempt, one added-latency per request that reached a provider.
-    assert delta("imagegate_provider_latency_seconds_count", model="gpt-image-2", route=route2) == 3
-    assert delta("imagegate_added_latency_seconds_count", model="gpt-image-2") == 3
+    assert delta("imagegate_provider_latency_seconds_count", model="gpt-image-2", route=route2) == 4
+    assert delta("imagegate_added_latency_seconds_count", model="gpt-image-2") == 4
     assert delta("imagegate_added_latency_seconds_count", model="gpt-image-1-mini") == 1
     provider_seconds = delta("imagegate_provider_latency_seconds_sum", model="gpt-image-1-mini", route=route_mini)
     assert provider_seconds == rows[ok[2].headers["x-request-id"]][0].latency_ms / 1000
@@ -113,7 +117,7 @@ def test_counters_after_known_traffic_are_exact(metered: GatewayHandle):
     assert value(after, "imagegate_route_status", route=route2, status="unknown") == 1
 
     # Bounded labels: no request id, key or prompt ever appears.
-    for answer in [*ok, failed]:
+    for answer in answered:
         assert answer.headers["x-request-id"] not in scrape.text
     assert key not in scrape.text and "lighthouse" not in scrape.text and "dall-e-9" not in scrape.text
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -9,6 +10,7 @@ from typing import Any, Literal
 from starlette.middleware import Middleware
 from starlette.types import Scope
 
+from imagegate.accounting.ports import LedgerEntry
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.table import RouteTable
 from imagegate.service.attempts import AttemptObserver
@@ -17,6 +19,8 @@ from imagegate.telemetry.labels import LabelSets
 from imagegate.telemetry.metrics import GatewayMetrics
 from imagegate.telemetry.middleware import RequestTracer, TelemetryMiddleware
 from imagegate.telemetry.route_state import RouteStateReader
+
+log = logging.getLogger("imagegate.telemetry")
 
 MetricsMode = Literal["open", "key", "off"]
 
@@ -37,6 +41,23 @@ class Telemetry:
         if self.metrics is None and self.tracer is None:
             return []
         return [note_attempt, *self.attempt_observers]
+
+    def recorded_by(self, record: AttemptObserver) -> AttemptObserver:
+        """``record`` (a writer of ledger rows made outside ``ImageService``, e.g. smoke checks),
+        then the attempt observers, so those attempts are counted and traced too."""
+        observers = self.observers()
+        if not observers:
+            return record
+
+        def record_and_observe(entry: LedgerEntry) -> None:
+            record(entry)
+            for observer in observers:
+                try:
+                    observer(entry)
+                except Exception:
+                    log.exception("attempt observer %r failed on %s", observer, entry.request_id)
+
+        return record_and_observe
 
     def middleware(self, selects: Callable[[Scope], bool]) -> Middleware | None:
         """The request-level hook, or None when nothing reports requests."""
