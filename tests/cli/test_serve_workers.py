@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from imagegate.accounting.keys import generate_key
 from imagegate.store.keys import SqlKeyStore
 from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.metrics import samples
 
 GENERATION = {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024", "quality": "low"}
 
@@ -83,14 +83,9 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
             served[worker] = response.headers["x-request-id"]
         assert all(_parent_of(worker) == process.pid for worker in served)
         # Whichever worker answers the scrape, it counts the requests both served.
-        scrape = httpx.get(url + "/metrics", timeout=30).text
-        requests = {
-            sample.labels["outcome"]: sample.value
-            for family in text_string_to_metric_families(scrape)
-            for sample in family.samples
-            if sample.name == "imagegate_requests_total" and sample.labels["model"] == "gpt-image-2"
-        }
-        assert requests == {"ok": 2}
+        found = samples(httpx.get(url + "/metrics", timeout=30).text)
+        requests = {labels: count for (name, labels), count in found.items() if name == "imagegate_requests_total"}
+        assert requests == {frozenset({("model", "gpt-image-2"), ("team", "none"), ("outcome", "ok")}): 2}
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{worker}").exists() for worker in served)

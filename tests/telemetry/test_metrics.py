@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
+from tests.support.metrics import samples, value
 
 MASTER = "ig-master-metrics-test"
 
@@ -30,19 +30,6 @@ def metered(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with running_gateway(engine, _config(sandbox_url), master_key=MASTER) as handle:
         yield handle
     engine.dispose()
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of an exposition, by name and label set."""
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return found
-
-
-def value(found: dict, name: str, **labels: str) -> float:
-    return found.get((name, frozenset(labels.items())), 0.0)
 
 
 def _generate(handle: GatewayHandle, key: str, **fields) -> httpx.Response:
