@@ -314,6 +314,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             if runtime.redis is not None:
                 await runtime.redis.aclose()
             runtime.ledger.close()
+            if runtime.telemetry is not None:
+                runtime.telemetry.close()
             if dispose_engine:
                 runtime.engine.dispose()
 

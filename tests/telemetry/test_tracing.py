@@ -123,3 +123,14 @@ def test_traces_are_off_by_default(tmp_path: Path):
     runtime = build_runtime(Settings(data_dir=tmp_path, auto_migrate=False), parse_config({}, env={}), engine=engine)
     assert runtime.telemetry is not None and runtime.telemetry.tracer is None
     engine.dispose()
+
+
+def test_otlp_traces_build_an_exporting_provider_that_the_app_shuts_down(tmp_path: Path):
+    engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
+    settings = Settings(data_dir=tmp_path, auto_migrate=False, traces="otlp")
+    runtime = build_runtime(settings, parse_config({}, env={}), engine=engine)
+    telemetry = runtime.telemetry
+    assert telemetry is not None and telemetry.tracer is not None
+    assert isinstance(telemetry.owned_provider, TracerProvider)
+    telemetry.close()  # nothing queued: no export is attempted
+    engine.dispose()

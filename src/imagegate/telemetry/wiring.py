@@ -35,6 +35,13 @@ class Telemetry:
     tracer: RequestTracer | None = None
     attempt_observers: list[AttemptObserver] = field(default_factory=list)
     route_state: RouteStateReader | None = None
+    # The OTLP provider built here (flushed and shut down with the app); a provider passed in is its owner's.
+    owned_provider: Any = None
+
+    def close(self) -> None:
+        """Export the spans still queued and stop the exporter this telemetry created."""
+        if self.owned_provider is not None:
+            self.owned_provider.shutdown()
 
     def observers(self) -> list[AttemptObserver]:
         """The attempt observers to hand ``ImageService``: request facts first, then reporters."""
@@ -86,6 +93,7 @@ def build_telemetry(
         metrics = GatewayMetrics(LabelSets(models=[alias.name for alias in routes.aliases()], routes=names))
         observers.append(metrics.observe_attempt)
     tracer = None
+    owned = None
     if traces == "otlp" or tracer_provider is not None:
         try:
             # Imported only here: the OpenTelemetry packages are the optional `otel` extra.
@@ -93,8 +101,12 @@ def build_telemetry(
         except ImportError as exc:
             raise RuntimeError("IMAGEGATE_TRACES=otlp needs the otel extra: pip install 'imagegate[otel]'") from exc
 
-        provider = tracer_provider if tracer_provider is not None else otlp_tracer_provider()
+        provider = tracer_provider
+        if provider is None:
+            provider = owned = otlp_tracer_provider()
         gateway_tracer = GatewayTracer(provider, registry)
         observers.append(gateway_tracer.observe_attempt)
         tracer = gateway_tracer
-    return Telemetry(mode=metrics_mode, metrics=metrics, tracer=tracer, attempt_observers=observers)
+    return Telemetry(
+        mode=metrics_mode, metrics=metrics, tracer=tracer, attempt_observers=observers, owned_provider=owned
+    )
