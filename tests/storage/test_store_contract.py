@@ -89,7 +89,17 @@ async def test_an_object_past_its_retention_is_gone_before_the_sweep(subject: St
 
 @pytest.mark.parametrize(
     "key",
-    ["../escape.png", "a/../../escape.png", "/etc/passwd", "a//b.png", ".hidden", "a/.retention/x", "a\\b", "", "é.png"],
+    [
+        "../escape.png",
+        "a/../../escape.png",
+        "/etc/passwd",
+        "a//b.png",
+        ".hidden",
+        "a/.retention/x",
+        "a\\b",
+        "",
+        "é.png",
+    ],
 )
 async def test_keys_that_could_escape_the_root_are_refused(subject: StoreUnderTest, key: str):
     with pytest.raises(InvalidKey):
