@@ -130,9 +130,11 @@ def test_without_storage_url_is_refused_before_any_provider_call(sandbox_url: st
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
     with running_gateway(engine, google_models_config(sandbox_url), storage="none") as handle:
         key = handle.create_key("no-storage")
-        with OpenAI(base_url=handle.url + "/v1", api_key=key, max_retries=0) as sdk:
-            with pytest.raises(openai.BadRequestError) as info:
-                sdk.images.generate(model="gpt-image-2", prompt="p", response_format="url")
+        with (
+            OpenAI(base_url=handle.url + "/v1", api_key=key, max_retries=0) as sdk,
+            pytest.raises(openai.BadRequestError) as info,
+        ):
+            sdk.images.generate(model="gpt-image-2", prompt="p", response_format="url")
         assert info.value.param == "response_format"
         assert handle.ledger() == []
     engine.dispose()
