@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,5 +41,19 @@ async def test_objects_live_under_the_prefix_with_a_retention_marker(s3_endpoint
         assert await store.sweep(later(clock, hours=2)) == 1
         after = httpx.get(f"{s3_endpoint}/{settings.bucket}", params={"list-type": "2"}).text
         assert "<Key>" not in after  # object and marker both gone
+    finally:
+        await store.aclose()
+
+
+async def test_links_can_be_presigned_for_a_public_endpoint(s3_endpoint: str):
+    clock = Clock()
+    # The gateway talks to 127.0.0.1; clients reach the same server as "localhost".
+    public = s3_endpoint.replace("127.0.0.1", "localhost")
+    store = S3ImageStore(dataclasses.replace(s3_settings(s3_endpoint), public_endpoint_url=public), clock=clock)
+    try:
+        data = png()
+        stored = await store.put("p.png", data, content_type="image/png", expires_at=later(clock, hours=1))
+        assert stored.url.startswith(public + "/")
+        assert httpx.get(stored.url).content == data
     finally:
         await store.aclose()

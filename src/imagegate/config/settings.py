@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_path_style: bool = False
     s3_prefix: str = ""
+    # s3: the endpoint clients fetch links from, when not the one the gateway uses (default: the same).
+    s3_public_endpoint_url: str | None = None
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""

@@ -9,6 +9,7 @@ works as long as the store can sign it within that lifetime.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -85,15 +86,13 @@ class ImageStorage:
         returned as its own URL are not fetched: they raise ``StorageFailed``.
         """
         expires_at = self.retained_until(team_name)
-        stored: list[StoredObject] = []
-        for index, image in enumerate(result.images):
+
+        async def put(index: int, image: GeneratedImage) -> StoredObject:
             data = _decoded(image)
             content_type = sniff_image_type(data) or image.mime_type or "application/octet-stream"
             key = f"{key_prefix}/{index}.{_EXTENSIONS.get(content_type, 'bin')}"
             try:
-                stored.append(
-                    await self.store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
-                )
+                return await self.store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
             except Exception as exc:
                 # The provider was paid; say so rather than a bare 500. The cause goes to the log only
                 # (it may name the bucket or endpoint).
@@ -102,7 +101,9 @@ class ImageStorage:
                     "The images were generated but could not be stored for a URL response; "
                     "try again, or ask for response_format 'b64_json'."
                 ) from exc
-        return stored
+
+        # The images of one result are written side by side (n images cost one write's latency).
+        return list(await asyncio.gather(*(put(index, image) for index, image in enumerate(result.images))))
 
 
 def _decoded(image: GeneratedImage) -> bytes:

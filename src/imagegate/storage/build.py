@@ -104,6 +104,7 @@ def build_storage(
             secret_access_key=None if secret is None else secret.get_secret_value(),
             path_style=settings.s3_path_style,
             prefix=settings.s3_prefix,
+            public_endpoint_url=settings.s3_public_endpoint_url or None,
         )
     )
     return StorageRuntime(

@@ -53,6 +53,9 @@ class S3Settings:
     secret_access_key: str | None = field(default=None, repr=False)
     path_style: bool = False
     prefix: str = ""
+    # The endpoint clients reach, when it differs from the one the gateway uses (MinIO inside a
+    # private network, published under another name): links are presigned for this host.
+    public_endpoint_url: str | None = None
 
 
 class S3ImageStore:
@@ -64,37 +67,50 @@ class S3ImageStore:
         self.settings = settings
         self._clock = clock
         self._client: S3Client | None = None
+        self._presigner: S3Client | None = None
         self._exit = contextlib.AsyncExitStack()
         self._opening = asyncio.Lock()
+
+    async def _open_client(self, endpoint_url: str | None) -> S3Client:
+        s = self.settings
+        config = AioConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if s.path_style else "auto"},
+            # Non-AWS S3 servers (R2, GCS interop, older MinIO) reject botocore's newer default
+            # checksums; send them only where the API requires one.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        return await self._exit.enter_async_context(
+            get_session().create_client(
+                "s3",
+                region_name=s.region,
+                endpoint_url=endpoint_url,
+                aws_access_key_id=s.access_key_id,
+                aws_secret_access_key=s.secret_access_key,
+                config=config,
+            )
+        )
 
     async def _s3(self) -> S3Client:
         async with self._opening:
             if self._client is None:
-                s = self.settings
-                config = AioConfig(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "path" if s.path_style else "auto"},
-                    # Non-AWS S3 servers (R2, GCS interop, older MinIO) reject botocore's newer
-                    # default checksums; send them only where the API requires one.
-                    request_checksum_calculation="when_required",
-                    response_checksum_validation="when_required",
-                )
-                self._client = await self._exit.enter_async_context(
-                    get_session().create_client(
-                        "s3",
-                        region_name=s.region,
-                        endpoint_url=s.endpoint_url,
-                        aws_access_key_id=s.access_key_id,
-                        aws_secret_access_key=s.secret_access_key,
-                        config=config,
-                    )
-                )
+                self._client = await self._open_client(self.settings.endpoint_url)
             return self._client
+
+    async def _signer(self) -> S3Client:
+        """The client that presigns links: the public endpoint's when one is set (it makes no requests)."""
+        if self.settings.public_endpoint_url is None:
+            return await self._s3()
+        async with self._opening:
+            if self._presigner is None:
+                self._presigner = await self._open_client(self.settings.public_endpoint_url)
+            return self._presigner
 
     async def aclose(self) -> None:
         """Close the client's connection pool (the app's shutdown)."""
         await self._exit.aclose()
-        self._client = None
+        self._client = self._presigner = None
 
     def _object(self, key: str) -> str:
         return self.settings.prefix + checked_key(key)
@@ -124,8 +140,8 @@ class S3ImageStore:
     async def url(self, key: str, *, expires_at: datetime) -> str:
         """A presigned GET for ``key`` valid until ``expires_at`` (capped at 7 days from now)."""
         seconds = (min(expires_at, self._clock() + MAX_PRESIGN) - self._clock()).total_seconds()
-        s3 = await self._s3()
-        return await s3.generate_presigned_url(
+        signer = await self._signer()
+        return await signer.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.settings.bucket, "Key": self._object(key)},
             ExpiresIn=max(1, int(seconds)),
