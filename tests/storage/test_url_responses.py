@@ -4,6 +4,7 @@ OpenAI and Gemini, images stored locally or in S3 (moto), then fetched by URL.""
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -137,4 +138,23 @@ def test_without_storage_url_is_refused_before_any_provider_call(sandbox_url: st
             sdk.images.generate(model="gpt-image-2", prompt="p", response_format="url")
         assert info.value.param == "response_format"
         assert handle.ledger() == []
+    engine.dispose()
+
+
+def test_the_servers_sweeper_deletes_images_past_their_retention(sandbox_url: str, tmp_path: Path):
+    engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
+    document = {**google_models_config(sandbox_url), "storage": {"retention": 2}}
+    images = tmp_path / "data" / "images"
+    with running_gateway(engine, document, data_dir=tmp_path / "data", storage_sweep_interval_s=0.1) as handle:
+        key = handle.create_key("short-lived")
+        with OpenAI(base_url=handle.url + "/v1", api_key=key, max_retries=0) as sdk:
+            result = sdk.images.generate(model="gpt-image-2", prompt="p", size="1024x1024", response_format="url")
+        [stored] = [path for path in images.rglob("*") if path.is_file()]
+        assert stored.name == "0.png"
+        # Retention is two seconds: the link expires, and a sweep round of the running server deletes the file.
+        deadline = time.monotonic() + 10
+        while stored.exists():
+            assert time.monotonic() < deadline, "the sweeper never deleted the expired image"
+            time.sleep(0.05)
+        assert httpx.get(result.data[0].url).status_code == 403
     engine.dispose()
