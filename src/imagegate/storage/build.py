@@ -19,7 +19,6 @@ from imagegate.service.image_storage import ImageStorage, Retention
 from imagegate.service.retention import LocalSweepLock, Sweeper, SweepLock
 from imagegate.service.url_signing import UrlSigner
 from imagegate.storage.local import LocalImageStore
-from imagegate.storage.s3 import S3ImageStore, S3Settings
 from imagegate.store.sweep_lock import PostgresSweepLock, RedisSweepLock
 
 SECRET_FILE = "storage-secret"
@@ -94,6 +93,9 @@ def build_storage(
         )
     if settings.s3_bucket is None or settings.s3_bucket == "":
         raise StorageSettingsError("IMAGEGATE_STORAGE=s3 needs IMAGEGATE_S3_BUCKET")
+    # Imported here: botocore takes about a second to import, which local storage never needs.
+    from imagegate.storage.s3 import S3ImageStore, S3Settings
+
     secret = settings.s3_secret_access_key
     s3 = S3ImageStore(
         S3Settings(
