@@ -45,6 +45,7 @@ from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.storage.build import StorageRuntime, build_storage
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -82,6 +83,7 @@ class Runtime:
     smoke: SmokeTester | None = None
     controls_refresh_s: float = 2.0
     smoke_interval_s: float | None = None
+    storage: StorageRuntime | None = None
 
 
 def build_runtime(
@@ -203,6 +205,7 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+        storage=build_storage(settings, config.storage, engine=engine, redis=redis_client),
     )
 
 
@@ -270,6 +273,8 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         tasks.append(
             asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")
         )
+    if runtime.storage is not None:
+        tasks.append(asyncio.create_task(runtime.storage.sweeper.forever(), name="imagegate-sweeper"))
     return tasks
 
 
@@ -287,6 +292,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.http.aclose()
+            if runtime.storage is not None:
+                await runtime.storage.aclose()
             if runtime.redis is not None:
                 await runtime.redis.aclose()
             runtime.ledger.close()
@@ -322,4 +329,6 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today
+    app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
+    app.state.file_signer = None if runtime.storage is None else runtime.storage.signer
     return app
