@@ -41,9 +41,17 @@ check: install-test
 	if [ -n "$$failed" ]; then echo "make check: FAILED:$$failed"; exit 1; fi; \
 	echo "make check: all gates passed"
 
-## Gateway overhead benchmark (prints added latency, throughput ratio, peak RSS).
+## Benchmarks: the wrk harness (direct vs imagegate at HEAD; bench/wrk/README.md), the project's own
+## client (added latency, throughput ratio, RSS), and memory under 4K generations and large edits.
+## BENCH_TARGETS=direct,litellm,portkey,imagegate adds the peers (installed by bench/wrk/setup.sh).
+BENCH_TARGETS ?= direct,imagegate
+BENCH_CELLS ?= big:200:1,big:200:32,tiny:0:32
 bench: install-test
+	bash bench/wrk/run.sh --targets $(BENCH_TARGETS) --cells $(BENCH_CELLS) --rounds 3 --duration 10 \
+	  --warmup 2 --model gpt-image-2 --imagegate-proj . --out /tmp/imagegate-bench
+	cat /tmp/imagegate-bench/table.md
 	$(BIN)/python bench/gateway_overhead.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

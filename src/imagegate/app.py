@@ -47,6 +47,7 @@ from imagegate.service.readiness import Check, Readiness
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.storage.build import StorageRuntime, build_storage
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -89,6 +90,7 @@ class Runtime:
     smoke_interval_s: float | None = None
     telemetry: Telemetry | None = None
     readiness: Readiness | None = None
+    storage: StorageRuntime | None = None
 
 
 def build_runtime(
@@ -227,6 +229,7 @@ def build_runtime(
         smoke_interval_s=settings.smoke_interval_s,
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
+        storage=build_storage(settings, config.storage, engine=engine, redis=redis_client),
     )
 
 
@@ -294,6 +297,8 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         tasks.append(
             asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")
         )
+    if runtime.storage is not None:
+        tasks.append(asyncio.create_task(runtime.storage.sweeper.forever(), name="imagegate-sweeper"))
     return tasks
 
 
@@ -311,6 +316,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await runtime.http.aclose()
+            if runtime.storage is not None:
+                await runtime.storage.aclose()
             if runtime.redis is not None:
                 await runtime.redis.aclose()
             runtime.ledger.close()
@@ -355,4 +362,6 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.telemetry = runtime.telemetry
     app.state.readiness = runtime.readiness
     app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
+    app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
+    app.state.file_signer = None if runtime.storage is None else runtime.storage.signer
     return app

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
+from imagegate.api import files
 from imagegate.api.admin import keys as admin_keys
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
@@ -62,6 +63,7 @@ def all_routes() -> list[BaseRoute]:
         *metrics.routes,
         *health.routes,
         *docs.routes,
+        *files.routes,
     ]
 
 

@@ -14,6 +14,7 @@ from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
+from imagegate.cli.storage import storage_app
 from imagegate.cli.usage import usage
 from imagegate.config.settings import Settings
 
@@ -29,6 +30,7 @@ app.command("report")(report)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(routes_app, name="routes")
 app.command("smoke")(smoke)
+app.add_typer(storage_app, name="storage")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

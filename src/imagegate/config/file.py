@@ -103,6 +103,23 @@ class BreakerSettings(BaseModel):
     half_open_probes: int = Field(default=2, ge=1)
 
 
+class StorageConfig(BaseModel):
+    """How long stored images (URL responses) live, in seconds: globally and per team name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention: float = Field(default=24 * 3600.0, gt=0)
+    teams: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("teams")
+    @classmethod
+    def _positive(cls, teams: dict[str, float]) -> dict[str, float]:
+        for team, seconds in teams.items():
+            if seconds <= 0:
+                raise ValueError(f"team {team!r}: retention must be positive seconds")
+        return teams
+
+
 class GatewayConfig(BaseModel):
     """The whole file."""
 
@@ -112,6 +129,7 @@ class GatewayConfig(BaseModel):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @field_validator("models")
     @classmethod

@@ -72,10 +72,37 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # /readyz: how long each dependency (database, Redis) may take to answer before it counts as down.
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    # Image storage for URL responses (docs/storage.md): files under the data directory (served by
+    # the gateway at signed links), S3-compatible object storage, or none (URL responses refused).
+    storage: Literal["local", "s3", "none"] = "local"
+    # local: where the files go (default: ``{data_dir}/images``) and the secret links are signed
+    # with (default: generated once into ``{data_dir}/storage-secret``).
+    storage_dir: Path | None = None
+    storage_secret: SecretStr | None = None
+    # The gateway's address as clients reach it, for local links (default: the address each
+    # request came to).
+    public_url: str | None = None
+    # How often each replica tries to sweep images past their retention (one replica per round).
+    storage_sweep_interval_s: float = Field(default=300.0, gt=0)
+    # s3: the bucket, and how to reach it (endpoint for R2/GCS/MinIO; credentials default to
+    # botocore's chain: AWS_* variables, instance roles).
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_path_style: bool = False
+    s3_prefix: str = ""
+    # s3: the endpoint clients fetch links from, when not the one the gateway uses (default: the same).
+    s3_public_endpoint_url: str | None = None
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""
         return self.data_dir / "catalog"
+
+    def images_dir(self) -> Path:
+        """Where the local image store keeps its files."""
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "images"
 
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file in the data directory."""

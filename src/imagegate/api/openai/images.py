@@ -16,6 +16,7 @@ from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
 from imagegate.api.openai.render import emulated_stream, render_result
+from imagegate.api.openai.urls import stored_response, url_response_request
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
@@ -52,6 +53,7 @@ async def _serve(
     request: Request, image_request: ImageRequest, gateway: Gateway, principal: Principal, request_id: str
 ) -> Response:
     try:
+        image_request, storage = url_response_request(request, image_request)
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
         if image_request.stream and not plan.emulated_stream:
@@ -59,11 +61,17 @@ async def _serve(
             return passthrough_response(
                 session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
             )
-        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
+        # A URL response needs the images themselves: no raw pass-through then.
+        keep_raw_for = DIALECT if storage is None else None
+        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=keep_raw_for))
+        if storage is not None:
+            body = await stored_response(request, storage, served, principal, request_id)
     except ImagegateError as error:
         return error_response(error, request_id)
     # Cost, route, the size actually produced, and lifecycle (Deprecation/Sunset) headers.
     headers = served_headers(served, request_id, models_path="/v1/models/")
+    if storage is not None:
+        return Response(body, headers=headers, media_type="application/json")
     if image_request.stream:
         # A provider that cannot stream in this dialect: its finished result, re-emitted as SSE.
         return sse_response(emulated_stream(served, image_request.operation), headers)

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from imagegate.api.openai.parse import DIALECT
-from imagegate.domain.result import Usage
+from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.images import Served
 
 
@@ -35,6 +35,11 @@ def render_result(served: Served) -> bytes:
     result = served.result
     if result.raw_body is not None and result.raw_dialect == DIALECT:
         return result.raw_body
+    return orjson.dumps(translated_body(result))
+
+
+def translated_body(result: ImageResult) -> dict[str, Any]:
+    """An ``ImagesResponse`` built from a parsed result (a translation, or a URL response)."""
     body: dict[str, Any] = {
         "created": result.created if result.created is not None else int(time.time()),
         "data": [
@@ -57,7 +62,7 @@ def render_result(served: Served) -> bytes:
     usage = _usage(result.usage)
     if usage is not None:
         body["usage"] = usage
-    return orjson.dumps(body)
+    return body
 
 
 def emulated_stream(served: Served, operation: str) -> Iterator[bytes]:
