@@ -179,6 +179,16 @@ OPERATIONS: dict[tuple[str, str], OperationDoc] = {
         body=EstimateSpec,
         responses={200: "OK", 400: "Invalid body"},
     ),
+    ("GET", "/files/{key}"): OperationDoc(
+        summary="A stored image at the signed, expiring link a URL response gave (local storage)",
+        tag="public",
+        parameters=(
+            {"name": "expires", "in": "query", "required": True, "schema": {"type": "integer"}},
+            {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}},
+        ),
+        responses={200: "The image", 403: "Bad or expired signature", 404: "No such image"},
+        response_types=("image/png", "image/jpeg", "image/webp"),
+    ),
     ("GET", "/metrics"): OperationDoc(
         summary="Prometheus metrics (text exposition)",
         tag="operations",
