@@ -1,0 +1,163 @@
+"""Running a workload's cells against a gateway, concurrently, resumably.
+
+Each cell is one ordinary Images API request with the run's key, so it is authenticated, admitted,
+routed, billed and recorded like any traffic. Two things make a run safe to interrupt:
+
+- the run directory records each finished cell at once, and a resumed run skips recorded cells;
+- every request carries ``Idempotency-Key: <run>.<cell>``, so a cell that was in flight when the
+  run stopped is answered from the gateway's idempotency store when resumed (while the gateway holds
+  it), not generated and paid for again.
+
+Every request also carries ``x-imagegate-tags: compare_run=<run id>``: the ledger rows of the run
+are what the report reads back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+
+from imagegate.cli.compare.run_state import CellRecord, CellStatus, RunDirectory
+from imagegate.cli.compare.workload import Cell
+
+TAG_HEADER = "x-imagegate-tags"
+RUN_TAG = "compare_run"
+# A request that reaches a slow provider may take minutes; the gateway's own deadline ends it first.
+DEFAULT_TIMEOUT_S = 600.0
+_MAGIC = ((b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpg"), (b"RIFF", "webp"))
+
+
+def classify(status: int, code: str | None) -> CellStatus:
+    """How a failed request shows in the grid: blocked (moderation), refused (cannot honour), failed."""
+    if code == "moderation_blocked":
+        return "blocked"
+    if 400 <= status < 500 and status not in (408, 429):
+        return "refused"
+    return "failed"
+
+
+def image_extension(data: bytes) -> str:
+    """``png``, ``jpg`` or ``webp`` by magic bytes (``bin`` when unknown)."""
+    for magic, extension in _MAGIC:
+        if data.startswith(magic):
+            return extension
+    return "bin"
+
+
+class CompareRunner:
+    """Runs cells with bounded concurrency and records each one as it finishes."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        run: RunDirectory,
+        run_id: str,
+        *,
+        concurrency: int = 4,
+        on_done: Callable[[CellRecord], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._run = run
+        self._run_id = run_id
+        self._limit = asyncio.Semaphore(concurrency)
+        self._on_done = on_done
+
+    async def run(self, cells: Sequence[Cell]) -> list[CellRecord]:
+        """Run the cells not yet recorded; the records of those run now."""
+        finished = self._run.finished()
+        pending = [cell for cell in cells if cell.id not in finished]
+        return list(await asyncio.gather(*(self._guarded(cell) for cell in pending)))
+
+    async def _guarded(self, cell: Cell) -> CellRecord:
+        async with self._limit:
+            record = await self.run_cell(cell)
+        self._run.append(record)
+        if self._on_done is not None:
+            self._on_done(record)
+        return record
+
+    async def run_cell(self, cell: Cell) -> CellRecord:
+        """One cell's request; transport failures become a failed record, never an exception."""
+        requested = int(cell.params.get("n", 1))
+        headers = {"Idempotency-Key": f"{self._run_id}.{cell.id}", TAG_HEADER: f"{RUN_TAG}={self._run_id}"}
+        started = time.monotonic()
+        try:
+            response = await self._send(cell, headers)
+        except httpx.HTTPError as error:
+            return CellRecord(
+                cell_id=cell.id,
+                model=cell.model,
+                prompt_index=cell.prompt_index,
+                repetition=cell.repetition,
+                status="failed",
+                images_requested=requested,
+                error_code="transport_error",
+                error_message=f"{type(error).__name__}: {error}",
+                latency_ms=int((time.monotonic() - started) * 1000),
+            )
+        latency_ms = int((time.monotonic() - started) * 1000)
+        record = CellRecord(
+            cell_id=cell.id,
+            model=cell.model,
+            prompt_index=cell.prompt_index,
+            repetition=cell.repetition,
+            status="ok",
+            images_requested=requested,
+            request_id=response.headers.get("x-request-id"),
+            http_status=response.status_code,
+            latency_ms=latency_ms,
+            served_size=response.headers.get("x-imagegate-size"),
+        )
+        body = _json_or_none(response)
+        if response.status_code != 200:
+            answer = body.get("error") if isinstance(body, dict) else None
+            detail: dict[str, Any] = answer if isinstance(answer, dict) else {}
+            code = detail.get("code") if isinstance(detail.get("code"), str) else None
+            record.status = classify(response.status_code, code)
+            record.error_code = code if code is not None else f"http_{response.status_code}"
+            record.error_message = str(detail.get("message", response.text[:300]))
+            return record
+        record.images = self._save_images(cell, body)
+        if not record.images:
+            record.status = "failed"
+            record.error_code = "no_image"
+            record.error_message = "the response carried no image"
+        return record
+
+    async def _send(self, cell: Cell, headers: dict[str, str]) -> httpx.Response:
+        fields: dict[str, Any] = {"model": cell.model, "prompt": cell.prompt, **cell.params}
+        if cell.operation == "generate":
+            return await self._client.post("/v1/images/generations", json=fields, headers=headers)
+        with ExitStack() as files_open:
+            files = [
+                ("image[]", (path.name, files_open.enter_context(path.open("rb")), "application/octet-stream"))
+                for path in cell.images
+            ]
+            data = {name: str(value) for name, value in fields.items()}
+            return await self._client.post("/v1/images/edits", data=data, files=files, headers=headers)
+
+    def _save_images(self, cell: Cell, body: Any) -> list[str]:
+        items = body.get("data") if isinstance(body, dict) else None
+        saved: list[str] = []
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            encoded = item.get("b64_json") if isinstance(item, dict) else None
+            if not isinstance(encoded, str):
+                continue
+            data = base64.b64decode(encoded)
+            name = f"{cell.id}.{index}.{image_extension(data)}"
+            (self._run.images / name).write_bytes(data)
+            saved.append(name)
+        return saved
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
