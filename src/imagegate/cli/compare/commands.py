@@ -15,13 +15,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from imagegate.cli.common import console, fail
-from imagegate.cli.compare.gateway_client import GatewayRefused, gateway_client, give_verdict, run_usage
+from imagegate.cli.compare.gateway_client import (
+    GatewayRefused,
+    gateway_client,
+    give_verdict,
+    run_detail,
+    usage_by_request,
+)
 from imagegate.cli.compare.html_report import render_report
 from imagegate.cli.compare.run_state import CellRecord, RunDirectory, RunManifest, RunNotFound, key_prefix, new_run_id
 from imagegate.cli.compare.runner import DEFAULT_TIMEOUT_S, CompareRunner
-from imagegate.cli.compare.summary import ModelSummary, RequestUsage, summarise
 from imagegate.cli.compare.workload import Cell, WorkloadError, load_workload
 from imagegate.cli.tables import Column, print_fitted
+from imagegate.service.compare_summary import micros_of, usd
 
 compare_app = typer.Typer(help="Compare models on your own prompts: run, review, report.", no_args_is_help=True)
 
@@ -125,7 +131,13 @@ async def _run_cells(
             progress.advance(task)
 
         async with gateway_client(url, key, timeout_s) as client:
-            await CompareRunner(client, run_dir, run_id, concurrency=concurrency, on_done=advance).run(cells)
+            runner = CompareRunner(client, run_dir, run_id, concurrency=concurrency, on_done=advance)
+            try:
+                await runner.run(cells)
+            except GatewayRefused as error:
+                raise fail(str(error)) from None
+    for failure in runner.upload_failures:
+        console.print(f"[yellow]warning:[/yellow] not recorded at the gateway (resume to retry): {failure}")
 
 
 SUMMARY_COLUMNS = (
@@ -160,10 +172,10 @@ def report(
     run_dir = _open(out, run_ref)
     manifest = run_dir.manifest()
     base_url = url if url is not None and url != "" else manifest.url
-    summaries, usage = asyncio.run(_summaries(run_dir, manifest, base_url, _require(key, "--key")))
+    detail = asyncio.run(_detail(base_url, _require(key, "--key"), manifest.run_id))
+    rows = [_with_volume(row, volume) for row in detail["summary"]]
     page = html if html is not None else run_dir.path / ("report-embedded.html" if embed else "report.html")
-    page.write_text(render_report(run_dir, summaries, usage, embed=embed, accepted_per_month=volume), encoding="utf-8")
-    rows = [summary.as_dict(volume) for summary in summaries]
+    page.write_text(render_report(run_dir, rows, usage_by_request(detail), embed=embed), encoding="utf-8")
     if as_json:
         print(json.dumps({"run_id": manifest.run_id, "workload": manifest.workload_name, "models": rows}, indent=1))
         return
@@ -219,15 +231,21 @@ def _open(out: Path, run_ref: str) -> RunDirectory:
         raise fail(str(error)) from None
 
 
-async def _summaries(
-    run_dir: RunDirectory, manifest: RunManifest, url: str, key: str
-) -> tuple[list[ModelSummary], dict[str, RequestUsage]]:
+async def _detail(url: str, key: str, run_id: str) -> dict[str, Any]:
     async with gateway_client(url, key, 60.0) as client:
         try:
-            usage = await run_usage(client, manifest.run_id)
+            return await run_detail(client, run_id)
         except GatewayRefused as error:
             raise fail(str(error)) from None
-    return summarise(manifest.models, run_dir.records(), usage), usage
+
+
+def _with_volume(row: dict[str, Any], volume: int | None) -> dict[str, Any]:
+    """Add the monthly cost at ``volume`` accepted images (integer micro-dollar arithmetic)."""
+    if volume is None:
+        return row
+    per_accepted = row["cost_per_accepted_image_usd"]
+    monthly = None if per_accepted is None else usd(micros_of(per_accepted) * volume)
+    return {**row, "accepted_per_month": volume, "monthly_cost_usd": monthly}
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

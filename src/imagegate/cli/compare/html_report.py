@@ -16,7 +16,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from imagegate.cli.compare.run_state import CellRecord, RunDirectory, RunManifest
-from imagegate.cli.compare.summary import ModelSummary, RequestUsage, usd
+from imagegate.service.compare_runs import RequestUsage
+from imagegate.service.compare_summary import usd
 
 _MEDIA_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 
@@ -79,11 +80,10 @@ def grid(
 
 def render_report(
     run: RunDirectory,
-    summaries: Sequence[ModelSummary],
+    summaries: Sequence[Mapping[str, Any]],
     usage: Mapping[str, RequestUsage],
     *,
     embed: bool = False,
-    accepted_per_month: int | None = None,
 ) -> str:
     """The report's HTML."""
     manifest = run.manifest()
@@ -102,7 +102,7 @@ def render_report(
         .render(
             manifest=manifest,
             rows=grid(manifest, records, usage, image_src),
-            summaries=[summary.as_dict(accepted_per_month) for summary in summaries],
+            summaries=list(summaries),
             pending=manifest.cells - len(records),
         )
     )

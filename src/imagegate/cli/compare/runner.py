@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from imagegate.cli.compare.gateway_client import GatewayRefused, record_cell, register_run
 from imagegate.cli.compare.run_state import CellRecord, CellStatus, RunDirectory
 from imagegate.cli.compare.workload import Cell
 
@@ -67,16 +68,27 @@ class CompareRunner:
         self._run_id = run_id
         self._limit = asyncio.Semaphore(concurrency)
         self._on_done = on_done
+        self.upload_failures: list[str] = []
 
     async def run(self, cells: Sequence[Cell]) -> list[CellRecord]:
         """Run the cells not yet recorded; the records of those run now."""
-        finished = self._run.finished()
+        await register_run(self._client, self._run.manifest())
+        recorded = list(self._run.records())
+        for record in recorded:
+            # A resumed run re-sends what it has (idempotent): a cell whose upload failed is not lost.
+            await record_cell(self._client, self._run_id, record)
+        finished = {record.cell_id for record in recorded}
         pending = [cell for cell in cells if cell.id not in finished]
         return list(await asyncio.gather(*(self._guarded(cell) for cell in pending)))
 
     async def _guarded(self, cell: Cell) -> CellRecord:
         async with self._limit:
             record = await self.run_cell(cell)
+            try:
+                await record_cell(self._client, self._run_id, record)
+            except (GatewayRefused, httpx.HTTPError) as error:
+                # Kept locally all the same (the image was paid for); resuming the run uploads it again.
+                self.upload_failures.append(f"{record.cell_id}: {error}")
         self._run.append(record)
         if self._on_done is not None:
             self._on_done(record)

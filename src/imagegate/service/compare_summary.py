@@ -19,36 +19,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from imagegate.accounting.reports import ReportGroup
-from imagegate.cli.compare.run_state import CellRecord
+from imagegate.service.compare_runs import CompareCell, RequestUsage
 
 INDICATIVE_BELOW = 20
 MICROS_PER_USD = Decimal(1_000_000)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestUsage:
-    """One request as the ledger has it: its attempts' total cost and count, and the verdicts."""
-
-    request_id: str
-    cost_micros: int
-    estimated_micros: int
-    attempts: int
-    failed_attempts: int
-    images: int
-    verdicts: Mapping[int, bool]
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> RequestUsage:
-        """One item of ``GET /api/usage``'s ``requests``."""
-        return cls(
-            request_id=str(data["request_id"]),
-            cost_micros=int(data["cost_micros"]),
-            estimated_micros=int(data.get("estimated_micros", 0)),
-            attempts=int(data["attempts"]),
-            failed_attempts=int(data.get("failed_attempts", 0)),
-            images=int(data["images"]),
-            verdicts={int(index): bool(accepted) for index, accepted in data.get("feedback", {}).items()},
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,11 +121,16 @@ def usd(micros: int | None) -> str | None:
     return str((Decimal(micros) / MICROS_PER_USD).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
 
 
+def micros_of(amount: str) -> int:
+    """A USD string (``"0.031000"``) back to integer micro-dollars, exactly."""
+    return int((Decimal(amount) * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
+
+
 def summarise(
-    models: Sequence[str], records: Iterable[CellRecord], usage: Mapping[str, RequestUsage]
+    models: Sequence[str], records: Iterable[CompareCell], usage: Mapping[str, RequestUsage]
 ) -> list[ModelSummary]:
     """One summary per model, in the workload's order; a request missing from ``usage`` costs nothing."""
-    by_model: dict[str, list[CellRecord]] = {model: [] for model in models}
+    by_model: dict[str, list[CompareCell]] = {model: [] for model in models}
     for record in records:
         by_model.setdefault(record.model, []).append(record)
     summaries = []
@@ -162,7 +141,7 @@ def summarise(
                 model=model,
                 cells=len(cells),
                 requested=sum(cell.images_requested for cell in cells),
-                returned=sum(len(cell.images) for cell in cells if cell.status == "ok"),
+                returned=sum(cell.images for cell in cells if cell.status == "ok"),
                 failed=sum(1 for cell in cells if cell.status == "failed"),
                 blocked=sum(1 for cell in cells if cell.status == "blocked"),
                 refused=sum(1 for cell in cells if cell.status == "refused"),

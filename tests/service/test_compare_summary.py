@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from imagegate.cli.compare.run_state import CellRecord
-from imagegate.cli.compare.summary import RequestUsage, percentile, summarise, usd
+from imagegate.service.compare_runs import CompareCell, RequestUsage
+from imagegate.service.compare_summary import micros_of, percentile, summarise, usd
 
 
-def record(cell: str, model: str, status: str = "ok", images: int = 1, latency: int = 100, rid: str | None = None):
-    return CellRecord(
+def record(
+    cell: str, model: str, status: str = "ok", images: int = 1, latency: int = 100, rid: str | None = None
+) -> CompareCell:
+    return CompareCell(
         cell_id=cell,
         model=model,
         prompt_index=0,
@@ -16,7 +18,7 @@ def record(cell: str, model: str, status: str = "ok", images: int = 1, latency: 
         images_requested=1,
         request_id=rid if rid is not None else f"req_{cell}",
         latency_ms=latency,
-        images=[f"{cell}.{i}.png" for i in range(images)] if status == "ok" else [],
+        images=images if status == "ok" else 0,
     )
 
 
@@ -34,6 +36,8 @@ def test_usd_keeps_six_decimals_without_floats() -> None:
     assert usd(1) == "0.000001"
     assert usd(1_234_567) == "1.234567"
     assert usd(None) is None
+    assert micros_of("1.234567") == 1_234_567
+    assert micros_of(usd(987_654_321) or "") == 987_654_321
 
 
 def test_summary_counts_outcomes_and_takes_money_from_the_ledger() -> None:
