@@ -26,6 +26,8 @@ from .fixtures import throwaway_pg_database
 
 APP_TABLES = {
     "api_keys",
+    "compare_runs",
+    "compare_cells",
     "ledger",
     "pending_attempts",
     "image_feedback",
