@@ -116,6 +116,19 @@ def test_a_workload_across_three_models_reports_what_the_ledger_says(
     assert (rows["gpt-image-2"]["blocked"], rows["gpt-image-2"]["returned"]) == (2, 8)
     assert (rows["nano-banana-pro"]["failed"], rows["nano-banana-pro"]["returned"]) == (2, 8)
 
+    # The run is a tag on ordinary ledger rows: the house report filtered by it gives the same money.
+    tagged = [row for row in google_gateway.ledger() if dict(row.tags or {}).get("compare_run") == run_id]
+    assert {row.request_id for row in tagged} == set(run_requests)
+    house = CliRunner().invoke(
+        app,
+        ["report", "--by", "model", "--tag", f"compare_run={run_id}", "--json"],
+        env={"IMAGEGATE_DATABASE_URL": google_gateway.engine.url.render_as_string(hide_password=False)},
+        catch_exceptions=False,
+    )
+    assert house.exit_code == 0, house.output
+    house_spend = {group["model"]: group["spend_usd"] for group in json.loads(house.output)["rows"]}
+    assert house_spend == {model: rows[model]["spend_usd"] for model in MODELS}
+
     page = (out / run_id / "report.html").read_text()
     assert page.count("<img ") == 26
     assert "moderation_blocked" in page
@@ -214,3 +227,17 @@ def test_a_changed_workload_is_not_resumed(google_gateway: GatewayHandle, worklo
     )
     assert result.exit_code == 2
     assert "changed since run cmp_000000000001 started" in result.output
+
+
+def test_a_bad_tags_header_is_refused_before_any_provider_call(
+    google_gateway: GatewayHandle, sandbox_control: httpx.Client
+) -> None:
+    from openai import BadRequestError, OpenAI
+
+    key = google_gateway.create_key(f"tags-{uuid.uuid4().hex[:8]}")
+    sandbox_control.delete("/_sandbox/requests")
+    client = OpenAI(base_url=google_gateway.url + "/v1", api_key=key, max_retries=0)
+    with pytest.raises(BadRequestError) as caught:
+        client.images.generate(model="gpt-image-2", prompt="x", extra_headers={"x-imagegate-tags": "no value here"})
+    assert caught.value.body["param"] == "x-imagegate-tags"  # type: ignore[index]
+    assert sandbox_control.get("/_sandbox/requests").json()["count"] == 0
