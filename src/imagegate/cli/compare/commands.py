@@ -136,6 +136,8 @@ async def _run_cells(
                 await runner.run(cells)
             except GatewayRefused as error:
                 raise fail(str(error)) from None
+            finally:
+                await runner.aclose()
     for failure in runner.upload_failures:
         console.print(f"[yellow]warning:[/yellow] not recorded at the gateway (resume to retry): {failure}")
 

@@ -63,6 +63,7 @@ async def record_cell(client: httpx.AsyncClient, run_id: str, record: CellRecord
         )
     }
     body["images"] = len(record.images)
+    body["image_urls"] = record.image_urls[:16]
     body["error_message"] = None if record.error_message is None else record.error_message[:2000]
     response = await client.put(f"/api/compare/runs/{run_id}/cells/{record.cell_id}", json=body)
     _raise_for(response)

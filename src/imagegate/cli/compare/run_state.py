@@ -41,6 +41,7 @@ class CellRecord:
     error_message: str | None = None
     latency_ms: int | None = None
     images: list[str] = field(default_factory=list)
+    image_urls: list[str] = field(default_factory=list)
     served_size: str | None = None
     finished_at: str = ""
 
