@@ -38,6 +38,7 @@ from imagegate.route_config import build_route_table, facts_from_catalog, replac
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.compare_runs import CompareRuns
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -48,6 +49,7 @@ from imagegate.service.route_control import RoutingAdmin, refresh_controls, refr
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.storage.build import StorageRuntime, build_storage
+from imagegate.store.compare import SqlCompareStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -78,6 +80,7 @@ class Runtime:
     redis: aioredis.Redis | None = None
     catalog: Catalog | None = None
     feedback: FeedbackService | None = None
+    compare_runs: CompareRuns | None = None
     reports: SqlReportStore | None = None
     public_pricing: bool = True
     public_route_health: bool = False
@@ -214,6 +217,7 @@ def build_runtime(
         catalog=catalog,
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
         reports=SqlReportStore(engine),
+        compare_runs=CompareRuns(SqlCompareStore(engine)),
         public_pricing=settings.public_pricing,
         public_route_health=settings.public_route_health,
         edge=EdgeLimits(
@@ -356,6 +360,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.catalog = runtime.catalog
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports
+    app.state.compare_runs = runtime.compare_runs
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today

@@ -38,8 +38,26 @@ def curl_commands() -> list[str]:
     return commands
 
 
+def imagegate_commands() -> list[str]:
+    """The ``imagegate compare`` commands of the README's shell blocks, in order (they build on each other)."""
+    commands = []
+    for body in blocks("sh") + blocks("bash"):
+        for line in body.replace("\\\n", " ").splitlines():
+            command = line.split(" #")[0].strip()
+            if command.startswith("imagegate compare "):
+                commands.append(command)
+    return commands
+
+
+def named_files() -> dict[str, str]:
+    """Blocks whose fence names a file (```yaml workload.yaml): written into the demo's directory."""
+    named = re.compile(r"^```\w+ +([\w.-]+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+    return dict(named.findall(README.read_text(encoding="utf-8")))
+
+
 PYTHON_BLOCKS = blocks("python")
 CURL_COMMANDS = curl_commands()
+IMAGEGATE_COMMANDS = imagegate_commands()
 
 
 def test_the_extractor_finds_the_readmes_examples():
@@ -89,3 +107,19 @@ def test_readme_curl_command_runs_against_the_demo(demo: DemoProcess, command: s
         timeout=120,
     )
     assert ran.returncode == 0, f"{shlex.quote(command)} failed:\n{ran.stdout}\n{ran.stderr}"
+
+
+def test_readme_compare_commands_run_against_the_demo(demo: DemoProcess):
+    assert IMAGEGATE_COMMANDS, "the README shows imagegate compare"
+    for name, body in named_files().items():
+        (demo.cwd / name).write_text(body, encoding="utf-8")
+    for command in IMAGEGATE_COMMANDS:
+        ran = subprocess.run(
+            ["sh", "-c", command],
+            cwd=demo.cwd,
+            env={**_shell_env(demo), "PATH": f"{Path(sys.executable).parent}:{_shell_env(demo).get('PATH', '')}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert ran.returncode == 0, f"{shlex.quote(command)} failed:\n{ran.stdout}\n{ran.stderr}"

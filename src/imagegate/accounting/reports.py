@@ -65,10 +65,15 @@ class ReportStore(Protocol):
     """Aggregates over the ledger joined to the current acceptance verdicts."""
 
     def aggregate(
-        self, by: ReportDimension, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        by: ReportDimension,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tag: tuple[str, str] | None = None,
     ) -> tuple[list[ReportGroup], ReportGroup]:
         """One group per value of ``by`` (most spend first) and the total over all of them,
-        for ledger rows with ``since <= created_at < until``."""
+        for ledger rows with ``since <= created_at < until`` (and carrying ``tag``, when given)."""
         ...
 
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from starlette.requests import ClientDisconnect, Request
 
 from imagegate.domain.errors import ClientGone, PayloadTooLarge
+from imagegate.domain.tags import Tags, parse_tags
 from imagegate.service.attempts import CLIENT_DISCONNECTED
 
 log = logging.getLogger("imagegate.api")
@@ -37,6 +38,11 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def request_tags(request: Request) -> Tags:
+    """The request's own ledger tags, from ``x-imagegate-tags`` (``name=value,...``)."""
+    return parse_tags(request.headers.get("x-imagegate-tags"))
 
 
 def google_api_key(request: Request) -> str | None:

@@ -23,7 +23,7 @@ from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
 from imagegate.api.ops import docs, health, metrics
-from imagegate.api.public import estimate, feedback, pricing
+from imagegate.api.public import compare, estimate, feedback, pricing
 from imagegate.domain.errors import ImagegateError
 
 # Endpoints whose bodies carry images (the dialects' generate/edit calls); every other endpoint takes
@@ -64,6 +64,7 @@ def all_routes() -> list[BaseRoute]:
         *health.routes,
         *docs.routes,
         *files.routes,
+        *compare.routes,
     ]
 
 

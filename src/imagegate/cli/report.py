@@ -11,6 +11,8 @@ import typer
 from imagegate.accounting.reports import DIMENSIONS
 from imagegate.cli.common import console, fail, migrated_engine, settings_from_env
 from imagegate.cli.tables import Column, print_fitted
+from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.tags import parse_tag
 from imagegate.service.report import Report, build_report, figures, parse_when
 from imagegate.store.reports import SqlReportStore
 
@@ -19,6 +21,7 @@ def report(
     by: str = typer.Option("model", "--by", help="Group by model, route or key."),
     since: str | None = typer.Option(None, "--since", help="From this time (ISO, UTC if no zone) or span back (30d)."),
     until: str | None = typer.Option(None, "--until", help="Up to this time, exclusive (ISO or span back)."),
+    tag: str | None = typer.Option(None, "--tag", help="Only ledger rows with this tag (name=value)."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV (the finance format, see docs/pricing.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -27,11 +30,12 @@ def report(
         raise fail(f"--by must be one of {', '.join(DIMENSIONS)}")
     try:
         start, end = parse_when(since), parse_when(until)
-    except ValueError as exc:
+        only = None if tag is None else parse_tag(tag, param="--tag")
+    except (ValueError, InvalidRequest) as exc:
         raise fail(str(exc)) from None
     engine = migrated_engine(settings_from_env())
     try:
-        result = build_report(SqlReportStore(engine), by, since=start, until=end)
+        result = build_report(SqlReportStore(engine), by, since=start, until=end, tag=only)
     finally:
         engine.dispose()
     if as_csv:

@@ -7,6 +7,7 @@
     │   ├── AuthenticationFailed        401, missing/unknown/revoked/expired gateway key
     │   ├── PermissionDenied            403, key not allowed this model
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
+    │   ├── ResourceNotFound            404: no such object (a run, a job) visible to this caller
     │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
     │   ├── PayloadTooLarge             413, body over the configured limit
     │   └── ClientGone                  the client hung up (nothing is sent back)
@@ -73,6 +74,12 @@ class PermissionDenied(ClientError):
 
 class ModelNotFound(ClientError):
     code = "model_not_found"
+
+
+class ResourceNotFound(ClientError):
+    """No object with that id that this caller may see (never says whether it exists for others)."""
+
+    code = "not_found"
 
 
 class PayloadTooLarge(ClientError):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from imagegate.accounting.auth import KeyAuthenticator, Principal
 from imagegate.domain.request import ImageRequest
+from imagegate.domain.tags import Tags, merge_tags
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.table import ModelAlias, RouteTable
@@ -56,11 +58,13 @@ class Gateway:
         self.today = today
         self.replacements = replacements
 
-    async def authenticate(self, secret: str | None) -> Principal:
-        """The caller behind a presented key."""
+    async def authenticate(self, secret: str | None, *, tags: Tags = ()) -> Principal:
+        """The caller behind a presented key, with the request's own ``tags`` added to its key's."""
         principal = await self.authenticator.authenticate(secret)
         note_team(principal.team_name)
-        return principal
+        if len(tags) == 0:
+            return principal
+        return dataclasses.replace(principal, tags=merge_tags(principal.tags, tags))
 
     def plan(self, request_id: str, request: ImageRequest, principal: Principal) -> Plan:
         """Validate and route a request for this caller."""

@@ -93,10 +93,15 @@ def figures(group: ReportGroup) -> dict[str, Any]:
 
 
 def build_report(
-    store: ReportStore, by: ReportDimension, *, since: datetime | None = None, until: datetime | None = None
+    store: ReportStore,
+    by: ReportDimension,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    tag: tuple[str, str] | None = None,
 ) -> Report:
-    """Aggregate and wrap; ``since`` is inclusive, ``until`` exclusive."""
-    groups, total = store.aggregate(by, since=since, until=until)
+    """Aggregate and wrap; ``since`` is inclusive, ``until`` exclusive; only rows with ``tag`` when given."""
+    groups, total = store.aggregate(by, since=since, until=until, tag=tag)
     return Report(by=by, since=since, until=until, groups=groups, total=total)
 
 

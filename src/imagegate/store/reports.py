@@ -28,7 +28,12 @@ class SqlReportStore:
         self._bind = bind
 
     def aggregate(
-        self, by: ReportDimension, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        by: ReportDimension,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tag: tuple[str, str] | None = None,
     ) -> tuple[list[ReportGroup], ReportGroup]:
         """Groups ordered by spend (highest first, then name), and the total over them all."""
         if by not in DIMENSIONS:
@@ -52,6 +57,8 @@ class SqlReportStore:
             conditions.append(ledger.c.created_at >= since)
         if until is not None:
             conditions.append(ledger.c.created_at < until)
+        if tag is not None:
+            conditions.append(ledger.c.tags[tag[0]].as_string() == tag[1])
         grouped = (
             sa.select(column.label("grp"), *measures)
             .select_from(source)

@@ -32,6 +32,7 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelRetired, 404, "NOT_FOUND"),
     (e.ModelNotFound, 404, "NOT_FOUND"),
     (e.PayloadTooLarge, 413, "INVALID_ARGUMENT"),
+    (e.ResourceNotFound, 404, "NOT_FOUND"),
     (e.GatewayUnavailable, 503, "UNAVAILABLE"),
     (e.InvalidRequest, 400, "INVALID_ARGUMENT"),
     (e.AuthenticationFailed, 400, "INVALID_ARGUMENT"),

@@ -22,7 +22,7 @@ from imagegate.api.google.errors import error_response, missing_key_response, st
 from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
 from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
-from imagegate.api.http import google_api_key, new_request_id, while_connected
+from imagegate.api.http import google_api_key, new_request_id, request_tags, while_connected
 from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
@@ -65,7 +65,7 @@ async def generate_content(
             raise InvalidRequest(
                 "streamGenerateContent is served as server-sent events only: add ?alt=sse.", param="alt"
             )
-        principal = await gateway.authenticate(secret)
+        principal = await gateway.authenticate(secret, tags=request_tags(request))
         image_request = await parse_generate_content(request, model, stream=stream, limits=gateway.limits)
         return await idempotent(
             request,

@@ -18,7 +18,7 @@ from imagegate.accounting.auth import Principal
 from imagegate.api.google.errors import error_response, missing_key_response
 from imagegate.api.google.imagen_parse import DIALECT, parse_predict
 from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
-from imagegate.api.http import google_api_key, new_request_id, while_connected
+from imagegate.api.http import google_api_key, new_request_id, request_tags, while_connected
 from imagegate.api.idempotency import idempotent
 from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers
@@ -62,7 +62,7 @@ async def predict(request: Request, model: str, surface: GoogleSurface = GEMINI_
     if secret is None:
         return missing_key_response(request_id, surface)
     try:
-        principal = await gateway.authenticate(secret)
+        principal = await gateway.authenticate(secret, tags=request_tags(request))
         image_request = await parse_predict(request, model, limits=gateway.limits)
         return await idempotent(
             request,

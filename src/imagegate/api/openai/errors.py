@@ -17,6 +17,7 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelRetired, 410, "invalid_request_error"),  # shut down; the message names the replacement
     (e.InvalidRequest, 400, "invalid_request_error"),
     (e.PayloadTooLarge, 413, "invalid_request_error"),
+    (e.ResourceNotFound, 404, "invalid_request_error"),
     (e.GatewayUnavailable, 503, "server_error"),
     (e.AuthenticationFailed, 401, "invalid_request_error"),
     (e.PermissionDenied, 403, "permission_error"),

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.auth import Principal
-from imagegate.api.http import bearer_token, new_request_id, while_connected
+from imagegate.api.http import bearer_token, new_request_id, request_tags, while_connected
 from imagegate.api.idempotency import idempotent
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
@@ -36,7 +36,7 @@ async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[Imag
     request_id = new_request_id()
     gateway = _gateway(request)
     try:
-        principal = await gateway.authenticate(bearer_token(request))
+        principal = await gateway.authenticate(bearer_token(request), tags=request_tags(request))
         image_request = await parse(request, gateway.limits)
         return await idempotent(
             request,
