@@ -45,6 +45,7 @@ from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -115,9 +116,10 @@ def build_runtime(
     if settings.ledger_crash_safe:
         crash_safety = CrashSafety(
             SqlPendingAttempts(engine),
+            FileAttemptSpool(settings.data_dir / "spool"),
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
-            begin_wait_s=settings.ledger_begin_wait_s,
+            promote_after_s=settings.ledger_pending_promote_s,
         )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
