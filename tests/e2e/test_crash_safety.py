@@ -56,7 +56,7 @@ def _gateway(workdir: Path, config: Path, **extra_env: str) -> Iterator[tuple[st
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _until(lambda: _ready(url), "gateway ready")
+        _until(lambda: _ready(url), "gateway ready", timeout_s=60)  # start-up is slow on a loaded machine
         yield url, process
     finally:
         if process.poll() is None:
