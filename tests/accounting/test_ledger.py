@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -66,6 +67,39 @@ async def test_begin_is_spooled_at_once_and_a_short_attempt_never_touches_the_pe
     finally:
         writer.close()
     assert not spool.path.exists()  # closed with nothing open: removed
+
+
+class _HangingPendingStore(SqlPendingAttempts):
+    """A database that hangs on the pending insert until released."""
+
+    def __init__(self, bind, release: threading.Event) -> None:
+        super().__init__(bind)
+        self._release = release
+
+    def begin_attempts(self, pending) -> None:
+        self._release.wait(10)
+        super().begin_attempts(pending)
+
+
+async def test_begin_never_waits_for_the_database(tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "ledger.db")
+    release = threading.Event()
+    pending = _HangingPendingStore(engine, release)
+    spool = FileAttemptSpool(tmp_path / "spool")
+    writer = LedgerWriter(SqlLedgerStore(engine), crash_safety=CrashSafety(pending, spool, promote_after_s=0))
+    writer.start()
+    try:
+        for request_id in ("req_a", "req_b"):
+            writer.begin(_unknown(request_id))  # returns while the writer thread hangs in the database
+        assert _spooled(spool) == ["req_a", "req_b"]
+        assert SqlPendingAttempts(engine).pending() == []
+        release.set()
+        assert writer.wait_idle(5)
+        assert sorted(item.entry.request_id for item in pending.pending()) == ["req_a", "req_b"]
+    finally:
+        release.set()
+        writer.close()
+        engine.dispose()
 
 
 async def test_a_long_attempt_is_promoted_completed_and_a_dead_one_swept(tmp_path):
