@@ -7,8 +7,11 @@ direct, ...) so drift on the machine hits both sides alike.
 
     python bench/gateway_overhead.py [--rounds 5] [--seq-requests 40] [--burst-seconds 6]
 
-Prints added p50/p99 latency at concurrency 1, throughput ratio at concurrency 32, and the
-gateway's peak RSS (VmHWM).
+Prints added p50/p99 latency at concurrency 1, throughput ratio at concurrency 32, the gateway's
+CPU per request and its peak RSS (VmHWM). With ``--variant`` several gateways (builds or settings)
+run side by side and alternate in every round, so a before/after comparison is made in one run:
+
+    python bench/gateway_overhead.py --variant base:PYTHONPATH=/tmp/main/src --variant new: --rounds 4
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -118,45 +122,48 @@ async def burst(
     return done / (time.perf_counter() - started)
 
 
-async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str, gateway_pid: int) -> dict[str, float]:
-    direct_headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
-    gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+@dataclass
+class Target:
+    """One side of the comparison: the upstream itself, or a gateway build/setting under test."""
+
+    name: str
+    url: str
+    headers: dict[str, str]
+    pid: int | None = None  # a gateway's process, for its CPU time
+    seq: list[float] = field(default_factory=list)
+    rate: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    requests: int = 0
+
+
+async def measure(args: argparse.Namespace, targets: list[Target]) -> None:
+    """Alternate the targets round by round (rotating the order), sequential then concurrent."""
     # A lean client (C parser), so that the client's own CPU is not what limits the measurement.
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
-        for url, headers in ((direct, direct_headers), (gateway, gateway_headers)):
-            await sequential(client, url, headers, 3)  # warm connections and caches
-        seq = {"direct": [], "gateway": []}
-        rate = {"direct": [], "gateway": []}
-        gateway_cpu = 0.0
-        gateway_requests = 0
+        for target in targets:
+            await sequential(client, target.url, target.headers, 3)  # warm connections and caches
         for round_index in range(args.rounds):
-            order = [("direct", direct, direct_headers), ("gateway", gateway, gateway_headers)]
-            if round_index % 2:
-                order.reverse()
-            for name, url, headers in order:
-                seq[name] += await sequential(client, url, headers, args.seq_requests)
-            for name, url, headers in order:
-                cpu_before = cpu_seconds(gateway_pid)
-                per_second = await burst(client, url, headers, 32, args.burst_seconds)
-                rate[name].append(per_second)
-                if name == "gateway":
-                    gateway_cpu += cpu_seconds(gateway_pid) - cpu_before
-                    gateway_requests += round(per_second * args.burst_seconds)
-            print(
-                f"  round {round_index + 1}/{args.rounds}: c=32 direct {rate['direct'][-1]:.1f} req/s, "
-                f"gateway {rate['gateway'][-1]:.1f} req/s",
-                flush=True,
-            )
-    return {
-        "direct_p50_ms": percentile(seq["direct"], 50) * 1000,
-        "gateway_p50_ms": percentile(seq["gateway"], 50) * 1000,
-        "direct_p99_ms": percentile(seq["direct"], 99) * 1000,
-        "gateway_p99_ms": percentile(seq["gateway"], 99) * 1000,
-        "direct_rps": statistics.median(rate["direct"]),
-        "gateway_rps": statistics.median(rate["gateway"]),
-        "gateway_cpu_ms_per_request": gateway_cpu / max(1, gateway_requests) * 1000,
-    }
+            shift = round_index % len(targets)
+            order = targets[shift:] + targets[:shift]
+            for target in order:
+                target.seq += await sequential(client, target.url, target.headers, args.seq_requests)
+            for target in order:
+                cpu_before = 0.0 if target.pid is None else cpu_seconds(target.pid)
+                per_second = await burst(client, target.url, target.headers, 32, args.burst_seconds)
+                target.rate.append(per_second)
+                if target.pid is not None:
+                    target.cpu_s += cpu_seconds(target.pid) - cpu_before
+                    target.requests += round(per_second * args.burst_seconds)
+            rates = ", ".join(f"{target.name} {target.rate[-1]:.1f}" for target in targets)
+            print(f"  round {round_index + 1}/{args.rounds}: c=32 req/s: {rates}", flush=True)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``label:KEY=VALUE,KEY=VALUE`` -> (label, environment overrides)."""
+    label, _, spec = text.partition(":")
+    overrides = dict(item.split("=", 1) for item in spec.split(",") if item)
+    return label, overrides
 
 
 def main() -> None:
@@ -166,17 +173,21 @@ def main() -> None:
     parser.add_argument("--burst-seconds", type=float, default=6.0)
     parser.add_argument("--delay-ms", type=int, default=200)
     parser.add_argument("--body-bytes", type=int, default=1_400_000)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:KEY=VALUE,...",
+        help="a gateway to compare, with environment overrides (repeatable); PYTHONPATH=<src> runs another "
+        "build, e.g. 'base:PYTHONPATH=/tmp/main/src' or 'unsafe:IMAGEGATE_LEDGER_CRASH_SAFE=false'",
+    )
     args = parser.parse_args()
+    variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
 
     exe = [sys.executable, "-m", "imagegate.cli"]
-    workdir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
-    env = {
-        **os.environ,
-        "IMAGEGATE_DATA_DIR": str(workdir),
-        "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
-        "IMAGEGATE_LOG_LEVEL": "warning",
-    }
-    up_port, gw_port = free_port(), free_port()
+    base_dir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
+    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "warning"}
+    up_port = free_port()
     upstream = subprocess.Popen(
         [
             *exe,
@@ -188,49 +199,78 @@ def main() -> None:
             "--fixed-image-bytes",
             str(args.body_bytes),
         ],
-        env=env,
+        env=base_env,
     )
-    config = write_bench_config(workdir, up_port)
-    key = create_bench_key(exe, env)
-    gateway = subprocess.Popen(
-        [*exe, "serve", "--config", str(config), "--port", str(gw_port)], env=env, stdout=subprocess.DEVNULL
-    )
+    processes = [upstream]
+    targets = [
+        Target(
+            "direct",
+            f"http://127.0.0.1:{up_port}/v1/images/generations",
+            {"authorization": "Bearer sk-bench", "content-type": "application/json"},
+        )
+    ]
     try:
+        for label, overrides in variants:
+            # Each gateway has its own data directory and database: no lock shared between them.
+            workdir = base_dir / label
+            workdir.mkdir()
+            env = {
+                **base_env,
+                "IMAGEGATE_DATA_DIR": str(workdir),
+                "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+                **overrides,
+            }
+            config = write_bench_config(workdir, up_port)
+            key = create_bench_key(exe, env)
+            port = free_port()
+            gateway = subprocess.Popen(
+                [*exe, "serve", "--config", str(config), "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+            )
+            processes.append(gateway)
+            url = f"http://127.0.0.1:{port}"
+            targets.append(
+                Target(
+                    label,
+                    url + "/v1/images/generations",
+                    {"authorization": f"Bearer {key}", "content-type": "application/json"},
+                    pid=gateway.pid,
+                )
+            )
         wait_ready(f"http://127.0.0.1:{up_port}/healthz")
-        wait_ready(f"http://127.0.0.1:{gw_port}/healthz")
+        for target in targets[1:]:
+            wait_ready(target.url.removesuffix("/v1/images/generations") + "/healthz")
         print(
             f"upstream: sandbox, {args.delay_ms} ms delay, {args.body_bytes:,}-byte body; "
-            f"{os.cpu_count()} cores; {args.rounds} interleaved rounds",
+            f"{os.cpu_count()} cores; {args.rounds} interleaved rounds; gateways: {', '.join(v[0] for v in variants)}",
             flush=True,
         )
-        figures = asyncio.run(
-            measure(
-                args,
-                f"http://127.0.0.1:{up_port}/v1/images/generations",
-                f"http://127.0.0.1:{gw_port}/v1/images/generations",
-                key,
-                gateway.pid,
-            )
-        )
-        rss = peak_rss_mib(gateway.pid)
+        asyncio.run(measure(args, targets))
+        rss = {target.name: peak_rss_mib(target.pid) for target in targets if target.pid is not None}
     finally:
-        for process in (gateway, upstream):
+        for process in reversed(processes):
             process.terminate()
-        for process in (gateway, upstream):
+        for process in processes:
             process.wait(timeout=30)
-    added_p50 = figures["gateway_p50_ms"] - figures["direct_p50_ms"]
-    added_p99 = figures["gateway_p99_ms"] - figures["direct_p99_ms"]
-    ratio = figures["gateway_rps"] / figures["direct_rps"]
-    print(
-        f"concurrency 1:  direct p50 {figures['direct_p50_ms']:.1f} ms, gateway p50 {figures['gateway_p50_ms']:.1f} ms"
-        f"  -> added p50 {added_p50:.2f} ms, added p99 {added_p99:.2f} ms"
-    )
-    print(
-        f"concurrency 32: direct {figures['direct_rps']:.1f} req/s, gateway {figures['gateway_rps']:.1f} req/s"
-        f"  -> throughput {ratio:.0%} of direct"
-    )
-    print(f"gateway CPU per request at concurrency 32: {figures['gateway_cpu_ms_per_request']:.2f} ms")
-    print(f"gateway peak RSS: {rss:.0f} MiB")
+    report(targets, rss)
+
+
+def report(targets: list[Target], rss: dict[str, float]) -> None:
+    """Added latency, throughput ratio, CPU per request and peak RSS per gateway, against direct."""
+    direct = targets[0]
+    direct_p50 = percentile(direct.seq, 50) * 1000
+    direct_p99 = percentile(direct.seq, 99) * 1000
+    direct_rps = statistics.median(direct.rate)
+    print(f"direct: p50 {direct_p50:.1f} ms, p99 {direct_p99:.1f} ms, c=32 {direct_rps:.1f} req/s")
+    for target in targets[1:]:
+        p50 = percentile(target.seq, 50) * 1000
+        p99 = percentile(target.seq, 99) * 1000
+        rps = statistics.median(target.rate)
+        print(
+            f"{target.name}: p50 {p50:.1f} ms -> added p50 {p50 - direct_p50:.2f} ms, added p99 {p99 - direct_p99:.2f} ms;"
+            f" c=32 {rps:.1f} req/s -> throughput {rps / direct_rps:.0%} of direct;"
+            f" CPU per request {target.cpu_s / max(1, target.requests) * 1000:.2f} ms;"
+            f" peak RSS {rss[target.name]:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from imagegate.service.route_control import RoutingAdmin, refresh_controls, refr
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.storage.build import StorageRuntime, build_storage
+from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.compare import SqlCompareStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
@@ -130,9 +131,10 @@ def build_runtime(
     if settings.ledger_crash_safe:
         crash_safety = CrashSafety(
             SqlPendingAttempts(engine),
+            FileAttemptSpool(settings.data_dir / "spool"),
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
-            begin_wait_s=settings.ledger_begin_wait_s,
+            promote_after_s=settings.ledger_pending_promote_s,
         )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
@@ -173,6 +175,7 @@ def build_runtime(
         registry=registry,
         tracer_provider=tracer_provider,
     )
+    storage = build_storage(settings, config.storage, engine=engine, redis=redis_client)
     gateway = Gateway(
         routes=route_table,
         registry=registry,
@@ -190,6 +193,7 @@ def build_runtime(
             idempotency_store, window_s=settings.idempotency_window_s, lease_s=settings.idempotency_lease_s
         ),
         controls=controls,
+        image_store=None if storage is None else storage.storage.store,
     )
     routing = RoutingAdmin(SqlRoutingState(engine), gateway.routes, facts=gateway.facts, today=gateway.today)
     telemetry.route_state = RouteStateReader(route_table, guards, routing)
@@ -233,7 +237,7 @@ def build_runtime(
         smoke_interval_s=settings.smoke_interval_s,
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
-        storage=build_storage(settings, config.storage, engine=engine, redis=redis_client),
+        storage=storage,
     )
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
-from imagegate.accounting.ports import LedgerEntry
+from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store import SqlLedgerStore
+from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from tests.store.fixtures import migrated_sqlite_engine
 
@@ -32,42 +36,145 @@ def _unknown(request_id: str) -> LedgerEntry:
     )
 
 
-async def test_begin_is_durable_before_it_returns_and_the_outcome_completes_it(tmp_path):
+def _writer(tmp_path, clock, **safety) -> tuple[LedgerWriter, SqlPendingAttempts, FileAttemptSpool]:
     engine = migrated_sqlite_engine(tmp_path / "ledger.db")
     pending = SqlPendingAttempts(engine)
-    clock = [NOW]
+    spool = FileAttemptSpool(tmp_path / "spool")
     writer = LedgerWriter(
         SqlLedgerStore(engine),
-        crash_safety=CrashSafety(pending, lease_s=60, sweep_interval_s=0.05),
+        crash_safety=CrashSafety(pending, spool, lease_s=60, sweep_interval_s=0.05, **safety),
         wall_clock=lambda: clock[0],
     )
+    return writer, pending, spool
+
+
+def _spooled(spool: FileAttemptSpool) -> list[str]:
+    return [orjson.loads(line)["entry"]["request_id"] for line in spool.path.read_bytes().splitlines()]
+
+
+async def test_begin_is_spooled_at_once_and_a_short_attempt_never_touches_the_pending_table(tmp_path):
+    clock = [NOW]
+    writer, pending, spool = _writer(tmp_path, clock, promote_after_s=60)
     writer.start()
     try:
-        await writer.begin(_unknown("req_a"))
+        writer.begin(_unknown("req_a"))
+        # Durable against a kill the moment begin() returns: the line is in the spool file.
+        assert _spooled(spool) == ["req_a"]
+        writer.record(replace(_unknown("req_a"), status="ok", cost_estimated=False))
+        assert writer.wait_idle(5)
+        assert pending.pending() == []
+        assert [row.status for row in SqlLedgerStore(pending._bind).query_entries(request_id="req_a")] == ["ok"]
+    finally:
+        writer.close()
+    assert not spool.path.exists()  # closed with nothing open: removed
+
+
+class _HangingPendingStore(SqlPendingAttempts):
+    """A database that hangs on the pending insert until released."""
+
+    def __init__(self, bind, release: threading.Event) -> None:
+        super().__init__(bind)
+        self._release = release
+
+    def begin_attempts(self, pending) -> None:
+        self._release.wait(10)
+        super().begin_attempts(pending)
+
+
+async def test_begin_never_waits_for_the_database(tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "ledger.db")
+    release = threading.Event()
+    pending = _HangingPendingStore(engine, release)
+    spool = FileAttemptSpool(tmp_path / "spool")
+    writer = LedgerWriter(SqlLedgerStore(engine), crash_safety=CrashSafety(pending, spool, promote_after_s=0))
+    writer.start()
+    try:
+        for request_id in ("req_a", "req_b"):
+            writer.begin(_unknown(request_id))  # returns while the writer thread hangs in the database
+        assert _spooled(spool) == ["req_a", "req_b"]
+        assert SqlPendingAttempts(engine).pending() == []
+        release.set()
+        assert writer.wait_idle(5)
+        assert sorted(item.entry.request_id for item in pending.pending()) == ["req_a", "req_b"]
+    finally:
+        release.set()
+        writer.close()
+        engine.dispose()
+
+
+async def test_a_long_attempt_is_promoted_completed_and_a_dead_one_swept(tmp_path):
+    clock = [NOW]
+    writer, pending, _spool = _writer(tmp_path, clock, promote_after_s=0)
+    writer.start()
+    ledger = SqlLedgerStore(pending._bind)
+    try:
+        writer.begin(_unknown("req_a"))
+        assert writer.wait_idle(5)
         assert [item.entry.request_id for item in pending.pending()] == ["req_a"]
         writer.record(replace(_unknown("req_a"), status="ok", cost_estimated=False))
         assert writer.wait_idle(5)
         assert pending.pending() == []
-        assert [row.status for row in SqlLedgerStore(engine).query_entries(request_id="req_a")] == ["ok"]
+        assert [row.status for row in ledger.query_entries(request_id="req_a")] == ["ok"]
 
-        # Cancelled while waiting for its pending record: no provider call, nothing left to resolve.
-        task = asyncio.create_task(writer.begin(_unknown("req_b")))
-        await asyncio.sleep(0)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # Refused before its provider call: nothing left to resolve.
+        writer.begin(_unknown("req_b"))
+        writer.forget("req_b", 1)
         assert writer.wait_idle(5)
         assert pending.pending() == []
 
         # An attempt begun by a process that died (no renewal here) is swept once its lease passed.
-        await writer.begin(_unknown("req_c"))
+        writer.begin(_unknown("req_c"))
+        assert writer.wait_idle(5)
         writer._live.clear()  # as if its owner were another, dead process
         clock[0] = NOW + timedelta(seconds=61)
-        deadline = asyncio.get_running_loop().time() + 5
-        while SqlLedgerStore(engine).query_entries(request_id="req_c") == []:
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.02)
-        [row] = SqlLedgerStore(engine).query_entries(request_id="req_c")
+        await _until(lambda: ledger.query_entries(request_id="req_c") != [])
+        [row] = ledger.query_entries(request_id="req_c")
         assert (row.status, row.cost_micros, row.cost_estimated) == ("unknown", 10, True)
     finally:
         writer.close()
+
+
+async def test_the_spool_of_a_killed_process_is_recovered_as_unknown_rows(tmp_path):
+    clock = [NOW]
+    engine = migrated_sqlite_engine(tmp_path / "ledger.db")
+    ledger = SqlLedgerStore(engine)
+    dead = FileAttemptSpool(tmp_path / "spool")
+    for request_id in ("req_lost", "req_done"):
+        dead.append(PendingAttempt(_unknown(request_id), NOW + timedelta(seconds=60)))
+    ledger.append_entries([replace(_unknown("req_done"), status="ok")])  # its outcome made it
+    dead.close()  # open attempts: the file stays, unlocked, as after a SIGKILL
+    assert _spooled(dead) == ["req_lost", "req_done"]
+
+    writer, _pending, _spool = _writer(tmp_path, clock, promote_after_s=60)
+    writer.start()
+    try:
+        await _until(lambda: ledger.query_entries(request_id="req_lost") != [])
+        [row] = ledger.query_entries(request_id="req_lost")
+        assert (row.status, row.error_code, row.cost_estimated) == ("unknown", None, True)
+        assert [row.status for row in ledger.query_entries(request_id="req_done")] == ["ok"]
+        assert not dead.path.exists()
+    finally:
+        writer.close()
         engine.dispose()
+
+
+def test_the_spool_is_compacted_to_its_open_attempts(tmp_path):
+    spool = FileAttemptSpool(tmp_path, compact_bytes=2000)
+    for index in range(10):
+        spool.append(PendingAttempt(_unknown(f"req_{index}"), NOW))
+    spool.discard([(f"req_{index}", 1) for index in range(9)])
+    assert _spooled(spool) == ["req_9"]
+    spool.append(PendingAttempt(_unknown("req_10"), NOW))
+    assert _spooled(spool) == ["req_9", "req_10"]
+    # A live process's spool is never taken by another.
+    other = FileAttemptSpool(tmp_path)
+    assert other.recover() == []
+    other.close()
+    spool.close()
+
+
+async def _until(condition) -> None:
+    deadline = asyncio.get_running_loop().time() + 5
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)

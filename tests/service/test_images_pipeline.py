@@ -47,7 +47,7 @@ class Ledger:
         self.rows: list[LedgerEntry] = []
         self.pending: dict[tuple[str, int], LedgerEntry] = {}
 
-    async def begin(self, unknown_outcome: LedgerEntry) -> None:
+    def begin(self, unknown_outcome: LedgerEntry) -> None:
         self.pending[(unknown_outcome.request_id, unknown_outcome.attempt)] = unknown_outcome
 
     def forget(self, request_id: str, attempt: int) -> None:

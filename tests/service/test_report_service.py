@@ -36,7 +36,7 @@ EMPTY = ReportGroup(
 
 
 class FakeStore:
-    def aggregate(self, by, *, since=None, until=None):
+    def aggregate(self, by, *, since=None, until=None, tag=None):
         return [GPT2, EMPTY], GPT2
 
 

@@ -61,3 +61,14 @@ def test_the_sweeper_writes_due_attempts_as_unknown_and_renewal_defers_them(conn
     # Reports count the unknown attempt as a failed attempt whose cost is an estimate.
     _, total = SqlReportStore(conn).aggregate("model")
     assert (total.failed_attempts, total.spend_micros, total.estimated_micros) == (1, 53_000, 53_000)
+
+
+def test_recovered_attempts_are_adopted_unless_their_row_or_record_exists(conn: Connection) -> None:
+    pending = SqlPendingAttempts(conn)
+    due = T0 + timedelta(seconds=1)
+    pending.begin_attempts([PendingAttempt(_unknown("promoted"), T0 + timedelta(seconds=60))])
+    SqlLedgerStore(conn).append_entries([replace(_unknown("finished"), status="ok")])
+    recovered = [PendingAttempt(_unknown(name), due) for name in ("promoted", "finished", "lost")]
+    assert pending.adopt_attempts(recovered) == 1
+    assert sorted(item.entry.request_id for item in pending.pending()) == ["lost", "promoted"]
+    assert pending.adopt_attempts(recovered) == 0  # a second recovery of the same spool changes nothing

@@ -4,30 +4,32 @@
 request is being cancelled (a client that went away still gets its attempts recorded). A failed
 batch is retried with backoff rather than dropped; ``close()`` drains before returning.
 
-Crash safety (docs/reliability.md, "Crash-safe attempt recording"): with a ``PendingAttemptStore``,
-``begin()`` records an attempt as pending before its provider call. It is written by this thread
-(batched with every other request's, never a database call on the event loop) and awaited until
-durable. The attempt's ledger row later completes it in one transaction. While an attempt runs,
-this thread renews its pending row's lease; a process that dies stops renewing, and the sweeper
-(this thread, at start and every ``sweep_interval_s``, on any replica) writes rows whose lease ran
-out to the ledger as ``unknown``, at the quote, estimated.
+Crash safety (docs/reliability.md, "Crash-safe attempt recording"): ``begin()`` notes an attempt
+before its provider call in this process's local spool (``AttemptSpool``: one ``write()`` on the
+event loop, a few microseconds, durable against the process being killed once it returns); the
+request never waits for the database. This thread then keeps the attempt in memory: if its ledger
+row arrives within ``promote_after_s`` (most short calls), the row is simply appended; an attempt
+still running by then is promoted to a pending record in the database (batched with every other
+one), where any replica's sweeper can resolve it, and its ledger row later completes it in one
+transaction. While a promoted attempt runs, this thread renews its lease; a process that dies stops
+renewing, and the sweeper (this thread, at start and every ``sweep_interval_s``, on any replica)
+writes records whose lease ran out to the ledger as ``unknown``, at the quote, estimated. Spools
+left by dead processes (attempts killed before their promotion) are recovered into pending records
+by the next process that shares the data directory, then swept the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from imagegate.accounting.ports import LedgerEntry, LedgerStore, PendingAttempt, PendingAttemptStore
+from imagegate.accounting.ports import AttemptSpool, LedgerEntry, LedgerStore, PendingAttempt, PendingAttemptStore
 
 log = logging.getLogger("imagegate.ledger")
 
@@ -41,19 +43,21 @@ class CrashSafety:
     """How pending attempts are kept (settings ``ledger_*``)."""
 
     store: PendingAttemptStore
+    spool: AttemptSpool
     # A pending row is resolved as ``unknown`` this long after its owner last renewed it.
     lease_s: float = 60.0
     sweep_interval_s: float = 30.0
     # Attempts running longer than this stop being renewed (a bounded in-process set).
     max_attempt_s: float = 3600.0
-    # How long a request waits for its pending row to be durable before calling the provider anyway.
-    begin_wait_s: float = 5.0
+    # An attempt still running this long after it began gets a pending record in the database;
+    # until then (and for every call that ends sooner) the local spool alone covers it.
+    promote_after_s: float = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Begin:
     pending: PendingAttempt
-    durable: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+    began: float  # monotonic
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,9 @@ class LedgerWriter:
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="imagegate-ledger", daemon=True)
         self._started = False
-        # Attempts begun here and not yet recorded: (request_id, attempt) -> when begun (monotonic).
-        # Touched by the writer thread only.
+        # Attempts begun here and not yet recorded, touched by the writer thread only: in the spool
+        # alone (begin order), and promoted to a pending record -> when begun (monotonic).
+        self._unpromoted: dict[tuple[str, int], _Begin] = {}
         self._live: dict[tuple[str, int], float] = {}
 
     def start(self) -> None:
@@ -97,34 +102,23 @@ class LedgerWriter:
             self._started = True
             self._thread.start()
 
-    async def begin(self, unknown_outcome: LedgerEntry) -> None:
-        """Durably note an attempt before its provider call; ``unknown_outcome`` is its row if it never ends.
+    def begin(self, unknown_outcome: LedgerEntry) -> None:
+        """Note an attempt before its provider call; ``unknown_outcome`` is its row if it never ends.
 
-        Returns once the pending row is stored (or after ``begin_wait_s``, logged: a database
-        that is down must not stop traffic; the attempt's own row is still queued as usual).
+        One append to the local spool, then a queued item: nothing here waits for the database.
+        A spool that cannot be written (disk full) is logged and the call proceeds; the attempt is
+        still promoted to a pending record if it runs long enough.
         """
         if self._safety is None or not self._started:
             return
-        lease = timedelta(seconds=self._safety.lease_s)
-        item = _Begin(PendingAttempt(unknown_outcome, self._wall_clock() + lease))
+        pending = PendingAttempt(unknown_outcome, self._wall_clock() + timedelta(seconds=self._safety.lease_s))
+        try:
+            self._safety.spool.append(pending)
+        except OSError:
+            log.exception("spooling %s attempt %d failed", unknown_outcome.request_id, unknown_outcome.attempt)
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(item)
-        try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(item.durable)), self._safety.begin_wait_s)
-        except asyncio.CancelledError:
-            # Cancelled before the provider was called: nothing to resolve later.
-            with self._cond:
-                self._pending += 1
-            self._queue.put_nowait(_Forget(item.pending.key))
-            raise
-        except TimeoutError:
-            log.warning(
-                "pending record of %s attempt %d not stored within %.1f s; calling the provider anyway",
-                unknown_outcome.request_id,
-                unknown_outcome.attempt,
-                self._safety.begin_wait_s,
-            )
+        self._queue.put_nowait(_Begin(pending, time.monotonic()))
 
     def forget(self, request_id: str, attempt: int) -> None:
         """Drop a begun attempt that never reached its provider (refused while building the wire request)."""
@@ -158,6 +152,8 @@ class LedgerWriter:
         self._queue.put_nowait(_STOP)
         self._thread.join(timeout_s)
         self._started = False
+        if self._safety is not None:
+            self._safety.spool.close()
 
     def _run(self) -> None:
         last_side = last_renew = time.monotonic()
@@ -188,19 +184,23 @@ class LedgerWriter:
                 except queue.Empty:
                     item = None
             # Begins first: an attempt's row is always queued after its begin.
-            if begins:
-                self._begin_batch(begins)
+            for begun in begins:
+                self._unpromoted[begun.pending.key] = begun
             if forgets:
                 self._forget(forgets)
             if entries:
                 self._write(entries)
             now = time.monotonic()
             if self._safety is not None:
+                self._promote(now)
+            self._done(len(begins) + len(forgets) + len(entries))
+            if self._safety is not None:
                 if now - last_renew >= self._safety.lease_s / 3:
                     last_renew = now
                     self._renew(now)
                 if now - last_sweep >= self._safety.sweep_interval_s:
                     last_sweep = now
+                    self._recover()
                     self._sweep()
             if self._side_work is not None and (stopping or now - last_side >= self._side_interval):
                 last_side = now
@@ -209,41 +209,82 @@ class LedgerWriter:
                 except Exception:
                     log.exception("ledger side work failed")
 
-    def _begin_batch(self, begins: list[_Begin]) -> None:
+    def _promote(self, now: float) -> None:
+        """Give attempts running past ``promote_after_s`` a pending record, in one transaction."""
         assert self._safety is not None
-        store = self._safety.store
-        stored = _persist([item.pending for item in begins], store.begin_attempts, "pending attempts")
-        began = time.monotonic()
-        for item, ok in zip(begins, stored, strict=True):
+        due: list[_Begin] = []
+        for begun in self._unpromoted.values():  # oldest first: stop at the first one too young
+            if now - begun.began < self._safety.promote_after_s:
+                break
+            due.append(begun)
+        if not due:
+            return
+        # A full lease from now: the spool line's lease counted from the begin, which may be long past.
+        resolve_after = self._wall_clock() + timedelta(seconds=self._safety.lease_s)
+        records = [PendingAttempt(item.pending.entry, resolve_after) for item in due]
+        stored = _persist(records, self._safety.store.begin_attempts, "pending attempts")
+        for item, ok in zip(due, stored, strict=True):
+            del self._unpromoted[item.pending.key]
             if ok:
-                self._live[item.pending.key] = began
-            with contextlib.suppress(concurrent.futures.InvalidStateError):
-                item.durable.set_result(None)  # raises only if the request gave up waiting
-        self._done(len(begins))
+                self._live[item.pending.key] = item.began
+        self._discard_spooled([item.pending.key for item in due])
 
     def _write(self, batch: list[LedgerEntry]) -> None:
         if self._safety is None:
-            write: Callable[[Sequence[LedgerEntry]], None] = self._store.append_entries
-        else:
-            store = self._safety.store
-            live = self._live
+            _persist(batch, self._store.append_entries, "ledger entries")
+            return
+        store = self._safety.store
+        live = self._live
+        keys = [(entry.request_id, entry.attempt) for entry in batch]
+        for key in keys:
+            self._unpromoted.pop(key, None)  # ended before its promotion: no pending record to drop
 
-            def write(entries: Sequence[LedgerEntry]) -> None:
-                begun = [key for key in ((entry.request_id, entry.attempt) for entry in entries) if key in live]
-                store.complete_attempts(entries, begun)
-                for key in begun:
-                    live.pop(key, None)
+        def write(entries: Sequence[LedgerEntry]) -> None:
+            begun = [key for key in ((entry.request_id, entry.attempt) for entry in entries) if key in live]
+            store.complete_attempts(entries, begun)
+            for key in begun:
+                live.pop(key, None)
 
         _persist(batch, write, "ledger entries")
-        self._done(len(batch))
+        self._discard_spooled(keys)
 
     def _forget(self, forgets: list[_Forget]) -> None:
         assert self._safety is not None
         store = self._safety.store
+        for item in forgets:
+            self._unpromoted.pop(item.key, None)
         keys = [item.key for item in forgets if self._live.pop(item.key, None) is not None]
         if keys:
             _persist(keys, lambda batch: store.complete_attempts([], batch), "dropped pending attempts")
-        self._done(len(forgets))
+        self._discard_spooled([item.key for item in forgets])
+
+    def _discard_spooled(self, keys: list[tuple[str, int]]) -> None:
+        assert self._safety is not None
+        try:
+            self._safety.spool.discard(keys)
+        except OSError:
+            log.exception("compacting the attempt spool failed")
+
+    def _recover(self) -> None:
+        """Attempts in the spools of dead processes become pending records due now (then swept)."""
+        assert self._safety is not None
+        try:
+            found = self._safety.spool.recover()
+        except OSError:
+            log.exception("reading the spools of stopped processes failed")
+            return
+        now = self._wall_clock()
+        for token, attempts in found:
+            due = [PendingAttempt(item.entry, min(item.resolve_after, now)) for item in attempts]
+            try:
+                adopted = self._safety.store.adopt_attempts(due)
+            except Exception:
+                log.exception("storing %d attempts recovered from a spool failed; retrying later", len(due))
+                self._safety.spool.release(token, stored=False)
+                continue
+            self._safety.spool.release(token, stored=True)
+            if adopted:
+                log.warning("recovered %d attempts begun by a process that stopped before recording them", adopted)
 
     def _renew(self, now: float) -> None:
         assert self._safety is not None

@@ -233,3 +233,37 @@ class PendingAttemptStore(Protocol):
     def resolve_stale_attempts(self, now: datetime) -> list[LedgerEntry]:
         """Write every pending attempt due by ``now`` to the ledger as ``unknown``; the rows written."""
         ...
+
+    def adopt_attempts(self, pending: Sequence[PendingAttempt]) -> int:
+        """Store pending attempts recovered from a dead process's spool, skipping any whose ledger
+        row or pending record already exists; how many were stored (one transaction)."""
+        ...
+
+
+class AttemptSpool(Protocol):
+    """This process's local write-ahead log of begun attempts (see ``accounting.ledger``).
+
+    ``append`` is called on the event loop before each provider call and must cost one small
+    ``write()``; the other methods run on the ledger writer's thread.
+    """
+
+    def append(self, pending: PendingAttempt) -> None:
+        """Note a begun attempt; it survives this process being killed from the moment this returns."""
+        ...
+
+    def discard(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Forget attempts whose outcome (or pending record) is now in the database."""
+        ...
+
+    def recover(self) -> list[tuple[object, list[PendingAttempt]]]:
+        """The begun attempts of spools whose processes died, each with a token for ``release``."""
+        ...
+
+    def release(self, token: object, *, stored: bool) -> None:
+        """Let go of a recovered spool: deleted when its attempts were stored (``adopt_attempts``),
+        kept for a later try otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Close this process's spool (deleted when no attempt in it is still open)."""
+        ...

@@ -65,6 +65,7 @@ class CapabilitiesSpec(_Spec):
     streaming: bool = False
     max_partial_images: Annotated[int, Field(ge=0)] = 0
     seed: bool = False
+    styles: tuple[str, ...] = ()
     max_prompt_chars: PositiveInt | None = None
     default_size: str | None = None
     notes: tuple[str, ...] = ()

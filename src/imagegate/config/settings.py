@@ -37,13 +37,15 @@ class Settings(BaseSettings):
     idempotency_max_entry_bytes: int = 16 * 1024 * 1024
     idempotency_max_total_bytes: int = 128 * 1024 * 1024
     idempotency_max_entries: int = 100_000
-    # Crash-safe attempt recording (docs/reliability.md): each attempt is stored as pending before
-    # its provider call; one whose process stopped renewing it for ``ledger_pending_lease_s`` is
-    # written to the ledger as ``unknown`` (at the quote, estimated) by a sweeper on any replica.
+    # Crash-safe attempt recording (docs/reliability.md): each attempt is noted in a local spool
+    # (``<data_dir>/spool``) before its provider call and stored as pending in the database once it
+    # has run ``ledger_pending_promote_s``; one whose process stopped renewing it for
+    # ``ledger_pending_lease_s`` is written to the ledger as ``unknown`` (at the quote, estimated)
+    # by a sweeper on any replica.
     ledger_crash_safe: bool = True
     ledger_pending_lease_s: float = 60.0
     ledger_sweep_interval_s: float = 30.0
-    ledger_begin_wait_s: float = 5.0
+    ledger_pending_promote_s: float = 1.0
     # GET /api/pricing answers without a key unless this is false (prices are not secrets).
     public_pricing: bool = True
     # How often each replica polls the database for routing changes (docs/routing.md).

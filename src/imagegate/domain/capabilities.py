@@ -37,6 +37,7 @@ class Capabilities:
     streaming: bool = False
     max_partial_images: int = 0
     seed: bool = False
+    styles: tuple[str, ...] = ()
     max_prompt_chars: int | None = None
     default_size: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)

@@ -3,7 +3,8 @@
     ImagegateError
     ├── ClientError                     the caller's request cannot be served as sent (never retried)
     │   ├── InvalidRequest              400, names the offending ``param``
-    │   │   └── MissingParameter        a required field is absent
+    │   │   ├── MissingParameter        a required field is absent
+    │   │   └── UnknownParameter        a field the dialect does not define
     │   ├── AuthenticationFailed        401, missing/unknown/revoked/expired gateway key
     │   ├── PermissionDenied            403, key not allowed this model
     │   ├── ModelNotFound               404-ish: unknown alias (rendered as 400 ``param=model`` by OpenAI)
@@ -62,6 +63,12 @@ class MissingParameter(InvalidRequest):
     """A required field is absent (OpenAI's ``missing_required_parameter``)."""
 
     code = "missing_required_parameter"
+
+
+class UnknownParameter(InvalidRequest):
+    """A field the client's dialect does not define (OpenAI's ``unknown_parameter``)."""
+
+    code = "unknown_parameter"
 
 
 class AuthenticationFailed(ClientError):

@@ -46,6 +46,11 @@ class ImageRequest:
     aspect_ratio: str | None = None
     resolution: str | None = None
     seed: int | None = None
+    # DALL·E 3's ``vivid``/``natural``; a model takes it only if its capabilities list styles.
+    style: str | None = None
+    # How the client wants images delivered (OpenAI dialect): None or ``b64_json`` inline, ``url``
+    # through the gateway's image storage. The gateway consumes it; no provider ever receives it.
+    response_format: str | None = None
     images: list[InputImage] = field(default_factory=list)
     mask: InputImage | None = None
     extra: dict[str, Any] = field(default_factory=dict)

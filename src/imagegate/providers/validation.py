@@ -66,7 +66,11 @@ def validate_request(request: ImageRequest, caps: Capabilities, model: str) -> N
     if not request.prompt:
         raise _reject(request, "prompt", "'{param}' is required and must not be empty")
     if caps.max_prompt_chars is not None and len(request.prompt) > caps.max_prompt_chars:
-        raise _reject(request, "prompt", f"'{{param}}' is longer than {caps.max_prompt_chars} characters")
+        raise _reject(
+            request,
+            "prompt",
+            f"'{{param}}' is {len(request.prompt)} characters long; {model} takes at most {caps.max_prompt_chars}",
+        )
     if request.n is not None and not 1 <= request.n <= caps.max_n:
         raise _reject(request, "n", f"'{{param}}' must be between 1 and {caps.max_n} for {model}, got {request.n}")
     validate_size(request, caps, model)
@@ -75,6 +79,7 @@ def validate_request(request: ImageRequest, caps: Capabilities, model: str) -> N
     _validate_choice(request, "moderation", caps.moderation_levels, model)
     _validate_choice(request, "aspect_ratio", caps.aspect_ratios, model)
     _validate_choice(request, "resolution", caps.resolutions, model)
+    _validate_choice(request, "style", caps.styles, model)
     _validate_background(request, caps, model)
     _validate_compression(request, caps, model)
     _validate_inputs(request, caps, model)

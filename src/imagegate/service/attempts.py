@@ -148,8 +148,8 @@ class AttemptRecorder:
 
     # -- the ledger ----------------------------------------------------------------------------
 
-    async def begin(self, plan: Plan, route: PlannedRoute, attempt: int) -> None:
-        """Durably note the attempt before its provider call: a crash leaves an ``unknown`` row, at the quote."""
+    def begin(self, plan: Plan, route: PlannedRoute, attempt: int) -> None:
+        """Note the attempt before its provider call (never waits): a crash leaves an ``unknown`` row, at the quote."""
         quote = self.quote(plan, route)
         unknown = attempt_entry(
             plan,
@@ -161,7 +161,7 @@ class AttemptRecorder:
             cost_micros=quote.micros,
             cost_estimated=True,
         )
-        await self._ledger.begin(unknown)
+        self._ledger.begin(unknown)
 
     def forget(self, plan: Plan, attempt: int) -> None:
         """The begun attempt never reached its provider: no row, pending or final."""

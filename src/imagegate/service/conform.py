@@ -85,14 +85,13 @@ def conform(
     if request.background in ("auto", "opaque") and not caps.backgrounds and not caps.transparent_background:
         changes["background"] = None
     chunks = None
-    if request.n is not None and request.n > caps.max_n >= 1:
-        if request.n > MAX_FAN_OUT_IMAGES:
+    if request.n is not None:
+        # One rule for the whole range, so the message never contradicts the fan-out below.
+        most = max(caps.max_n, MAX_FAN_OUT_IMAGES)
+        if not 1 <= request.n <= most:
             name = request.param_name("n")
-            raise InvalidRequest(
-                f"'{name}' must be at most {MAX_FAN_OUT_IMAGES}: {model} makes {caps.max_n} image(s) per call "
-                f"and the gateway splits larger requests into parallel calls",
-                param=name,
-            )
+            raise InvalidRequest(f"'{name}' must be between 1 and {most}, got {request.n}", param=name)
+    if request.n is not None and request.n > caps.max_n >= 1:
         chunks = split_n(request.n, caps.max_n)
         changes["n"] = chunks[0]
     conformed = dataclasses.replace(request, **changes) if changes else request

@@ -17,6 +17,7 @@ from imagegate.service.idempotency import IdempotentRunner
 from imagegate.service.images import ImageService
 from imagegate.service.plan import FactsLookup, Plan, ReplacementLookup, plan_request
 from imagegate.service.request_facts import note_request, note_team
+from imagegate.service.storage_port import ImageStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class Gateway:
         replacements: ReplacementLookup | None = None,
         idempotency: IdempotentRunner | None = None,
         controls: ControlsHolder | None = None,
+        image_store: ImageStore | None = None,
     ) -> None:
         self.routes = routes
         self.registry = registry
@@ -57,6 +59,13 @@ class Gateway:
         # The clock lifecycle decisions use (UTC days); None disables them (unit tests).
         self.today = today
         self.replacements = replacements
+        # Where images are kept for URL responses; None: images are only ever returned inline.
+        self.image_store = image_store
+
+    @property
+    def storage_available(self) -> bool:
+        """True when the gateway can store images and hand out URLs (``response_format: url``)."""
+        return self.image_store is not None
 
     async def authenticate(self, secret: str | None, *, tags: Tags = ()) -> Principal:
         """The caller behind a presented key, with the request's own ``tags`` added to its key's."""

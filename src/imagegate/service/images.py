@@ -149,7 +149,7 @@ class ImageService:
         while True:
             attempt = next(attempts)
             started = self._clock()
-            await self.recorder.begin(plan, route, attempt)
+            self.recorder.begin(plan, route, attempt)
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
                     value = await call(route)

@@ -17,6 +17,7 @@ from imagegate.providers.base import ProviderAdapter, RouteTarget
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.conform import conform
+from imagegate.service.input_checks import check_uploads
 from imagegate.service.lifecycle import replacement_target, retired, serving_alias, shutdown_policy
 
 
@@ -85,13 +86,14 @@ def plan_request(
 ) -> Plan:
     """Resolve the alias, check the key may use it, keep the routes that can honour the request.
 
-    A route whose model is shut down (as of ``today``) is refused or replaced (service.lifecycle);
-    each remaining route gets its own conformed copy of the request (service.conform). A route
+    Uploaded files are checked first (service.input_checks). A route whose model is shut down
+    (as of ``today``) is refused or replaced (service.lifecycle); each remaining route gets its own conformed copy of the request (service.conform). A route
     that cannot honour the request is skipped, not called; when none can, the first route's
     reason is the error the client sees (it names the parameter).
     """
     alias = routes.resolve(request.model)
     principal.check_model(alias.name)
+    check_uploads(request)  # the same for every route: refused once, before any is considered
     first_error: ClientError | None = None
     candidates: list[tuple[RouteTarget, ModelFacts, str | None]] = []
     for target in alias.routes:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store.database import Bind, begin
 from imagegate.store.ledger import SqlLedgerStore
-from imagegate.store.tables import pending_attempts
+from imagegate.store.tables import ledger, pending_attempts
 
 _FIELDS = tuple(f.name for f in fields(LedgerEntry))
 _KEY = sa.and_(
@@ -37,17 +37,8 @@ class SqlPendingAttempts:
         """Record attempts as started, in one transaction."""
         if not pending:
             return
-        rows = [
-            {
-                "request_id": item.entry.request_id,
-                "attempt": item.entry.attempt,
-                "resolve_after": item.resolve_after,
-                "entry": _encode(item.entry),
-            }
-            for item in pending
-        ]
         with begin(self._bind) as conn:
-            conn.execute(sa.insert(pending_attempts), rows)
+            conn.execute(sa.insert(pending_attempts), _rows(pending))
 
     def complete_attempts(self, entries: Sequence[LedgerEntry], begun: Sequence[tuple[str, int]]) -> None:
         """Append ``entries`` to the ledger and drop the ``begun`` pending rows, in one transaction."""
@@ -68,9 +59,28 @@ class SqlPendingAttempts:
         """Move every pending row due by ``now`` into the ledger (as written at begin: ``unknown``)."""
         stmt = sa.delete(pending_attempts).where(pending_attempts.c.resolve_after <= now)
         with begin(self._bind) as conn:
-            entries = [_decode(row.entry) for row in conn.execute(stmt.returning(pending_attempts.c.entry))]
+            entries = [decode_entry(row.entry) for row in conn.execute(stmt.returning(pending_attempts.c.entry))]
             SqlLedgerStore(conn).append_entries(entries)
         return entries
+
+    def adopt_attempts(self, pending: Sequence[PendingAttempt]) -> int:
+        """Store recovered attempts not already in the ledger or pending, in one transaction."""
+        if not pending:
+            return 0
+        request_ids = sorted({item.entry.request_id for item in pending})
+        with begin(self._bind) as conn:
+            known: set[tuple[str, int]] = set()
+            for table in (ledger, pending_attempts):
+                for start in range(0, len(request_ids), 500):
+                    chunk = request_ids[start : start + 500]
+                    rows = conn.execute(
+                        sa.select(table.c.request_id, table.c.attempt).where(table.c.request_id.in_(chunk))
+                    )
+                    known.update((row.request_id, row.attempt) for row in rows)
+            fresh = {item.key: item for item in pending if item.key not in known}
+            if fresh:
+                conn.execute(sa.insert(pending_attempts), _rows(list(fresh.values())))
+        return len(fresh)
 
     def pending(self) -> list[PendingAttempt]:
         """Every pending attempt (operators and tests), oldest resolution first."""
@@ -78,20 +88,34 @@ class SqlPendingAttempts:
             pending_attempts.c.resolve_after
         )
         with begin(self._bind) as conn:
-            return [PendingAttempt(_decode(row.entry), row.resolve_after) for row in conn.execute(stmt)]
+            return [PendingAttempt(decode_entry(row.entry), row.resolve_after) for row in conn.execute(stmt)]
+
+
+def _rows(pending: Sequence[PendingAttempt]) -> list[dict[str, Any]]:
+    return [
+        {
+            "request_id": item.entry.request_id,
+            "attempt": item.entry.attempt,
+            "resolve_after": item.resolve_after,
+            "entry": encode_entry(item.entry),
+        }
+        for item in pending
+    ]
 
 
 def _keys(keys: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
     return [{"b_request_id": request_id, "b_attempt": attempt} for request_id, attempt in keys]
 
 
-def _encode(entry: LedgerEntry) -> dict[str, Any]:
+def encode_entry(entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger row as JSON-ready values (a pending record's ``entry``, a spool line)."""
     row = {name: getattr(entry, name) for name in _FIELDS}
     row["created_at"] = entry.created_at.isoformat()
     return row
 
 
-def _decode(row: dict[str, Any]) -> LedgerEntry:
+def decode_entry(row: dict[str, Any]) -> LedgerEntry:
+    """The ledger row ``encode_entry`` wrote (fields added since are left at their defaults)."""
     known = {name: row[name] for name in _FIELDS if name in row}
     known["created_at"] = datetime.fromisoformat(row["created_at"])
     return LedgerEntry(**known)

@@ -22,11 +22,12 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from imagegate.api.google.gemini_parse import camel
+from imagegate.api.google.gemini_parse import camel, decode_inline
 from imagegate.api.http import read_body
-from imagegate.domain.errors import InvalidRequest
-from imagegate.domain.request import ImageRequest
+from imagegate.domain.errors import InvalidRequest, MissingParameter
+from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.service.gateway import RequestLimits
+from imagegate.service.input_checks import check_image_file
 
 DIALECT = "imagen"
 # What Imagen makes when ``sampleCount`` is absent (the wire default, not 1).
@@ -35,7 +36,7 @@ DEFAULT_SAMPLE_COUNT = 4
 _CANONICAL = frozenset({"sampleCount", "aspectRatio", "sampleImageSize", "outputOptions", "seed"})
 _REPORT_ONLY = frozenset({"includeRaiReason", "includeSafetyAttributes", "language"})
 _PARAM_NAMES = {
-    "prompt": "instances.prompt",
+    "prompt": "instances[0].prompt",
     "n": "parameters.sampleCount",
     "aspect_ratio": "parameters.aspectRatio",
     "resolution": "parameters.sampleImageSize",
@@ -59,6 +60,28 @@ def _typed(parameters: dict[str, Any], name: str, kind: type, what: str) -> Any:
     return value
 
 
+def _image_bytes(value: object, where: str) -> None:
+    """An Imagen ``Image`` object's inline bytes must be PNG, JPEG or WebP (a ``gcsUri`` is not ours to read)."""
+    if not isinstance(value, dict):
+        return
+    data = value.get("bytesBase64Encoded", value.get("bytes_base64_encoded"))
+    if data is not None:
+        field = f"{where}.bytesBase64Encoded"
+        check_image_file(InputImage(data=decode_inline(data, field)), field)
+
+
+def _check_instance_images(instance: dict[str, Any]) -> None:
+    """Images an instance carries (Vertex editing: ``image``, ``referenceImages``), checked before any route."""
+    _image_bytes(instance.get("image"), "instances[0].image")
+    references = instance.get("referenceImages")
+    if not isinstance(references, list):
+        return
+    for index, reference in enumerate(references):
+        if isinstance(reference, dict):
+            where = f"instances[0].referenceImages[{index}].referenceImage"
+            _image_bytes(reference.get("referenceImage", reference.get("reference_image")), where)
+
+
 def to_request(body: dict[str, Any], model: str) -> ImageRequest:
     """A parsed ``:predict`` body -> the canonical request."""
     instances = body.get("instances")
@@ -66,8 +89,11 @@ def to_request(body: dict[str, Any], model: str) -> ImageRequest:
         raise _invalid("'instances' must be a list holding exactly one instance.", "instances")
     instance = {camel(key): value for key, value in instances[0].items()}
     prompt = instance.get("prompt")
+    if prompt is None:
+        raise MissingParameter("Missing required field 'instances[0].prompt'.", param="instances[0].prompt")
     if not isinstance(prompt, str):
-        raise _invalid("Missing required field 'instances[0].prompt'.", "instances.prompt")
+        raise _invalid("Invalid value at 'instances[0].prompt': expected a string.", "instances[0].prompt")
+    _check_instance_images(instance)
     extra: dict[str, Any] = {f"instances.{name}": value for name, value in instance.items() if name != "prompt"}
     parameters = body.get("parameters", {})
     if not isinstance(parameters, dict):

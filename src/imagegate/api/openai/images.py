@@ -14,6 +14,7 @@ from imagegate.api.http import bearer_token, new_request_id, request_tags, while
 from imagegate.api.idempotency import idempotent
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
+from imagegate.api.openai.fields import delivery
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
 from imagegate.api.openai.render import emulated_stream, render_result
 from imagegate.api.openai.urls import stored_response, url_response_request
@@ -38,6 +39,7 @@ async def _images_endpoint(request: Request, parse: Callable[..., Awaitable[Imag
     try:
         principal = await gateway.authenticate(bearer_token(request), tags=request_tags(request))
         image_request = await parse(request, gateway.limits)
+        delivery(image_request.response_format, storage_available=gateway.storage_available)
         return await idempotent(
             request,
             gateway,

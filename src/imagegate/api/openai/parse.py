@@ -11,6 +11,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from imagegate.api.http import body_chunks, read_body
+from imagegate.api.openai.fields import check_known
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.service.gateway import RequestLimits
@@ -21,8 +22,8 @@ DIALECT = "openai-images"
 class ImageParams(BaseModel):
     """The fields of ``/images/generations`` and ``/images/edits`` the gateway models.
 
-    Anything else (``safety_identifier``, ``response_format``, future fields) is kept in
-    ``extra`` and reaches an OpenAI route as sent.
+    Other fields the SDK sends (``safety_identifier`` ...; see ``api.openai.fields``) are kept in
+    ``extra`` and reach an OpenAI route as sent; names the SDK never sends were refused already.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -40,6 +41,8 @@ class ImageParams(BaseModel):
     partial_images: StrictInt | None = None
     stream: StrictBool | None = None
     user: StrictStr | None = None
+    style: StrictStr | None = None
+    response_format: StrictStr | None = None
 
 
 _INT_FIELDS = ("n", "output_compression", "partial_images")
@@ -57,6 +60,7 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
 def _to_request(
     fields: dict[str, Any], operation: str, images: list[InputImage], mask: InputImage | None
 ) -> ImageRequest:
+    check_known(fields, operation)
     try:
         params = ImageParams.model_validate(fields)
     except ValidationError as exc:
@@ -78,6 +82,8 @@ def _to_request(
         partial_images=params.partial_images,
         stream=params.stream is True,
         user=params.user,
+        style=params.style,
+        response_format=params.response_format,
         images=images,
         mask=mask,
         extra=extra,

@@ -35,7 +35,7 @@ def url_response_request(request: Request, image_request: ImageRequest) -> tuple
 
     Raises ``InvalidRequest`` naming ``response_format`` when URLs cannot be served.
     """
-    if image_request.extra.get("response_format") != "url":
+    if image_request.response_format != "url":
         return image_request, None
     storage = storage_available(request)
     if storage is None:
@@ -48,8 +48,7 @@ def url_response_request(request: Request, image_request: ImageRequest) -> tuple
             "response_format 'url' cannot be combined with stream=true: stream events carry the image data.",
             param="response_format",
         )
-    extra = {name: value for name, value in image_request.extra.items() if name != "response_format"}
-    return dataclasses.replace(image_request, extra=extra), storage
+    return dataclasses.replace(image_request, response_format=None), storage
 
 
 async def stored_response(

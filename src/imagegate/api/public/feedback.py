@@ -1,7 +1,8 @@
 """``POST /v1/images/feedback``: the customer kept (or rejected) a delivered image.
 
 Body: ``{"request_id": "req_...", "image_index": 0, "accepted": true}`` with the imagegate key
-that made the request. Answers 200 with the stored verdict, 404 for a request id this key did
+that made the request, presented as a bearer token or the Google way (``x-goog-api-key`` or
+``?key=``); errors come in the dialect the key was presented in. Answers 200 with the stored verdict, 404 for a request id this key did
 not make, 400 for a malformed body or an index past the delivered images. Sending a verdict
 again is harmless: the latest one counts (history is kept, see ``accounting.feedback``).
 """
@@ -14,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.http import bearer_token, new_request_id, read_body
-from imagegate.api.openai.errors import error_response
+from imagegate.api.google import errors as google_errors
+from imagegate.api.http import google_api_key, new_request_id, read_body, speaks_google
+from imagegate.api.openai import errors as openai_errors
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.feedback import RequestNotFound
 
@@ -36,19 +38,23 @@ async def post_feedback(request: Request) -> Response:
     """``POST /v1/images/feedback``."""
     request_id = new_request_id()
     state = request.app.state
+    google = speaks_google(request)
     try:
-        principal = await state.gateway.authenticate(bearer_token(request))
+        principal = await state.gateway.authenticate(google_api_key(request))
         body = await _parse(request)
         verdict = await state.feedback.give(principal, body.request_id, body.image_index, body.accepted)
     except RequestNotFound as exc:
-        error_body = {
-            "error": {
-                "message": str(exc),
-                "type": "invalid_request_error",
-                "param": "request_id",
-                "code": "request_not_found",
+        if google:
+            error_body: dict[str, object] = {"error": {"code": 404, "message": str(exc), "status": "NOT_FOUND"}}
+        else:
+            error_body = {
+                "error": {
+                    "message": str(exc),
+                    "type": "invalid_request_error",
+                    "param": "request_id",
+                    "code": "request_not_found",
+                }
             }
-        }
         return Response(
             orjson.dumps(error_body),
             status_code=404,
@@ -56,7 +62,9 @@ async def post_feedback(request: Request) -> Response:
             headers={"x-request-id": request_id},
         )
     except ImagegateError as error:
-        return error_response(error, request_id)
+        if google:
+            return google_errors.error_response(error, request_id)
+        return openai_errors.error_response(error, request_id)
     payload = {
         "object": "image.feedback",
         "request_id": verdict.request_id,

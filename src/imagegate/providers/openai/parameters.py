@@ -23,6 +23,7 @@ PARAMETERS = ParameterTable(
         Param("partial_images", "partial_images"),
         Param("stream", "stream"),
         Param("user", "user"),
+        Param("style", "style"),
         Param("aspect_ratio", None, reason="send 'size' as WIDTHxHEIGHT instead"),
         Param("resolution", None, reason="send 'size' as WIDTHxHEIGHT instead"),
         Param("seed", None, reason="the OpenAI Images API has no seed"),
