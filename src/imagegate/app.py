@@ -34,7 +34,7 @@ from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
-from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
+from imagegate.routing.breaker import BreakerConfig, BreakerStore, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.service.feedback import FeedbackService
@@ -47,6 +47,7 @@ from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
+from imagegate.store.insights import SqlLedgerInsights
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
@@ -55,6 +56,9 @@ from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.web.routes import console_routes
+from imagegate.web.session import ConsoleSessions, signing_secret
+from imagegate.web.state import ConsoleDeps
 
 log = logging.getLogger("imagegate")
 
@@ -82,6 +86,10 @@ class Runtime:
     smoke: SmokeTester | None = None
     controls_refresh_s: float = 2.0
     smoke_interval_s: float | None = None
+    breakers: BreakerStore | None = None
+    insights: SqlLedgerInsights | None = None
+    console_secret: bytes | None = None
+    console_session_ttl_s: float = 8 * 3600
 
 
 def build_runtime(
@@ -203,6 +211,12 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+        breakers=breakers,
+        insights=SqlLedgerInsights(engine),
+        console_secret=signing_secret(
+            None if settings.console_secret is None else settings.console_secret.get_secret_value(), master_key or None
+        ),
+        console_session_ttl_s=settings.console_session_ttl_s,
     )
 
 
@@ -306,7 +320,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             )
         )
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes()],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes(), *console_routes()],
         lifespan=lifespan,
         middleware=middleware,
         exception_handlers={404: _no_route, 405: _no_route},
@@ -322,4 +336,28 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today
+    app.state.console = console_deps(runtime)
     return app
+
+
+def console_deps(runtime: Runtime) -> ConsoleDeps | None:
+    """What the console's pages use (``None`` for a runtime built without reports or insights)."""
+    if runtime.reports is None or runtime.insights is None or runtime.catalog is None:
+        return None
+    secret = runtime.console_secret if runtime.console_secret is not None else signing_secret(None, None)
+    return ConsoleDeps(
+        sessions=ConsoleSessions(secret, ttl_s=runtime.console_session_ttl_s),
+        gateway=runtime.gateway,
+        key_admin=runtime.key_admin,
+        reports=runtime.reports,
+        insights=runtime.insights,
+        routing=runtime.routing,
+        catalog=runtime.catalog,
+        today=runtime.gateway.today,
+        master_key=runtime.master_key,
+        health=runtime.health,
+        breakers=runtime.breakers,
+        controls=runtime.controls,
+        public_pricing=runtime.public_pricing,
+        public_route_health=runtime.public_route_health,
+    )
