@@ -25,6 +25,14 @@ def matches(row: dict[str, Any], wanted: str) -> bool:
     return wanted in names
 
 
+def price_grid(points: list[dict[str, Any]]) -> tuple[list[str | None], list[tuple[str | None, list[str | None]]]]:
+    """Per-image prices as a size x quality grid: the qualities, then one row per size (``None`` where unpriced)."""
+    qualities = list(dict.fromkeys(point["quality"] for point in points))
+    sizes = list(dict.fromkeys(point["size"] for point in points))
+    price = {(point["size"], point["quality"]): point["usd"] for point in points}
+    return qualities, [(size, [price.get((size, quality)) for quality in qualities]) for size in sizes]
+
+
 async def catalog(request: Request) -> Response:
     """The catalog and pricing page."""
     console = deps(request)
@@ -37,6 +45,8 @@ async def catalog(request: Request) -> Response:
     document = pricing_document(console.catalog, console.gateway.routes, console.today(), statuses)
     wanted = request.query_params.get("model", "").strip()
     rows = [row for row in document["models"] if wanted == "" or matches(row, wanted)]
+    for row in rows:
+        row["price_grid"] = price_grid(row.get("per_image", []))
     return render(
         request,
         "catalog.html",

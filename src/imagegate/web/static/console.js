@@ -19,7 +19,7 @@
             label: set.label,
             // Micro-dollars to dollars for display only; the tables carry the exact figures.
             data: set[spec.field].map(function (v) { return spec.field === "spend_micros" ? v / 1e6 : v; }),
-            backgroundColor: palette[i % palette.length]
+            backgroundColor: palette[i % palette.length], maxBarThickness: 48
           };
         })
       },
