@@ -353,7 +353,7 @@ def console_deps(runtime: Runtime) -> ConsoleDeps | None:
         insights=runtime.insights,
         routing=runtime.routing,
         catalog=runtime.catalog,
-        today=runtime.gateway.today,
+        today=utc_today if runtime.gateway.today is None else runtime.gateway.today,
         master_key=runtime.master_key,
         health=runtime.health,
         breakers=runtime.breakers,

@@ -39,11 +39,44 @@ def _rows() -> list[LedgerEntry]:
     ]
     # A request that failed over: one error attempt then success on another route, an hour later.
     later = T0 + timedelta(hours=1, minutes=5)
-    rows.append(replace(BASE, request_id="retry", attempt=1, status="error", error_code="upstream_unavailable", images=0, cost_micros=0, created_at=later))
-    rows.append(replace(BASE, request_id="retry", attempt=2, route="m-a/openai/gpt-image-1.5", model="m-a", latency_ms=5_000, created_at=later + timedelta(seconds=1)))
+    rows.append(
+        replace(
+            BASE,
+            request_id="retry",
+            attempt=1,
+            status="error",
+            error_code="upstream_unavailable",
+            images=0,
+            cost_micros=0,
+            created_at=later,
+        )
+    )
+    rows.append(
+        replace(
+            BASE,
+            request_id="retry",
+            attempt=2,
+            route="m-a/openai/gpt-image-1.5",
+            model="m-a",
+            latency_ms=5_000,
+            created_at=later + timedelta(seconds=1),
+        )
+    )
     # A request that only failed, on another model and key, written with a non-UTC offset.
     other_zone = timezone(timedelta(hours=-5))
-    rows.append(replace(BASE, request_id="bad", model="m-b", key_name="k2", status="error", error_code="rate_limited", images=0, cost_micros=7, created_at=(later + timedelta(minutes=1)).astimezone(other_zone)))
+    rows.append(
+        replace(
+            BASE,
+            request_id="bad",
+            model="m-b",
+            key_name="k2",
+            status="error",
+            error_code="rate_limited",
+            images=0,
+            cost_micros=7,
+            created_at=(later + timedelta(minutes=1)).astimezone(other_zone),
+        )
+    )
     return rows
 
 

@@ -34,7 +34,11 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     assert int(overview) >= 3
     assert page.locator("[data-figure=success-rate]").inner_text().endswith("%")
     assert page.locator("#spend-by-model").is_visible()
-    assert page.locator("#top-errors").inner_text().count("upstream") + page.locator("#top-errors").inner_text().count("server") >= 1
+    assert (
+        page.locator("#top-errors").inner_text().count("upstream")
+        + page.locator("#top-errors").inner_text().count("server")
+        >= 1
+    )
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
     page.get_by_role("link", name="Spend").click()
@@ -84,7 +88,9 @@ def test_spend_page_equals_the_report_api(page: Any, console_gateway: ConsoleGat
     shown = page.locator("#spend tbody tr").evaluate_all(
         "rows => rows.map(r => Object.fromEntries([...r.querySelectorAll('td')].map(td => [td.dataset.col, td.innerText])))"
     )
-    total = page.locator("#spend tfoot td").evaluate_all("cells => Object.fromEntries(cells.map(td => [td.dataset.col, td.innerText]))")
+    total = page.locator("#spend tfoot td").evaluate_all(
+        "cells => Object.fromEntries(cells.map(td => [td.dataset.col, td.innerText]))"
+    )
     report = httpx.get(
         console_gateway.url + "/api/report",
         params={"by": "route", "since": since, "until": until},

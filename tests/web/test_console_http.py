@@ -66,7 +66,9 @@ def test_posts_without_the_csrf_token_change_nothing(console_gateway: ConsoleGat
         answer = admin.post("/console/keys", data=data)
         assert answer.status_code == 403
         assert "did not come from the console" in answer.text
-    refused = admin.post("/console/routes/apply", data={"action": "disable", "route": "console-image/openai/gpt-image-2"})
+    refused = admin.post(
+        "/console/routes/apply", data={"action": "disable", "route": "console-image/openai/gpt-image-2"}
+    )
     assert refused.status_code == 403
     assert "csrf-victim" not in admin.get("/console/keys").text
     assert admin.get("/console/keys").text.count("<tr data-key=") == before.count("<tr data-key=")
@@ -89,7 +91,9 @@ def test_spend_csv_equals_the_report_api_for_the_same_period(console_gateway: Co
 
 def test_created_key_is_shown_once_then_works_and_revokes(console_gateway: ConsoleGateway, admin: httpx.Client):
     keys_page = admin.get("/console/keys")
-    created = admin.post("/console/keys", data={"name": "made-in-console", "models": "gpt-image-2", "csrf": csrf_of(keys_page.text)})
+    created = admin.post(
+        "/console/keys", data={"name": "made-in-console", "models": "gpt-image-2", "csrf": csrf_of(keys_page.text)}
+    )
     assert created.status_code == 201
     secret = created.text.split('id="new-secret">', 1)[1].split("<", 1)[0]
     assert secret.startswith("ig-")
