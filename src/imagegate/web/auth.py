@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 
 from imagegate.domain.errors import ImagegateError
 from imagegate.web.render import render
-from imagegate.web.session import CONSOLE_ROLES, SESSION_COOKIE, SIGNIN_COOKIE, ConsoleSession
+from imagegate.web.session import SESSION_COOKIE, SIGNIN_COOKIE, ConsoleRole, ConsoleSession
 from imagegate.web.state import deps
 
 Page = Callable[[Request, ConsoleSession], Awaitable[Response]]
@@ -142,7 +142,7 @@ async def signin_form(request: Request) -> Response:
     return _signin_page(request)
 
 
-async def _role_of(request: Request, secret: str) -> tuple[str, int | None, str] | None:
+async def _role_of(request: Request, secret: str) -> tuple[str, int | None, ConsoleRole] | None:
     master = deps(request).master_key
     if master is not None and hmac.compare_digest(secret.encode(), master.encode()):
         return "master", None, "admin"
@@ -150,9 +150,10 @@ async def _role_of(request: Request, secret: str) -> tuple[str, int | None, str]
         principal = await deps(request).gateway.authenticate(secret)
     except ImagegateError:
         return None
-    if principal.role not in CONSOLE_ROLES:
-        return None
-    return principal.key_name, principal.key_id, principal.role
+    role = principal.role
+    if role == "admin" or role == "admin-read":
+        return principal.key_name, principal.key_id, role
+    return None
 
 
 async def signin_submit(request: Request) -> Response:
@@ -166,7 +167,7 @@ async def signin_submit(request: Request) -> Response:
     if found is None:
         return _signin_page(request, "That key cannot open the console: use the master key or an admin key.", 401)
     who, key_id, role = found
-    cookie, _ = sessions.issue(who, key_id, role)  # type: ignore[arg-type]  # role is one of CONSOLE_ROLES
+    cookie, _ = sessions.issue(who, key_id, role)
     response = RedirectResponse(_safe_next(form_text(form, "next")), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
