@@ -150,3 +150,20 @@ def test_signed_out_session_is_refused(console_gateway: ConsoleGateway):
     with httpx.Client(base_url=console_gateway.url, cookies={"imagegate_console": cookie or ""}) as replay:
         assert replay.get("/console/overview").status_code == 303
     client.close()
+
+
+def test_weight_changes_go_through_confirmation_and_are_validated(console_gateway: ConsoleGateway, admin: httpx.Client):
+    route = "gpt-image-2/openai/gpt-image-2"
+    assert admin.get(f"/console/routes/confirm?action=weight&route={route}&weight=-1").status_code == 400
+    confirm = admin.get(f"/console/routes/confirm?action=weight&route={route}&weight=2.5")
+    assert confirm.status_code == 200 and "Set the weight of route" in confirm.text
+    data = {"action": "weight", "route": route, "weight": "2.5", "csrf": csrf_of(confirm.text)}
+    assert admin.post("/console/routes/apply", data=data).status_code == 303
+    overview = console_gateway.handle.runtime.routing
+    assert overview is not None
+    assert overview.load_snapshot().weight(route, 1.0) == 2.5
+    unknown = admin.post("/console/routes/apply", data={**data, "route": "no/such/route"})
+    assert unknown.status_code == 400 and "No route named" in unknown.text
+    rollback = {"action": "rollback", "alias": "gpt-image-2", "csrf": data["csrf"]}
+    assert admin.post("/console/routes/apply", data=rollback).status_code == 303
+    assert overview.load_snapshot().weight(route, 1.0) == 1.0

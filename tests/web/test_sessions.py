@@ -83,11 +83,18 @@ class RolesFromNames(KeyAuthenticator):
         return principal
 
 
-@pytest.fixture
-def console(tmp_path: Path) -> Iterator[tuple[TestClient, str, str]]:
-    """An in-process gateway (no master key) with an admin-read key and a plain client key."""
+@pytest.fixture(params=[True, False], ids=["public-pricing", "private-pricing"])
+def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, str, str]]:
+    """An in-process gateway (no master key) with an admin-read key and a plain client key, with
+    public pricing on and off."""
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
-    settings = Settings(database_url=str(engine.url), auto_migrate=False, data_dir=tmp_path, auth_cache_ttl_s=0)
+    settings = Settings(
+        database_url=str(engine.url),
+        auto_migrate=False,
+        data_dir=tmp_path,
+        auth_cache_ttl_s=0,
+        public_pricing=request.param,
+    )
     runtime = build_runtime(settings, parse_config({"models": []}, env={}), engine=engine)
     runtime.gateway.authenticator = RolesFromNames(SqlKeyStore(engine))
     reader = runtime.key_admin.create("role-admin-read").secret
@@ -132,4 +139,5 @@ def test_without_a_master_key_or_admin_keys_nobody_signs_in(console: tuple[TestC
     client, _, _ = console
     assert _sign_in(client, "") == 401
     assert _sign_in(client, "ig-master-guess") == 401
-    assert client.get("/console/catalog").status_code == 200  # the catalog stays public
+    public = client.app.state.console.public_pricing  # type: ignore[attr-defined]
+    assert client.get("/console/catalog").status_code == (200 if public else 303)
