@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imagegate.web import auth, catalog_page, keys_page, overview, requests, routes_page, spend
+from imagegate.web import auth, catalog_page, keys_page, overview, requests_page, routes_page, spend
 
 
 async def root(request: Request) -> Response:
@@ -26,8 +26,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/overview", overview.overview, methods=["GET"]),
         Route("/console/spend", spend.spend, methods=["GET"]),
         Route("/console/spend.csv", spend.spend_csv, methods=["GET"]),
-        Route("/console/requests", requests.requests_page, methods=["GET"]),
-        Route("/console/requests/{request_id:path}", requests.one_request, methods=["GET"]),
+        Route("/console/requests", requests_page.requests_page, methods=["GET"]),
+        Route("/console/requests/{request_id:path}", requests_page.one_request, methods=["GET"]),
         Route("/console/routes", routes_page.routes_page, methods=["GET"]),
         Route("/console/routes/confirm", routes_page.confirm, methods=["GET"]),
         Route("/console/routes/apply", routes_page.apply, methods=["POST"]),
