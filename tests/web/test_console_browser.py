@@ -34,6 +34,8 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     assert int(overview) >= 3
     assert page.locator("[data-figure=success-rate]").inner_text().endswith("%")
     assert page.locator("#spend-by-model").is_visible()
+    assert page.evaluate("typeof Chart") == "function"  # the vendored Chart.js, served from the package
+    assert page.evaluate("Object.keys(Chart.instances).length") == 2
     assert (
         page.locator("#top-errors").inner_text().count("upstream")
         + page.locator("#top-errors").inner_text().count("server")
@@ -66,10 +68,11 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     page.screenshot(path=str(ARTIFACTS / "catalog.png"), full_page=True)
 
     page.set_viewport_size(PHONE)
-    page.goto("/console/overview")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"] + 1  # nothing wider than the phone: tables scroll inside their boxes
-    page.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    for name in ("overview", "spend", "requests", "routes", "keys", "catalog"):
+        page.goto(f"/console/{name}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], name  # nothing wider than the phone: tables scroll inside their boxes
+        page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/console/sign-in")
