@@ -133,6 +133,7 @@ def test_search_filters_are_exact_and_combine(conn: Connection) -> None:
     assert [e.request_id for e in insights.search(LedgerSearch(status="error", key_name="k2"), 10)] == ["bad"]
     assert len(insights.search(LedgerSearch(route="m-a/openai/gpt-image-2", status="ok"), 100)) == 10
     assert insights.search(LedgerSearch(model="m-"), 10) == []
+    assert [e.request_id for e in insights.search(LedgerSearch(error_code="rate_limited"), 10)] == ["bad"]
     window = LedgerSearch(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4))
     assert [e.request_id for e in insights.search(window, 10)] == ["ok-3", "ok-2"]
     assert len(insights.search(LedgerSearch(), 3)) == 3

@@ -167,3 +167,12 @@ def test_weight_changes_go_through_confirmation_and_are_validated(console_gatewa
     rollback = {"action": "rollback", "alias": "gpt-image-2", "csrf": data["csrf"]}
     assert admin.post("/console/routes/apply", data=rollback).status_code == 303
     assert overview.load_snapshot().weight(route, 1.0) == 1.0
+
+
+def test_top_errors_link_to_their_attempts(console_gateway: ConsoleGateway, admin: httpx.Client):
+    overview = admin.get("/console/overview").text
+    link = overview.split('<table id="top-errors">', 1)[1].split('href="', 1)[1].split('"', 1)[0]
+    assert link.startswith("/console/requests?error_code=")
+    attempts = admin.get(link.replace("&amp;", "&")).text
+    failed = [row for row in console_gateway.handle.ledger() if row.status == "error"]
+    assert attempts.count('<span class="badge error">') == len(failed) >= 1

@@ -64,6 +64,7 @@ class LedgerSearch:
     model: str | None = None
     route: str | None = None
     status: AttemptStatus | None = None
+    error_code: str | None = None
     since: datetime | None = None
     until: datetime | None = None
 

@@ -119,6 +119,7 @@ class SqlLedgerInsights:
 
     def top_errors(self, since: datetime | None, until: datetime | None, limit: int) -> list[ErrorCount]:
         """The most frequent error codes of failed attempts, most frequent first."""
+        # A row without an error code (an ``unknown`` outcome) is counted under its status.
         code = sa.func.coalesce(ledger.c.error_code, ledger.c.status)
         stmt = (
             sa.select(
@@ -144,6 +145,7 @@ class SqlLedgerInsights:
             ledger.c.model: query.model,
             ledger.c.route: query.route,
             ledger.c.status: query.status,
+            ledger.c.error_code: query.error_code,
         }
         conditions.extend(column == value for column, value in exact.items() if value is not None)
         stmt = (

@@ -18,7 +18,7 @@ from imagegate.web.session import ConsoleSession
 from imagegate.web.state import deps
 
 PAGE_SIZE = 100
-_TEXT_FILTERS = ("request_id", "key_name", "model", "route")
+_TEXT_FILTERS = ("request_id", "key_name", "model", "route", "error_code")
 
 
 def _search(request: Request) -> tuple[LedgerSearch, dict[str, str], str | None]:
