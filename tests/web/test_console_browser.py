@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.web.conftest import ALIAS, ARTIFACTS, FIRST_ROUTE, MASTER_KEY, SECOND_ROUTE, ConsoleGateway
+from tests.web.conftest import ALIAS, ARTIFACTS, FIRST_ROUTE, MASTER_KEY, ROUTE_SECRET, SECOND_ROUTE, ConsoleGateway
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -70,6 +70,8 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     page.set_viewport_size(PHONE)
     for name in ("overview", "spend", "requests", "routes", "keys", "catalog"):
         page.goto(f"/console/{name}")
+        html = page.content()
+        assert MASTER_KEY not in html and console_gateway.client_key not in html and ROUTE_SECRET not in html
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], name  # nothing wider than the phone: tables scroll inside their boxes
         page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)

@@ -27,8 +27,10 @@ def test_pages_need_a_session(console_gateway: ConsoleGateway):
         for path in ("/console/overview", "/console/spend", "/console/requests", "/console/routes", "/console/keys"):
             answer = client.get(path)
             assert answer.status_code == 303
-            assert answer.headers["location"].startswith("/console/sign-in?next=/console/")
+            assert answer.headers["location"] == "/console/sign-in?next=" + path
         assert client.get("/").headers["location"] == "/console"
+        deep = client.get("/console/spend?by=key&since=7d")
+        assert deep.headers["location"] == "/console/sign-in?next=/console/spend%3Fby%3Dkey%26since%3D7d"
 
 
 def test_a_client_key_or_a_wrong_key_cannot_sign_in_and_is_never_echoed(console_gateway: ConsoleGateway):

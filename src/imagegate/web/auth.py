@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.datastructures import FormData
@@ -46,7 +47,7 @@ async def current_session(request: Request) -> ConsoleSession | None:
 def to_signin(request: Request) -> Response:
     """Redirect to sign-in, remembering where the operator was going."""
     target = request.url.path + ("?" + request.url.query if request.url.query else "")
-    return RedirectResponse(f"/console/sign-in?next={target}", status_code=303)
+    return RedirectResponse(f"/console/sign-in?next={quote(target, safe='/')}", status_code=303)
 
 
 def page(handler: Page) -> Callable[[Request], Awaitable[Response]]:
