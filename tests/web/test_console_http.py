@@ -178,3 +178,22 @@ def test_top_errors_link_to_their_attempts(console_gateway: ConsoleGateway, admi
     attempts = admin.get(link.replace("&amp;", "&")).text
     failed = [row for row in console_gateway.handle.ledger() if row.status == "error"]
     assert attempts.count('<span class="badge error">') == len(failed) >= 1
+
+
+def test_overview_figures_equal_the_report_api(console_gateway: ConsoleGateway, admin: httpx.Client):
+    from datetime import UTC, datetime
+
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    page = admin.get("/console/overview").text
+    report = httpx.get(
+        console_gateway.url + "/api/report",
+        params={"since": midnight.isoformat()},
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+    ).json()["total"]
+
+    def figure(name: str) -> str:
+        return page.split(f'data-figure="{name}">', 1)[1].split("<", 1)[0]
+
+    assert figure("spend-today") == "$" + report["spend_usd"]
+    assert figure("images-today") == str(report["images"])
+    assert f"{report['images']} images, ${report['spend_usd']} in this window" in page

@@ -32,13 +32,22 @@ class Overview:
     window: Window
     today: ReportGroup
     month: ReportGroup
-    window_total: ReportGroup
     outcomes: Outcomes
     p50_ms: int | None
     p95_ms: int | None
     by_model: list[SeriesPoint]
     by_route: list[SeriesPoint]
     top_errors: list[ErrorCount]
+
+    @property
+    def window_spend_micros(self) -> int:
+        """Everything spent in the window (the sum of the chart's buckets)."""
+        return sum(point.spend_micros for point in self.by_model)
+
+    @property
+    def window_images(self) -> int:
+        """Images delivered in the window."""
+        return sum(point.images for point in self.by_model)
 
 
 def day_start(now: datetime) -> datetime:
@@ -66,7 +75,6 @@ def build_overview(
         window=window,
         today=build_report(reports, "model", since=day_start(now)).total,
         month=build_report(reports, "model", since=month_start(now)).total,
-        window_total=build_report(reports, "model", since=since).total,
         outcomes=outcomes,
         p50_ms=p50,
         p95_ms=p95,
