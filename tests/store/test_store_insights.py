@@ -103,17 +103,15 @@ def test_percentiles_are_nearest_rank_over_successful_attempts(conn: Connection)
 
 def test_series_buckets_by_utc_hour_and_day(conn: Connection) -> None:
     insights = _insights(conn)
-    hourly = insights.series(T0 - timedelta(hours=1), None, "hour", "model")
-    assert [(p.bucket, p.group, p.spend_micros, p.images, p.attempts) for p in hourly] == [
-        ("2026-03-01T22:00", "m-a", 10_000, 10, 10),
-        ("2026-03-01T23:00", "m-a", 1_000, 1, 2),
-        ("2026-03-01T23:00", "m-b", 7, 0, 1),
+    hourly = insights.series(T0 - timedelta(hours=1), None, "hour")
+    assert [(p.bucket, p.model, p.route, p.spend_micros, p.images, p.attempts) for p in hourly] == [
+        ("2026-03-01T22:00", "m-a", "m-a/openai/gpt-image-2", 10_000, 10, 10),
+        ("2026-03-01T23:00", "m-a", "m-a/openai/gpt-image-1.5", 1_000, 1, 1),
+        ("2026-03-01T23:00", "m-a", "m-a/openai/gpt-image-2", 0, 0, 1),
+        ("2026-03-01T23:00", "m-b", "m-a/openai/gpt-image-2", 7, 0, 1),
     ]
-    daily = insights.series(T0 - timedelta(days=1), None, "day", "route")
-    assert [(p.bucket, p.group, p.attempts) for p in daily] == [
-        ("2026-03-01", "m-a/openai/gpt-image-1.5", 1),
-        ("2026-03-01", "m-a/openai/gpt-image-2", 12),
-    ]
+    daily = insights.series(T0 - timedelta(days=1), T0 + timedelta(hours=1), "day")
+    assert [(p.bucket, p.model, p.attempts) for p in daily] == [("2026-03-01", "m-a", 10)]
 
 
 def test_top_errors_most_frequent_first(conn: Connection) -> None:

@@ -37,10 +37,12 @@ class Outcomes:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
-    """One bucket of one group: ``bucket`` is the bucket's start as ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:00`` (UTC)."""
+    """One bucket of one model's route: ``bucket`` is the bucket's start as ``YYYY-MM-DD`` or
+    ``YYYY-MM-DDTHH:00`` (UTC)."""
 
     bucket: str
-    group: str
+    model: str
+    route: str
     spend_micros: int
     images: int
     attempts: int
@@ -82,8 +84,9 @@ class LedgerInsights(Protocol):
         """Nearest-rank percentiles of successful attempts' latency (ms), one per quantile."""
         ...
 
-    def series(self, since: datetime, until: datetime | None, bucket: Bucket, by: SeriesDimension) -> list[SeriesPoint]:
-        """Spend, images and attempts per bucket and group, oldest bucket first."""
+    def series(self, since: datetime, until: datetime | None, bucket: Bucket) -> list[SeriesPoint]:
+        """Spend, images and attempts per bucket, model and route, oldest bucket first (one scan
+        serves the charts by model and by route)."""
         ...
 
     def top_errors(self, since: datetime | None, until: datetime | None, limit: int) -> list[ErrorCount]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from imagegate.accounting.insights import Bucket, ErrorCount, LedgerInsights, Outcomes, SeriesPoint
+from imagegate.accounting.insights import Bucket, ErrorCount, LedgerInsights, Outcomes, SeriesDimension, SeriesPoint
 from imagegate.accounting.reports import ReportGroup, ReportStore
 from imagegate.service.report import build_report
 
@@ -35,19 +35,18 @@ class Overview:
     outcomes: Outcomes
     p50_ms: int | None
     p95_ms: int | None
-    by_model: list[SeriesPoint]
-    by_route: list[SeriesPoint]
+    series: list[SeriesPoint]
     top_errors: list[ErrorCount]
 
     @property
     def window_spend_micros(self) -> int:
         """Everything spent in the window (the sum of the chart's buckets)."""
-        return sum(point.spend_micros for point in self.by_model)
+        return sum(point.spend_micros for point in self.series)
 
     @property
     def window_images(self) -> int:
         """Images delivered in the window."""
-        return sum(point.images for point in self.by_model)
+        return sum(point.images for point in self.series)
 
 
 def day_start(now: datetime) -> datetime:
@@ -78,22 +77,26 @@ def build_overview(
         outcomes=outcomes,
         p50_ms=p50,
         p95_ms=p95,
-        by_model=insights.series(since, None, bucket, "model"),
-        by_route=insights.series(since, None, bucket, "route"),
+        series=insights.series(since, None, bucket),
         top_errors=insights.top_errors(since, None, 8),
     )
 
 
-def chart_data(points: list[SeriesPoint]) -> dict[str, object]:
-    """A stacked-bar chart's data: bucket labels, and one dataset per group of spend in USD micro-dollars."""
+def chart_data(points: list[SeriesPoint], by: SeriesDimension) -> dict[str, object]:
+    """A stacked-bar chart's data: bucket labels, and one dataset per model (or route) with its
+    spend (micro-dollars) and images per bucket."""
+
+    def group_of(point: SeriesPoint) -> str:
+        return point.model if by == "model" else point.route
+
     labels = sorted({point.bucket for point in points})
-    groups = sorted({point.group for point in points})
+    groups = sorted({group_of(point) for point in points})
     index = {label: position for position, label in enumerate(labels)}
     spend = {group: [0] * len(labels) for group in groups}
     images = {group: [0] * len(labels) for group in groups}
     for point in points:
-        spend[point.group][index[point.bucket]] += point.spend_micros
-        images[point.group][index[point.bucket]] += point.images
+        spend[group_of(point)][index[point.bucket]] += point.spend_micros
+        images[group_of(point)][index[point.bucket]] += point.images
     return {
         "labels": labels,
         "datasets": [{"label": group, "spend_micros": spend[group], "images": images[group]} for group in groups],

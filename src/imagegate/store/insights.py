@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from imagegate.accounting.insights import Bucket, ErrorCount, LedgerSearch, Outcomes, SeriesDimension, SeriesPoint
+from imagegate.accounting.insights import Bucket, ErrorCount, LedgerSearch, Outcomes, SeriesPoint
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store.database import Bind, connect
 from imagegate.store.tables import ledger
@@ -24,7 +24,6 @@ from imagegate.store.tables import ledger
 _ENTRY_COLUMNS = [ledger.c[f.name] for f in fields(LedgerEntry)]
 _SQLITE_FORMATS = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d"}
 _POSTGRES_FORMATS = {"hour": 'YYYY-MM-DD"T"HH24:00', "day": "YYYY-MM-DD"}
-_GROUPS = {"model": ledger.c.model, "route": ledger.c.route}
 
 
 def _window(since: datetime | None, until: datetime | None) -> list[sa.ColumnElement[bool]]:
@@ -56,63 +55,79 @@ class SqlLedgerInsights:
 
     def outcomes(self, since: datetime | None, until: datetime | None) -> Outcomes:
         """Distinct requests in the window, and those with an ``ok`` attempt."""
-        ok_requests = sa.case((ledger.c.status == "ok", ledger.c.request_id), else_=None)
-        stmt = sa.select(
-            sa.func.count(sa.distinct(ledger.c.request_id)), sa.func.count(sa.distinct(ok_requests))
-        ).where(*_window(since, until))
+        # One row per request first (the request-id index serves the grouping): several times
+        # faster on SQLite than two COUNT(DISTINCT ...) over the window.
+        has_ok = sa.func.max(sa.case((ledger.c.status == "ok", 1), else_=0)).label("has_ok")
+        per_request = (
+            sa.select(ledger.c.request_id, has_ok)
+            .where(*_window(since, until))
+            .group_by(ledger.c.request_id)
+            .subquery()
+        )
         with connect(self._bind) as conn:
-            requests, succeeded = conn.execute(stmt).one()
+            requests, succeeded = conn.execute(sa.select(sa.func.count(), sa.func.sum(per_request.c.has_ok))).one()
         return Outcomes(requests=_int(requests), succeeded=_int(succeeded))
 
     def latency_percentiles(
         self, since: datetime | None, until: datetime | None, quantiles: tuple[float, ...]
     ) -> list[int | None]:
-        """Nearest-rank percentiles of successful attempts' latency (ms), one per quantile."""
-        conditions = [ledger.c.status == "ok", *_window(since, until)]
-        with connect(self._bind) as conn:
-            count = _int(conn.execute(sa.select(sa.func.count()).where(*conditions)).scalar())
-            found: list[int | None] = []
-            for quantile in quantiles:
-                if count == 0:
-                    found.append(None)
-                    continue
-                rank = max(1, math.ceil(quantile * count))
-                stmt = (
-                    sa.select(ledger.c.latency_ms)
-                    .where(*conditions)
-                    .order_by(ledger.c.latency_ms)
-                    .limit(1)
-                    .offset(rank - 1)
-                )
-                found.append(_int(conn.execute(stmt).scalar()))
-        return found
+        """Nearest-rank percentiles of successful attempts' latency (ms), one per quantile.
 
-    def series(self, since: datetime, until: datetime | None, bucket: Bucket, by: SeriesDimension) -> list[SeriesPoint]:
-        """Spend, images and attempts per bucket and group, oldest bucket first."""
-        group = _GROUPS[by]
+        One sort serves every quantile: the successful attempts are numbered by latency (a window
+        function) and only the rows at the wanted ranks come back.
+        """
+        ranked = (
+            sa.select(
+                ledger.c.latency_ms,
+                sa.func.row_number().over(order_by=ledger.c.latency_ms).label("rank"),
+                sa.func.count().over().label("n"),
+            )
+            .where(ledger.c.status == "ok", *_window(since, until))
+            .subquery()
+        )
+        # rank = ceil(q * n), at least 1: the smallest rank with rank >= q * n.
+        wanted = [
+            sa.and_(ranked.c.rank >= quantile * ranked.c.n, ranked.c.rank - 1 < quantile * ranked.c.n)
+            if quantile > 0
+            else ranked.c.rank == 1
+            for quantile in quantiles
+        ]
+        stmt = sa.select(ranked.c.rank, ranked.c.n, ranked.c.latency_ms).where(sa.or_(*wanted))
+        with connect(self._bind) as conn:
+            rows = conn.execute(stmt).all()
+        if not rows:
+            return [None for _ in quantiles]
+        count = _int(rows[0][1])
+        by_rank = {_int(row[0]): _int(row[2]) for row in rows}
+        return [by_rank.get(max(1, math.ceil(quantile * count))) for quantile in quantiles]
+
+    def series(self, since: datetime, until: datetime | None, bucket: Bucket) -> list[SeriesPoint]:
+        """Spend, images and attempts per bucket, model and route, oldest bucket first."""
         with connect(self._bind) as conn:
             slot = _bucket(conn, bucket).label("slot")
             ok_images = sa.case((ledger.c.status == "ok", ledger.c.images), else_=0)
             stmt = (
                 sa.select(
                     slot,
-                    group.label("grp"),
+                    ledger.c.model,
+                    ledger.c.route,
                     sa.func.sum(ledger.c.cost_micros),
                     sa.func.sum(ok_images),
                     sa.func.count(),
                 )
                 .where(*_window(since, until))
-                .group_by(slot, group)
-                .order_by(slot, group)
+                .group_by(slot, ledger.c.model, ledger.c.route)
+                .order_by(slot, ledger.c.model, ledger.c.route)
             )
             rows = conn.execute(stmt).all()
         return [
             SeriesPoint(
                 bucket=str(row[0]),
-                group=str(row[1]),
-                spend_micros=_int(row[2]),
-                images=_int(row[3]),
-                attempts=_int(row[4]),
+                model=str(row[1]),
+                route=str(row[2]),
+                spend_micros=_int(row[3]),
+                images=_int(row[4]),
+                attempts=_int(row[5]),
             )
             for row in rows
         ]

@@ -32,8 +32,8 @@ async def _overview(request: Request, session: ConsoleSession) -> Response:
     overview = await anyio.to_thread.run_sync(
         lambda: build_overview(console.reports, console.insights, now=now, window=window)
     )
-    by_model = chart_data(overview.by_model)
-    by_route = chart_data(overview.by_route)
+    by_model = chart_data(overview.series, "model")
+    by_route = chart_data(overview.series, "route")
     charts = {
         "spend-by-model": {**by_model, "field": "spend_micros", "unit": "USD"},
         "images-by-route": {**by_route, "field": "images", "unit": "images"},
