@@ -20,6 +20,9 @@ def page(browser: Any, console_gateway: ConsoleGateway) -> Iterator[Any]:
     """A fresh browser context (its own cookies), signed in through the form with the master key."""
     context = browser.new_context(viewport=DESKTOP, base_url=console_gateway.url)
     tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: problems.append(str(error)))
     tab.goto("/console")
     assert tab.url.endswith("/console/sign-in")
     tab.get_by_label("Master key or admin key").fill(MASTER_KEY)
@@ -27,6 +30,7 @@ def page(browser: Any, console_gateway: ConsoleGateway) -> Iterator[Any]:
     tab.wait_for_url("**/console/overview")
     yield tab
     context.close()
+    assert problems == []  # no script error, no Content-Security-Policy violation
 
 
 def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway):

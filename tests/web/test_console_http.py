@@ -197,3 +197,11 @@ def test_overview_figures_equal_the_report_api(console_gateway: ConsoleGateway, 
     assert figure("spend-today") == "$" + report["spend_usd"]
     assert figure("images-today") == str(report["images"])
     assert f"{report['images']} images, ${report['spend_usd']} in this window" in page
+
+
+def test_pages_are_not_cached_framed_or_open_to_foreign_scripts(admin: httpx.Client):
+    headers = admin.get("/console/overview").headers
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]

@@ -49,6 +49,8 @@ def when(value: datetime | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
 ENV = Environment(loader=PackageLoader("imagegate.web", "templates"), autoescape=select_autoescape(default=True))
 ENV.filters.update(usd=usd, percent=percent, millis=millis, when=when)
 
@@ -67,6 +69,12 @@ def render(
     body = ENV.get_template(template).render(
         session=session, csrf=csrf, nav=NAV, active=active, request=request, **context
     )
-    # Pages show spend and keys: never cache them, never frame them.
-    headers = {"cache-control": "no-store", "x-frame-options": "DENY", "referrer-policy": "same-origin"}
+    # Pages show spend and keys: never cache them, never frame them, run only the console's own scripts.
+    headers = {
+        "cache-control": "no-store",
+        "x-frame-options": "DENY",
+        "referrer-policy": "same-origin",
+        "x-content-type-options": "nosniff",
+        "content-security-policy": CSP,
+    }
     return HTMLResponse(body, status_code=status, headers=headers)
