@@ -3,6 +3,8 @@ that no page ever shows a key or a provider credential."""
 
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.web.conftest import MASTER_KEY, ROUTE_SECRET, ConsoleGateway, csrf_of, signed_in_client
@@ -205,3 +207,15 @@ def test_pages_are_not_cached_framed_or_open_to_foreign_scripts(admin: httpx.Cli
     assert headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in headers["content-security-policy"]
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+def test_the_explorer_pages_back_through_older_attempts(console_gateway: ConsoleGateway, admin: httpx.Client):
+    seen: list[str] = []
+    path: str | None = "/console/requests?key_name=console-client&limit=2"
+    while path is not None:
+        page = admin.get(path.replace("&amp;", "&")).text
+        seen += re.findall(r'<a href="/console/requests/[^"]+">([^<]+)</a>', page)
+        found = re.search(r'<a class="button secondary" href="([^"]+)">Older attempts</a>', page)
+        path = None if found is None else found.group(1)
+    rows = [row for row in console_gateway.handle.ledger() if row.key_name == "console-client"]
+    assert sorted(seen) == sorted(row.request_id for row in rows)

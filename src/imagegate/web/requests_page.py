@@ -5,6 +5,7 @@ latency, error, provider request id)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from imagegate.web.session import ConsoleSession
 from imagegate.web.state import deps
 
 PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 _TEXT_FILTERS = ("request_id", "key_name", "model", "route", "error_code")
 
 
@@ -45,7 +47,14 @@ def _search(request: Request) -> tuple[LedgerSearch, dict[str, str], str | None]
 async def _requests(request: Request, session: ConsoleSession) -> Response:
     search, values, problem = _search(request)
     insights = deps(request).insights
-    entries = await anyio.to_thread.run_sync(lambda: insights.search(search, PAGE_SIZE))
+    raw_limit = request.query_params.get("limit", "")
+    limit = min(int(raw_limit), MAX_PAGE_SIZE) if raw_limit.isdigit() and int(raw_limit) > 0 else PAGE_SIZE
+    entries = await anyio.to_thread.run_sync(lambda: insights.search(search, limit))
+    older = None
+    if len(entries) == limit:
+        # The next page: the same filters, before the oldest attempt shown (``until`` is exclusive).
+        until = entries[-1].created_at.isoformat()
+        older = "/console/requests?" + urlencode({**values, "until": until, "limit": str(limit)})
     return render(
         request,
         "requests.html",
@@ -56,7 +65,7 @@ async def _requests(request: Request, session: ConsoleSession) -> Response:
         values=values,
         statuses=ATTEMPT_STATUSES,
         problem=problem,
-        page_size=PAGE_SIZE,
+        older=older,
         filtered=any(values.values()),
     )
 
