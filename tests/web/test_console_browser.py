@@ -48,26 +48,33 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
     page.get_by_role("link", name="Spend").click()
+    page.wait_for_url("**/console/spend")
     assert page.locator("#spend tbody tr").count() >= 2
     page.screenshot(path=str(ARTIFACTS / "spend.png"), full_page=True)
 
     page.get_by_role("link", name="Requests", exact=True).click()
+    page.wait_for_url("**/console/requests")
     assert page.locator("#attempts tbody tr").count() >= 4
     page.get_by_role("link", name=console_gateway.request_ids[0]).first.click()
+    page.wait_for_url(f"**/console/requests/{console_gateway.request_ids[0]}")
     assert "Provider request id" in page.content()
     page.screenshot(path=str(ARTIFACTS / "request.png"), full_page=True)
 
     page.get_by_role("link", name="Routes").click()
+    page.wait_for_url("**/console/routes")
     assert page.locator(f'tr[data-route="{FIRST_ROUTE}"]').count() == 1
     page.screenshot(path=str(ARTIFACTS / "routes.png"), full_page=True)
 
     page.get_by_role("link", name="Keys").click()
+    page.wait_for_url("**/console/keys")
     assert page.locator('tr[data-key="console-client"]').count() == 1
     page.screenshot(path=str(ARTIFACTS / "keys.png"), full_page=True)
 
     page.get_by_role("link", name="Catalog").click()
+    page.wait_for_url("**/console/catalog")
     page.get_by_label("Exact model id (alias or provider id)").fill("gpt-image-2")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/console/catalog?model=gpt-image-2")
     assert page.locator('section[data-model="gpt-image-2"]').count() >= 1
     page.screenshot(path=str(ARTIFACTS / "catalog.png"), full_page=True)
 
@@ -128,6 +135,7 @@ def test_a_route_disabled_from_the_console_stops_receiving_traffic(page: Any, co
     assert served_by() == FIRST_ROUTE
     page.goto("/console/routes")
     page.locator(f'tr[data-route="{FIRST_ROUTE}"]').get_by_role("link", name="Disable").click()
+    page.wait_for_url("**/console/routes/confirm?**")
     assert FIRST_ROUTE in page.locator("main").inner_text()
     page.get_by_role("button", name="Disable route").click()
     page.wait_for_url("**/console/routes")
@@ -138,6 +146,7 @@ def test_a_route_disabled_from_the_console_stops_receiving_traffic(page: Any, co
 
     # Undo it from the console too, so the module's other tests see the configured routing.
     page.get_by_role("link", name=f"Roll back the last change of {ALIAS}").click()
+    page.wait_for_url("**/console/routes/confirm?**")
     page.get_by_role("button", name="Roll back").click()
     page.wait_for_url("**/console/routes")
     assert served_by() == FIRST_ROUTE
