@@ -35,7 +35,7 @@ from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
-from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
+from imagegate.routing.breaker import BreakerConfig, BreakerStore, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.service.compare_runs import CompareRuns
@@ -53,6 +53,7 @@ from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.compare import SqlCompareStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
+from imagegate.store.insights import SqlLedgerInsights
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
@@ -64,6 +65,9 @@ from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
 from imagegate.telemetry.route_state import RouteStateReader
 from imagegate.telemetry.wiring import Telemetry, build_telemetry
+from imagegate.web.routes import console_routes
+from imagegate.web.session import ConsoleSessions, signing_secret
+from imagegate.web.state import ConsoleDeps
 
 log = logging.getLogger("imagegate")
 
@@ -95,6 +99,10 @@ class Runtime:
     telemetry: Telemetry | None = None
     readiness: Readiness | None = None
     storage: StorageRuntime | None = None
+    breakers: BreakerStore | None = None
+    insights: SqlLedgerInsights | None = None
+    console_secret: bytes | None = None
+    console_session_ttl_s: float = 8 * 3600
 
 
 def build_runtime(
@@ -238,6 +246,12 @@ def build_runtime(
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
         storage=storage,
+        breakers=breakers,
+        insights=SqlLedgerInsights(engine),
+        console_secret=signing_secret(
+            None if settings.console_secret is None else settings.console_secret.get_secret_value(), master_key or None
+        ),
+        console_session_ttl_s=settings.console_session_ttl_s,
     )
 
 
@@ -351,7 +365,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             )
         )
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes()],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes(), *console_routes()],
         lifespan=lifespan,
         middleware=middleware,
         exception_handlers={404: _no_route, 405: _no_route},
@@ -373,4 +387,28 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
     app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
     app.state.file_signer = None if runtime.storage is None else runtime.storage.signer
+    app.state.console = console_deps(runtime)
     return app
+
+
+def console_deps(runtime: Runtime) -> ConsoleDeps | None:
+    """What the console's pages use (``None`` for a runtime built without reports or insights)."""
+    if runtime.reports is None or runtime.insights is None or runtime.catalog is None:
+        return None
+    secret = runtime.console_secret if runtime.console_secret is not None else signing_secret(None, None)
+    return ConsoleDeps(
+        sessions=ConsoleSessions(secret, ttl_s=runtime.console_session_ttl_s),
+        gateway=runtime.gateway,
+        key_admin=runtime.key_admin,
+        reports=runtime.reports,
+        insights=runtime.insights,
+        routing=runtime.routing,
+        catalog=runtime.catalog,
+        today=utc_today if runtime.gateway.today is None else runtime.gateway.today,
+        master_key=runtime.master_key,
+        health=runtime.health,
+        breakers=runtime.breakers,
+        controls=runtime.controls,
+        public_pricing=runtime.public_pricing,
+        public_route_health=runtime.public_route_health,
+    )

@@ -1,10 +1,8 @@
 """What a model looks like to clients: capabilities and per-image prices, for ``GET /v1/models``
 (one card per alias) and ``GET /api/pricing`` (the price points).
 
-Prices come from ``pricing.engine.per_image_price`` (standard tier, no inputs): one image at a
-size and quality. ``default_price`` prices the provider's defaults, so a model whose default is
-``auto`` shows what an omitted size or quality may cost (the most expensive choice, as a quote
-reserves it), not a flattering guess.
+Prices come from ``service.pricing_catalog`` (``default_price``: one image at the provider's
+default size and quality).
 """
 
 from __future__ import annotations
@@ -13,18 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from imagegate.domain.capabilities import Capabilities
-from imagegate.domain.money import usd_string
-from imagegate.domain.size import parse_size
-from imagegate.pricing.engine import PricingError, per_image_price
-from imagegate.pricing.rows import PriceRow
-from imagegate.providers.validation import check_custom_size
 from imagegate.routing.table import ModelAlias
 from imagegate.service.gateway import Gateway
-
-AUTO = "auto"
-# Sizes listed for models that take free-form WxH, when the model's rule allows them: the
-# OpenAI presets plus the common square, 16:9 and 4K shapes.
-COMMON_CUSTOM_SIZES = ("1024x1024", "1536x1024", "1024x1536", "2048x2048", "2048x1152", "3840x2160")
+from imagegate.service.pricing_catalog import default_price
 
 
 def capabilities_json(caps: Capabilities) -> dict[str, Any]:
@@ -57,40 +46,6 @@ def capabilities_json(caps: Capabilities) -> dict[str, Any]:
         "seed": caps.seed,
         "default_size": caps.default_size,
     }
-
-
-def default_price(caps: Capabilities | None, price: PriceRow) -> dict[str, Any] | None:
-    """One image at the provider's default size and quality, or ``None`` if the row can't say."""
-    size = caps.default_size if caps is not None and caps.default_size is not None else price.default_size
-    quality = price.default_quality
-    try:
-        micros = per_image_price(price, size, quality)
-    except PricingError:
-        return None
-    return {"size": size, "quality": quality, "usd": usd_string(micros)}
-
-
-def price_points(caps: Capabilities, price: PriceRow) -> list[dict[str, Any]]:
-    """One image at each common size x quality the model offers and the row prices."""
-    sizes: list[str | None] = [size for size in caps.sizes if size != AUTO]
-    if caps.custom_size is not None:
-        rule = caps.custom_size
-        for custom in COMMON_CUSTOM_SIZES:
-            width, height = parse_size(custom)
-            if custom not in sizes and check_custom_size(width, height, rule) is None:
-                sizes.append(custom)
-    if not sizes:
-        sizes = list(caps.resolutions) or [None]
-    qualities: list[str | None] = [q for q in caps.qualities if q != AUTO] or [None]
-    points = []
-    for size in sizes:
-        for quality in qualities:
-            try:
-                micros = per_image_price(price, size, quality)
-            except PricingError:
-                continue  # e.g. a quality the row prices at some sizes only
-            points.append({"size": size, "quality": quality, "usd": usd_string(micros)})
-    return points
 
 
 def model_cards(gateway: Gateway, aliases: Iterable[ModelAlias]) -> list[dict[str, Any]]:

@@ -35,10 +35,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows (the shape of GET /api/pricing's 'models')."),
 ) -> None:
     """List catalog rows as the gateway would price them."""
-    from imagegate.api.public.pricing import pricing_document
     from imagegate.app import load_operator_catalog, operator_catalog_files, utc_today
     from imagegate.route_config import build_route_table
     from imagegate.routing.table import RouteTable
+    from imagegate.service.pricing_catalog import pricing_document
 
     settings = settings_from_env()
     gateway_config = config_from(config, settings)

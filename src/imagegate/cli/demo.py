@@ -153,3 +153,4 @@ def _announce(url: str, sandbox_url: str, variables: dict[str, str], directory: 
         + "'); print(c.images.generate(model='gpt-image-2', prompt='a lighthouse').usage)\""
     )
     say(f"Admin API and console: Authorization: Bearer {variables['IMAGEGATE_MASTER_KEY']}")
+    say(f"Console in a browser: {url}/console (sign in with IMAGEGATE_MASTER_KEY)")

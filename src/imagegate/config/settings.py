@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     auth_negative_cache_entries: int = Field(default=10_000, gt=0)
     # Whether GET /api/pricing shows live route health (status, last check) to callers without a key.
     public_route_health: bool = False
+    # The browser console (docs/console.md): the key that signs its session cookies (default: derived
+    # from the master key, so every replica and worker accepts the same sessions), and how long a
+    # sign-in lasts, enforced by the server whatever the browser keeps.
+    console_secret: SecretStr | None = None
+    console_session_ttl_s: float = Field(default=8 * 3600, gt=0)
 
     # Observability (docs/observability.md). GET /metrics: open (what scrapers expect), key (the master
     # key or an admin-read key as bearer), off (404). Traces: off, or otlp (the `otel` extra; the

@@ -1,0 +1,1 @@
+"""The browser console (``/console``): server-rendered pages over ``service/``, like any dialect."""
