@@ -73,6 +73,7 @@ class Runtime:
     catalog: Catalog | None = None
     feedback: FeedbackService | None = None
     reports: SqlReportStore | None = None
+    ledger_scan: SqlLedgerStore | None = None
     public_pricing: bool = True
     public_route_health: bool = False
     edge: EdgeLimits | None = None
@@ -190,6 +191,7 @@ def build_runtime(
         catalog=catalog,
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
         reports=SqlReportStore(engine),
+        ledger_scan=SqlLedgerStore(engine),
         public_pricing=settings.public_pricing,
         public_route_health=settings.public_route_health,
         edge=EdgeLimits(
@@ -319,6 +321,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.catalog = runtime.catalog
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports
+    app.state.ledger_scan = runtime.ledger_scan
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today

@@ -84,7 +84,7 @@ def test_report_csv_by_model(reporting):
 def test_admin_only(reporting, gateway):
     assert _get(reporting, "?by=model", token=None).status_code == 401
     assert _get(reporting, "?by=model", token="mk-wrong").status_code == 401
-    assert _get(reporting, "?by=model", token=reporting.create_key("not-admin")).status_code == 401
+    assert _get(reporting, "?by=model", token=reporting.create_key("not-admin")).status_code == 403
     # Without a master key the endpoint does not exist.
     assert httpx.get(gateway.url + "/api/report", headers={"authorization": "Bearer x"}).status_code == 404
 

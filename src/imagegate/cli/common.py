@@ -81,8 +81,8 @@ def migrated_engine(settings: Settings) -> Engine:
     return engine
 
 
-def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
-    """``--since``: an ISO-8601 time (UTC when naive) or a relative span like ``30m``, ``2h``, ``7d``."""
+def parse_since(value: str | None, now: datetime | None = None, *, option: str = "--since") -> datetime | None:
+    """``--since`` (or ``option``): an ISO-8601 time (UTC when naive) or a span ago like ``30m``, ``2h``, ``7d``."""
     if value is None:
         return None
     current = now if now is not None else datetime.now(UTC)
@@ -93,5 +93,5 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"--since {value!r}: expected an ISO time (2026-11-21T10:00) or a span (30m, 2h, 7d)") from None
+        raise fail(f"{option} {value!r}: expected an ISO time (2026-11-21T10:00) or a span (30m, 2h, 7d)") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

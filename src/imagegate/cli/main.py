@@ -14,7 +14,7 @@ from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
-from imagegate.cli.usage import usage
+from imagegate.cli.usage import usage_app
 from imagegate.config.settings import Settings
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys_app, name="keys")
-app.command("usage")(usage)
+app.add_typer(usage_app, name="usage")
 app.command("estimate")(estimate)
 app.command("report")(report)
 app.add_typer(catalog_app, name="catalog")

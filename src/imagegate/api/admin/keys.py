@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import anyio.to_thread
 import orjson
-from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictStr
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from imagegate.accounting.ports import DuplicateKeyName
-from imagegate.api.admin.auth import AdminDisabled, require_master_key
-from imagegate.api.http import new_request_id
-from imagegate.api.openai.errors import error_response
-from imagegate.domain.errors import ImagegateError, InvalidRequest
+from imagegate.api.admin.access import admin_endpoint, read_or_write
+from imagegate.api.admin.params import parse_body
+from imagegate.domain.errors import InvalidRequest
 from imagegate.service.keys import KeyAdmin, key_view
 
 
@@ -39,28 +37,8 @@ def _admin(request: Request) -> KeyAdmin:
     return admin
 
 
-async def _guarded(request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
-    request_id = new_request_id()
-    try:
-        require_master_key(request)
-        response = await handler(request)
-    except AdminDisabled as error:
-        status_response = error_response(error, request_id)
-        status_response.status_code = 404
-        return status_response
-    except ImagegateError as error:
-        return error_response(error, request_id)
-    response.headers["x-request-id"] = request_id
-    return response
-
-
 async def _create(request: Request) -> Response:
-    try:
-        body = NewKeyBody.model_validate_json(await request.body())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
+    body = parse_body(NewKeyBody, await request.body())
     if body.name.strip() == "":
         raise InvalidRequest("'name' must not be empty.", param="name")
     try:
@@ -82,14 +60,9 @@ async def _revoke(request: Request) -> Response:
     return _json({"name": name, "revoked": True})
 
 
-async def keys_collection(request: Request) -> Response:
-    """``GET`` lists keys; ``POST`` creates one and returns its secret once."""
-    return await _guarded(request, _create if request.method == "POST" else _list)
-
-
-async def key_item(request: Request) -> Response:
-    """``DELETE`` revokes the named key."""
-    return await _guarded(request, _revoke)
+# ``GET`` lists keys; ``POST`` creates one and returns its secret once; ``DELETE`` revokes.
+keys_collection = read_or_write(_list, _create)
+key_item = admin_endpoint(_revoke, write=True)
 
 
 routes = [
