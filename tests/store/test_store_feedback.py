@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.store import SqlLedgerStore, current_revision, upgrade_database
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.reports import SqlReportStore
+from imagegate.store.tables import ledger as ledger_table
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -155,11 +157,17 @@ def test_report_rejects_an_unknown_dimension(seeded: SqlReportStore) -> None:
 
 def test_upgrade_from_0001_keeps_the_ledger_and_adds_feedback(empty_engine) -> None:
     upgrade_database(empty_engine, "0001")
-    SqlLedgerStore(empty_engine).append_entries([_entry("req_before", cost_micros=7)])
+    # Only the columns 0001 has: the ledger store writes the newest schema.
+    row = {
+        k: v for k, v in dataclasses.asdict(_entry("req_before", cost_micros=7)).items() if k not in ("team", "tags")
+    }
+    with empty_engine.begin() as conn:
+        conn.execute(sa.insert(ledger_table).values(**row))
     assert "image_feedback" not in sa.inspect(empty_engine).get_table_names()
     upgrade_database(empty_engine, "0002")
     assert current_revision(empty_engine) == "0002"
     store = SqlFeedbackStore(empty_engine)
     store.append_feedback(_verdict("req_before", 0, True))
     assert store.current_feedback("req_before") == {0: True}
+    upgrade_database(empty_engine)
     assert SqlLedgerStore(empty_engine).query_entries()[0].cost_micros == 7

@@ -33,6 +33,9 @@ APP_TABLES = {
     "alias_policies",
     "routing_changes",
     "route_status",
+    "teams",
+    "admission_spend",
+    "admission_holds",
 }
 
 
@@ -46,7 +49,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0004"
+    assert current_revision(empty_engine) == head_revision() == "0005"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

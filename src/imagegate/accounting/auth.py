@@ -17,16 +17,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
 
 import anyio.to_thread
 
 from imagegate.accounting.keys import hash_key
-from imagegate.accounting.ports import ApiKeyRecord, KeyStore
+from imagegate.accounting.ports import ApiKeyRecord, KeyStore, Role
 from imagegate.domain.errors import AuthenticationFailed, PermissionDenied
 from imagegate.domain.limits import Limits
 
-Role = Literal["client", "admin-read", "admin"]
+__all__ = ["KeyAuthenticator", "Principal", "Role"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +45,8 @@ class Principal:
     key_limits: Limits = field(default_factory=Limits)
     team_limits: Limits = field(default_factory=Limits)
     tags: tuple[tuple[str, str], ...] = ()
+    # The dialects (openai, gemini, imagen) this key may call; None: all of them.
+    dialects: frozenset[str] | None = None
 
     def check_model(self, alias: str) -> None:
         """Raise ``PermissionDenied`` when this key may not use ``alias``."""
@@ -55,6 +56,34 @@ class Principal:
     def may_use(self, alias: str) -> bool:
         """Whether this key may use ``alias``."""
         return self.models is None or alias in self.models
+
+
+def _current_secret(record: ApiKeyRecord, digest: str, wall: datetime) -> bool:
+    """Whether ``digest`` is the key's secret now: its current one, or the previous one in a rotation's grace."""
+    if digest == record.key_hash:
+        return True
+    return (
+        digest == record.previous_key_hash
+        and record.previous_valid_until is not None
+        and record.previous_valid_until > wall
+    )
+
+
+def principal_of(record: ApiKeyRecord) -> Principal:
+    """The caller a stored key (and the team read with it) stands for."""
+    team = record.team
+    return Principal(
+        key_id=record.id,
+        key_name=record.name,
+        models=None if record.models is None else frozenset(record.models),
+        team_id=record.team_id,
+        team_name=None if team is None else team.name,
+        role=record.role,
+        key_limits=record.limits,
+        team_limits=Limits() if team is None else team.limits,
+        tags=record.tags,
+        dialects=None if record.allowed_dialects is None else frozenset(record.allowed_dialects),
+    )
 
 
 class KeyAuthenticator:
@@ -86,17 +115,13 @@ class KeyAuthenticator:
         digest = hash_key(secret)
         record = await self._record(digest)
         wall = self._wall_clock()
-        if record is None or not record.active:
+        if record is None or not record.active or not _current_secret(record, digest, wall):
             raise AuthenticationFailed("Incorrect API key provided.")
         if record.expires_at is not None and record.expires_at <= wall:
             raise AuthenticationFailed("This API key has expired.")
         with self._lock:
             self._last_used[record.id] = wall
-        return Principal(
-            key_id=record.id,
-            key_name=record.name,
-            models=None if record.models is None else frozenset(record.models),
-        )
+        return principal_of(record)
 
     async def _record(self, digest: str) -> ApiKeyRecord | None:
         now = self._clock()

@@ -12,14 +12,44 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from imagegate.domain.limits import Limits
+
+Role = Literal["client", "admin-read", "admin"]
+ROLES: tuple[Role, ...] = ("client", "admin-read", "admin")
+
 
 class DuplicateKeyName(Exception):
     """A key with that name already exists."""
 
 
+class DuplicateTeamName(Exception):
+    """A team with that name already exists."""
+
+
+class UnknownTeam(Exception):
+    """No team has that id or name."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    """A team: it owns keys; its limits apply to all of them together."""
+
+    id: int
+    name: str
+    created_at: datetime
+    limits: Limits = field(default_factory=Limits)
+    # Percentages of a budget at which a usage alert fires (e.g. (50, 80, 100)); None: no alerts.
+    alert_thresholds: tuple[int, ...] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
-    """A stored virtual key. Only the hash of the secret is ever stored."""
+    """A stored virtual key. Only the hash of the secret is ever stored.
+
+    ``team`` is the owning team as read together with the key (None: no team). During a
+    rotation's grace, ``previous_key_hash`` (the replaced secret's hash) still authenticates until
+    ``previous_valid_until``.
+    """
 
     id: int
     name: str
@@ -30,6 +60,15 @@ class ApiKeyRecord:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
     expires_at: datetime | None = None
+    team_id: int | None = None
+    role: Role = "client"
+    limits: Limits = field(default_factory=Limits)
+    tags: tuple[tuple[str, str], ...] = ()
+    allowed_dialects: tuple[str, ...] | None = None
+    alert_thresholds: tuple[int, ...] | None = None
+    previous_key_hash: str | None = None
+    previous_valid_until: datetime | None = None
+    team: TeamRecord | None = None
 
     @property
     def active(self) -> bool:
@@ -57,6 +96,8 @@ class LedgerEntry:
     created_at: datetime
     key_id: int | None = None
     key_name: str | None = None
+    team: str | None = None
+    tags: dict[str, str] | None = None
     error_code: str | None = None
     http_status: int | None = None
     images: int = 0
@@ -80,12 +121,19 @@ class KeyStore(Protocol):
         key_hash: str,
         models: Sequence[str] | None,
         expires_at: datetime | None = None,
+        team_id: int | None = None,
+        role: Role = "client",
+        limits: Limits | None = None,
+        tags: dict[str, str] | None = None,
+        allowed_dialects: Sequence[str] | None = None,
     ) -> ApiKeyRecord:
-        """Store a new key; raises ``DuplicateKeyName`` if the name is taken."""
+        """Store a new key; raises ``DuplicateKeyName`` if the name is taken, ``UnknownTeam``
+        if ``team_id`` names no team."""
         ...
 
     def key_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
-        """The key whose secret hashes to ``key_hash``, revoked or not."""
+        """The key whose current (or, in a rotation's grace, previous) secret hashes to
+        ``key_hash``, revoked or not, with its team."""
         ...
 
     def list_keys(self) -> list[ApiKeyRecord]:
@@ -98,6 +146,34 @@ class KeyStore(Protocol):
 
     def touch_keys(self, last_used: dict[int, datetime]) -> None:
         """Record ``last_used_at`` for several keys at once (writes are batched off the hot path)."""
+        ...
+
+
+class TeamStore(Protocol):
+    """Teams: named owners of keys, with limits shared by all their keys."""
+
+    def create_team(
+        self, *, name: str, limits: Limits | None = None, alert_thresholds: Sequence[int] | None = None
+    ) -> TeamRecord:
+        """Store a new team; raises ``DuplicateTeamName`` if the name is taken."""
+        ...
+
+    def team_by_name(self, name: str) -> TeamRecord | None:
+        """The team called ``name``, if any."""
+        ...
+
+    def team_by_id(self, team_id: int) -> TeamRecord | None:
+        """The team with id ``team_id``, if any."""
+        ...
+
+    def list_teams(self) -> list[TeamRecord]:
+        """Every team, oldest first."""
+        ...
+
+    def update_team(
+        self, name: str, *, limits: Limits | None = None, alert_thresholds: Sequence[int] | None = None
+    ) -> TeamRecord:
+        """Replace the given fields (None: unchanged); raises ``UnknownTeam``."""
         ...
 
 

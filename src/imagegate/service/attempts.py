@@ -79,6 +79,8 @@ def attempt_entry(plan: Plan, route: PlannedRoute, attempt: int, **outcome: Any)
         dialect=plan.request.dialect,
         key_id=plan.principal.key_id,
         key_name=plan.principal.key_name,
+        team=plan.principal.team_name,
+        tags=None if len(plan.principal.tags) == 0 else dict(plan.principal.tags),
         stream=plan.request.stream,
         **outcome,
     )

@@ -16,11 +16,13 @@ from imagegate.store.migrate import (
     head_revision,
     upgrade_database,
 )
+from imagegate.store.teams import SqlTeamStore
 
 __all__ = [
     "Bind",
     "SqlKeyStore",
     "SqlLedgerStore",
+    "SqlTeamStore",
     "alembic_config",
     "begin",
     "connect",

@@ -66,6 +66,19 @@ def _json() -> sa.types.TypeEngine[Any]:
 # SQLite only auto-assigns ids to a column declared exactly INTEGER PRIMARY KEY.
 BigIntegerPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+# Governance (docs/governance.md): a team owns keys; both carry optional limits (domain.limits
+# ``Limits.to_dict()``) and usage-alert thresholds (percent of budget, e.g. [50, 80, 100]).
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("limits", _json(), nullable=False),
+    sa.Column("alert_thresholds", _json(), nullable=True),
+    sa.UniqueConstraint("name"),
+)
+
 api_keys = sa.Table(
     "api_keys",
     metadata,
@@ -78,9 +91,22 @@ api_keys = sa.Table(
     sa.Column("last_used_at", UTCDateTime(), nullable=True),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
     sa.Column("expires_at", UTCDateTime(), nullable=True),
+    # RESTRICT: a team with keys cannot be deleted (its keys' limits and reports depend on it).
+    sa.Column("team_id", sa.Integer, sa.ForeignKey("teams.id", ondelete="RESTRICT"), nullable=True),
+    sa.Column("role", sa.Text, nullable=False, server_default="client"),
+    sa.Column("limits", _json(), nullable=True),
+    sa.Column("tags", _json(), nullable=True),
+    # NULL: every dialect (openai, gemini, imagen) may be used with this key.
+    sa.Column("allowed_dialects", _json(), nullable=True),
+    sa.Column("alert_thresholds", _json(), nullable=True),
+    # Rotation grace: the replaced secret's hash stays valid until ``previous_valid_until``.
+    sa.Column("previous_key_hash", sa.String(64), nullable=True),
+    sa.Column("previous_valid_until", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("name"),
     sa.CheckConstraint("length(key_hash) = 64", name="key_hash_length"),
+    sa.CheckConstraint("role IN ('client', 'admin-read', 'admin')", name="role_known"),
     sa.Index("ix_api_keys_key_hash", "key_hash", unique=True),
+    sa.Index("ix_api_keys_previous_key_hash", "previous_key_hash"),
 )
 
 ledger = sa.Table(
@@ -111,10 +137,13 @@ ledger = sa.Table(
     sa.Column("stream", sa.Boolean, nullable=False),
     sa.Column("client_disconnected", sa.Boolean, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("team", sa.Text, nullable=True),
+    sa.Column("tags", _json(), nullable=True),
     sa.Index("ix_ledger_request_id", "request_id"),
     sa.Index("ix_ledger_created_at", "created_at"),
     sa.Index("ix_ledger_key_name_created_at", "key_name", "created_at"),
     sa.Index("ix_ledger_model_created_at", "model", "created_at"),
+    sa.Index("ix_ledger_team_created_at", "team", "created_at"),
 )
 
 # Attempts in flight (docs/reliability.md, "Crash-safe attempt recording"): written before the
@@ -202,4 +231,27 @@ route_status = sa.Table(
     sa.Column("detail", sa.Text, nullable=True),
     sa.Column("usage", _json(), nullable=True),
     sa.Column("cost_micros", sa.BigInteger, nullable=True),
+)
+
+# Admission (docs/governance.md, "Admission"): what each holder (``key:<id>``, ``team:<id>``) has
+# settled per bucket (``usd:<period>``, ``img:<period>``), and the holds live reservations keep.
+# A hold past ``expires_at`` counts for nothing: a crashed process's reservations lapse (a lease);
+# rate buckets (``rpm``, ``ipm``) are holds that lapse after a minute and are never released early.
+admission_spend = sa.Table(
+    "admission_spend",
+    metadata,
+    sa.Column("holder", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("spent", sa.BigInteger, nullable=False),
+)
+
+admission_holds = sa.Table(
+    "admission_holds",
+    metadata,
+    sa.Column("reservation_id", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.Text, primary_key=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_admission_holds_holder_bucket_expires_at", "holder", "bucket", "expires_at"),
 )
