@@ -81,6 +81,8 @@ class SqlLedgerStore:
             stmt = stmt.where(ledger.c.created_at < where.until)
         if where.key_name is not None:
             stmt = stmt.where(ledger.c.key_name == where.key_name)
+        if where.team is not None:
+            stmt = stmt.where(ledger.c.team == where.team)
         stmt = stmt.order_by(ledger.c.created_at, ledger.c.id)
         with connect(self._bind) as conn:
             result = conn.execution_options(yield_per=batch_size).execute(stmt)
