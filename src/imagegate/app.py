@@ -45,6 +45,7 @@ from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.service.teams import TeamAdmin
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -55,6 +56,7 @@ from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.store.teams import SqlTeamStore
 
 log = logging.getLogger("imagegate")
 
@@ -68,6 +70,7 @@ class Runtime:
     ledger: LedgerWriter
     gateway: Gateway
     key_admin: KeyAdmin
+    team_admin: TeamAdmin
     master_key: str | None = None
     redis: aioredis.Redis | None = None
     catalog: Catalog | None = None
@@ -109,6 +112,7 @@ def build_runtime(
         adapter.validate_route(route)
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
+    teams = SqlTeamStore(engine)
     authenticator = KeyAuthenticator(
         keys, cache_ttl_s=settings.auth_cache_ttl_s, negative_entries=settings.auth_negative_cache_entries
     )
@@ -186,7 +190,8 @@ def build_runtime(
         http=http,
         ledger=ledger,
         gateway=gateway,
-        key_admin=KeyAdmin(keys),
+        key_admin=KeyAdmin(keys, teams),
+        team_admin=TeamAdmin(teams),
         master_key=master_key or None,
         catalog=catalog,
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
@@ -316,6 +321,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.gateway = runtime.gateway
     app.state.master_key = runtime.master_key
     app.state.key_admin = runtime.key_admin
+    app.state.team_admin = runtime.team_admin
     app.state.runtime = runtime
     app.state.routing = runtime.routing
     app.state.catalog = runtime.catalog

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from imagegate.api.admin import keys as admin_keys
+from imagegate.api.admin import governance as admin_governance
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
 from imagegate.api.admin import usage as admin_usage
@@ -53,7 +53,7 @@ def all_routes() -> list[BaseRoute]:
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
         *vertex.routes,
-        *admin_keys.routes,
+        *admin_governance.routes,
         *admin_routes.routes,
         *admin_report.routes,
         *admin_usage.routes,

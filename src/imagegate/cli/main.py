@@ -14,6 +14,7 @@ from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
+from imagegate.cli.teams import teams_app
 from imagegate.cli.usage import usage_app
 from imagegate.config.settings import Settings
 
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(teams_app, name="teams")
 app.add_typer(keys_app, name="keys")
 app.add_typer(usage_app, name="usage")
 app.command("estimate")(estimate)

@@ -90,6 +90,7 @@ def plan_request(
     that cannot honour the request is skipped, not called; when none can, the first route's
     reason is the error the client sees (it names the parameter).
     """
+    principal.check_endpoint(request.dialect, request.operation)
     alias = routes.resolve(request.model)
     principal.check_model(alias.name)
     first_error: ClientError | None = None
