@@ -40,7 +40,7 @@ def test_create_use_list_revoke(admin_gateway):
     assert admin(admin_gateway, "DELETE", "/admin/keys/svc-a").json() == {"name": "svc-a", "revoked": True}
     assert httpx.get(admin_gateway.url + "/v1/models", headers={"authorization": f"Bearer {secret}"}).status_code == 401
     again = admin(admin_gateway, "DELETE", "/admin/keys/svc-a")
-    assert again.status_code == 400 and again.json()["error"]["param"] == "name"
+    assert again.status_code == 404 and again.json()["error"]["param"] == "name"
 
 
 def test_duplicates_and_bad_bodies_name_the_parameter(admin_gateway):
