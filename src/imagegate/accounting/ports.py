@@ -208,6 +208,7 @@ class LedgerStore(Protocol):
         since: datetime | None = None,
         key_name: str | None = None,
         model: str | None = None,
+        team: str | None = None,
         request_id: str | None = None,
         limit: int = 100,
     ) -> list[LedgerEntry]:

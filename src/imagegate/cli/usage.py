@@ -24,6 +24,7 @@ USAGE_COLUMNS = [
     Column("time (UTC)"),
     Column("request", shrink=True),
     Column("key", priority=2, shrink=True),
+    Column("team", priority=5, shrink=True),
     Column("model", shrink=True),
     Column("route", priority=4, shrink=True),
     Column("status", shrink=True),
@@ -39,6 +40,7 @@ def usage(
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
     since: str | None = typer.Option(None, "--since", help="ISO time or span (30m, 2h, 7d)."),
     key: str | None = typer.Option(None, "--key", help="Only this key's rows (by name)."),
+    team: str | None = typer.Option(None, "--team", help="Only this team's rows (by name)."),
     model: str | None = typer.Option(None, "--model", help="Only this model alias."),
     request_id: str | None = typer.Option(None, "--request", help="Only this request's attempts (its x-request-id)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many rows."),
@@ -50,7 +52,7 @@ def usage(
     try:
         # One row more than asked tells whether there are more.
         entries = SqlLedgerStore(engine).query_entries(
-            since=parse_since(since), key_name=key, model=model, request_id=request_id, limit=limit + 1
+            since=parse_since(since), key_name=key, model=model, team=team, request_id=request_id, limit=limit + 1
         )
     finally:
         engine.dispose()
@@ -70,6 +72,7 @@ def usage(
                 row["created_at"][5:19].replace("T", " "),
                 row["request_id"],
                 row["key_name"] or "",
+                row["team"] or "",
                 row["model"],
                 row["route"],
                 status,

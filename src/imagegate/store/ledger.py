@@ -46,6 +46,7 @@ class SqlLedgerStore:
         since: datetime | None = None,
         key_name: str | None = None,
         model: str | None = None,
+        team: str | None = None,
         request_id: str | None = None,
         limit: int = 100,
     ) -> list[LedgerEntry]:
@@ -59,6 +60,8 @@ class SqlLedgerStore:
             stmt = stmt.where(ledger.c.key_name == key_name)
         if model is not None:
             stmt = stmt.where(ledger.c.model == model)
+        if team is not None:
+            stmt = stmt.where(ledger.c.team == team)
         if request_id is not None:
             stmt = stmt.where(ledger.c.request_id == request_id)
         # id breaks ties between attempts stamped in the same microsecond, so paging is stable.
