@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from imagegate.accounting.admission import Admission, AdmissionStore
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
@@ -37,6 +38,7 @@ from imagegate.route_config import build_route_table, facts_from_catalog, replac
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.admission import AdmissionGate
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -51,10 +53,12 @@ from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
+from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
 
 log = logging.getLogger("imagegate")
 
@@ -157,7 +161,10 @@ def build_runtime(
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
         images=ImageService(
-            http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)
+            http=http,
+            ledger=ledger,
+            guards=RouteGuards(breakers=breakers, health=health, controls=controls),
+            admission=build_admission(settings, engine, redis_client),
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -204,6 +211,16 @@ def build_runtime(
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
     )
+
+
+def build_admission(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionGate:
+    """Admission over Redis when configured (shared by replicas), else over the database."""
+    store: AdmissionStore = (
+        SqlAdmissionStore(engine)
+        if redis_client is None
+        else RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
+    )
+    return AdmissionGate(Admission(store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s))
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:
