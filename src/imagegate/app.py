@@ -129,7 +129,7 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
-    redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
+    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -210,6 +210,14 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+    )
+
+
+def redis_client_for(url: str) -> aioredis.Redis:
+    """A client whose pool makes callers wait for a free connection (the default pool raises past
+    100 at once, which a burst of admitted requests reaches)."""
+    return aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=10)
     )
 
 
