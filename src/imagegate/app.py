@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from imagegate.accounting.admission import Admission, AdmissionStore
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
@@ -37,6 +38,7 @@ from imagegate.route_config import build_route_table, facts_from_catalog, replac
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.admission import AdmissionGate
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -52,10 +54,12 @@ from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
+from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
 from imagegate.store.teams import SqlTeamStore
 
 log = logging.getLogger("imagegate")
@@ -130,7 +134,7 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
-    redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
+    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -162,7 +166,10 @@ def build_runtime(
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
         images=ImageService(
-            http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)
+            http=http,
+            ledger=ledger,
+            guards=RouteGuards(breakers=breakers, health=health, controls=controls),
+            admission=build_admission(settings, engine, redis_client),
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -211,6 +218,24 @@ def build_runtime(
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
     )
+
+
+def redis_client_for(url: str) -> aioredis.Redis:
+    """A client whose pool makes callers wait for a free connection (the default pool raises past
+    100 at once, which a burst of admitted requests reaches)."""
+    return aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=10)
+    )
+
+
+def build_admission(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionGate:
+    """Admission over Redis when configured (shared by replicas), else over the database."""
+    store: AdmissionStore = (
+        SqlAdmissionStore(engine)
+        if redis_client is None
+        else RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
+    )
+    return AdmissionGate(Admission(store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s))
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:

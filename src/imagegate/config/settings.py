@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # Whether GET /api/pricing shows live route health (status, last check) to callers without a key.
     public_route_health: bool = False
 
+    # Admission (docs/governance.md): the time zone budget and quota periods (day, week, month)
+    # follow, and how long a reservation holds before it lapses (a crashed replica's holds come
+    # back after this; it must exceed the longest request, streams included).
+    limits_timezone: str = "UTC"
+    admission_lease_s: float = Field(default=900.0, gt=0)
+    # Prefix of the admission keys in Redis (several gateways sharing one Redis keep apart by it).
+    admission_redis_prefix: str = "imagegate:"
+
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""
         return self.data_dir / "catalog"

@@ -1,0 +1,411 @@
+"""Admission: budgets, image quotas, rate and concurrency limits, reserved before a provider is paid.
+
+A request is admitted by *holding* its upper bound against every limit of its key and its team
+at once (all fit, or nothing is held), and settled afterwards: the holds go, the actual cost and
+images are added to what was spent. In the store's terms, each limit is a *bucket* of a *holder*:
+
+    holder  key:<id> | team:<id>
+    bucket  usd:<period>   micro-dollars spent (settled) + held, against budget_micros
+            img:<period>   images made + held, against image_quota
+            rpm | ipm      requests / images admitted in the last 60 s (holds that lapse, never released)
+            conc           requests in flight (a hold of 1, released at the end)
+
+``<period>`` is ``d2026-12-06``, ``w2026-12-07`` (the week's Monday), ``m2026-12`` or ``total``,
+in the configured time zone, fixed when the request is admitted. Every hold carries an expiry: a
+reservation's holds expire with its lease, so a crashed process's holds lapse and the budget comes
+back (never lost for good, never counted twice: a lapsed hold is dropped, and settling it later
+adds only what was actually spent).
+
+Spent counters are *seeded* from the ledger (the source of truth) the first time a bucket is
+used: a budget set mid-month counts the month's spend so far, and counters lost with a Redis
+restart are rebuilt the same way. The stores (``store/sql_admission``, ``store/redis_admission``)
+implement ``AdmissionStore``; this module turns limits into holds and refusals into errors.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from imagegate.accounting.auth import Principal
+from imagegate.domain.errors import (
+    BudgetExceeded,
+    ConcurrencyLimitExceeded,
+    ImageQuotaExceeded,
+    LimitExceeded,
+    RateLimitExceeded,
+    RequestExceedsLimit,
+)
+from imagegate.domain.limits import Headroom, Limits, Period
+from imagegate.domain.money import MICROS_PER_USD, usd_string
+
+RATE_WINDOW = timedelta(seconds=60)
+# Retry-After for a budget or quota refused while other requests hold part of it.
+SETTLE_WAIT_S = 2.0
+Metric = Literal["cost", "images"]
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """Where a spent counter's starting value comes from: the ledger's sum of ``metric`` for rows
+    whose ``column`` (``key_name`` or ``team``) is ``value``, created at or after ``since``."""
+
+    column: Literal["key_name", "team"]
+    value: str
+    metric: Metric
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """An amount held against one bucket of one holder, until ``expires_at``."""
+
+    holder: str
+    bucket: str
+    amount: int
+    limit: int
+    expires_at: datetime
+    # Budget and image buckets have a spent counter, seeded from the ledger; rate and concurrency do not.
+    seed: Seed | None = None
+
+    @property
+    def releasable(self) -> bool:
+        """Whether settling drops this hold (rate holds stay until their minute is over)."""
+        return self.bucket not in ("rpm", "ipm")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The first hold that did not fit: what its bucket had in use, and when its oldest hold lapses."""
+
+    hold: Hold
+    used: int
+    next_expiry: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """An amount actually spent in one bucket (added to its counter when the bucket has one)."""
+
+    holder: str
+    bucket: str
+    amount: int
+
+
+class AdmissionStore(Protocol):
+    """Shared admission state: holds and spent counters, changed atomically."""
+
+    async def hold(self, reservation_id: str, holds: Sequence[Hold], now: datetime) -> Refusal | None:
+        """Add every hold to the reservation's (amounts add up, expiries extend) if each bucket's
+        spent + live holds + amount stays within its limit; otherwise change nothing and return
+        the first refusal. Holds past their expiry count for nothing."""
+        ...
+
+    async def settle(self, reservation_id: str, release: Sequence[tuple[str, str]], spends: Sequence[Spend]) -> None:
+        """Drop the reservation's holds in the ``(holder, bucket)`` pairs of ``release`` and add
+        ``spends`` to the spent counters, atomically. Settling twice releases nothing twice."""
+        ...
+
+    async def usage(self, holder: str, bucket: str, now: datetime) -> tuple[int, int]:
+        """``(spent, held)`` of one bucket now (0 for a counter not seeded yet)."""
+        ...
+
+
+class AdmissionUnavailable(Exception):
+    """The shared admission state cannot be reached; the caller fails closed."""
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What a request holds: its buckets (fixed at admission) and the amounts held in them."""
+
+    id: str
+    holders: tuple[tuple[str, str, Limits, Seed | None, Seed | None], ...]
+    lease_until: datetime
+    held_micros: int
+    held_images: int
+    settled: bool = False
+    buckets: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def releasable(self) -> list[tuple[str, str]]:
+        """Every ``(holder, bucket)`` this reservation holds and releases when settled."""
+        return list(self.buckets.values())
+
+
+def period_bucket(
+    kind: str, period: Period, now: datetime, zone: ZoneInfo
+) -> tuple[str, datetime | None, datetime | None]:
+    """``(bucket, period start, next period start)`` for ``now`` in ``zone`` (None, None for ``total``)."""
+    if period == "total":
+        return f"{kind}:total", None, None
+    local = now.astimezone(zone)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "day":
+        start, end, label = day, day + timedelta(days=1), f"d{day:%Y-%m-%d}"
+    elif period == "week":
+        start = day - timedelta(days=day.weekday())
+        end, label = start + timedelta(days=7), f"w{start:%Y-%m-%d}"
+    else:
+        start = day.replace(day=1)
+        end, label = (start + timedelta(days=32)).replace(day=1), f"m{start:%Y-%m}"
+    # Rebuilt from wall fields so a DST change inside the period does not shift midnight.
+    start = start.replace(tzinfo=None).replace(tzinfo=zone)
+    end = end.replace(tzinfo=None).replace(tzinfo=zone)
+    return f"{kind}:{label}", start.astimezone(UTC), end.astimezone(UTC)
+
+
+def _usd(micros: int) -> str:
+    # Cents when exact, else every micro-dollar: a refusal must not round a budget up.
+    return f"{Decimal(micros) / MICROS_PER_USD:.2f}" if micros % 10_000 == 0 else usd_string(micros)
+
+
+class Admission:
+    """``reserve`` before the first provider call, ``extend`` before a dearer retry, ``settle`` at the end."""
+
+    def __init__(
+        self,
+        store: AdmissionStore,
+        *,
+        timezone: str = "UTC",
+        lease_s: float = 900.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._zone = ZoneInfo(timezone)
+        self._lease = timedelta(seconds=lease_s)
+        self._clock = clock
+
+    @staticmethod
+    def applies(principal: Principal) -> bool:
+        """Whether any limit applies to this caller (no limits: admission is skipped entirely)."""
+        return not principal.key_limits.empty or (principal.team_id is not None and not principal.team_limits.empty)
+
+    async def reserve(self, principal: Principal, quote_micros: int, images: int) -> Reservation:
+        """Hold ``quote_micros`` and ``images`` (and a request, and a concurrency slot) against
+        every limit of the key and its team, atomically; raise ``LimitExceeded`` or
+        ``RequestExceedsLimit`` when they do not fit."""
+        now = self._clock()
+        reservation = Reservation(
+            id=secrets.token_hex(12),
+            holders=self._holders(principal, now),
+            lease_until=now + self._lease,
+            held_micros=quote_micros,
+            held_images=images,
+        )
+        holds: list[Hold] = []
+        for holder, label, limits, usd_seed, img_seed in reservation.holders:
+            holds.extend(
+                self._holds_of(reservation, holder, label, limits, usd_seed, img_seed, now, quote_micros, images)
+            )
+        await self._hold(reservation, holds, now)
+        return reservation
+
+    async def extend(self, reservation: Reservation, micros: int, images: int) -> None:
+        """Hold ``micros`` and ``images`` more for a retry or fallback that may cost more than held."""
+        if micros <= 0 and images <= 0:
+            return
+        now = self._clock()
+        holds = []
+        for holder, _, limits, usd_seed, img_seed in reservation.holders:
+            if micros > 0 and limits.budget_micros is not None:
+                holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+            if images > 0 and limits.image_quota is not None:
+                holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+        await self._hold(reservation, holds, now)
+        reservation.held_micros += max(micros, 0)
+        reservation.held_images += max(images, 0)
+
+    async def settle(self, reservation: Reservation, actual_micros: int, actual_images: int) -> None:
+        """Release what the reservation holds and add what was actually spent (once)."""
+        if reservation.settled:
+            return
+        spends = []
+        for holder, _, limits, _, _ in reservation.holders:
+            if limits.budget_micros is not None and actual_micros > 0:
+                spends.append(Spend(holder, reservation.buckets[f"{holder}|usd"][1], actual_micros))
+            if limits.image_quota is not None and actual_images > 0:
+                spends.append(Spend(holder, reservation.buckets[f"{holder}|img"][1], actual_images))
+        await self._store.settle(reservation.id, reservation.releasable(), spends)
+        reservation.settled = True
+
+    async def release(self, reservation: Reservation) -> None:
+        """Give everything back: nothing was spent (no provider was called)."""
+        await self.settle(reservation, 0, 0)
+
+    async def headroom(self, principal: Principal) -> Headroom:
+        """What is left now of this caller's limits (the tighter of key and team per kind)."""
+        now = self._clock()
+        result = Headroom()
+        for holder, _, limits, _, _ in self._holders(principal, now):
+            result = await self._headroom_of(result, holder, limits, now)
+        return result
+
+    # -- building holds --------------------------------------------------------------------------
+
+    def _holders(
+        self, principal: Principal, now: datetime
+    ) -> tuple[tuple[str, str, Limits, Seed | None, Seed | None], ...]:
+        pairs: list[tuple[str, str, str, Limits]] = [
+            (f"key:{principal.key_id}", "key", principal.key_name, principal.key_limits)
+        ]
+        if principal.team_id is not None and principal.team_name is not None:
+            pairs.append((f"team:{principal.team_id}", "team", principal.team_name, principal.team_limits))
+        holders = []
+        for holder, label, name, limits in pairs:
+            if limits.empty:
+                continue
+            column: Literal["key_name", "team"] = "key_name" if label == "key" else "team"
+            _, usd_since, _ = period_bucket("usd", limits.budget_period, now, self._zone)
+            _, img_since, _ = period_bucket("img", limits.quota_period, now, self._zone)
+            holders.append(
+                (holder, label, limits, Seed(column, name, "cost", usd_since), Seed(column, name, "images", img_since))
+            )
+        return tuple(holders)
+
+    def _holds_of(
+        self,
+        reservation: Reservation,
+        holder: str,
+        label: str,
+        limits: Limits,
+        usd_seed: Seed | None,
+        img_seed: Seed | None,
+        now: datetime,
+        micros: int,
+        images: int,
+    ) -> list[Hold]:
+        holds = []
+        if limits.budget_micros is not None:
+            reservation.buckets[f"{holder}|usd"] = (
+                holder,
+                period_bucket("usd", limits.budget_period, now, self._zone)[0],
+            )
+            if micros > limits.budget_micros:
+                raise RequestExceedsLimit(
+                    f"This request may cost up to ${_usd(micros)}, more than the {label}'s whole "
+                    f"{limits.budget_period} budget of ${_usd(limits.budget_micros)}; ask for fewer or smaller images.",
+                    code="request_exceeds_budget",
+                )
+            holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+        if limits.image_quota is not None:
+            reservation.buckets[f"{holder}|img"] = (
+                holder,
+                period_bucket("img", limits.quota_period, now, self._zone)[0],
+            )
+            if images > limits.image_quota:
+                raise RequestExceedsLimit(
+                    f"This request asks for {images} images, more than the {label}'s whole "
+                    f"{limits.quota_period} image quota of {limits.image_quota}.",
+                    code="request_exceeds_image_quota",
+                    param="n",
+                )
+            holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+        window_end = now + RATE_WINDOW
+        if limits.rpm is not None:
+            holds.append(Hold(holder, "rpm", 1, limits.rpm, window_end))
+        if limits.ipm is not None:
+            if images > limits.ipm:
+                raise RequestExceedsLimit(
+                    f"This request asks for {images} images, more than the {label}'s {limits.ipm} images per minute.",
+                    code="request_exceeds_rate_limit",
+                    param="n",
+                )
+            holds.append(Hold(holder, "ipm", images, limits.ipm, window_end))
+        if limits.max_concurrent is not None:
+            reservation.buckets[f"{holder}|conc"] = (holder, "conc")
+            holds.append(Hold(holder, "conc", 1, limits.max_concurrent, reservation.lease_until))
+        return holds
+
+    def _money_hold(
+        self, reservation: Reservation, holder: str, limits: Limits, micros: int, seed: Seed | None
+    ) -> Hold:
+        assert limits.budget_micros is not None
+        bucket = reservation.buckets[f"{holder}|usd"][1]
+        return Hold(holder, bucket, micros, limits.budget_micros, reservation.lease_until, seed)
+
+    def _image_hold(
+        self, reservation: Reservation, holder: str, limits: Limits, images: int, seed: Seed | None
+    ) -> Hold:
+        assert limits.image_quota is not None
+        bucket = reservation.buckets[f"{holder}|img"][1]
+        return Hold(holder, bucket, images, limits.image_quota, reservation.lease_until, seed)
+
+    # -- refusals --------------------------------------------------------------------------------
+
+    async def _hold(self, reservation: Reservation, holds: list[Hold], now: datetime) -> None:
+        if not holds:
+            return
+        refusal = await self._store.hold(reservation.id, holds, now)
+        if refusal is not None:
+            raise await self._refused(reservation, refusal, now)
+
+    async def _refused(self, reservation: Reservation, refusal: Refusal, now: datetime) -> LimitExceeded:
+        hold = refusal.hold
+        label = "team" if hold.holder.startswith("team:") else "key"
+        headroom = Headroom()
+        for holder, _, limits, _, _ in reservation.holders:
+            headroom = await self._headroom_of(headroom, holder, limits, now)
+        kind = hold.bucket.split(":", 1)[0]
+        wait = None if refusal.next_expiry is None else max((refusal.next_expiry - now).total_seconds(), 0.001)
+        # Budgets and quotas: waiting helps only while other requests hold part of them (they
+        # usually settle below their holds, within seconds); otherwise not before the period ends.
+        settling = None if refusal.next_expiry is None else SETTLE_WAIT_S
+        if kind == "usd":
+            period = hold.bucket.split(":", 1)[1]
+            return BudgetExceeded(
+                f"The {label}'s budget is spent or reserved: ${_usd(max(hold.limit - refusal.used, 0))} of "
+                f"${_usd(hold.limit)} left ({period}), this request may cost up to ${_usd(hold.amount)}.",
+                holder=label,
+                retry_after=settling,
+                headroom=headroom,
+            )
+        if kind == "img":
+            return ImageQuotaExceeded(
+                f"The {label}'s image quota is used or reserved: {max(hold.limit - refusal.used, 0)} of "
+                f"{hold.limit} images left, this request asks for {hold.amount}.",
+                holder=label,
+                retry_after=settling,
+                headroom=headroom,
+            )
+        if kind == "conc":
+            return ConcurrencyLimitExceeded(
+                f"The {label} already has {refusal.used} of {hold.limit} requests in flight; retry when one finishes.",
+                holder=label,
+                retry_after=1.0,
+                headroom=headroom,
+            )
+        unit = "requests" if kind == "rpm" else "images"
+        return RateLimitExceeded(
+            f"The {label}'s limit of {hold.limit} {unit} per minute is reached; retry in a moment.",
+            holder=label,
+            retry_after=60.0 if wait is None else wait,
+            headroom=headroom,
+        )
+
+    async def _headroom_of(self, headroom: Headroom, holder: str, limits: Limits, now: datetime) -> Headroom:
+        if limits.rpm is not None:
+            _, held = await self._store.usage(holder, "rpm", now)
+            remaining = max(limits.rpm - held, 0)
+            if headroom.requests_remaining is None or remaining < headroom.requests_remaining:
+                reset = 0.0 if held == 0 else RATE_WINDOW.total_seconds() * held / limits.rpm
+                headroom = replace(
+                    headroom, requests_limit=limits.rpm, requests_remaining=remaining, requests_reset_s=reset
+                )
+        if limits.budget_micros is not None:
+            bucket, _, _ = period_bucket("usd", limits.budget_period, now, self._zone)
+            spent, held = await self._store.usage(holder, bucket, now)
+            left = max(limits.budget_micros - spent - held, 0)
+            if headroom.budget_remaining_micros is None or left < headroom.budget_remaining_micros:
+                headroom = replace(headroom, budget_remaining_micros=left)
+        if limits.image_quota is not None:
+            bucket, _, _ = period_bucket("img", limits.quota_period, now, self._zone)
+            spent, held = await self._store.usage(holder, bucket, now)
+            left = max(limits.image_quota - spent - held, 0)
+            if headroom.images_remaining is None or left < headroom.images_remaining:
+                headroom = replace(headroom, images_remaining=left)
+        return headroom
