@@ -47,6 +47,7 @@ from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.service.spend import SpendReport
 from imagegate.service.teams import TeamAdmin
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
@@ -81,6 +82,7 @@ class Runtime:
     feedback: FeedbackService | None = None
     reports: SqlReportStore | None = None
     ledger_scan: SqlLedgerStore | None = None
+    spend: SpendReport | None = None
     public_pricing: bool = True
     public_route_health: bool = False
     edge: EdgeLimits | None = None
@@ -158,6 +160,7 @@ def build_runtime(
     )
     health = RouteHealth()
     controls = ControlsHolder()
+    admission_store = build_admission_store(settings, engine, redis_client)
     gateway = Gateway(
         routes=build_route_table(config),
         registry=registry,
@@ -169,7 +172,9 @@ def build_runtime(
             http=http,
             ledger=ledger,
             guards=RouteGuards(breakers=breakers, health=health, controls=controls),
-            admission=build_admission(settings, engine, redis_client),
+            admission=AdmissionGate(
+                Admission(admission_store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s)
+            ),
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -204,6 +209,13 @@ def build_runtime(
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
         reports=SqlReportStore(engine),
         ledger_scan=SqlLedgerStore(engine),
+        spend=SpendReport(
+            keys=keys,
+            teams=teams,
+            ledger_sum=ledger_seeder(engine),
+            admission=admission_store,
+            timezone=settings.limits_timezone,
+        ),
         public_pricing=settings.public_pricing,
         public_route_health=settings.public_route_health,
         edge=EdgeLimits(
@@ -228,14 +240,11 @@ def redis_client_for(url: str) -> aioredis.Redis:
     )
 
 
-def build_admission(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionGate:
-    """Admission over Redis when configured (shared by replicas), else over the database."""
-    store: AdmissionStore = (
-        SqlAdmissionStore(engine)
-        if redis_client is None
-        else RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
-    )
-    return AdmissionGate(Admission(store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s))
+def build_admission_store(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionStore:
+    """Admission state over Redis when configured (shared by replicas), else over the database."""
+    if redis_client is None:
+        return SqlAdmissionStore(engine)
+    return RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:
@@ -353,6 +362,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports
     app.state.ledger_scan = runtime.ledger_scan
+    app.state.spend = runtime.spend
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today

@@ -16,6 +16,7 @@ from starlette.types import Scope
 from imagegate.api.admin import governance as admin_governance
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
+from imagegate.api.admin import spend as admin_spend
 from imagegate.api.admin import usage as admin_usage
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
@@ -57,6 +58,7 @@ def all_routes() -> list[BaseRoute]:
         *admin_routes.routes,
         *admin_report.routes,
         *admin_usage.routes,
+        *admin_spend.routes,
         *feedback.routes,
         *pricing.routes,
         *estimate.routes,

@@ -14,6 +14,7 @@ from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
+from imagegate.cli.spend import spend
 from imagegate.cli.teams import teams_app
 from imagegate.cli.usage import usage_app
 from imagegate.config.settings import Settings
@@ -28,6 +29,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(usage_app, name="usage")
 app.command("estimate")(estimate)
 app.command("report")(report)
+app.command("spend")(spend)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(routes_app, name="routes")
 app.command("smoke")(smoke)
