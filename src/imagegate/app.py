@@ -39,6 +39,7 @@ from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.service.admission import AdmissionGate
+from imagegate.service.event_port import EventSink
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -49,6 +50,7 @@ from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.service.spend import SpendReport
 from imagegate.service.teams import TeamAdmin
+from imagegate.service.usage_alerts import UsageAlerts
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -62,6 +64,7 @@ from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
 from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
 from imagegate.store.teams import SqlTeamStore
+from imagegate.store.usage_alerts import SqlAlertMarks
 
 log = logging.getLogger("imagegate")
 
@@ -83,6 +86,8 @@ class Runtime:
     reports: SqlReportStore | None = None
     ledger_scan: SqlLedgerStore | None = None
     spend: SpendReport | None = None
+    alerts: UsageAlerts | None = None
+    alerts_interval_s: float = 5.0
     public_pricing: bool = True
     public_route_health: bool = False
     edge: EdgeLimits | None = None
@@ -102,10 +107,12 @@ def build_runtime(
     registry: AdapterRegistry | None = None,
     http: HttpExecutor | None = None,
     today: Callable[[], date] | None = None,
+    events: EventSink | None = None,
 ) -> Runtime:
     """Every collaborator of the gateway, wired; nothing started yet.
 
-    ``today`` is the clock model lifecycle decisions use (default: the UTC date).
+    ``today`` is the clock model lifecycle decisions use (default: the UTC date); ``events``
+    delivers usage alerts (without it they are log lines only).
     """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
@@ -161,6 +168,14 @@ def build_runtime(
     health = RouteHealth()
     controls = ControlsHolder()
     admission_store = build_admission_store(settings, engine, redis_client)
+    alerts = UsageAlerts(
+        keys=keys,
+        teams=teams,
+        marks=SqlAlertMarks(engine),
+        ledger_sum=ledger_seeder(engine),
+        sink=events,
+        timezone=settings.limits_timezone,
+    )
     gateway = Gateway(
         routes=build_route_table(config),
         registry=registry,
@@ -172,6 +187,7 @@ def build_runtime(
             http=http,
             ledger=ledger,
             guards=RouteGuards(breakers=breakers, health=health, controls=controls),
+            observers=(alerts.observe,),
             admission=AdmissionGate(
                 Admission(admission_store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s)
             ),
@@ -229,6 +245,8 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+        alerts=alerts,
+        alerts_interval_s=settings.usage_alerts_interval_s,
     )
 
 
@@ -307,6 +325,8 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
                 name="imagegate-controls",
             )
         )
+    if runtime.alerts is not None:
+        tasks.append(asyncio.create_task(runtime.alerts.run(runtime.alerts_interval_s), name="imagegate-alerts"))
     if runtime.smoke is not None and runtime.smoke_interval_s:
         tasks.append(
             asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")

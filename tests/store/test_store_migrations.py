@@ -36,6 +36,7 @@ APP_TABLES = {
     "teams",
     "admission_spend",
     "admission_holds",
+    "usage_alerts",
 }
 
 
@@ -49,7 +50,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0005"
+    assert current_revision(empty_engine) == head_revision() == "0008"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     admission_lease_s: float = Field(default=900.0, gt=0)
     # Prefix of the admission keys in Redis (several gateways sharing one Redis keep apart by it).
     admission_redis_prefix: str = "imagegate:"
+    # How often each replica checks the keys and teams that spent for usage-alert thresholds reached.
+    usage_alerts_interval_s: float = Field(default=5.0, gt=0)
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""
