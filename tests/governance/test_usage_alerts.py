@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from openai import OpenAI
