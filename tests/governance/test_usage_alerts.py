@@ -12,7 +12,6 @@ from typing import Any
 
 from openai import OpenAI
 
-from imagegate.accounting.ports import LedgerEntry
 from imagegate.accounting.usage_alerts import reached
 from imagegate.domain.limits import Limits
 from imagegate.service.usage_alerts import EVENT_TYPE, UsageAlerts
@@ -21,6 +20,7 @@ from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
 from imagegate.store.usage_alerts import SqlAlertMarks
+from tests.governance.rows import ledger_row
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import running_gateway, sandbox_models_config
 
@@ -44,26 +44,8 @@ class Clock:
 
 
 def spend(store: SqlLedgerStore, at: datetime, *, team: str | None, key: str, micros: int, images: int = 1) -> None:
-    store.append_entries(
-        [
-            LedgerEntry(
-                request_id=f"req_{at.timestamp()}_{micros}_{images}",
-                attempt=1,
-                model="gpt-image-2",
-                provider="openai",
-                provider_model="gpt-image-2",
-                route="gpt-image-2/openai/gpt-image-2",
-                operation="generate",
-                dialect="openai-images",
-                status="ok",
-                created_at=at,
-                key_name=key,
-                team=team,
-                images=images,
-                cost_micros=micros,
-            )
-        ]
-    )
+    request_id = f"req_{at.timestamp()}_{micros}_{images}"
+    store.append_entries([ledger_row(request_id, at, key_name=key, team=team, images=images, cost_micros=micros)])
 
 
 def watcher(engine, sink, clock) -> UsageAlerts:

@@ -15,27 +15,18 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.cli.main import app
 from imagegate.service.usage_export import CSV_COLUMNS, export_chunks, ledger_row
 from imagegate.store.ledger import SqlLedgerStore
+from tests.governance.rows import ledger_row as make_row
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def entry(i: int, *, team: str | None = "design", key: str = "web", minutes: int | None = None) -> LedgerEntry:
-    return LedgerEntry(
-        request_id=f"req_{i:08d}",
-        attempt=1,
-        model="gpt-image-2",
-        provider="openai",
-        provider_model="gpt-image-2",
-        route="gpt-image-2/openai/gpt-image-2",
-        operation="generate",
-        dialect="openai",
-        status="ok",
-        created_at=START + timedelta(minutes=i if minutes is None else minutes),
-        key_id=None,
+    return make_row(
+        f"req_{i:08d}",
+        START + timedelta(minutes=i if minutes is None else minutes),
         key_name=key,
         team=team,
         tags={"env": "prod"},
-        images=1,
         usage={"input_tokens": 20, "output_tokens": 196, "output_tokens_details": {"image_tokens": 196}},
         cost_micros=53_280 + i,
         latency_ms=812,

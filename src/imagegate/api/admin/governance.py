@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
@@ -106,6 +106,9 @@ class RotateBody(BaseModel):
     grace: StrictStr | None = None
 
 
+B = TypeVar("B", TeamBody, KeyBody)
+
+
 def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -127,8 +130,20 @@ def _keys(request: Request) -> KeyAdmin:
     return admin
 
 
-async def _body(request: Request, model: type[TeamBody] | type[KeyBody]) -> Any:
-    return parse_body(model, await request.body())
+async def _creation(request: Request, model: type[B]) -> tuple[B, str]:
+    """A creation body and the new name it must carry."""
+    body = parse_body(model, await request.body())
+    if body.name is None or body.name.strip() == "":
+        raise InvalidRequest("'name' is required", param="name")
+    return body, body.name
+
+
+async def _change(request: Request, model: type[B]) -> tuple[B, str]:
+    """An update body (which cannot rename) and the name from the path."""
+    body = parse_body(model, await request.body())
+    if body.name is not None:
+        raise InvalidRequest("names cannot be changed", param="name")
+    return body, request.path_params["name"]
 
 
 async def _list_teams(request: Request) -> Response:
@@ -137,10 +152,7 @@ async def _list_teams(request: Request) -> Response:
 
 
 async def _create_team(request: Request) -> Response:
-    body: TeamBody = await _body(request, TeamBody)
-    if body.name is None:
-        raise InvalidRequest("'name' is required", param="name")
-    name = body.name
+    body, name = await _creation(request, TeamBody)
     try:
         team = await anyio.to_thread.run_sync(
             lambda: _teams(request).create(name, body.limit_changes(), body.alert_thresholds)
@@ -156,10 +168,7 @@ async def _show_team(request: Request) -> Response:
 
 
 async def _update_team(request: Request) -> Response:
-    body: TeamBody = await _body(request, TeamBody)
-    if body.name is not None:
-        raise InvalidRequest("a team cannot be renamed", param="name")
-    name = request.path_params["name"]
+    body, name = await _change(request, TeamBody)
     team = await anyio.to_thread.run_sync(lambda: _teams(request).update(name, body.limit_changes(), body.thresholds()))
     return _json(team_view(team))
 
@@ -171,10 +180,7 @@ async def _list_keys(request: Request) -> Response:
 
 
 async def _create_key(request: Request) -> Response:
-    body: KeyBody = await _body(request, KeyBody)
-    if body.name is None or body.name.strip() == "":
-        raise InvalidRequest("'name' is required", param="name")
-    name = body.name
+    body, name = await _creation(request, KeyBody)
     settings = body.settings()
     try:
         created = await anyio.to_thread.run_sync(_keys(request).create, name, settings)
@@ -189,11 +195,9 @@ async def _show_key(request: Request) -> Response:
 
 
 async def _update_key(request: Request) -> Response:
-    body: KeyBody = await _body(request, KeyBody)
-    if body.name is not None:
-        raise InvalidRequest("a key cannot be renamed", param="name")
+    body, name = await _change(request, KeyBody)
     settings = body.settings()
-    record = await anyio.to_thread.run_sync(_keys(request).update, request.path_params["name"], settings)
+    record = await anyio.to_thread.run_sync(_keys(request).update, name, settings)
     return _json(key_view(record))
 
 
