@@ -123,3 +123,30 @@ def test_keys_lifecycle(db_url):
         failed = run(*args)
         assert failed.exit_code == 2 and needle in failed.output, (args, failed.output)
     assert json.loads(ok("keys", "list", "--team", "ads", "--json")) == []
+
+
+def test_usage_and_report_by_team(db_url):
+    from datetime import UTC, datetime, timedelta
+
+    from imagegate.store.ledger import SqlLedgerStore
+    from tests.governance.rows import ledger_row
+
+    ok("db", "upgrade")
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    SqlLedgerStore(make_engine(db_url)).append_entries(
+        [
+            ledger_row("req_a", now, key_name="web", team="design", cost_micros=40_000),
+            ledger_row("req_b", now, key_name="web", team="design", cost_micros=2_000),
+            ledger_row("req_c", now, key_name="batch", team="ads", cost_micros=5_000),
+            ledger_row("req_d", now, key_name="solo", team=None, cost_micros=1_000),
+        ]
+    )
+    report = json.loads(ok("report", "--by", "team", "--json"))
+    assert [(row["team"], row["spend_usd"]) for row in report["rows"]] == [
+        ("design", "0.042000"),
+        ("ads", "0.005000"),
+        (None, "0.001000"),
+    ]
+    rows = json.loads(ok("usage", "--team", "design", "--json"))
+    assert sorted(row["request_id"] for row in rows) == ["req_a", "req_b"] and rows[0]["team"] == "design"
+    assert "design" in ok("usage")
