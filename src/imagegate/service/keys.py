@@ -9,6 +9,7 @@ tags copied onto its ledger rows, its own limits and alert thresholds.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ from imagegate.service.limit_changes import (
     thresholds_view,
 )
 from imagegate.service.teams import TeamNotFound
+
+log = logging.getLogger("imagegate.governance")
 
 DIALECTS = ("openai-images", "gemini", "imagen")
 OPERATIONS = ("generate", "edit")
@@ -101,6 +104,7 @@ class KeyAdmin:
         if columns:  # alert thresholds: not a creation argument of the store
             updated = self._store.update_key(name, **columns)
             record = updated if updated is not None else record
+        log.info("key created: %s (prefix %s, role %s, team id %s)", name, record.prefix, record.role, record.team_id)
         return CreatedKey(record=record, secret=new.secret)
 
     def list(self, team: str | None = None) -> list[ApiKeyRecord]:
@@ -127,6 +131,7 @@ class KeyAdmin:
         updated = self._store.update_key(name, **columns)
         if updated is None:
             raise KeyNotFound(f"no key named '{name}'", param="name")
+        log.info("key updated: %s (%s)", name, ", ".join(sorted(columns)))
         return updated
 
     def rotate(self, name: str, grace: timedelta) -> CreatedKey:
@@ -139,12 +144,16 @@ class KeyAdmin:
         )
         if record is None:
             raise KeyNotFound(f"no active key named '{name}'", param="name")
+        log.info(
+            "key rotated: %s (new prefix %s, old secret valid until %s)", name, new.prefix, record.previous_valid_until
+        )
         return CreatedKey(record=record, secret=new.secret)
 
     def revoke(self, name: str) -> None:
         """Revoke the named active key (its previous secret, in a rotation's grace, stops too)."""
         if not self._store.revoke_key(name, self._clock()):
             raise KeyNotFound(f"no active key named '{name}'", param="name")
+        log.info("key revoked: %s", name)
 
     def _team_id(self, name: str) -> int:
         team = self._teams.team_by_name(name)

@@ -7,6 +7,7 @@ both must pass). Alert thresholds are percents of the team's budget and image qu
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ from imagegate.service.limit_changes import (
     thresholds_change,
     thresholds_view,
 )
+
+log = logging.getLogger("imagegate.governance")
 
 
 class TeamNotFound(InvalidRequest):
@@ -42,11 +45,13 @@ class TeamAdmin:
         """Store a new team with the given limits (operator names, see ``service.limit_changes``)."""
         if name.strip() == "":
             raise InvalidRequest("a team needs a name", param="name")
-        return self._store.create_team(
+        team = self._store.create_team(
             name=name,
             limits=apply_limit_changes(Limits(), limits or {}),
             alert_thresholds=parse_thresholds(alert_thresholds),
         )
+        log.info("team created: %s %s", name, limits_view(team.limits))
+        return team
 
     def list(self) -> list[TeamRecord]:
         """Every team, oldest first."""
@@ -68,13 +73,15 @@ class TeamAdmin:
         """Change the given limits (others stay) and, unless ``UNCHANGED``, the thresholds (None clears)."""
         current = self.show(name)
         try:
-            return self._store.update_team(
+            team = self._store.update_team(
                 name,
                 limits=apply_limit_changes(current.limits, limits or {}),
                 alert_thresholds=thresholds_change(alert_thresholds),
             )
         except UnknownTeam:
             raise TeamNotFound(f"no team named '{name}'", param="team") from None
+        log.info("team updated: %s %s alerts at %s", name, limits_view(team.limits), team.alert_thresholds)
+        return team
 
 
 def team_view(team: TeamRecord) -> dict[str, Any]:
