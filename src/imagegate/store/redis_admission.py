@@ -14,12 +14,12 @@ integers (``INCRBY``), never floats.
 **After a Redis loss** (a restart without persistence, a flush) the spent counters are gone; the
 hold script answers "not seeded" for a bucket whose counter is absent and the store seeds it from
 the ledger plus the quotes of attempts in flight (``pending_attempts``), with ``SET NX`` so
-replicas racing to seed agree, then retries. The state carries an *epoch* (a random id the first
-caller after a loss sets): a reservation made before the loss settles its holds but adds no spend,
-because the seed already counted its attempts (finished ones from the ledger, running ones at their
-quote). What escapes both is a request admitted just before the loss whose attempt had not yet been
-recorded as pending (microseconds), and image counts of running attempts (pending rows carry cost
-only). Run Redis with ``maxmemory-policy noeviction``: an evicted counter is reseeded while its
+replicas racing to seed agree, then retries. The state carries an *epoch* (a random id and the
+time the first caller after a loss set it): a reservation made before the loss settles its holds
+but adds the spend only of attempts begun after the epoch started, because the seed already counted
+the earlier ones (finished ones from the ledger, running ones at their quote). What escapes both is
+an attempt begun just before the loss but not yet recorded as pending (milliseconds), and image
+counts of running attempts (pending rows carry cost only). Run Redis with ``maxmemory-policy noeviction``: an evicted counter is reseeded while its
 epoch stands, which counts in-flight attempts twice (never too little).
 
 **Redis unreachable**: ``AdmissionUnavailable`` (the service answers 503 and calls no provider:
@@ -54,7 +54,7 @@ local p = ARGV[4]
 -- The incarnation of this state: a fresh (or flushed) Redis gets a new one from its first caller.
 local epoch = redis.call('GET', p .. 'epoch')
 if not epoch then
-  epoch = ARGV[5 + n * 5]
+  epoch = ARGV[5 + n * 5] .. ':' .. ARGV[1]
   redis.call('SET', p .. 'epoch', epoch)
 end
 for i = 0, n - 1 do
@@ -107,12 +107,18 @@ end
 return {1, epoch}
 """
 
-# ARGV: prefix, reservation id, epoch, release count, names..., then pairs (name, amount) of spends.
-# Spends of a reservation made before Redis lost its state are not added: the counters were
-# rebuilt from the ledger and the attempts in flight (pending rows), which already hold them.
+# ARGV: prefix, reservation id, epoch, release count, names..., then triples (name, amount, began_ms).
+# A reservation made before Redis lost its state adds only the spends of attempts begun after the
+# new epoch started: the counters were rebuilt from the ledger and the attempts then in flight
+# (pending rows), which hold the earlier ones.
 _SETTLE = """
 local p, rid, n = ARGV[1], ARGV[2], tonumber(ARGV[4])
-local same_epoch = redis.call('GET', p .. 'epoch') == ARGV[3]
+local current = redis.call('GET', p .. 'epoch')
+local same_epoch = current == ARGV[3]
+local since = 0
+if current then
+  since = tonumber(string.match(current, ':(%d+)$'))
+end
 for i = 5, 4 + n do
   local name = ARGV[i]
   local a = p .. 'a:' .. name
@@ -123,9 +129,10 @@ for i = 5, 4 + n do
     redis.call('ZREM', p .. 'z:' .. name, rid)
   end
 end
-for i = 5 + n, #ARGV, 2 do
+for i = 5 + n, #ARGV, 3 do
   local s = p .. 's:' .. ARGV[i]
-  if same_epoch and redis.call('EXISTS', s) == 1 then
+  local counted = same_epoch or (current and tonumber(ARGV[i + 2]) > since)
+  if counted and redis.call('EXISTS', s) == 1 then
     redis.call('INCRBY', s, ARGV[i + 1])
   end
 end
@@ -201,7 +208,8 @@ class RedisAdmissionStore:
         args: list[Any] = [self._prefix, reservation_id, epoch, len(release)]
         args += [_name(holder, bucket) for holder, bucket in release]
         for spend in spends:
-            args += [_name(spend.holder, spend.bucket), spend.amount]
+            began = 0 if spend.began_at is None else _ms(spend.began_at)
+            args += [_name(spend.holder, spend.bucket), spend.amount, began]
         try:
             await self._run(self._settle_script, args)
         except AdmissionUnavailable:
