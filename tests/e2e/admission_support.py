@@ -129,3 +129,11 @@ async def wait_in_flight(sandbox_url: str, since: float, count: int, fault: str)
                 return
             assert time.monotonic() < deadline, f"{count} '{fault}' calls never reached the sandbox"
             await asyncio.sleep(0.02)
+
+
+def assert_one_row_per_call(rows: list[LedgerEntry], provider_calls: int) -> None:
+    """Every provider call has exactly one ledger row; rows beyond the calls are attempts that never
+    reached the sandbox (a refused connection under load, a hang-up while connecting), recorded as
+    errors without an HTTP answer."""
+    unanswered = sum(1 for row in rows if row.status == "error" and row.http_status is None)
+    assert provider_calls <= len(rows) <= provider_calls + unanswered, (len(rows), provider_calls, unanswered)
