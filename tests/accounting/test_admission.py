@@ -300,10 +300,15 @@ async def test_redis_counters_lost_are_rebuilt_from_the_ledger(sqlite_db, redis_
             )
         ]
     )
+    in_flight = await admission.reserve(caller, 10_000, 1)
     keys = [key async for key in client.scan_iter(match=redis_prefix + "*")]
     await client.delete(*keys)  # Redis restarted empty
     with pytest.raises(BudgetExceeded):  # 60k spent, from the ledger
         await admission.reserve(caller, 50_000, 1)
+    # Made before the loss: its spend is the ledger's to count (its row, or its pending attempt), not added again.
+    await admission.settle(in_flight, 10_000, 1)
+    usd = period_bucket("usd", "month", START, admission._zone)[0]
+    assert await store.usage(f"key:{caller.key_id}", usd, START) == (60_000, 0)
     await admission.reserve(caller, 40_000, 1)
     await client.aclose()
 

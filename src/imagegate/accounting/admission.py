@@ -90,11 +90,25 @@ class Refusal:
 
 @dataclass(frozen=True, slots=True)
 class Spend:
-    """An amount actually spent in one bucket (added to its counter when the bucket has one)."""
+    """An amount actually spent in one bucket (added to its counter when the bucket has one).
+
+    ``began_at`` is when the attempt that spent it started: a store whose counters were rebuilt
+    from the ledger after that (Redis after a loss) already counted it.
+    """
 
     holder: str
     bucket: str
     amount: int
+    began_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpend:
+    """What one attempt of an admitted request cost, and when it began."""
+
+    began_at: datetime
+    micros: int
+    images: int
 
 
 class AdmissionStore(Protocol):
@@ -126,6 +140,7 @@ class Reservation:
 
     id: str
     holders: tuple[tuple[str, str, Limits, Seed | None, Seed | None], ...]
+    created_at: datetime
     lease_until: datetime
     held_micros: int
     held_images: int
@@ -193,6 +208,7 @@ class Admission:
         reservation = Reservation(
             id=secrets.token_hex(12),
             holders=self._holders(principal, now),
+            created_at=now,
             lease_until=now + self._lease,
             held_micros=quote_micros,
             held_images=images,
@@ -222,16 +238,27 @@ class Admission:
 
     async def settle(self, reservation: Reservation, actual_micros: int, actual_images: int) -> None:
         """Release what the reservation holds and add what was actually spent (once)."""
+        await self.settle_attempts(reservation, [AttemptSpend(reservation.created_at, actual_micros, actual_images)])
+
+    async def settle_attempts(self, reservation: Reservation, attempts: Sequence[AttemptSpend]) -> None:
+        """``settle`` with the spend of each attempt apart (the service knows when each began)."""
         if reservation.settled:
             return
         spends = []
         for holder, _, limits, _, _ in reservation.holders:
-            if limits.budget_micros is not None and actual_micros > 0:
-                spends.append(Spend(holder, reservation.buckets[f"{holder}|usd"][1], actual_micros))
-            if limits.image_quota is not None and actual_images > 0:
-                spends.append(Spend(holder, reservation.buckets[f"{holder}|img"][1], actual_images))
+            for attempt in attempts:
+                if limits.budget_micros is not None and attempt.micros > 0:
+                    bucket = reservation.buckets[f"{holder}|usd"][1]
+                    spends.append(Spend(holder, bucket, attempt.micros, attempt.began_at))
+                if limits.image_quota is not None and attempt.images > 0:
+                    bucket = reservation.buckets[f"{holder}|img"][1]
+                    spends.append(Spend(holder, bucket, attempt.images, attempt.began_at))
         await self._store.settle(reservation.id, reservation.releasable(), spends)
         reservation.settled = True
+
+    def now(self) -> datetime:
+        """The admission clock (attempts are stamped with it)."""
+        return self._clock()
 
     async def release(self, reservation: Reservation) -> None:
         """Give everything back: nothing was spent (no provider was called)."""

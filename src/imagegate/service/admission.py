@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from imagegate.accounting.admission import Admission, AdmissionUnavailable, Reservation
+from imagegate.accounting.admission import Admission, AdmissionUnavailable, AttemptSpend, Reservation
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import GatewayUnavailable, RequestExceedsLimit
@@ -39,6 +40,8 @@ class Ticket:
     spent_micros: int = 0
     spent_images: int = 0
     in_flight: dict[int, tuple[int, int]] = field(default_factory=dict)
+    began: dict[int, datetime] = field(default_factory=dict)
+    spent: list[AttemptSpend] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -72,6 +75,7 @@ class AdmissionGate:
         _refuse_unpriced(ticket.budgeted, quote)
         async with ticket.lock:
             ticket.in_flight[attempt] = (quote.micros, images)
+            ticket.began[attempt] = self.admission.now()
             reservation = ticket.reservation
             flying_micros = sum(micros for micros, _ in ticket.in_flight.values())
             flying_images = sum(count for _, count in ticket.in_flight.values())
@@ -94,13 +98,15 @@ class AdmissionGate:
         ticket.in_flight.pop(entry.attempt, None)
         ticket.spent_micros += entry.cost_micros
         ticket.spent_images += entry.images
+        began = ticket.began.pop(entry.attempt, ticket.reservation.created_at)
+        ticket.spent.append(AttemptSpend(began, entry.cost_micros, entry.images))
 
     async def finish(self, request_id: str) -> None:
         """Settle the request: release its holds, add what it spent. Survives the caller's cancellation."""
         ticket = self._tickets.pop(request_id, None)
         if ticket is None:
             return
-        settle = self.admission.settle(ticket.reservation, ticket.spent_micros, ticket.spent_images)
+        settle = self.admission.settle_attempts(ticket.reservation, ticket.spent)
         try:
             # Shielded: a request cut short (client gone, shutdown) must still settle; if it cannot,
             # the holds lapse with the lease and the spend is in the ledger for the next seed.

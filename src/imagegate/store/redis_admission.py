@@ -11,12 +11,16 @@ A script first drops lapsed holds (their expiry passed: a crashed replica's leas
 then checks every bucket, then applies every hold, so admission is all-or-nothing. Amounts are
 integers (``INCRBY``), never floats.
 
-**After a Redis loss** (a restart without persistence, a flush, an eviction) the spent counters
-are gone; the hold script answers "not seeded" for a bucket whose counter is absent and the store
-seeds it from the ledger (``SET NX``, so replicas racing to seed agree), then retries. Holds of
-requests in flight are lost with it (they were upper bounds; those requests' settlements add only
-to counters that exist, and their ledger rows are in the next seed). The window where a request
-settles between a loss and its bucket's reseed is bounded by the ledger writer's latency.
+**After a Redis loss** (a restart without persistence, a flush) the spent counters are gone; the
+hold script answers "not seeded" for a bucket whose counter is absent and the store seeds it from
+the ledger plus the quotes of attempts in flight (``pending_attempts``), with ``SET NX`` so
+replicas racing to seed agree, then retries. The state carries an *epoch* (a random id and the
+time the first caller after a loss set it): a reservation made before the loss settles its holds
+but adds the spend only of attempts begun after the epoch started, because the seed already counted
+the earlier ones (finished ones from the ledger, running ones at their quote). What escapes both is
+an attempt begun just before the loss but not yet recorded as pending (milliseconds), and image
+counts of running attempts (pending rows carry cost only). Run Redis with ``maxmemory-policy noeviction``: an evicted counter is reseeded while its
+epoch stands, which counts in-flight attempts twice (never too little).
 
 **Redis unreachable**: ``AdmissionUnavailable`` (the service answers 503 and calls no provider:
 fail closed). A settlement that cannot reach Redis is retried in the background for a while; if
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +51,12 @@ local now = tonumber(ARGV[1])
 local rid = ARGV[2]
 local n = tonumber(ARGV[3])
 local p = ARGV[4]
+-- The incarnation of this state: a fresh (or flushed) Redis gets a new one from its first caller.
+local epoch = redis.call('GET', p .. 'epoch')
+if not epoch then
+  epoch = ARGV[5 + n * 5] .. ':' .. ARGV[1]
+  redis.call('SET', p .. 'epoch', epoch)
+end
 for i = 0, n - 1 do
   local b = 5 + i * 5
   local name, amount, limit = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
@@ -93,13 +104,22 @@ for i = 0, n - 1 do
     end
   end
 end
-return {1}
+return {1, epoch}
 """
 
-# ARGV: prefix, reservation id, release count, names..., then pairs (name, amount) of spends.
+# ARGV: prefix, reservation id, epoch, release count, names..., then triples (name, amount, began_ms).
+# A reservation made before Redis lost its state adds only the spends of attempts begun after the
+# new epoch started: the counters were rebuilt from the ledger and the attempts then in flight
+# (pending rows), which hold the earlier ones.
 _SETTLE = """
-local p, rid, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-for i = 4, 3 + n do
+local p, rid, n = ARGV[1], ARGV[2], tonumber(ARGV[4])
+local current = redis.call('GET', p .. 'epoch')
+local same_epoch = current == ARGV[3]
+local since = 0
+if current then
+  since = tonumber(string.match(current, ':(%d+)$'))
+end
+for i = 5, 4 + n do
   local name = ARGV[i]
   local a = p .. 'a:' .. name
   local amt = redis.call('HGET', a, rid)
@@ -109,9 +129,10 @@ for i = 4, 3 + n do
     redis.call('ZREM', p .. 'z:' .. name, rid)
   end
 end
-for i = 4 + n, #ARGV, 2 do
+for i = 5 + n, #ARGV, 3 do
   local s = p .. 's:' .. ARGV[i]
-  if redis.call('EXISTS', s) == 1 then
+  local counted = same_epoch or (current and tonumber(ARGV[i + 2]) > since)
+  if counted and redis.call('EXISTS', s) == 1 then
     redis.call('INCRBY', s, ARGV[i + 1])
   end
 end
@@ -154,6 +175,8 @@ class RedisAdmissionStore:
         self._usage_script = client.register_script(_USAGE)
         self._settle_retry_s = settle_retry_s
         self._retrying: set[asyncio.Task[None]] = set()
+        # The Redis epoch each live reservation was made in (see _SETTLE).
+        self._epochs: dict[str, str] = {}
 
     async def hold(self, reservation_id: str, holds: Sequence[Hold], now: datetime) -> Refusal | None:
         """Add every hold if each fits (one script run); seeds unseeded counters first."""
@@ -161,11 +184,14 @@ class RedisAdmissionStore:
         for hold in holds:
             args += [_name(hold.holder, hold.bucket), hold.amount, hold.limit, _ms(hold.expires_at)]
             args.append(0 if hold.seed is None else 1)
+        args.append(secrets.token_hex(8))  # the epoch, should this Redis have none yet
         # At most one seeding round per bucket, then the answer is final.
         for _ in range(len(holds) + 1):
             answer = await self._run(self._hold_script, args)
             status = int(answer[0])
             if status == 1:
+                # The first hold's epoch is the reservation's (an extension after a loss keeps it).
+                self._epochs.setdefault(reservation_id, _text(answer[1]))
                 return None
             hold = holds[int(answer[1])]
             if status == -1:
@@ -178,10 +204,12 @@ class RedisAdmissionStore:
 
     async def settle(self, reservation_id: str, release: Sequence[tuple[str, str]], spends: Sequence[Spend]) -> None:
         """Drop holds and add spends; retried in the background while Redis is unreachable."""
-        args: list[Any] = [self._prefix, reservation_id, len(release)]
+        epoch = self._epochs.pop(reservation_id, "")
+        args: list[Any] = [self._prefix, reservation_id, epoch, len(release)]
         args += [_name(holder, bucket) for holder, bucket in release]
         for spend in spends:
-            args += [_name(spend.holder, spend.bucket), spend.amount]
+            began = 0 if spend.began_at is None else _ms(spend.began_at)
+            args += [_name(spend.holder, spend.bucket), spend.amount, began]
         try:
             await self._run(self._settle_script, args)
         except AdmissionUnavailable:
@@ -224,6 +252,10 @@ class RedisAdmissionStore:
             return await script(args=args)
         except (RedisError, OSError) as exc:
             raise AdmissionUnavailable(f"Redis: {type(exc).__name__}") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _name(holder: str, bucket: str) -> str:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from imagegate.accounting.admission import Hold, Refusal, Seed, Spend
 from imagegate.store.database import SQLITE_BEGIN_IMMEDIATE
-from imagegate.store.tables import admission_holds, admission_spend, ledger
+from imagegate.store.tables import admission_holds, admission_spend, ledger, pending_attempts
 
 
 class SqlAdmissionStore:
@@ -175,12 +175,21 @@ class SqlAdmissionStore:
 
 
 def ledger_sum(conn: Connection, seed: Seed) -> int:
-    """What the ledger says was spent (micro-dollars or images) in the seed's scope."""
+    """What the ledger says was spent (micro-dollars or images) in the seed's scope, plus the
+    quotes of attempts in flight now (pending rows: they may bill, and their own settlement may
+    belong to state that was lost)."""
     column = ledger.c.cost_micros if seed.metric == "cost" else ledger.c.images
     stmt = sa.select(sa.func.coalesce(sa.func.sum(column), 0)).where(ledger.c[seed.column] == seed.value)
     if seed.since is not None:
         stmt = stmt.where(ledger.c.created_at >= seed.since)
-    return int(conn.execute(stmt).scalar_one())
+    total = int(conn.execute(stmt).scalar_one())
+    if seed.metric == "cost":
+        # Few rows (attempts in flight on every replica); their JSON is filtered here, the same way
+        # on both backends.
+        for (entry,) in conn.execute(sa.select(pending_attempts.c.entry)):
+            if entry.get(seed.column) == seed.value:
+                total += int(entry.get("cost_micros", 0))
+    return total
 
 
 def ledger_seeder(engine: Engine) -> Callable[[Seed], int]:
