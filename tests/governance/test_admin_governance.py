@@ -173,3 +173,26 @@ def test_admin_api_is_hidden_without_a_master_key_unless_an_admin_key_calls(gate
 
     created = gateway.runtime.key_admin.create("no-master-admin", KeySettings(role="admin"))
     assert call(gateway, "GET", "/admin/teams", token=created.secret).status_code == 200
+
+
+def test_usage_export_over_the_api_streams_filtered_rows(gov):
+    call(gov, "POST", "/admin/teams", json={"name": "exporters"})
+    secret = new_key(gov, "exporter", team="exporters")
+    client = OpenAI(base_url=gov.url + "/v1", api_key=secret, max_retries=0)
+    for _ in range(2):
+        client.images.generate(model="gpt-image-2", prompt="a fox", size="1024x1024", quality="low")
+    assert gov.runtime.ledger.wait_idle(10)
+    reader = new_key(gov, "export-reader", role="admin-read")
+    with httpx.stream(
+        "GET", gov.url + "/admin/usage/export?format=csv&team=exporters&since=1h",
+        headers={"authorization": f"Bearer {reader}"},
+    ) as response:  # fmt: skip
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+        lines = [line for line in response.iter_lines() if line != ""]
+    assert lines[0].startswith("request_id,attempt,key_name,team,tags,")
+    assert len(lines) == 3 and all(",exporter,exporters," in line for line in lines[1:])
+    jsonl = call(gov, "GET", "/admin/usage/export?key=exporter")
+    assert [json.loads(line)["key_name"] for line in jsonl.text.splitlines()] == ["exporter", "exporter"]
+    for query, param in (("?format=xml", "format"), ("?since=yesterday", "since"), ("?until=later", "until")):
+        refused = call(gov, "GET", "/admin/usage/export" + query)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == param
