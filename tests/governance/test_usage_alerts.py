@@ -149,3 +149,27 @@ def test_alerts_from_real_traffic_reach_the_sink(sandbox_url, tmp_path):
 
 async def _gather(coroutines):
     return await asyncio.gather(*coroutines)
+
+
+def test_two_replicas_announce_each_crossing_once(sandbox_url, tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "replicas.db")
+    SqlTeamStore(engine).create_team(name="shared", limits=Limits(image_quota=10), alert_thresholds=[20, 40, 60])
+    sinks = RecordingSink(), RecordingSink()
+    document = sandbox_models_config(sandbox_url, ["gpt-image-2"])
+    with (
+        running_gateway(engine, document, events=sinks[0], usage_alerts_interval_s=0.05) as first,
+        running_gateway(engine, document, events=sinks[1], usage_alerts_interval_s=0.05) as second,
+    ):
+        from imagegate.service.keys import KeySettings
+
+        secret = first.runtime.key_admin.create("shared-web", KeySettings(team="shared")).secret
+        for handle in (first, second, first, second, first, second):  # each replica sees the team spend
+            client = OpenAI(base_url=handle.url + "/v1", api_key=secret, max_retries=0)
+            client.images.generate(model="gpt-image-2", prompt="a fox", size="1024x1024", quality="low")
+        deadline = time.monotonic() + 10
+        while len(sinks[0].events) + len(sinks[1].events) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)  # a few more checks on both replicas: nothing may be announced twice
+    engine.dispose()
+    announced = sorted(data["threshold_percent"] for sink in sinks for _, data, _, _ in sink.events)
+    assert announced == [20, 40, 60]
