@@ -115,6 +115,8 @@ def build_runtime(
     authenticator = KeyAuthenticator(
         keys, cache_ttl_s=settings.auth_cache_ttl_s, negative_entries=settings.auth_negative_cache_entries
     )
+    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
+    admission = build_admission(settings, engine, redis_client)
     crash_safety = None
     if settings.ledger_crash_safe:
         crash_safety = CrashSafety(
@@ -122,6 +124,7 @@ def build_runtime(
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
             begin_wait_s=settings.ledger_begin_wait_s,
+            on_resolved=admission.swept,
         )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
@@ -129,7 +132,6 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
-    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -164,7 +166,7 @@ def build_runtime(
             http=http,
             ledger=ledger,
             guards=RouteGuards(breakers=breakers, health=health, controls=controls),
-            admission=build_admission(settings, engine, redis_client),
+            admission=admission,
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -303,6 +305,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime.gateway.images.admission is not None:
+            runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
         tasks = await _start_routing_tasks(runtime)
         try:

@@ -262,9 +262,9 @@ async def test_two_hundred_concurrent_requests_never_overspend(world) -> None:
     usd = period_bucket("usd", "month", START, admission._zone)[0]
     img = period_bucket("img", "month", START, admission._zone)[0]
     spent, reserved = await held(store, f"key:{caller.key_id}", usd)
-    images, images_reserved = await held(store, f"team:{caller.team_id}", img)
+    images, images_reserved = await held(store, f"team:{caller.team_name}", img)
     assert spent <= 1_000_000 and images <= 60 and reserved == 0 and images_reserved == 0
-    assert await held(store, f"team:{caller.team_id}", "conc") == (0, 0)
+    assert await held(store, f"team:{caller.team_name}", "conc") == (0, 0)
     assert outcomes.count("ok") > 0 and set(outcomes) - {"ok"}
 
 

@@ -4,7 +4,7 @@ A request is admitted by *holding* its upper bound against every limit of its ke
 at once (all fit, or nothing is held), and settled afterwards: the holds go, the actual cost and
 images are added to what was spent. In the store's terms, each limit is a *bucket* of a *holder*:
 
-    holder  key:<id> | team:<id>
+    holder  key:<key id> | team:<team name>
     bucket  usd:<period>   micro-dollars spent (settled) + held, against budget_micros
             img:<period>   images made + held, against image_quota
             rpm | ipm      requests / images admitted in the last 60 s (holds that lapse, never released)
@@ -29,10 +29,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from imagegate.accounting.admission_state import (
+    AdmissionStore,
+    AdmissionUnavailable,
+    AttemptSpend,
+    Hold,
+    Refusal,
+    Seed,
+    Spend,
+    period_bucket,
+)
 from imagegate.accounting.auth import Principal
+from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import (
     BudgetExceeded,
     ConcurrencyLimitExceeded,
@@ -41,97 +52,25 @@ from imagegate.domain.errors import (
     RateLimitExceeded,
     RequestExceedsLimit,
 )
-from imagegate.domain.limits import Headroom, Limits, Period
+from imagegate.domain.limits import PERIODS, Headroom, Limits
 from imagegate.domain.money import MICROS_PER_USD, usd_string
+
+__all__ = [
+    "Admission",
+    "AdmissionStore",
+    "AdmissionUnavailable",
+    "AttemptSpend",
+    "Hold",
+    "Refusal",
+    "Reservation",
+    "Seed",
+    "Spend",
+    "period_bucket",
+]
 
 RATE_WINDOW = timedelta(seconds=60)
 # Retry-After for a budget or quota refused while other requests hold part of it.
 SETTLE_WAIT_S = 2.0
-Metric = Literal["cost", "images"]
-
-
-@dataclass(frozen=True, slots=True)
-class Seed:
-    """Where a spent counter's starting value comes from: the ledger's sum of ``metric`` for rows
-    whose ``column`` (``key_name`` or ``team``) is ``value``, created at or after ``since``."""
-
-    column: Literal["key_name", "team"]
-    value: str
-    metric: Metric
-    since: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """An amount held against one bucket of one holder, until ``expires_at``."""
-
-    holder: str
-    bucket: str
-    amount: int
-    limit: int
-    expires_at: datetime
-    # Budget and image buckets have a spent counter, seeded from the ledger; rate and concurrency do not.
-    seed: Seed | None = None
-
-    @property
-    def releasable(self) -> bool:
-        """Whether settling drops this hold (rate holds stay until their minute is over)."""
-        return self.bucket not in ("rpm", "ipm")
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """The first hold that did not fit: what its bucket had in use, and when its oldest hold lapses."""
-
-    hold: Hold
-    used: int
-    next_expiry: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Spend:
-    """An amount actually spent in one bucket (added to its counter when the bucket has one).
-
-    ``began_at`` is when the attempt that spent it started: a store whose counters were rebuilt
-    from the ledger after that (Redis after a loss) already counted it.
-    """
-
-    holder: str
-    bucket: str
-    amount: int
-    began_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptSpend:
-    """What one attempt of an admitted request cost, and when it began."""
-
-    began_at: datetime
-    micros: int
-    images: int
-
-
-class AdmissionStore(Protocol):
-    """Shared admission state: holds and spent counters, changed atomically."""
-
-    async def hold(self, reservation_id: str, holds: Sequence[Hold], now: datetime) -> Refusal | None:
-        """Add every hold to the reservation's (amounts add up, expiries extend) if each bucket's
-        spent + live holds + amount stays within its limit; otherwise change nothing and return
-        the first refusal. Holds past their expiry count for nothing."""
-        ...
-
-    async def settle(self, reservation_id: str, release: Sequence[tuple[str, str]], spends: Sequence[Spend]) -> None:
-        """Drop the reservation's holds in the ``(holder, bucket)`` pairs of ``release`` and add
-        ``spends`` to the spent counters, atomically. Settling twice releases nothing twice."""
-        ...
-
-    async def usage(self, holder: str, bucket: str, now: datetime) -> tuple[int, int]:
-        """``(spent, held)`` of one bucket now (0 for a counter not seeded yet)."""
-        ...
-
-
-class AdmissionUnavailable(Exception):
-    """The shared admission state cannot be reached; the caller fails closed."""
 
 
 @dataclass(slots=True)
@@ -150,28 +89,6 @@ class Reservation:
     def releasable(self) -> list[tuple[str, str]]:
         """Every ``(holder, bucket)`` this reservation holds and releases when settled."""
         return list(self.buckets.values())
-
-
-def period_bucket(
-    kind: str, period: Period, now: datetime, zone: ZoneInfo
-) -> tuple[str, datetime | None, datetime | None]:
-    """``(bucket, period start, next period start)`` for ``now`` in ``zone`` (None, None for ``total``)."""
-    if period == "total":
-        return f"{kind}:total", None, None
-    local = now.astimezone(zone)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        start, end, label = day, day + timedelta(days=1), f"d{day:%Y-%m-%d}"
-    elif period == "week":
-        start = day - timedelta(days=day.weekday())
-        end, label = start + timedelta(days=7), f"w{start:%Y-%m-%d}"
-    else:
-        start = day.replace(day=1)
-        end, label = (start + timedelta(days=32)).replace(day=1), f"m{start:%Y-%m}"
-    # Rebuilt from wall fields so a DST change inside the period does not shift midnight.
-    start = start.replace(tzinfo=None).replace(tzinfo=zone)
-    end = end.replace(tzinfo=None).replace(tzinfo=zone)
-    return f"{kind}:{label}", start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _usd(micros: int) -> str:
@@ -256,6 +173,29 @@ class Admission:
         await self._store.settle(reservation.id, reservation.releasable(), spends)
         reservation.settled = True
 
+    async def add_unrecorded(self, entries: Sequence[LedgerEntry]) -> None:
+        """Count attempts that reached the ledger without their request settling (a crashed
+        process's, written by the sweeper at their quote) in every spent counter they belong to.
+
+        Only counters that exist are changed (a missing one is seeded from the ledger, which has
+        them); an attempt begun before a Redis loss is already in the rebuilt counters.
+        """
+        spends = []
+        for entry in entries:
+            holders = [] if entry.key_id is None else [f"key:{entry.key_id}"]
+            if entry.team is not None:
+                holders.append(f"team:{entry.team}")
+            for holder in holders:
+                for period in PERIODS:
+                    if entry.cost_micros > 0:
+                        bucket = period_bucket("usd", period, entry.created_at, self._zone)[0]
+                        spends.append(Spend(holder, bucket, entry.cost_micros, entry.created_at))
+                    if entry.images > 0:
+                        bucket = period_bucket("img", period, entry.created_at, self._zone)[0]
+                        spends.append(Spend(holder, bucket, entry.images, entry.created_at))
+        if spends:
+            await self._store.settle(f"swept-{secrets.token_hex(6)}", [], spends)
+
     def now(self) -> datetime:
         """The admission clock (attempts are stamped with it)."""
         return self._clock()
@@ -281,7 +221,8 @@ class Admission:
             (f"key:{principal.key_id}", "key", principal.key_name, principal.key_limits)
         ]
         if principal.team_id is not None and principal.team_name is not None:
-            pairs.append((f"team:{principal.team_id}", "team", principal.team_name, principal.team_limits))
+            # By name, as the ledger rows name the team (seeding and swept attempts find it so).
+            pairs.append((f"team:{principal.team_name}", "team", principal.team_name, principal.team_limits))
         holders = []
         for holder, label, name, limits in pairs:
             if limits.empty:
