@@ -17,6 +17,7 @@ from imagegate.store import SqlKeyStore, SqlLedgerStore
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.sql_admission import SqlAdmissionStore
 from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.ledger_rows import ledger_row
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 CALLER = Principal(
@@ -31,15 +32,8 @@ CALLER = Principal(
 
 
 def _pending(request_id: str, caller: Principal) -> LedgerEntry:
-    return LedgerEntry(
-        request_id=request_id,
-        attempt=1,
-        model="m",
-        provider="openai",
-        provider_model="m",
-        route="openai/m",
-        operation="generate",
-        dialect="openai",
+    return ledger_row(
+        request_id,
         status="unknown",
         created_at=NOW,
         key_id=caller.key_id,

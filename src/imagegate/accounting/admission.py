@@ -52,7 +52,7 @@ from imagegate.domain.errors import (
     RateLimitExceeded,
     RequestExceedsLimit,
 )
-from imagegate.domain.limits import PERIODS, Headroom, Limits
+from imagegate.domain.limits import PERIODS, Headroom, Limits, Period
 from imagegate.domain.money import MICROS_PER_USD, usd_string
 
 __all__ = [
@@ -146,9 +146,9 @@ class Admission:
         holds = []
         for holder, _, limits, usd_seed, img_seed in reservation.holders:
             if micros > 0 and limits.budget_micros is not None:
-                holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+                holds.append(self._extend_hold(reservation, holder, "usd", micros, limits.budget_micros, usd_seed))
             if images > 0 and limits.image_quota is not None:
-                holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+                holds.append(self._extend_hold(reservation, holder, "img", images, limits.image_quota, img_seed))
         await self._hold(reservation, holds, now)
         reservation.held_micros += max(micros, 0)
         reservation.held_images += max(images, 0)
@@ -249,30 +249,21 @@ class Admission:
     ) -> list[Hold]:
         holds = []
         if limits.budget_micros is not None:
-            reservation.buckets[f"{holder}|usd"] = (
-                holder,
-                period_bucket("usd", limits.budget_period, now, self._zone)[0],
+            over = (
+                f"This request may cost up to ${_usd(micros)}, more than the {label}'s whole "
+                f"{limits.budget_period} budget of ${_usd(limits.budget_micros)}; ask for fewer or smaller images."
             )
-            if micros > limits.budget_micros:
-                raise RequestExceedsLimit(
-                    f"This request may cost up to ${_usd(micros)}, more than the {label}'s whole "
-                    f"{limits.budget_period} budget of ${_usd(limits.budget_micros)}; ask for fewer or smaller images.",
-                    code="request_exceeds_budget",
-                )
-            holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+            counted = (limits.budget_period, limits.budget_micros, micros, usd_seed)
+            holds.append(self._period_hold(reservation, holder, "usd", counted, now, over, "request_exceeds_budget"))
         if limits.image_quota is not None:
-            reservation.buckets[f"{holder}|img"] = (
-                holder,
-                period_bucket("img", limits.quota_period, now, self._zone)[0],
+            over = (
+                f"This request asks for {images} images, more than the {label}'s whole "
+                f"{limits.quota_period} image quota of {limits.image_quota}."
             )
-            if images > limits.image_quota:
-                raise RequestExceedsLimit(
-                    f"This request asks for {images} images, more than the {label}'s whole "
-                    f"{limits.quota_period} image quota of {limits.image_quota}.",
-                    code="request_exceeds_image_quota",
-                    param="n",
-                )
-            holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+            counted = (limits.quota_period, limits.image_quota, images, img_seed)
+            holds.append(
+                self._period_hold(reservation, holder, "img", counted, now, over, "request_exceeds_image_quota")
+            )
         window_end = now + RATE_WINDOW
         if limits.rpm is not None:
             holds.append(Hold(holder, "rpm", 1, limits.rpm, window_end))
@@ -289,19 +280,28 @@ class Admission:
             holds.append(Hold(holder, "conc", 1, limits.max_concurrent, reservation.lease_until))
         return holds
 
-    def _money_hold(
-        self, reservation: Reservation, holder: str, limits: Limits, micros: int, seed: Seed | None
+    def _period_hold(
+        self,
+        reservation: Reservation,
+        holder: str,
+        kind: str,
+        counted: tuple[Period, int, int, Seed | None],
+        now: datetime,
+        over: str,
+        code: str,
     ) -> Hold:
-        assert limits.budget_micros is not None
-        bucket = reservation.buckets[f"{holder}|usd"][1]
-        return Hold(holder, bucket, micros, limits.budget_micros, reservation.lease_until, seed)
+        """The hold of ``amount`` in this period's ``kind`` bucket; refused outright when it alone exceeds the limit."""
+        period, limit, amount, seed = counted
+        reservation.buckets[f"{holder}|{kind}"] = (holder, period_bucket(kind, period, now, self._zone)[0])
+        if amount > limit:
+            raise RequestExceedsLimit(over, code=code, param=None if kind == "usd" else "n")
+        return self._extend_hold(reservation, holder, kind, amount, limit, seed)
 
-    def _image_hold(
-        self, reservation: Reservation, holder: str, limits: Limits, images: int, seed: Seed | None
+    @staticmethod
+    def _extend_hold(
+        reservation: Reservation, holder: str, kind: str, amount: int, limit: int, seed: Seed | None
     ) -> Hold:
-        assert limits.image_quota is not None
-        bucket = reservation.buckets[f"{holder}|img"][1]
-        return Hold(holder, bucket, images, limits.image_quota, reservation.lease_until, seed)
+        return Hold(holder, reservation.buckets[f"{holder}|{kind}"][1], amount, limit, reservation.lease_until, seed)
 
     # -- refusals --------------------------------------------------------------------------------
 
