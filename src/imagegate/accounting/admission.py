@@ -323,37 +323,32 @@ class Admission:
         # Budgets and quotas: waiting helps only while other requests hold part of them (they
         # usually settle below their holds, within seconds); otherwise not before the period ends.
         settling = None if refusal.next_expiry is None else SETTLE_WAIT_S
+        left = max(hold.limit - refusal.used, 0)
+        message: str
+        error: type[LimitExceeded]
+        retry_after: float | None = settling
         if kind == "usd":
-            period = hold.bucket.split(":", 1)[1]
-            return BudgetExceeded(
-                f"The {label}'s budget is spent or reserved: ${_usd(max(hold.limit - refusal.used, 0))} of "
-                f"${_usd(hold.limit)} left ({period}), this request may cost up to ${_usd(hold.amount)}.",
-                holder=label,
-                retry_after=settling,
-                headroom=headroom,
+            error = BudgetExceeded
+            message = (
+                f"The {label}'s budget is spent or reserved: ${_usd(left)} of ${_usd(hold.limit)} left "
+                f"({hold.bucket.split(':', 1)[1]}), this request may cost up to ${_usd(hold.amount)}."
             )
-        if kind == "img":
-            return ImageQuotaExceeded(
-                f"The {label}'s image quota is used or reserved: {max(hold.limit - refusal.used, 0)} of "
-                f"{hold.limit} images left, this request asks for {hold.amount}.",
-                holder=label,
-                retry_after=settling,
-                headroom=headroom,
+        elif kind == "img":
+            error = ImageQuotaExceeded
+            message = (
+                f"The {label}'s image quota is used or reserved: {left} of {hold.limit} images left, "
+                f"this request asks for {hold.amount}."
             )
-        if kind == "conc":
-            return ConcurrencyLimitExceeded(
-                f"The {label} already has {refusal.used} of {hold.limit} requests in flight; retry when one finishes.",
-                holder=label,
-                retry_after=1.0,
-                headroom=headroom,
+        elif kind == "conc":
+            error, retry_after = ConcurrencyLimitExceeded, 1.0
+            message = (
+                f"The {label} already has {refusal.used} of {hold.limit} requests in flight; retry when one finishes."
             )
-        unit = "requests" if kind == "rpm" else "images"
-        return RateLimitExceeded(
-            f"The {label}'s limit of {hold.limit} {unit} per minute is reached; retry in a moment.",
-            holder=label,
-            retry_after=60.0 if wait is None else wait,
-            headroom=headroom,
-        )
+        else:
+            error, retry_after = RateLimitExceeded, 60.0 if wait is None else wait
+            unit = "requests" if kind == "rpm" else "images"
+            message = f"The {label}'s limit of {hold.limit} {unit} per minute is reached; retry in a moment."
+        return error(message, holder=label, retry_after=retry_after, headroom=headroom)
 
     async def _headroom_of(self, headroom: Headroom, holder: str, limits: Limits, now: datetime) -> Headroom:
         if limits.rpm is not None:
