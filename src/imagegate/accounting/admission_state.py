@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
@@ -107,8 +108,12 @@ def period_bucket(
     """``(bucket, period start, next period start)`` for ``now`` in ``zone`` (None, None for ``total``)."""
     if period == "total":
         return f"{kind}:total", None, None
-    local = now.astimezone(zone)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return _bucket_of_day(kind, period, now.astimezone(zone).date(), zone)
+
+
+@functools.lru_cache(maxsize=256)
+def _bucket_of_day(kind: str, period: Period, day: date, zone: ZoneInfo) -> tuple[str, datetime, datetime]:
+    # Cached per local day: every request of the day asks for the same few buckets.
     if period == "day":
         start, end, label = day, day + timedelta(days=1), f"d{day:%Y-%m-%d}"
     elif period == "week":
@@ -117,7 +122,9 @@ def period_bucket(
     else:
         start = day.replace(day=1)
         end, label = (start + timedelta(days=32)).replace(day=1), f"m{start:%Y-%m}"
-    # Rebuilt from wall fields so a DST change inside the period does not shift midnight.
-    start = start.replace(tzinfo=None).replace(tzinfo=zone)
-    end = end.replace(tzinfo=None).replace(tzinfo=zone)
-    return f"{kind}:{label}", start.astimezone(UTC), end.astimezone(UTC)
+    # Local midnights, so a DST change inside the period does not shift them.
+    return f"{kind}:{label}", _midnight(start, zone), _midnight(end, zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
