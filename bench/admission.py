@@ -115,9 +115,16 @@ async def main() -> None:
         client = redis_client_for(url)
         prefix = f"imagegate-bench:{uuid.uuid4().hex}:"
         try:
-            report(
-                "redis", await measure(RedisAdmissionStore(client, ledger_seeder(engine), prefix=prefix), args.requests)
-            )
+            # The floor on this machine now: one Redis round trip (a loaded host or a busy shared
+            # Redis shows here first).
+            pings = []
+            for _ in range(200):
+                started = time.perf_counter()
+                await client.ping()
+                pings.append(time.perf_counter() - started)
+            print(f"redis   ping p50 {statistics.median(pings) * 1000:.3f} ms (one round trip, for reference)")
+            store = RedisAdmissionStore(client, ledger_seeder(engine), prefix=prefix)
+            report("redis", await measure(store, args.requests))
             report("sqlite", await measure(SqlAdmissionStore(engine), args.requests))
         finally:
             cleanup = aioredis.Redis.from_url(url)

@@ -129,6 +129,11 @@ def build_runtime(
     authenticator = KeyAuthenticator(
         keys, cache_ttl_s=settings.auth_cache_ttl_s, negative_entries=settings.auth_negative_cache_entries
     )
+    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
+    admission_store = build_admission_store(settings, engine, redis_client)
+    admission = AdmissionGate(
+        Admission(admission_store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s)
+    )
     crash_safety = None
     if settings.ledger_crash_safe:
         crash_safety = CrashSafety(
@@ -136,6 +141,7 @@ def build_runtime(
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
             begin_wait_s=settings.ledger_begin_wait_s,
+            on_resolved=admission.swept,
         )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
@@ -143,7 +149,6 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
-    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -167,7 +172,6 @@ def build_runtime(
     )
     health = RouteHealth()
     controls = ControlsHolder()
-    admission_store = build_admission_store(settings, engine, redis_client)
     alerts = UsageAlerts(
         keys=keys,
         teams=teams,
@@ -188,9 +192,7 @@ def build_runtime(
             ledger=ledger,
             guards=RouteGuards(breakers=breakers, health=health, controls=controls),
             observers=(alerts.observe,),
-            admission=AdmissionGate(
-                Admission(admission_store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s)
-            ),
+            admission=admission,
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -339,6 +341,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime.gateway.images.admission is not None:
+            runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
         tasks = await _start_routing_tasks(runtime)
         try:

@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 
 from imagegate.accounting.admission import Admission, AdmissionStore, AdmissionUnavailable, period_bucket
 from imagegate.accounting.auth import Principal
-from imagegate.accounting.ports import LedgerEntry
 from imagegate.app import redis_client_for
 from imagegate.domain.errors import (
     BudgetExceeded,
@@ -29,6 +28,7 @@ from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
 from tests.store.fixtures import migrated_sqlite_engine, require_postgres, throwaway_pg_database
 from tests.store.redis_fixtures import REDIS_URL, unique_prefix
+from tests.support.ledger_rows import ledger_row
 
 START = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 STORES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "redis"]
@@ -215,17 +215,10 @@ async def test_counters_start_from_the_ledger(world) -> None:
     caller = principal(Limits(budget_micros=100_000, image_quota=10, quota_period="total"))
     SqlLedgerStore(engine).append_entries(
         [
-            LedgerEntry(
-                request_id=f"req-seed-{caller.key_id}-{i}",
-                attempt=1,
-                model="m",
-                provider="openai",
-                provider_model="gpt-image-2",
-                route="r",
-                operation="generate",
-                dialect="openai",
-                status="ok",
-                created_at=START - timedelta(days=i * 40),  # the second row is last month's
+            # The second row is last month's.
+            ledger_row(
+                f"req-seed-{caller.key_id}-{i}",
+                created_at=START - timedelta(days=i * 40),
                 key_name=caller.key_name,
                 images=4,
                 cost_micros=70_000,
@@ -262,9 +255,9 @@ async def test_two_hundred_concurrent_requests_never_overspend(world) -> None:
     usd = period_bucket("usd", "month", START, admission._zone)[0]
     img = period_bucket("img", "month", START, admission._zone)[0]
     spent, reserved = await held(store, f"key:{caller.key_id}", usd)
-    images, images_reserved = await held(store, f"team:{caller.team_id}", img)
+    images, images_reserved = await held(store, f"team:{caller.team_name}", img)
     assert spent <= 1_000_000 and images <= 60 and reserved == 0 and images_reserved == 0
-    assert await held(store, f"team:{caller.team_id}", "conc") == (0, 0)
+    assert await held(store, f"team:{caller.team_name}", "conc") == (0, 0)
     assert outcomes.count("ok") > 0 and set(outcomes) - {"ok"}
 
 
@@ -283,22 +276,7 @@ async def test_redis_counters_lost_are_rebuilt_from_the_ledger(sqlite_db, redis_
     caller = principal(Limits(budget_micros=100_000))
     await admission.settle(await admission.reserve(caller, 60_000, 1), 60_000, 1)
     SqlLedgerStore(sqlite_db).append_entries(
-        [
-            LedgerEntry(
-                request_id=f"req-lost-{caller.key_id}",
-                attempt=1,
-                model="m",
-                provider="openai",
-                provider_model="gpt-image-2",
-                route="r",
-                operation="generate",
-                dialect="openai",
-                status="ok",
-                created_at=START,
-                key_name=caller.key_name,
-                cost_micros=60_000,
-            )
-        ]
+        [ledger_row(f"req-lost-{caller.key_id}", created_at=START, key_name=caller.key_name, cost_micros=60_000)]
     )
     in_flight = await admission.reserve(caller, 10_000, 1)
     keys = [key async for key in client.scan_iter(match=redis_prefix + "*")]

@@ -128,7 +128,7 @@ async def test_an_image_quota_counts_images_not_requests(replicas, store, sandbo
     assert 0 < sum(row.images for row in rows) <= 30
     assert_one_row_per_call(rows, _provider_calls(sandbox_control))
     assert all(row.team == "quota-storm-team" for row in rows)
-    holder = f"team:{key.team_id}"
+    holder = "team:quota-storm-team"
     state = await settled_state(store, holder, [bucket("img"), "conc"])
     assert state == {bucket("img"): (sum(row.images for row in rows), 0), "conc": (0, 0)}
 

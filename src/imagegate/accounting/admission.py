@@ -4,7 +4,7 @@ A request is admitted by *holding* its upper bound against every limit of its ke
 at once (all fit, or nothing is held), and settled afterwards: the holds go, the actual cost and
 images are added to what was spent. In the store's terms, each limit is a *bucket* of a *holder*:
 
-    holder  key:<id> | team:<id>
+    holder  key:<key id> | team:<team name>
     bucket  usd:<period>   micro-dollars spent (settled) + held, against budget_micros
             img:<period>   images made + held, against image_quota
             rpm | ipm      requests / images admitted in the last 60 s (holds that lapse, never released)
@@ -29,10 +29,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from imagegate.accounting.admission_state import (
+    AdmissionStore,
+    AdmissionUnavailable,
+    AttemptSpend,
+    Hold,
+    Refusal,
+    Seed,
+    Spend,
+    period_bucket,
+)
 from imagegate.accounting.auth import Principal
+from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import (
     BudgetExceeded,
     ConcurrencyLimitExceeded,
@@ -41,97 +52,25 @@ from imagegate.domain.errors import (
     RateLimitExceeded,
     RequestExceedsLimit,
 )
-from imagegate.domain.limits import Headroom, Limits, Period
+from imagegate.domain.limits import PERIODS, Headroom, Limits, Period
 from imagegate.domain.money import MICROS_PER_USD, usd_string
+
+__all__ = [
+    "Admission",
+    "AdmissionStore",
+    "AdmissionUnavailable",
+    "AttemptSpend",
+    "Hold",
+    "Refusal",
+    "Reservation",
+    "Seed",
+    "Spend",
+    "period_bucket",
+]
 
 RATE_WINDOW = timedelta(seconds=60)
 # Retry-After for a budget or quota refused while other requests hold part of it.
 SETTLE_WAIT_S = 2.0
-Metric = Literal["cost", "images"]
-
-
-@dataclass(frozen=True, slots=True)
-class Seed:
-    """Where a spent counter's starting value comes from: the ledger's sum of ``metric`` for rows
-    whose ``column`` (``key_name`` or ``team``) is ``value``, created at or after ``since``."""
-
-    column: Literal["key_name", "team"]
-    value: str
-    metric: Metric
-    since: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hold:
-    """An amount held against one bucket of one holder, until ``expires_at``."""
-
-    holder: str
-    bucket: str
-    amount: int
-    limit: int
-    expires_at: datetime
-    # Budget and image buckets have a spent counter, seeded from the ledger; rate and concurrency do not.
-    seed: Seed | None = None
-
-    @property
-    def releasable(self) -> bool:
-        """Whether settling drops this hold (rate holds stay until their minute is over)."""
-        return self.bucket not in ("rpm", "ipm")
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """The first hold that did not fit: what its bucket had in use, and when its oldest hold lapses."""
-
-    hold: Hold
-    used: int
-    next_expiry: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Spend:
-    """An amount actually spent in one bucket (added to its counter when the bucket has one).
-
-    ``began_at`` is when the attempt that spent it started: a store whose counters were rebuilt
-    from the ledger after that (Redis after a loss) already counted it.
-    """
-
-    holder: str
-    bucket: str
-    amount: int
-    began_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptSpend:
-    """What one attempt of an admitted request cost, and when it began."""
-
-    began_at: datetime
-    micros: int
-    images: int
-
-
-class AdmissionStore(Protocol):
-    """Shared admission state: holds and spent counters, changed atomically."""
-
-    async def hold(self, reservation_id: str, holds: Sequence[Hold], now: datetime) -> Refusal | None:
-        """Add every hold to the reservation's (amounts add up, expiries extend) if each bucket's
-        spent + live holds + amount stays within its limit; otherwise change nothing and return
-        the first refusal. Holds past their expiry count for nothing."""
-        ...
-
-    async def settle(self, reservation_id: str, release: Sequence[tuple[str, str]], spends: Sequence[Spend]) -> None:
-        """Drop the reservation's holds in the ``(holder, bucket)`` pairs of ``release`` and add
-        ``spends`` to the spent counters, atomically. Settling twice releases nothing twice."""
-        ...
-
-    async def usage(self, holder: str, bucket: str, now: datetime) -> tuple[int, int]:
-        """``(spent, held)`` of one bucket now (0 for a counter not seeded yet)."""
-        ...
-
-
-class AdmissionUnavailable(Exception):
-    """The shared admission state cannot be reached; the caller fails closed."""
 
 
 @dataclass(slots=True)
@@ -150,28 +89,6 @@ class Reservation:
     def releasable(self) -> list[tuple[str, str]]:
         """Every ``(holder, bucket)`` this reservation holds and releases when settled."""
         return list(self.buckets.values())
-
-
-def period_bucket(
-    kind: str, period: Period, now: datetime, zone: ZoneInfo
-) -> tuple[str, datetime | None, datetime | None]:
-    """``(bucket, period start, next period start)`` for ``now`` in ``zone`` (None, None for ``total``)."""
-    if period == "total":
-        return f"{kind}:total", None, None
-    local = now.astimezone(zone)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        start, end, label = day, day + timedelta(days=1), f"d{day:%Y-%m-%d}"
-    elif period == "week":
-        start = day - timedelta(days=day.weekday())
-        end, label = start + timedelta(days=7), f"w{start:%Y-%m-%d}"
-    else:
-        start = day.replace(day=1)
-        end, label = (start + timedelta(days=32)).replace(day=1), f"m{start:%Y-%m}"
-    # Rebuilt from wall fields so a DST change inside the period does not shift midnight.
-    start = start.replace(tzinfo=None).replace(tzinfo=zone)
-    end = end.replace(tzinfo=None).replace(tzinfo=zone)
-    return f"{kind}:{label}", start.astimezone(UTC), end.astimezone(UTC)
 
 
 def _usd(micros: int) -> str:
@@ -229,9 +146,9 @@ class Admission:
         holds = []
         for holder, _, limits, usd_seed, img_seed in reservation.holders:
             if micros > 0 and limits.budget_micros is not None:
-                holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+                holds.append(self._extend_hold(reservation, holder, "usd", micros, limits.budget_micros, usd_seed))
             if images > 0 and limits.image_quota is not None:
-                holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+                holds.append(self._extend_hold(reservation, holder, "img", images, limits.image_quota, img_seed))
         await self._hold(reservation, holds, now)
         reservation.held_micros += max(micros, 0)
         reservation.held_images += max(images, 0)
@@ -255,6 +172,29 @@ class Admission:
                     spends.append(Spend(holder, bucket, attempt.images, attempt.began_at))
         await self._store.settle(reservation.id, reservation.releasable(), spends)
         reservation.settled = True
+
+    async def add_unrecorded(self, entries: Sequence[LedgerEntry]) -> None:
+        """Count attempts that reached the ledger without their request settling (a crashed
+        process's, written by the sweeper at their quote) in every spent counter they belong to.
+
+        Only counters that exist are changed (a missing one is seeded from the ledger, which has
+        them); an attempt begun before a Redis loss is already in the rebuilt counters.
+        """
+        spends = []
+        for entry in entries:
+            holders = [] if entry.key_id is None else [f"key:{entry.key_id}"]
+            if entry.team is not None:
+                holders.append(f"team:{entry.team}")
+            for holder in holders:
+                for period in PERIODS:
+                    if entry.cost_micros > 0:
+                        bucket = period_bucket("usd", period, entry.created_at, self._zone)[0]
+                        spends.append(Spend(holder, bucket, entry.cost_micros, entry.created_at))
+                    if entry.images > 0:
+                        bucket = period_bucket("img", period, entry.created_at, self._zone)[0]
+                        spends.append(Spend(holder, bucket, entry.images, entry.created_at))
+        if spends:
+            await self._store.settle(f"swept-{secrets.token_hex(6)}", [], spends)
 
     def now(self) -> datetime:
         """The admission clock (attempts are stamped with it)."""
@@ -281,7 +221,8 @@ class Admission:
             (f"key:{principal.key_id}", "key", principal.key_name, principal.key_limits)
         ]
         if principal.team_id is not None and principal.team_name is not None:
-            pairs.append((f"team:{principal.team_id}", "team", principal.team_name, principal.team_limits))
+            # By name, as the ledger rows name the team (seeding and swept attempts find it so).
+            pairs.append((f"team:{principal.team_name}", "team", principal.team_name, principal.team_limits))
         holders = []
         for holder, label, name, limits in pairs:
             if limits.empty:
@@ -308,30 +249,21 @@ class Admission:
     ) -> list[Hold]:
         holds = []
         if limits.budget_micros is not None:
-            reservation.buckets[f"{holder}|usd"] = (
-                holder,
-                period_bucket("usd", limits.budget_period, now, self._zone)[0],
+            over = (
+                f"This request may cost up to ${_usd(micros)}, more than the {label}'s whole "
+                f"{limits.budget_period} budget of ${_usd(limits.budget_micros)}; ask for fewer or smaller images."
             )
-            if micros > limits.budget_micros:
-                raise RequestExceedsLimit(
-                    f"This request may cost up to ${_usd(micros)}, more than the {label}'s whole "
-                    f"{limits.budget_period} budget of ${_usd(limits.budget_micros)}; ask for fewer or smaller images.",
-                    code="request_exceeds_budget",
-                )
-            holds.append(self._money_hold(reservation, holder, limits, micros, usd_seed))
+            counted = (limits.budget_period, limits.budget_micros, micros, usd_seed)
+            holds.append(self._period_hold(reservation, holder, "usd", counted, now, over, "request_exceeds_budget"))
         if limits.image_quota is not None:
-            reservation.buckets[f"{holder}|img"] = (
-                holder,
-                period_bucket("img", limits.quota_period, now, self._zone)[0],
+            over = (
+                f"This request asks for {images} images, more than the {label}'s whole "
+                f"{limits.quota_period} image quota of {limits.image_quota}."
             )
-            if images > limits.image_quota:
-                raise RequestExceedsLimit(
-                    f"This request asks for {images} images, more than the {label}'s whole "
-                    f"{limits.quota_period} image quota of {limits.image_quota}.",
-                    code="request_exceeds_image_quota",
-                    param="n",
-                )
-            holds.append(self._image_hold(reservation, holder, limits, images, img_seed))
+            counted = (limits.quota_period, limits.image_quota, images, img_seed)
+            holds.append(
+                self._period_hold(reservation, holder, "img", counted, now, over, "request_exceeds_image_quota")
+            )
         window_end = now + RATE_WINDOW
         if limits.rpm is not None:
             holds.append(Hold(holder, "rpm", 1, limits.rpm, window_end))
@@ -348,19 +280,28 @@ class Admission:
             holds.append(Hold(holder, "conc", 1, limits.max_concurrent, reservation.lease_until))
         return holds
 
-    def _money_hold(
-        self, reservation: Reservation, holder: str, limits: Limits, micros: int, seed: Seed | None
+    def _period_hold(
+        self,
+        reservation: Reservation,
+        holder: str,
+        kind: str,
+        counted: tuple[Period, int, int, Seed | None],
+        now: datetime,
+        over: str,
+        code: str,
     ) -> Hold:
-        assert limits.budget_micros is not None
-        bucket = reservation.buckets[f"{holder}|usd"][1]
-        return Hold(holder, bucket, micros, limits.budget_micros, reservation.lease_until, seed)
+        """The hold of ``amount`` in this period's ``kind`` bucket; refused outright when it alone exceeds the limit."""
+        period, limit, amount, seed = counted
+        reservation.buckets[f"{holder}|{kind}"] = (holder, period_bucket(kind, period, now, self._zone)[0])
+        if amount > limit:
+            raise RequestExceedsLimit(over, code=code, param=None if kind == "usd" else "n")
+        return self._extend_hold(reservation, holder, kind, amount, limit, seed)
 
-    def _image_hold(
-        self, reservation: Reservation, holder: str, limits: Limits, images: int, seed: Seed | None
+    @staticmethod
+    def _extend_hold(
+        reservation: Reservation, holder: str, kind: str, amount: int, limit: int, seed: Seed | None
     ) -> Hold:
-        assert limits.image_quota is not None
-        bucket = reservation.buckets[f"{holder}|img"][1]
-        return Hold(holder, bucket, images, limits.image_quota, reservation.lease_until, seed)
+        return Hold(holder, reservation.buckets[f"{holder}|{kind}"][1], amount, limit, reservation.lease_until, seed)
 
     # -- refusals --------------------------------------------------------------------------------
 
@@ -382,37 +323,32 @@ class Admission:
         # Budgets and quotas: waiting helps only while other requests hold part of them (they
         # usually settle below their holds, within seconds); otherwise not before the period ends.
         settling = None if refusal.next_expiry is None else SETTLE_WAIT_S
+        left = max(hold.limit - refusal.used, 0)
+        message: str
+        error: type[LimitExceeded]
+        retry_after: float | None = settling
         if kind == "usd":
-            period = hold.bucket.split(":", 1)[1]
-            return BudgetExceeded(
-                f"The {label}'s budget is spent or reserved: ${_usd(max(hold.limit - refusal.used, 0))} of "
-                f"${_usd(hold.limit)} left ({period}), this request may cost up to ${_usd(hold.amount)}.",
-                holder=label,
-                retry_after=settling,
-                headroom=headroom,
+            error = BudgetExceeded
+            message = (
+                f"The {label}'s budget is spent or reserved: ${_usd(left)} of ${_usd(hold.limit)} left "
+                f"({hold.bucket.split(':', 1)[1]}), this request may cost up to ${_usd(hold.amount)}."
             )
-        if kind == "img":
-            return ImageQuotaExceeded(
-                f"The {label}'s image quota is used or reserved: {max(hold.limit - refusal.used, 0)} of "
-                f"{hold.limit} images left, this request asks for {hold.amount}.",
-                holder=label,
-                retry_after=settling,
-                headroom=headroom,
+        elif kind == "img":
+            error = ImageQuotaExceeded
+            message = (
+                f"The {label}'s image quota is used or reserved: {left} of {hold.limit} images left, "
+                f"this request asks for {hold.amount}."
             )
-        if kind == "conc":
-            return ConcurrencyLimitExceeded(
-                f"The {label} already has {refusal.used} of {hold.limit} requests in flight; retry when one finishes.",
-                holder=label,
-                retry_after=1.0,
-                headroom=headroom,
+        elif kind == "conc":
+            error, retry_after = ConcurrencyLimitExceeded, 1.0
+            message = (
+                f"The {label} already has {refusal.used} of {hold.limit} requests in flight; retry when one finishes."
             )
-        unit = "requests" if kind == "rpm" else "images"
-        return RateLimitExceeded(
-            f"The {label}'s limit of {hold.limit} {unit} per minute is reached; retry in a moment.",
-            holder=label,
-            retry_after=60.0 if wait is None else wait,
-            headroom=headroom,
-        )
+        else:
+            error, retry_after = RateLimitExceeded, 60.0 if wait is None else wait
+            unit = "requests" if kind == "rpm" else "images"
+            message = f"The {label}'s limit of {hold.limit} {unit} per minute is reached; retry in a moment."
+        return error(message, holder=label, retry_after=retry_after, headroom=headroom)
 
     async def _headroom_of(self, headroom: Headroom, holder: str, limits: Limits, now: datetime) -> Headroom:
         if limits.rpm is not None:

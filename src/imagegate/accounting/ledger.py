@@ -48,6 +48,8 @@ class CrashSafety:
     max_attempt_s: float = 3600.0
     # How long a request waits for its pending row to be durable before calling the provider anyway.
     begin_wait_s: float = 5.0
+    # Told (on the writer's thread) of the rows the sweeper wrote: admission counts their cost.
+    on_resolved: Callable[[list[LedgerEntry]], None] | None = None
 
 
 @dataclass(slots=True)
@@ -265,6 +267,11 @@ class LedgerWriter:
         except Exception:
             log.exception("resolving stale pending attempts failed")
             return
+        if resolved and self._safety.on_resolved is not None:
+            try:
+                self._safety.on_resolved(resolved)
+            except Exception:
+                log.exception("passing %d resolved attempts on failed", len(resolved))
         for entry in resolved:
             log.warning(
                 "attempt request_id=%s attempt=%d route=%s never recorded its outcome (its gateway stopped); "

@@ -51,6 +51,26 @@ class AdmissionGate:
     def __init__(self, admission: Admission) -> None:
         self.admission = admission
         self._tickets: dict[str, Ticket] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop the stores run on (``swept`` is called from the ledger's thread)."""
+        self._loop = loop
+
+    def swept(self, entries: list[LedgerEntry]) -> None:
+        """Attempts a crashed process never recorded, written by the sweeper at their quote: count
+        them (their reservations lapsed with the lease; their cost must not). Thread-safe."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("%d swept attempts not counted by admission: no event loop bound", len(entries))
+            return
+        asyncio.run_coroutine_threadsafe(self._count_swept(entries), loop)
+
+    async def _count_swept(self, entries: list[LedgerEntry]) -> None:
+        try:
+            await self.admission.add_unrecorded(entries)
+        except Exception:
+            log.exception("counting %d swept attempts failed", len(entries))
 
     async def admit(self, request_id: str, principal: Principal, quote: Charge, images: int) -> Ticket | None:
         """Reserve the request's upper bound; None when no limit applies to this caller."""

@@ -30,7 +30,7 @@ SPEND_BY: tuple[SpendBy, ...] = ("team", "key")
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """A team or key with its limits, as admission names it (``team:<id>``, ``key:<id>``)."""
+    """A team or key with its limits, as admission names it (``team:<name>``, ``key:<id>``)."""
 
     kind: SpendBy
     id: int
@@ -41,7 +41,7 @@ class Holder:
     @property
     def admission_name(self) -> str:
         """The holder's name in admission's buckets."""
-        return f"{self.kind}:{self.id}"
+        return f"team:{self.name}" if self.kind == "team" else f"key:{self.id}"
 
 
 @dataclass(frozen=True, slots=True)
