@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from imagegate.accounting.admission import Admission, AdmissionStore
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
@@ -38,7 +39,9 @@ from imagegate.route_config import build_route_table, facts_from_catalog, replac
 from imagegate.routing.breaker import BreakerConfig, BreakerStore, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.admission import AdmissionGate
 from imagegate.service.compare_runs import CompareRuns
+from imagegate.service.event_port import EventSink
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -48,6 +51,9 @@ from imagegate.service.readiness import Check, Readiness
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.service.spend import SpendReport
+from imagegate.service.teams import TeamAdmin
+from imagegate.service.usage_alerts import UsageAlerts
 from imagegate.storage.build import StorageRuntime, build_storage
 from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.compare import SqlCompareStore
@@ -59,10 +65,14 @@ from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.readiness import database_check, redis_check
+from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
+from imagegate.store.teams import SqlTeamStore
+from imagegate.store.usage_alerts import SqlAlertMarks
 from imagegate.telemetry.route_state import RouteStateReader
 from imagegate.telemetry.wiring import Telemetry, build_telemetry
 from imagegate.web.routes import console_routes
@@ -81,12 +91,17 @@ class Runtime:
     ledger: LedgerWriter
     gateway: Gateway
     key_admin: KeyAdmin
+    team_admin: TeamAdmin
     master_key: str | None = None
     redis: aioredis.Redis | None = None
     catalog: Catalog | None = None
     feedback: FeedbackService | None = None
     compare_runs: CompareRuns | None = None
     reports: SqlReportStore | None = None
+    ledger_scan: SqlLedgerStore | None = None
+    spend: SpendReport | None = None
+    alerts: UsageAlerts | None = None
+    alerts_interval_s: float = 5.0
     public_pricing: bool = True
     public_route_health: bool = False
     edge: EdgeLimits | None = None
@@ -114,12 +129,14 @@ def build_runtime(
     http: HttpExecutor | None = None,
     today: Callable[[], date] | None = None,
     tracer_provider: Any = None,
+    events: EventSink | None = None,
 ) -> Runtime:
     """Every collaborator of the gateway, wired; nothing started yet.
 
     ``today`` is the clock model lifecycle decisions use (default: the UTC date);
     ``tracer_provider`` an OpenTelemetry SDK provider to trace into (tests), instead of the
-    OTLP exporter ``IMAGEGATE_TRACES=otlp`` sets up.
+    OTLP exporter ``IMAGEGATE_TRACES=otlp`` sets up; ``events`` delivers usage alerts (without
+    it they are log lines only).
     """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
@@ -132,8 +149,14 @@ def build_runtime(
         adapter.validate_route(route)
     catalog = load_operator_catalog(settings, config)
     keys = SqlKeyStore(engine)
+    teams = SqlTeamStore(engine)
     authenticator = KeyAuthenticator(
         keys, cache_ttl_s=settings.auth_cache_ttl_s, negative_entries=settings.auth_negative_cache_entries
+    )
+    redis_client = None if settings.redis_url is None else redis_client_for(settings.redis_url)
+    admission_store = build_admission_store(settings, engine, redis_client)
+    admission = AdmissionGate(
+        Admission(admission_store, timezone=settings.limits_timezone, lease_s=settings.admission_lease_s)
     )
     crash_safety = None
     if settings.ledger_crash_safe:
@@ -143,6 +166,7 @@ def build_runtime(
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
             promote_after_s=settings.ledger_pending_promote_s,
+            on_resolved=admission.swept,
         )
     ledger = LedgerWriter(
         SqlLedgerStore(engine),
@@ -150,7 +174,6 @@ def build_runtime(
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
     http = http if http is not None else HttpExecutor()
-    redis_client = None if settings.redis_url is None else aioredis.Redis.from_url(settings.redis_url)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -184,6 +207,14 @@ def build_runtime(
         tracer_provider=tracer_provider,
     )
     storage = build_storage(settings, config.storage, engine=engine, redis=redis_client)
+    alerts = UsageAlerts(
+        keys=keys,
+        teams=teams,
+        marks=SqlAlertMarks(engine),
+        ledger_sum=ledger_seeder(engine),
+        sink=events,
+        timezone=settings.limits_timezone,
+    )
     gateway = Gateway(
         routes=route_table,
         registry=registry,
@@ -191,7 +222,13 @@ def build_runtime(
         today=today if today is not None else utc_today,
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
-        images=ImageService(http=http, ledger=ledger, guards=guards, observers=telemetry.observers()),
+        images=ImageService(
+            http=http,
+            ledger=ledger,
+            guards=guards,
+            observers=(*telemetry.observers(), alerts.observe),
+            admission=admission,
+        ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
             max_image_bytes=config.limits.max_image_bytes,
@@ -224,12 +261,21 @@ def build_runtime(
         ledger=ledger,
         gateway=gateway,
         redis=redis_client,
-        key_admin=KeyAdmin(keys),
+        key_admin=KeyAdmin(keys, teams),
+        team_admin=TeamAdmin(teams),
         master_key=master_key or None,
         catalog=catalog,
         feedback=FeedbackService(SqlFeedbackStore(engine), wait_for_ledger=ledger.wait_idle),
         reports=SqlReportStore(engine),
         compare_runs=CompareRuns(SqlCompareStore(engine)),
+        ledger_scan=SqlLedgerStore(engine),
+        spend=SpendReport(
+            keys=keys,
+            teams=teams,
+            ledger_sum=ledger_seeder(engine),
+            admission=admission_store,
+            timezone=settings.limits_timezone,
+        ),
         public_pricing=settings.public_pricing,
         public_route_health=settings.public_route_health,
         edge=EdgeLimits(
@@ -252,7 +298,24 @@ def build_runtime(
             None if settings.console_secret is None else settings.console_secret.get_secret_value(), master_key or None
         ),
         console_session_ttl_s=settings.console_session_ttl_s,
+        alerts=alerts,
+        alerts_interval_s=settings.usage_alerts_interval_s,
     )
+
+
+def redis_client_for(url: str) -> aioredis.Redis:
+    """A client whose pool makes callers wait for a free connection (the default pool raises past
+    100 at once, which a burst of admitted requests reaches)."""
+    return aioredis.Redis(
+        connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=10)
+    )
+
+
+def build_admission_store(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionStore:
+    """Admission state over Redis when configured (shared by replicas), else over the database."""
+    if redis_client is None:
+        return SqlAdmissionStore(engine)
+    return RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
 
 
 def operator_catalog_files(settings: Settings) -> list[Path]:
@@ -315,6 +378,8 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
                 name="imagegate-controls",
             )
         )
+    if runtime.alerts is not None:
+        tasks.append(asyncio.create_task(runtime.alerts.run(runtime.alerts_interval_s), name="imagegate-alerts"))
     if runtime.smoke is not None and runtime.smoke_interval_s:
         tasks.append(
             asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")
@@ -329,6 +394,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if runtime.gateway.images.admission is not None:
+            runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
         tasks = await _start_routing_tasks(runtime)
         try:
@@ -373,12 +440,15 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.gateway = runtime.gateway
     app.state.master_key = runtime.master_key
     app.state.key_admin = runtime.key_admin
+    app.state.team_admin = runtime.team_admin
     app.state.runtime = runtime
     app.state.routing = runtime.routing
     app.state.catalog = runtime.catalog
     app.state.feedback = runtime.feedback
     app.state.reports = runtime.reports
     app.state.compare_runs = runtime.compare_runs
+    app.state.ledger_scan = runtime.ledger_scan
+    app.state.spend = runtime.spend
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today

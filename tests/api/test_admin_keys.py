@@ -40,7 +40,7 @@ def test_create_use_list_revoke(admin_gateway):
     assert admin(admin_gateway, "DELETE", "/admin/keys/svc-a").json() == {"name": "svc-a", "revoked": True}
     assert httpx.get(admin_gateway.url + "/v1/models", headers={"authorization": f"Bearer {secret}"}).status_code == 401
     again = admin(admin_gateway, "DELETE", "/admin/keys/svc-a")
-    assert again.status_code == 400 and again.json()["error"]["param"] == "name"
+    assert again.status_code == 404 and again.json()["error"]["param"] == "name"
 
 
 def test_duplicates_and_bad_bodies_name_the_parameter(admin_gateway):
@@ -51,11 +51,12 @@ def test_duplicates_and_bad_bodies_name_the_parameter(admin_gateway):
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "models"
 
 
-def test_wrong_or_missing_master_key_is_401_and_virtual_keys_are_not_admins(admin_gateway):
+def test_wrong_or_missing_master_key_is_401_and_client_keys_are_403(admin_gateway):
     assert admin(admin_gateway, "GET", "/admin/keys", token=None).status_code == 401
     assert admin(admin_gateway, "GET", "/admin/keys", token="mk-wrong").status_code == 401
     user_key = admin_gateway.create_key("plain-user")
-    assert admin(admin_gateway, "GET", "/admin/keys", token=user_key).status_code == 401
+    refused = admin(admin_gateway, "GET", "/admin/keys", token=user_key)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "admin_role_required"
 
 
 def test_admin_api_does_not_exist_without_a_master_key(gateway):

@@ -224,5 +224,5 @@ def test_report_csv_and_table(env):
     assert everything["rows"][0]["key"] == "web" and everything["total"]["spend_usd"] == "0.158940"
     table = run("report", "--by", "route", "--since", "30d").stdout
     assert "gpt-image-2/openai/gpt-image-2" in table and "total" in table and "0.105960" in table
-    assert run("report", "--by", "team").exit_code == 2
+    assert run("report", "--by", "color").exit_code == 2
     assert run("report", "--since", "last week").exit_code == 2

@@ -152,7 +152,7 @@ def test_report_by_key_and_window(seeded: SqlReportStore) -> None:
 
 def test_report_rejects_an_unknown_dimension(seeded: SqlReportStore) -> None:
     with pytest.raises(ValueError, match="cannot group by"):
-        seeded.aggregate("team")  # type: ignore[arg-type]
+        seeded.aggregate("color")  # type: ignore[arg-type]
 
 
 def test_upgrade_from_0001_keeps_the_ledger_and_adds_feedback(empty_engine) -> None:

@@ -155,4 +155,4 @@ def test_append_nothing_is_a_no_op(ledger_store: SqlLedgerStore) -> None:
 
 def test_offers_no_way_to_change_rows() -> None:
     public = {name for name in dir(SqlLedgerStore) if not name.startswith("_")}
-    assert public == {"append_entries", "query_entries"}
+    assert public == {"append_entries", "query_entries", "scan_entries"}

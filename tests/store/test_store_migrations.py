@@ -38,6 +38,7 @@ APP_TABLES = {
     "teams",
     "admission_spend",
     "admission_holds",
+    "usage_alerts",
 }
 
 

@@ -9,11 +9,12 @@ from sqlalchemy.engine import Connection
 
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.keys import generate_key
-from imagegate.accounting.ports import DuplicateTeamName, LedgerEntry, UnknownTeam
+from imagegate.accounting.ports import DuplicateTeamName, UnknownTeam
 from imagegate.domain.errors import AuthenticationFailed
 from imagegate.domain.limits import Limits
 from imagegate.store import SqlKeyStore, SqlLedgerStore
 from imagegate.store.teams import SqlTeamStore
+from tests.support.ledger_rows import ledger_row
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -115,20 +116,7 @@ async def test_the_principal_has_the_team_limits_and_tags(conn: Connection) -> N
 
 def test_ledger_rows_keep_team_and_tags(conn: Connection) -> None:
     ledger = SqlLedgerStore(conn)
-    entry = LedgerEntry(
-        request_id="req_team",
-        attempt=1,
-        model="m",
-        provider="openai",
-        provider_model="gpt-image-2",
-        route="r",
-        operation="generate",
-        dialect="openai",
-        status="ok",
-        created_at=NOW,
-        team="design",
-        tags={"env": "prod"},
-    )
+    entry = ledger_row("req_team", created_at=NOW, team="design", tags={"env": "prod"})
     ledger.append_entries([entry])
     [stored] = ledger.query_entries(request_id="req_team")
     assert (stored.team, stored.tags) == ("design", {"env": "prod"})

@@ -23,6 +23,7 @@ from imagegate.app import Runtime, build_runtime, create_app
 from imagegate.cli.server import uvicorn_config
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
+from imagegate.service.event_port import EventSink
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 
@@ -94,6 +95,7 @@ def running_gateway(
     today: Callable[[], date] | None = None,
     shutdown_grace_s: float | None = None,
     tracer_provider: Any = None,
+    events: EventSink | None = None,
     **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
@@ -117,7 +119,12 @@ def running_gateway(
         **settings_fields,
     )
     runtime = build_runtime(
-        settings, parse_config(config_document, env={}), engine=engine, today=today, tracer_provider=tracer_provider
+        settings,
+        parse_config(config_document, env={}),
+        engine=engine,
+        today=today,
+        tracer_provider=tracer_provider,
+        events=events,
     )
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()

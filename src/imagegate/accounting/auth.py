@@ -11,6 +11,7 @@ random keys evicts only other random keys, never a real key's entry).
 
 from __future__ import annotations
 
+import fnmatch
 import threading
 import time
 from collections import OrderedDict
@@ -50,12 +51,38 @@ class Principal:
 
     def check_model(self, alias: str) -> None:
         """Raise ``PermissionDenied`` when this key may not use ``alias``."""
-        if self.models is not None and alias not in self.models:
+        if not self.may_use(alias):
             raise PermissionDenied(f"this key is not allowed to use model '{alias}'", param="model")
 
     def may_use(self, alias: str) -> bool:
-        """Whether this key may use ``alias``."""
-        return self.models is None or alias in self.models
+        """Whether this key may use ``alias``: listed by name or matched by a glob (``gpt-image-*``)."""
+        if self.models is None or alias in self.models:
+            return True
+        return any(is_pattern(allowed) and fnmatch.fnmatchcase(alias, allowed) for allowed in self.models)
+
+    def check_endpoint(self, dialect: str, operation: str) -> None:
+        """Raise ``EndpointNotAllowed`` unless this key may call ``dialect`` (and that ``operation`` of it).
+
+        An allowed entry is a dialect (``openai-images``, ``gemini``, ``imagen``) or one of its
+        operations (``openai-images:edit``).
+        """
+        if self.dialects is None or dialect in self.dialects or f"{dialect}:{operation}" in self.dialects:
+            return
+        raise EndpointNotAllowed(
+            f"this key is not allowed to call the {dialect} {operation} endpoint; "
+            f"it may call: {', '.join(sorted(self.dialects)) or 'none'}"
+        )
+
+
+class EndpointNotAllowed(PermissionDenied):
+    """The key's allowed dialects/endpoints do not include this one."""
+
+    code = "endpoint_not_allowed"
+
+
+def is_pattern(model: str) -> bool:
+    """Whether an allowed-models entry is a glob pattern rather than an alias name."""
+    return any(char in model for char in "*?[")
 
 
 def _current_secret(record: ApiKeyRecord, digest: str, wall: datetime) -> bool:

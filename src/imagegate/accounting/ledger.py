@@ -52,6 +52,8 @@ class CrashSafety:
     # An attempt still running this long after it began gets a pending record in the database;
     # until then (and for every call that ends sooner) the local spool alone covers it.
     promote_after_s: float = 1.0
+    # Told (on the writer's thread) of the rows the sweeper wrote: admission counts their cost.
+    on_resolved: Callable[[list[LedgerEntry]], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,11 @@ class LedgerWriter:
         except Exception:
             log.exception("resolving stale pending attempts failed")
             return
+        if resolved and self._safety.on_resolved is not None:
+            try:
+                self._safety.on_resolved(resolved)
+            except Exception:
+                log.exception("passing %d resolved attempts on failed", len(resolved))
         for entry in resolved:
             log.warning(
                 "attempt request_id=%s attempt=%d route=%s never recorded its outcome (its gateway stopped); "

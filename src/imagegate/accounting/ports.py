@@ -149,6 +149,24 @@ class KeyStore(Protocol):
         ...
 
 
+class KeyAdminStore(KeyStore, Protocol):
+    """What key administration needs beyond authentication: look-up by name, changes, rotation."""
+
+    def key_by_name(self, name: str) -> ApiKeyRecord | None:
+        """The key called ``name``, revoked or not."""
+        ...
+
+    def update_key(self, name: str, **changes: Any) -> ApiKeyRecord | None:
+        """Set the given columns of the named key; None when no key has that name."""
+        ...
+
+    def rotate_key(
+        self, name: str, *, prefix: str, key_hash: str, previous_valid_until: datetime
+    ) -> ApiKeyRecord | None:
+        """Give the named active key a new secret, the old one valid until ``previous_valid_until``."""
+        ...
+
+
 class TeamStore(Protocol):
     """Teams: named owners of keys, with limits shared by all their keys."""
 
@@ -190,6 +208,7 @@ class LedgerStore(Protocol):
         since: datetime | None = None,
         key_name: str | None = None,
         model: str | None = None,
+        team: str | None = None,
         request_id: str | None = None,
         limit: int = 100,
     ) -> list[LedgerEntry]:

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, Protocol
 
-ReportDimension = Literal["model", "route", "key"]
-DIMENSIONS: tuple[ReportDimension, ...] = ("model", "route", "key")
+ReportDimension = Literal["model", "route", "key", "team"]
+DIMENSIONS: tuple[ReportDimension, ...] = ("model", "route", "key", "team")
 
 
 @dataclass(frozen=True, slots=True)

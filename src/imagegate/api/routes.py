@@ -14,9 +14,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from imagegate.api import files
-from imagegate.api.admin import keys as admin_keys
+from imagegate.api.admin import governance as admin_governance
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
+from imagegate.api.admin import spend as admin_spend
+from imagegate.api.admin import usage as admin_usage
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
@@ -54,9 +56,11 @@ def all_routes() -> list[BaseRoute]:
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
         *vertex.routes,
-        *admin_keys.routes,
+        *admin_governance.routes,
         *admin_routes.routes,
         *admin_report.routes,
+        *admin_usage.routes,
+        *admin_spend.routes,
         *feedback.routes,
         *pricing.routes,
         *estimate.routes,

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -13,14 +12,12 @@ from sqlalchemy import Engine
 
 from imagegate.config.file import ConfigError, GatewayConfig, load_config
 from imagegate.config.settings import Settings
+from imagegate.domain.durations import parse_span
 from imagegate.store.database import make_engine
 from imagegate.store.migrate import upgrade_database
 
 console = Console()
 err_console = Console(stderr=True)
-
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -81,17 +78,16 @@ def migrated_engine(settings: Settings) -> Engine:
     return engine
 
 
-def parse_since(value: str | None, now: datetime | None = None) -> datetime | None:
-    """``--since``: an ISO-8601 time (UTC when naive) or a relative span like ``30m``, ``2h``, ``7d``."""
+def parse_since(value: str | None, now: datetime | None = None, *, option: str = "--since") -> datetime | None:
+    """``--since`` (or ``option``): an ISO-8601 time (UTC when naive) or a span ago like ``30m``, ``2h``, ``7d``."""
     if value is None:
         return None
     current = now if now is not None else datetime.now(UTC)
-    relative = _RELATIVE.match(value.strip())
+    relative = parse_span(value)
     if relative is not None:
-        amount, unit = int(relative.group(1)), relative.group(2)
-        return current - timedelta(**{_UNITS[unit]: amount})
+        return current - relative
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise fail(f"--since {value!r}: expected an ISO time (2026-11-21T10:00) or a span (30m, 2h, 7d)") from None
+        raise fail(f"{option} {value!r}: expected an ISO time (2026-11-21T10:00) or a span (30m, 2h, 7d)") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

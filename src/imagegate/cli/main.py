@@ -15,8 +15,10 @@ from imagegate.cli.keys import keys_app
 from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
+from imagegate.cli.spend import spend
 from imagegate.cli.storage import storage_app
-from imagegate.cli.usage import usage
+from imagegate.cli.teams import teams_app
+from imagegate.cli.usage import usage_app
 from imagegate.config.settings import Settings
 
 app = typer.Typer(
@@ -24,10 +26,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.add_typer(teams_app, name="teams")
 app.add_typer(keys_app, name="keys")
-app.command("usage")(usage)
+app.add_typer(usage_app, name="usage")
 app.command("estimate")(estimate)
 app.command("report")(report)
+app.command("spend")(spend)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(routes_app, name="routes")
 app.command("smoke")(smoke)

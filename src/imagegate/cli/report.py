@@ -1,4 +1,4 @@
-"""``imagegate report``: spend, acceptance and cost per accepted image by model, route or key."""
+"""``imagegate report``: spend, acceptance and cost per accepted image by model, route, key or team."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from imagegate.store.reports import SqlReportStore
 
 
 def report(
-    by: str = typer.Option("model", "--by", help="Group by model, route or key."),
+    by: str = typer.Option("model", "--by", help="Group by model, route, key or team."),
     since: str | None = typer.Option(None, "--since", help="From this time (ISO, UTC if no zone) or span back (30d)."),
     until: str | None = typer.Option(None, "--until", help="Up to this time, exclusive (ISO or span back)."),
     tag: str | None = typer.Option(None, "--tag", help="Only ledger rows with this tag (name=value)."),

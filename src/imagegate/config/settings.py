@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     # s3: the endpoint clients fetch links from, when not the one the gateway uses (default: the same).
     s3_public_endpoint_url: str | None = None
 
+    # Admission (docs/governance.md): the time zone budget and quota periods (day, week, month)
+    # follow, and how long a reservation holds before it lapses (a crashed replica's holds come
+    # back after this; it must exceed the longest request, streams included).
+    limits_timezone: str = "UTC"
+    admission_lease_s: float = Field(default=900.0, gt=0)
+    # Prefix of the admission keys in Redis (several gateways sharing one Redis keep apart by it).
+    admission_redis_prefix: str = "imagegate:"
+    # How often each replica checks the keys and teams that spent for usage-alert thresholds reached.
+    usage_alerts_interval_s: float = Field(default=5.0, gt=0)
+
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""
         return self.data_dir / "catalog"

@@ -11,7 +11,13 @@
     │   ├── ResourceNotFound            404: no such object (a run, a job) visible to this caller
     │   ├── ModelRetired                the model is past its shutdown date and the operator refuses it
     │   ├── PayloadTooLarge             413, body over the configured limit
-    │   └── ClientGone                  the client hung up (nothing is sent back)
+    │   ├── ClientGone                  the client hung up (nothing is sent back)
+    │   ├── RequestExceedsLimit         the request alone is larger than a whole budget or quota (never admitted)
+    │   └── LimitExceeded               429: a key's or team's limit refuses the request for now
+    │       ├── BudgetExceeded          the USD budget of the period is spent or reserved
+    │       ├── ImageQuotaExceeded      the image quota of the period is used or reserved
+    │       ├── RateLimitExceeded       requests or images per minute
+    │       └── ConcurrencyLimitExceeded  too many requests in flight
     ├── GatewayUnavailable              503 + ``retry_after``: the gateway itself is busy or shutting down
     └── ProviderError                   an attempt that reached (or tried to reach) a provider failed
         ├── ProviderInvalidRequest      the provider refused the parameters (400/422)
@@ -36,6 +42,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from imagegate.domain.limits import Headroom
 from imagegate.domain.result import Usage
 
 
@@ -97,6 +104,55 @@ class ClientGone(ClientError):
     """The client disconnected; the answer is rendered only for the log (nobody reads it)."""
 
     code = "client_disconnected"
+
+
+class RequestExceedsLimit(ClientError):
+    """The request's quote (or image count) alone is more than a whole budget (or quota) allows.
+
+    Waiting does not help, so it is not a 429: the client must ask for less or the operator raise the limit.
+    """
+
+    code = "request_exceeds_budget"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        if code is not None:
+            self.code = code
+
+
+class LimitExceeded(ClientError):
+    """A key's or team's limit refuses the request now; nothing was sent to a provider.
+
+    ``holder`` is ``key`` or ``team``; ``retry_after`` is set where waiting helps (rate and
+    concurrency limits, a budget period about to roll over); ``headroom`` feeds the dialect's
+    rate-limit headers.
+    """
+
+    code = "rate_limit_exceeded"
+
+    def __init__(
+        self, message: str, *, holder: str, retry_after: float | None = None, headroom: Headroom | None = None
+    ) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.retry_after = retry_after
+        self.headroom = headroom if headroom is not None else Headroom()
+
+
+class BudgetExceeded(LimitExceeded):
+    code = "budget_exceeded"
+
+
+class ImageQuotaExceeded(LimitExceeded):
+    code = "image_quota_exceeded"
+
+
+class RateLimitExceeded(LimitExceeded):
+    code = "rate_limit_exceeded"
+
+
+class ConcurrencyLimitExceeded(LimitExceeded):
+    code = "concurrency_limit_exceeded"
 
 
 class GatewayUnavailable(ImagegateError):

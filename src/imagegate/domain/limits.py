@@ -53,3 +53,18 @@ class Limits:
             if period_field in known and known[period_field] not in PERIODS:
                 raise ValueError(f"{period_field} must be one of {', '.join(PERIODS)}")
         return cls(**known)
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """What is left of the limits that applied to a request, for the dialects' rate-limit headers.
+
+    Each field is None when no such limit applies. Where a key and its team both have a limit
+    of a kind, the tighter one is shown.
+    """
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset_s: float | None = None
+    budget_remaining_micros: int | None = None
+    images_remaining: int | None = None

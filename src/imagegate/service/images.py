@@ -32,6 +32,7 @@ from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.routing.retry import may_fall_back, next_delay
+from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
@@ -78,16 +79,55 @@ class ImageService:
         wall_clock: Callable[[], datetime] = utc_now,
         guards: RouteGuards | None = None,
         observers: Sequence[AttemptObserver] = (),
+        admission: AdmissionGate | None = None,
     ) -> None:
         self._http = http
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
+        self.admission = admission
+        if admission is not None:
+            observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
+
+    # -- admission -----------------------------------------------------------------------
+
+    async def _admit(self, plan: Plan) -> bool:
+        """Reserve the request's upper bound (first route's quote) before any attempt; whether admitted with limits."""
+        if self.admission is None:
+            return False
+        route = plan.routes[0]
+        request = route.request_for(plan.request)
+        ticket = await self.admission.admit(
+            plan.request_id, plan.principal, self.recorder.quote(plan, route, request), request.image_count
+        )
+        return ticket is not None
+
+    async def _before_attempt(self, plan: Plan, route: PlannedRoute, attempt: int, n: int | None) -> None:
+        """Hold enough for this attempt on the route actually called (a retry or fallback re-quotes)."""
+        if self.admission is None:
+            return
+        ticket = self.admission.ticket(plan.request_id)
+        if ticket is None:
+            return
+        request = route.request_for(plan.request)
+        if n is not None:
+            request = dataclasses.replace(request, n=n)
+        await self.admission.before_attempt(
+            ticket, attempt, self.recorder.quote(plan, route, request), request.image_count
+        )
+
+    async def _finish(self, plan: Plan) -> None:
+        if self.admission is not None:
+            await self.admission.finish(plan.request_id)
 
     # -- the attempt loop ----------------------------------------------------------------
 
     async def _first_success(
-        self, plan: Plan, call: Callable[[PlannedRoute], Awaitable[T]], attempts: Iterator[int] | None = None
+        self,
+        plan: Plan,
+        call: Callable[[PlannedRoute], Awaitable[T]],
+        attempts: Iterator[int] | None = None,
+        n: int | None = None,
     ) -> tuple[T, PlannedRoute, int, float]:
         """Try the routes in policy order until one succeeds; every attempt is recorded.
 
@@ -96,7 +136,8 @@ class ImageService:
         fallback. Routes whose breaker is open are skipped without a call; when every route was
         skipped so, ``CircuitOpen`` says when to come back. A cancelled attempt (client gone,
         server stopping) is recorded at its quote before the cancellation propagates, and nothing
-        is retried after it. ``attempts`` numbers the attempts (shared by fanned-out parts).
+        is retried after it. ``attempts`` numbers the attempts (shared by fanned-out parts);
+        ``n`` is a fanned-out part's image count.
         """
         attempts = itertools.count(1) if attempts is None else attempts
         deadline = self._clock() + plan.alias.retry.deadline_s
@@ -112,7 +153,7 @@ class ImageService:
                     retry_after = route_pass.admission.retry_after_s
                     reopen_in.append(1.0 if retry_after is None else retry_after)
                     continue
-                outcome = await self._try_route(plan, route_pass, call, attempts, deadline)
+                outcome = await self._try_route(plan, route_pass, call, attempts, deadline, n)
             if isinstance(outcome, ProviderError):
                 last_error = outcome
                 continue
@@ -140,6 +181,7 @@ class ImageService:
         call: Callable[[PlannedRoute], Awaitable[T]],
         attempts: Iterator[int],
         deadline: float,
+        n: int | None = None,
     ) -> _Attempted[T] | ProviderError:
         """Call one route (with its retries): the success, or the error to fall back after; raises otherwise."""
         route = route_pass.route
@@ -148,6 +190,7 @@ class ImageService:
         record = self.recorder.record
         while True:
             attempt = next(attempts)
+            await self._before_attempt(plan, route, attempt, n)
             started = self._clock()
             self.recorder.begin(plan, route, attempt)
             try:
@@ -217,6 +260,13 @@ class ImageService:
         forwarding unchanged. When the route's model makes fewer images per call than asked
         (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
         """
+        await self._admit(plan)
+        try:
+            return await self._serve_parts(plan, keep_raw_for=keep_raw_for)
+        finally:
+            await self._finish(plan)
+
+    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
         chunks = plan.routes[0].chunks
         if chunks is None:
             return await self._serve_part(plan, keep_raw_for=keep_raw_for, n=None, attempts=None)
@@ -261,7 +311,7 @@ class ImageService:
             )
             return response, result
 
-        (response, result), route, attempt, started = await self._first_success(plan, call, attempts)
+        (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
@@ -285,5 +335,11 @@ class ImageService:
                 )
             return opened
 
-        opened, route, attempt, started = await self._first_success(plan, call)
-        return StreamSession(self.recorder, plan, route, attempt, started, opened)
+        admitted = await self._admit(plan)
+        try:
+            opened, route, attempt, started = await self._first_success(plan, call)
+        except BaseException:
+            await self._finish(plan)
+            raise
+        on_close = (lambda: self._finish(plan)) if admitted else None
+        return StreamSession(self.recorder, plan, route, attempt, started, opened, on_close=on_close)

@@ -91,6 +91,7 @@ def plan_request(
     that cannot honour the request is skipped, not called; when none can, the first route's
     reason is the error the client sees (it names the parameter).
     """
+    principal.check_endpoint(request.dialect, request.operation)
     alias = routes.resolve(request.model)
     principal.check_model(alias.name)
     check_uploads(request)  # the same for every route: refused once, before any is considered

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from imagegate.accounting.reports import ReportDimension, ReportGroup, ReportStore
+from imagegate.domain.durations import parse_span
 from imagegate.domain.money import usd_string
 
 # After the grouping column (named after the dimension), in this order. Append, never reorder.
@@ -32,9 +32,6 @@ COLUMNS = (
     "cost_per_image_usd",
     "cost_per_accepted_image_usd",
 )
-
-_SPAN = re.compile(r"^(\d+)([smhdw])$")
-_SPAN_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +109,9 @@ def parse_when(value: str | None, now: datetime | None = None) -> datetime | Non
     """
     if value is None or value.strip() == "":
         return None
-    span = _SPAN.match(value.strip())
+    span = parse_span(value)
     if span is not None:
-        current = now if now is not None else datetime.now(UTC)
-        return current - timedelta(**{_SPAN_UNITS[span.group(2)]: int(span.group(1))})
+        return (now if now is not None else datetime.now(UTC)) - span
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:

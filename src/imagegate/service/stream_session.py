@@ -8,7 +8,7 @@ bills (usage reported) → settled; any other error → 0.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from imagegate.domain.errors import ImagegateError, ProviderError, UpstreamBadResponse
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
@@ -31,8 +31,12 @@ class StreamSession:
         attempt: int,
         started: float,
         opened: StreamingResponse,
+        *,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.recorder = recorder
+        # Called once the stream ended and was recorded (admission settles there).
+        self._on_close = on_close
         self.plan = plan
         self.route = route
         self.attempt = attempt
@@ -83,7 +87,11 @@ class StreamSession:
             if running is not None:
                 totals = add_usage(totals, running)
             self._finish(completed, usage_raw, totals, error, disconnected)
-            await self._opened.aclose()
+            try:
+                await self._opened.aclose()
+            finally:
+                if self._on_close is not None:
+                    await self._on_close()
 
     def _charge(
         self, completed: int, totals: Usage, error: ImagegateError | None, disconnected: bool, result: ImageResult

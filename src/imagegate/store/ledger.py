@@ -5,13 +5,14 @@ Append-only by construction: this class has no way to change or remove a row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from imagegate.accounting.ledger_scan import LedgerFilter
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store.database import Bind, begin, connect
 from imagegate.store.tables import ledger
@@ -45,6 +46,7 @@ class SqlLedgerStore:
         since: datetime | None = None,
         key_name: str | None = None,
         model: str | None = None,
+        team: str | None = None,
         request_id: str | None = None,
         limit: int = 100,
     ) -> list[LedgerEntry]:
@@ -58,6 +60,8 @@ class SqlLedgerStore:
             stmt = stmt.where(ledger.c.key_name == key_name)
         if model is not None:
             stmt = stmt.where(ledger.c.model == model)
+        if team is not None:
+            stmt = stmt.where(ledger.c.team == team)
         if request_id is not None:
             stmt = stmt.where(ledger.c.request_id == request_id)
         # id breaks ties between attempts stamped in the same microsecond, so paging is stable.
@@ -65,6 +69,31 @@ class SqlLedgerStore:
         with connect(self._bind) as conn:
             rows = conn.execute(stmt).all()
         return [LedgerEntry(**row._mapping) for row in rows]
+
+    def scan_entries(self, where: LedgerFilter, *, batch_size: int = 1000) -> Generator[LedgerEntry, None, None]:
+        """Entries matching ``where``, oldest first, streamed ``batch_size`` rows at a time.
+
+        ``yield_per`` makes PostgreSQL use a server-side cursor and SQLite step its cursor lazily,
+        so only one batch is ever in memory. The connection is held until the iterator ends or
+        is closed.
+        """
+        stmt = sa.select(*_COLUMNS)
+        if where.since is not None:
+            stmt = stmt.where(ledger.c.created_at >= where.since)
+        if where.until is not None:
+            stmt = stmt.where(ledger.c.created_at < where.until)
+        if where.key_name is not None:
+            stmt = stmt.where(ledger.c.key_name == where.key_name)
+        if where.team is not None:
+            stmt = stmt.where(ledger.c.team == where.team)
+        stmt = stmt.order_by(ledger.c.created_at, ledger.c.id)
+        with connect(self._bind) as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(stmt)
+            try:
+                for row in result:
+                    yield LedgerEntry(**row._mapping)
+            finally:
+                result.close()
 
 
 def _row(entry: LedgerEntry) -> dict[str, Any]:

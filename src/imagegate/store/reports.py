@@ -18,11 +18,16 @@ from imagegate.store.database import Bind, connect
 from imagegate.store.feedback import current_verdicts
 from imagegate.store.tables import ledger
 
-_GROUP_COLUMNS = {"model": ledger.c.model, "route": ledger.c.route, "key": ledger.c.key_name}
+_GROUP_COLUMNS = {
+    "model": ledger.c.model,
+    "route": ledger.c.route,
+    "key": ledger.c.key_name,
+    "team": ledger.c.team,
+}
 
 
 class SqlReportStore:
-    """Spend and acceptance by model, route or key."""
+    """Spend and acceptance by model, route, key or team."""
 
     def __init__(self, bind: Bind) -> None:
         self._bind = bind

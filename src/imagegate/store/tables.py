@@ -291,3 +291,17 @@ admission_holds = sa.Table(
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Index("ix_admission_holds_holder_bucket_expires_at", "holder", "bucket", "expires_at"),
 )
+
+# Usage alerts (docs/governance.md, "Usage alerts"): a threshold crossed by a holder (``key:<id>``,
+# ``team:<id>``) for a metric (``budget``, ``image_quota``) in a period (admission's bucket label,
+# e.g. ``usd:m2026-12``). The primary key makes the first replica to insert the row the one that
+# sends the alert: exactly once per crossing per period, however many replicas notice it.
+usage_alerts = sa.Table(
+    "usage_alerts",
+    metadata,
+    sa.Column("holder", sa.Text, primary_key=True),
+    sa.Column("metric", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("threshold", sa.Integer, primary_key=True),
+    sa.Column("crossed_at", UTCDateTime(), nullable=False),
+)

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from imagegate.accounting.ports import DuplicateKeyName
-from imagegate.service.keys import CreatedKey, key_view
+from imagegate.domain.errors import InvalidRequest
+from imagegate.service.keys import CreatedKey, KeyNotFound, KeySettings, key_view
 from imagegate.web.auth import action, form_text, page, refused
 from imagegate.web.render import render
 from imagegate.web.session import ConsoleSession
@@ -62,10 +63,13 @@ async def _create(request: Request, session: ConsoleSession, form: FormData) -> 
     except ValueError:
         return await _keys_view(request, session, problem="'expires_at' must be a date like 2027-01-31.")
     admin = deps(request).key_admin
+    settings = KeySettings(models=models, expires_at=expires_at)
     try:
-        created = await anyio.to_thread.run_sync(admin.create, name, models, expires_at)
+        created = await anyio.to_thread.run_sync(admin.create, name, settings)
     except DuplicateKeyName:
         return await _keys_view(request, session, problem=f"A key named '{name}' already exists.")
+    except InvalidRequest as error:
+        return await _keys_view(request, session, problem=error.message)
     return await _keys_view(request, session, created=created)
 
 
@@ -89,7 +93,9 @@ async def _confirm_revoke(request: Request, session: ConsoleSession) -> Response
 async def _revoke(request: Request, session: ConsoleSession, form: FormData) -> Response:
     name = form_text(form, "name") or ""
     admin = deps(request).key_admin
-    if not await anyio.to_thread.run_sync(admin.revoke, name):
+    try:
+        await anyio.to_thread.run_sync(admin.revoke, name)
+    except KeyNotFound:
         return refused(request, session, f"No active key named '{name}'.", 404)
     return RedirectResponse("/console/keys", status_code=303)
 

@@ -1,8 +1,4 @@
-"""The admin check: ``Authorization: Bearer $IMAGEGATE_MASTER_KEY``.
-
-Admin endpoints do not exist (404) when no master key is configured, so a gateway started
-without one exposes no admin surface at all. The comparison is constant-time.
-"""
+"""The master key check (constant-time); ``api.admin.access`` decides who may use the admin API."""
 
 from __future__ import annotations
 
@@ -10,7 +6,7 @@ import hmac
 
 from starlette.requests import Request
 
-from imagegate.domain.errors import AuthenticationFailed, ClientError
+from imagegate.domain.errors import ClientError
 
 
 class AdminDisabled(ClientError):
@@ -25,14 +21,3 @@ def master_key_matches(request: Request, presented: str | None) -> bool:
     if expected is None or presented is None:
         return False
     return hmac.compare_digest(presented.strip().encode(), expected.encode())
-
-
-def require_master_key(request: Request) -> None:
-    """Raise unless the request carries the configured master key."""
-    expected: str | None = request.app.state.master_key
-    if expected is None:
-        raise AdminDisabled("The admin API is disabled: set IMAGEGATE_MASTER_KEY to enable it.")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise AuthenticationFailed("Admin endpoints need 'Authorization: Bearer <IMAGEGATE_MASTER_KEY>'.")

@@ -1,4 +1,4 @@
-"""Admin API for live routing (master key, like ``/admin/keys``; docs/routing.md).
+"""Admin API for live routing (master key or an admin key; ``GET`` also admin-read; docs/routing.md).
 
     GET  /admin/routes                          every alias and route: config, overrides, status, figures
     POST /admin/routes/{route}/disable|enable   stop / resume traffic to a route
@@ -9,24 +9,21 @@
 
 Route names contain slashes (``alias/provider/model``): send them URL-encoded or as they are;
 both match. The actor logged with a change is ``api``, or ``api:<name>`` when the request
-carries ``X-Imagegate-Actor: <name>``.
+carries ``X-Imagegate-Actor: <name>`` (``api:key:<key name>`` when an admin key made the change and
+sent no such header).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
 import anyio.to_thread
 import orjson
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, StrictStr
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from imagegate.api.admin.auth import AdminDisabled, require_master_key
-from imagegate.api.http import new_request_id
-from imagegate.api.openai.errors import error_response
+from imagegate.api.admin.access import MASTER_ACTOR, Handler, admin_endpoint
+from imagegate.api.admin.params import parse_body
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.route_control import (
     NothingToRollBack,
@@ -37,8 +34,7 @@ from imagegate.service.route_control import (
 )
 
 ACTOR_HEADER = "x-imagegate-actor"
-M = TypeVar("M", bound=BaseModel)
-_STATUS = {AdminDisabled: 404, UnknownRoute: 404, UnknownAlias: 404, NothingToRollBack: 409}
+_STATUS: dict[type[ImagegateError], int] = {UnknownRoute: 404, UnknownAlias: 404, NothingToRollBack: 409}
 
 
 class WeightBody(BaseModel):
@@ -67,32 +63,10 @@ def _admin(request: Request) -> RoutingAdmin:
 def actor_of(request: Request) -> str:
     """Who made a change, for the log."""
     name = request.headers.get(ACTOR_HEADER, "").strip()
-    return "api" if name == "" else f"api:{name[:100]}"
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param) from None
-
-
-def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        request_id = new_request_id()
-        try:
-            require_master_key(request)
-            response = await handler(request)
-        except ImagegateError as error:
-            failed = error_response(error, request_id)
-            failed.status_code = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), failed.status_code)
-            return failed
-        response.headers["x-request-id"] = request_id
-        return response
-
-    return endpoint
+    if name == "":
+        caller: str = getattr(request.state, "admin_actor", MASTER_ACTOR)
+        return "api" if caller == MASTER_ACTOR else f"api:{caller}"
+    return f"api:{name[:100]}"
 
 
 async def _overview(request: Request) -> Response:
@@ -112,7 +86,7 @@ async def _enable(request: Request) -> Response:
 
 
 async def _weight(request: Request) -> Response:
-    body = _parse(WeightBody, await request.body())
+    body = parse_body(WeightBody, await request.body())
     change = await anyio.to_thread.run_sync(
         _admin(request).reweight, request.path_params["route"], body.weight, actor_of(request)
     )
@@ -120,7 +94,7 @@ async def _weight(request: Request) -> Response:
 
 
 async def _policy(request: Request) -> Response:
-    body = _parse(PolicyBody, await request.body())
+    body = parse_body(PolicyBody, await request.body())
     change = await anyio.to_thread.run_sync(
         _admin(request).set_policy, request.path_params["alias"], body.policy, actor_of(request)
     )
@@ -141,12 +115,20 @@ async def _changes(request: Request) -> Response:
     return _json({"object": "list", "data": [change_view(change) for change in changes]})
 
 
+def _read(handler: Handler) -> Handler:
+    return admin_endpoint(handler, write=False, statuses=_STATUS)
+
+
+def _write(handler: Handler) -> Handler:
+    return admin_endpoint(handler, write=True, statuses=_STATUS)
+
+
 routes = [
-    Route("/admin/routes", _guarded(_overview), methods=["GET"]),
-    Route("/admin/routes/{route:path}/disable", _guarded(_disable), methods=["POST"]),
-    Route("/admin/routes/{route:path}/enable", _guarded(_enable), methods=["POST"]),
-    Route("/admin/routes/{route:path}/weight", _guarded(_weight), methods=["POST"]),
-    Route("/admin/aliases/{alias:path}/policy", _guarded(_policy), methods=["POST"]),
-    Route("/admin/aliases/{alias:path}/rollback", _guarded(_rollback), methods=["POST"]),
-    Route("/admin/routing-changes", _guarded(_changes), methods=["GET"]),
+    Route("/admin/routes", _read(_overview), methods=["GET"]),
+    Route("/admin/routes/{route:path}/disable", _write(_disable), methods=["POST"]),
+    Route("/admin/routes/{route:path}/enable", _write(_enable), methods=["POST"]),
+    Route("/admin/routes/{route:path}/weight", _write(_weight), methods=["POST"]),
+    Route("/admin/aliases/{alias:path}/policy", _write(_policy), methods=["POST"]),
+    Route("/admin/aliases/{alias:path}/rollback", _write(_rollback), methods=["POST"]),
+    Route("/admin/routing-changes", _read(_changes), methods=["GET"]),
 ]

@@ -18,13 +18,14 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from imagegate.api.error_messages import public_message, retry_after_of
+from imagegate.api.error_messages import limit_headers, public_message, retry_after_of
 from imagegate.api.google.surface import GEMINI_API, GoogleSurface
 from imagegate.domain import errors as e
 from imagegate.service.request_facts import note_error
 
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 DOMAIN = "imagegate"
 
 # (domain class, HTTP status, RPC status); the most specific class wins.
@@ -33,6 +34,8 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.ModelNotFound, 404, "NOT_FOUND"),
     (e.PayloadTooLarge, 413, "INVALID_ARGUMENT"),
     (e.ResourceNotFound, 404, "NOT_FOUND"),
+    (e.RequestExceedsLimit, 400, "FAILED_PRECONDITION"),
+    (e.LimitExceeded, 429, "RESOURCE_EXHAUSTED"),
     (e.GatewayUnavailable, 503, "UNAVAILABLE"),
     (e.InvalidRequest, 400, "INVALID_ARGUMENT"),
     (e.AuthenticationFailed, 400, "INVALID_ARGUMENT"),
@@ -76,10 +79,23 @@ def error_status_and_body(error: e.ImagegateError, surface: GoogleSurface = GEMI
         details.append({"@type": ERROR_INFO, "reason": error.code.upper(), "domain": DOMAIN, "metadata": metadata})
     if isinstance(error, e.ModelRetired) and error.replacement is not None:
         metadata["replacement"] = error.replacement
+    if isinstance(error, e.LimitExceeded):
+        details.append(_quota_failure(error))
     retry_after = retry_after_of(error)
     if retry_after is not None:
         details.append({"@type": RETRY_INFO, "retryDelay": _retry_delay(retry_after)})
     return status, {"error": {"code": status, "message": message, "status": rpc, "details": details}}
+
+
+def _quota_failure(error: e.LimitExceeded) -> dict[str, Any]:
+    """``google.rpc.QuotaFailure``: which limit (of the key or its team) refused the request."""
+    violation = {
+        "subject": error.holder,
+        "description": public_message(error),
+        "quotaMetric": f"imagegate/{error.code}",
+        "quotaId": f"{error.code}-per-{error.holder}",
+    }
+    return {"@type": QUOTA_FAILURE, "violations": [violation]}
 
 
 def missing_key_status_and_body(surface: GoogleSurface = GEMINI_API) -> tuple[int, dict[str, Any]]:
@@ -90,7 +106,7 @@ def missing_key_status_and_body(surface: GoogleSurface = GEMINI_API) -> tuple[in
 
 def error_headers(error: e.ImagegateError, request_id: str) -> dict[str, str]:
     """``x-request-id`` and, for a rate limit or a busy gateway, ``Retry-After`` (whole seconds)."""
-    headers = {"x-request-id": request_id}
+    headers = {"x-request-id": request_id, **limit_headers(error)}
     retry_after = retry_after_of(error)
     if retry_after is not None:
         headers["retry-after"] = str(max(1, round(retry_after)))

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from imagegate.api.error_messages import public_message, retry_after_of
+from imagegate.api.error_messages import limit_headers, public_message, retry_after_of
 from imagegate.domain import errors as e
 from imagegate.service.request_facts import note_error
 
@@ -18,6 +18,10 @@ _SHAPES: list[tuple[type[e.ImagegateError], int, str]] = [
     (e.InvalidRequest, 400, "invalid_request_error"),
     (e.PayloadTooLarge, 413, "invalid_request_error"),
     (e.ResourceNotFound, 404, "invalid_request_error"),
+    (e.RequestExceedsLimit, 400, "invalid_request_error"),
+    (e.BudgetExceeded, 429, "insufficient_quota"),
+    (e.ImageQuotaExceeded, 429, "insufficient_quota"),
+    (e.LimitExceeded, 429, "requests"),
     (e.GatewayUnavailable, 503, "server_error"),
     (e.AuthenticationFailed, 401, "invalid_request_error"),
     (e.PermissionDenied, 403, "permission_error"),
@@ -61,11 +65,14 @@ def error_response(error: e.ImagegateError, request_id: str) -> Response:
     """A complete OpenAI-dialect error response, with ``x-request-id`` and retry hints."""
     status, body = error_status_and_body(error)
     note_error(error.code)
-    headers = {"x-request-id": request_id}
+    headers = {"x-request-id": request_id, **limit_headers(error)}
     retry_after = retry_after_of(error)
     if retry_after is not None:
         headers["retry-after"] = str(max(1, round(retry_after)))
         headers["retry-after-ms"] = str(int(retry_after * 1000))
+    elif isinstance(error, e.LimitExceeded):
+        # A spent budget does not come back by retrying: tell the official SDKs not to (they retry 429s).
+        headers["x-should-retry"] = "false"
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 

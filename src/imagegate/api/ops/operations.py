@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imagegate.api.admin.keys import NewKeyBody
+from imagegate.api.admin.governance import KeyBody
 from imagegate.api.admin.routes import PolicyBody, WeightBody
 from imagegate.api.google.vertex import API_VERSIONS
 from imagegate.api.openai.parse import ImageParams
@@ -157,7 +157,7 @@ OPERATIONS: dict[tuple[str, str], OperationDoc] = {
     ("POST", "/v1beta/models/{target}"): _google_action("Gemini API / Imagen: generate", "google"),
     **_vertex(),
     ("GET", "/admin/keys"): _admin("List keys (prefixes only, never secrets)"),
-    ("POST", "/admin/keys"): _admin("Create a key; its secret is shown once", NewKeyBody, extra={409: "Name taken"}),
+    ("POST", "/admin/keys"): _admin("Create a key; its secret is shown once", KeyBody, extra={409: "Name taken"}),
     ("DELETE", "/admin/keys/{name}"): _admin("Revoke a key"),
     ("GET", "/admin/routes"): _admin("Every alias and route: state, status, latency"),
     ("POST", "/admin/routes/{route}/disable"): _admin("Stop traffic to a route (every replica)"),
