@@ -35,6 +35,7 @@ class AdapterRegistry:
 
 def builtin_registry() -> AdapterRegistry:
     """A registry holding every provider that ships with imagegate."""
+    from imagegate.providers.bfl import BflAdapter
     from imagegate.providers.gemini import GeminiImageAdapter
     from imagegate.providers.google.endpoints import GoogleAccess
     from imagegate.providers.imagen import ImagenAdapter
@@ -45,4 +46,5 @@ def builtin_registry() -> AdapterRegistry:
     google = GoogleAccess()  # one OAuth token cache for both Google adapters
     registry.register(GeminiImageAdapter(google))
     registry.register(ImagenAdapter(google))
+    registry.register(BflAdapter())
     return registry
