@@ -28,7 +28,7 @@ from imagegate.sandbox.faults import HangResponse, ResetResponse
 from imagegate.sandbox.render import RenderSpec
 from imagegate.sandbox.task_store import Task
 
-__all__ = ["DirectiveRejected", "result_base", "result_url", "task_plan", "task_routes", "transport_fault"]
+__all__ = ["DirectiveRejected", "request_id_of", "result_base", "result_url", "task_plan", "task_routes", "transport_fault"]
 
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
@@ -57,6 +57,11 @@ def result_url(state: SandboxState, request: Request, task: Task, index: int = 0
     )
 
 
+def request_id_of(request: Request) -> str:
+    """The id the sandbox middleware gave this request."""
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
@@ -70,7 +75,7 @@ def task_routes(state: SandboxState) -> list[Route]:
     """The result host's file route and the ``/_sandbox/tasks`` listing."""
 
     async def result_file(request: Request) -> Response:
-        record = state.requests.start("", request.method, request.url.path)
+        record = state.requests.start(request_id_of(request), request.method, request.url.path)
         task = state.tasks.tasks.get(request.path_params["task_id"])
         name = request.path_params["name"]
         stem, _, _ext = name.partition(".")

@@ -27,7 +27,7 @@ from imagegate.sandbox.bfl.models import MAX_PIXELS, MODELS, OUTPUT_FORMATS, Flu
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.render import inspect_image
 from imagegate.sandbox.task_store import Task, new_task
-from imagegate.sandbox.tasks import DirectiveRejected, result_url, task_plan, transport_fault
+from imagegate.sandbox.tasks import DirectiveRejected, request_id_of, result_url, task_plan, transport_fault
 
 __all__ = ["bfl_routes"]
 
@@ -200,7 +200,7 @@ def bfl_routes(state: SandboxState) -> list[Route]:
 
     async def submit(request: Request) -> Response | ASGIApp:
         model_id = request.path_params["model"]
-        record = state.requests.start("", request.method, request.url.path)
+        record = state.requests.start(request_id_of(request), request.method, request.url.path)
         record.model = model_id
         try:
             answer = await _submit(state, request, model_id)
@@ -210,7 +210,7 @@ def bfl_routes(state: SandboxState) -> list[Route]:
         return answer
 
     async def get_result(request: Request) -> Response:
-        record = state.requests.start("", request.method, request.url.path)
+        record = state.requests.start(request_id_of(request), request.method, request.url.path)
         try:
             _check_key(state, request)
         except BflError as error:
