@@ -184,8 +184,10 @@ class Poller:
             return await self._follow(adapter, route, policy, timing, submitted, task, deadline)
         except _Finished as finished:
             raise finished.error from None
-        except BaseException:
+        except BaseException as leaving:
             # The task may still be running (and billing): call it off, whatever ended the wait.
+            if isinstance(leaving, ProviderError) and leaving.provider_request_id is None:
+                leaving.provider_request_id = task.id
             await self._cancel(adapter, route, policy, task)
             raise
 

@@ -40,6 +40,5 @@ def megapixels(width: int, height: int) -> Decimal:
 
 
 def credits(model: FluxModel, output_mp: Decimal, input_mp: Decimal) -> Decimal:
-    """The task's cost in credits, to a hundredth of a credit."""
-    cost = model.first_mp + max(Decimal(0), output_mp - 1) * model.mp + input_mp * model.mp
-    return cost.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    """The task's cost in credits, from the megapixels as reported (two decimals), not rounded further."""
+    return model.first_mp + max(Decimal(0), output_mp - 1) * model.mp + input_mp * model.mp
