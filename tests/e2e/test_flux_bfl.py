@@ -20,7 +20,7 @@ from tests.support.gateway import GatewayHandle, running_gateway
 MP = Decimal(1024 * 1024)
 
 
-def bfl_rule(first: str, per_mp: str, out: tuple[int, int], refs: list[tuple[int, int]] = []) -> Decimal:
+def bfl_rule(first: str, per_mp: str, out: tuple[int, int], refs: tuple[tuple[int, int], ...] = ()) -> Decimal:
     """BFL's published FLUX.2 rule (pricing.md §3.1): first MP + further output MP + input MP, fractional."""
     out_mp = Decimal(out[0] * out[1]) / MP
     in_mp = sum((Decimal(w * h) / MP for w, h in refs), Decimal(0))
@@ -81,7 +81,7 @@ def test_edit_sends_the_reference_images_and_bills_their_megapixels(client, flux
     assert pixel_size(image.b64_json) == (1024, 1024)
     [row] = flux_gateway.ledger(_request_id(raw))
     assert row.usage["input_mp"] == 1.25 and row.operation == "edit"
-    expected = bfl_rule("0.03", "0.015", (1024, 1024), [(1024, 1024), (512, 512)])
+    expected = bfl_rule("0.03", "0.015", (1024, 1024), ((1024, 1024), (512, 512)))
     assert row.cost_micros == micros(expected) == micros(Decimal(str(row.usage["cost"])) * Decimal("0.01"))
 
 
