@@ -45,6 +45,15 @@ def flux_config(sandbox_url: str) -> dict[str, Any]:
             alias("flux-2-pro", route("bfl", "flux-2-pro", sandbox_url)),
             alias("flux-2-klein-4b", route("bfl", "flux-2-klein-4b", sandbox_url)),
             alias("flux-bfl-short", route("bfl", "flux-2-pro", sandbox_url, timeout=0.6), attempts=1),
+            alias("fal-flux-2-pro", route("fal", "fal-ai/flux-2-pro", sandbox_url)),
+            alias("fal-klein-4b", route("fal", "fal-ai/flux-2/klein/4b", sandbox_url)),
+            alias("fal-short", route("fal", "fal-ai/flux-2-pro", sandbox_url, timeout=0.6), attempts=1),
+            alias(
+                "flux-2-pro-anywhere",
+                route("bfl", "flux-2-pro", sandbox_url),
+                route("fal", "fal-ai/flux-2-pro", sandbox_url),
+                attempts=1,
+            ),
         ],
         "breaker": {"consecutive_failures": 10_000, "failure_rate": 1.0, "min_calls": 10_000},
     }

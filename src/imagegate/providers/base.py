@@ -116,6 +116,8 @@ class PollTask:
     poll_url: str
     cancel_url: str | None = None
     cancel_method: str = "POST"
+    # Where the finished result is read, when that is not the status itself (fal's ``response_url``).
+    result_url: str | None = None
     # What the submit answer already says (Replicate's ``Prefer: wait`` may return it finished).
     state: PollState = field(default_factory=PollState.pending)
 

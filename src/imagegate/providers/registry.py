@@ -36,6 +36,7 @@ class AdapterRegistry:
 def builtin_registry() -> AdapterRegistry:
     """A registry holding every provider that ships with imagegate."""
     from imagegate.providers.bfl import BflAdapter
+    from imagegate.providers.fal import FalAdapter
     from imagegate.providers.gemini import GeminiImageAdapter
     from imagegate.providers.google.endpoints import GoogleAccess
     from imagegate.providers.imagen import ImagenAdapter
@@ -47,4 +48,5 @@ def builtin_registry() -> AdapterRegistry:
     registry.register(GeminiImageAdapter(google))
     registry.register(ImagenAdapter(google))
     registry.register(BflAdapter())
+    registry.register(FalAdapter())
     return registry

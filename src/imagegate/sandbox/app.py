@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegate.sandbox.bfl import bfl_routes
 from imagegate.sandbox.config import SandboxConfig, SandboxState
+from imagegate.sandbox.fal import fal_routes
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
 from imagegate.sandbox.gemini_auth import token_routes
 from imagegate.sandbox.gemini_content import gemini_routes
@@ -117,6 +118,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         *gemini_routes(state, answer_predict),
         *task_routes(state),
         *bfl_routes(state),
+        *fal_routes(state),
     ]
     app = Starlette(
         routes=routes,

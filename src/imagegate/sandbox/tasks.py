@@ -28,7 +28,15 @@ from imagegate.sandbox.faults import HangResponse, ResetResponse
 from imagegate.sandbox.render import RenderSpec
 from imagegate.sandbox.task_store import Task
 
-__all__ = ["DirectiveRejected", "request_id_of", "result_base", "result_url", "task_plan", "task_routes", "transport_fault"]
+__all__ = [
+    "DirectiveRejected",
+    "request_id_of",
+    "result_base",
+    "result_url",
+    "task_plan",
+    "task_routes",
+    "transport_fault",
+]
 
 _MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
 import openai
 import pytest
 from google import genai
 from google.genai import types
-from openai import OpenAI
 
-from tests.store.fixtures import migrated_sqlite_engine
-from tests.support.flux import flux_config, micros, pixel_size, png, tasks
-from tests.support.gateway import GatewayHandle, running_gateway
+from tests.support.flux import micros, pixel_size, png, tasks
 
 MP = Decimal(1024 * 1024)
 
@@ -25,20 +21,6 @@ def bfl_rule(first: str, per_mp: str, out: tuple[int, int], refs: tuple[tuple[in
     out_mp = Decimal(out[0] * out[1]) / MP
     in_mp = sum((Decimal(w * h) / MP for w, h in refs), Decimal(0))
     return Decimal(first) + max(Decimal(0), out_mp - 1) * Decimal(per_mp) + in_mp * Decimal(per_mp)
-
-
-@pytest.fixture(scope="module")
-def flux_gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]:
-    engine = migrated_sqlite_engine(tmp_path_factory.mktemp("flux-bfl") / "imagegate.db")
-    with running_gateway(engine, flux_config(sandbox_url)) as handle:
-        yield handle
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def client(flux_gateway: GatewayHandle) -> Iterator[OpenAI]:
-    with OpenAI(base_url=flux_gateway.url + "/v1", api_key=flux_gateway.create_key("bfl"), max_retries=0) as sdk:
-        yield sdk
 
 
 def _request_id(raw: openai.APIResponse) -> str:  # type: ignore[type-arg]
@@ -54,7 +36,9 @@ def test_generate_returns_the_real_size_and_bills_the_reported_credits(client, f
     assert (row.status, row.provider, row.provider_model, row.images) == ("ok", "bfl", "flux-2-pro", 1)
     # The same amount three ways: BFL's credits x $0.01, the published rule, the ledger.
     assert row.usage == {"cost": 4.5, "input_mp": 0.0, "output_mp": 2.0}
-    assert row.cost_micros == micros(Decimal("4.5") * Decimal("0.01")) == micros(bfl_rule("0.03", "0.015", (1024, 2048)))
+    assert (
+        row.cost_micros == micros(Decimal("4.5") * Decimal("0.01")) == micros(bfl_rule("0.03", "0.015", (1024, 2048)))
+    )
     assert row.cost_micros == 45_000 and not row.cost_estimated
     # The submit is the row; its task was polled until Ready and downloaded without the key.
     task = tasks(sandbox_url, "bfl")[row.provider_request_id]
@@ -163,7 +147,10 @@ def test_gemini_dialect_reaches_flux_with_the_aspect_ratio_as_pixels(flux_gatewa
     )
     parts = [part for part in response.candidates[0].content.parts if part.inline_data is not None]
     assert len(parts) == 1
-    assert pixel_size(base64.b64encode(parts[0].inline_data.data).decode()) == (1376, 768)  # Google's 16:9 at 1K, both edges multiples of 16
+    assert pixel_size(base64.b64encode(parts[0].inline_data.data).decode()) == (
+        1376,
+        768,
+    )  # Google's 16:9 at 1K, both edges multiples of 16
     [row] = flux_gateway.ledger(response.sdk_http_response.headers["x-request-id"])
     assert row.dialect == "gemini" and row.provider == "bfl"
     assert row.cost_micros == micros(Decimal(str(row.usage["cost"])) * Decimal("0.01"))
