@@ -145,7 +145,9 @@ def parse_fault(name: str, value: str | None = None) -> Directive:
             raise DirectiveError(f"sandbox directive {key!r} takes 'input' or 'output', not {text!r}")
         return Directive(key, stage=stage)
     if spec.value == "count":
-        if text is None or not text.isdigit() or not 0 <= int(text) <= _MAX_COUNT:
+        if text is None or text == "":
+            return Directive(key)  # the host's default
+        if not text.isdigit() or not 0 <= int(text) <= _MAX_COUNT:
             raise DirectiveError(f"sandbox directive {key!r} takes a whole number from 0 to {_MAX_COUNT}")
         return Directive(key, count=int(text))
     return Directive(key, seconds=_parse_seconds(key, text))
