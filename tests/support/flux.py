@@ -48,6 +48,16 @@ def flux_config(sandbox_url: str) -> dict[str, Any]:
             alias("fal-flux-2-pro", route("fal", "fal-ai/flux-2-pro", sandbox_url)),
             alias("fal-klein-4b", route("fal", "fal-ai/flux-2/klein/4b", sandbox_url)),
             alias("fal-short", route("fal", "fal-ai/flux-2-pro", sandbox_url, timeout=0.6), attempts=1),
+            alias("replicate-flux-2-pro", route("replicate", "black-forest-labs/flux-2-pro", sandbox_url)),
+            alias(
+                "replicate-polled",
+                route("replicate", "black-forest-labs/flux-2-pro", sandbox_url, prefer_wait=0),
+            ),
+            alias(
+                "replicate-short",
+                route("replicate", "black-forest-labs/flux-2-pro", sandbox_url, timeout=0.6),
+                attempts=1,
+            ),
             alias(
                 "flux-2-pro-anywhere",
                 route("bfl", "flux-2-pro", sandbox_url),

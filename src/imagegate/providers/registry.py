@@ -41,6 +41,7 @@ def builtin_registry() -> AdapterRegistry:
     from imagegate.providers.google.endpoints import GoogleAccess
     from imagegate.providers.imagen import ImagenAdapter
     from imagegate.providers.openai import OpenAIImagesAdapter
+    from imagegate.providers.replicate import ReplicateAdapter
 
     registry = AdapterRegistry()
     registry.register(OpenAIImagesAdapter())
@@ -49,4 +50,5 @@ def builtin_registry() -> AdapterRegistry:
     registry.register(ImagenAdapter(google))
     registry.register(BflAdapter())
     registry.register(FalAdapter())
+    registry.register(ReplicateAdapter())
     return registry

@@ -29,6 +29,7 @@ from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.render import Renderer
+from imagegate.sandbox.replicate import replicate_routes
 from imagegate.sandbox.tasks import task_routes
 
 __all__ = ["SandboxConfig", "SandboxState", "build_sandbox_app", "new_request_id", "sandbox_state"]
@@ -119,6 +120,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         *task_routes(state),
         *bfl_routes(state),
         *fal_routes(state),
+        *replicate_routes(state),
     ]
     app = Starlette(
         routes=routes,
