@@ -58,6 +58,7 @@ def flux_config(sandbox_url: str) -> dict[str, Any]:
                 route("replicate", "black-forest-labs/flux-2-pro", sandbox_url, timeout=0.6),
                 attempts=1,
             ),
+            alias("together-schnell", route("together", "black-forest-labs/FLUX.1-schnell", f"{sandbox_url}/together")),
             alias(
                 "flux-2-pro-anywhere",
                 route("bfl", "flux-2-pro", sandbox_url),

@@ -42,6 +42,7 @@ def builtin_registry() -> AdapterRegistry:
     from imagegate.providers.imagen import ImagenAdapter
     from imagegate.providers.openai import OpenAIImagesAdapter
     from imagegate.providers.replicate import ReplicateAdapter
+    from imagegate.providers.together import TogetherAdapter
 
     registry = AdapterRegistry()
     registry.register(OpenAIImagesAdapter())
@@ -51,4 +52,5 @@ def builtin_registry() -> AdapterRegistry:
     registry.register(BflAdapter())
     registry.register(FalAdapter())
     registry.register(ReplicateAdapter())
+    registry.register(TogetherAdapter())
     return registry

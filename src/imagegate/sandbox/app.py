@@ -31,6 +31,7 @@ from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.render import Renderer
 from imagegate.sandbox.replicate import replicate_routes
 from imagegate.sandbox.tasks import task_routes
+from imagegate.sandbox.together import together_routes
 
 __all__ = ["SandboxConfig", "SandboxState", "build_sandbox_app", "new_request_id", "sandbox_state"]
 
@@ -121,6 +122,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         *bfl_routes(state),
         *fal_routes(state),
         *replicate_routes(state),
+        *together_routes(state),
     ]
     app = Starlette(
         routes=routes,
