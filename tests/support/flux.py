@@ -14,6 +14,7 @@ from PIL import Image
 # The sandbox serves result files on its other loopback name (``localhost``): the routes allow it.
 FAST = {"poll_interval": 0.02, "result_hosts": ["localhost"]}
 BFL_KEY = "bfl_route-secret-7c1e"
+FLUX_MASTER_KEY = "mk-flux-admin"
 
 
 def route(provider: str, model: str, base_url: str, *, timeout: float = 10.0, **options: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 from openai import OpenAI
 
 from tests.store.fixtures import migrated_sqlite_engine
-from tests.support.flux import flux_config
+from tests.support.flux import FLUX_MASTER_KEY, flux_config
 from tests.support.gateway import GatewayHandle, running_gateway
 
 
@@ -16,7 +16,7 @@ from tests.support.gateway import GatewayHandle, running_gateway
 def flux_gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]:
     """The gateway (SQLite), shared by the package's modules."""
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("flux") / "imagegate.db")
-    with running_gateway(engine, flux_config(sandbox_url)) as handle:
+    with running_gateway(engine, flux_config(sandbox_url), master_key=FLUX_MASTER_KEY) as handle:
         yield handle
     engine.dispose()
 
