@@ -52,7 +52,6 @@ PARAMETERS = ParameterTable(
         Param("moderation", None, reason="the route's 'safety_tolerance' option sets BFL's moderation level"),
         Param("output_compression", None, reason="BFL chooses the compression"),
         Param("input_fidelity", None),
-        Param("user", None, reason="BFL has no end-user field"),
     ]
 )
 

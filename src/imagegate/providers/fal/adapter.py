@@ -59,7 +59,6 @@ PARAMETERS = ParameterTable(
         Param("moderation", None, reason="the route's 'safety_tolerance' option sets fal's moderation level"),
         Param("output_compression", None, reason="fal chooses the compression"),
         Param("input_fidelity", None),
-        Param("user", None, reason="fal has no end-user field"),
     ]
 )
 

@@ -61,7 +61,6 @@ PARAMETERS = ParameterTable(
         Param("moderation", None, reason="the route's 'safety_tolerance' option sets the model's moderation level"),
         Param("output_compression", None, reason="not mapped to Replicate's output_quality"),
         Param("input_fidelity", None),
-        Param("user", None, reason="Replicate has no end-user field"),
     ]
 )
 

@@ -44,7 +44,6 @@ PARAMETERS = ParameterTable(
         Param("moderation", None, reason="Together has no moderation level"),
         Param("output_compression", None, reason="Together chooses the compression"),
         Param("input_fidelity", None),
-        Param("user", None, reason="Together has no end-user field"),
     ]
 )
 
