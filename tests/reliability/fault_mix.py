@@ -40,6 +40,11 @@ DIRECTIVES: tuple[str, ...] = (
     "no-image",
     "prohibited",
     "filtered",
+    # The submit-and-poll hosts' task directives: the providers of these lanes answer normally.
+    "polls=1",
+    "never-finish",
+    "task-error",
+    "expired",
 )
 
 # How a hang ends: the route's timeout, short on the lanes' hang aliases only, so load never times out the rest.

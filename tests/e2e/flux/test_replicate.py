@@ -7,8 +7,9 @@ from decimal import ROUND_CEILING, Decimal
 
 import openai
 import pytest
+from openai import OpenAI
 
-from tests.support.flux import micros, pixel_size, png, tasks
+from tests.support.flux import micros, pixel_size, png, tasks, wait_for
 
 MILLION = Decimal(1_000_000)  # Replicate's megapixel is 10^6 pixels
 
@@ -84,3 +85,16 @@ def test_a_prediction_that_never_finishes_is_cancelled_at_the_deadline(client, f
     [row] = flux_gateway.ledger(info.value.response.headers["x-request-id"])
     assert row.error_code == "timeout"
     assert tasks(sandbox_url, "replicate")[row.provider_request_id]["cancelled"] is True
+
+
+def test_a_client_that_hangs_up_cancels_the_prediction(flux_gateway, sandbox_url):
+    cancelled_before = {i for i, task in tasks(sandbox_url, "replicate").items() if task["cancelled"]}
+    impatient = OpenAI(
+        base_url=flux_gateway.url + "/v1", api_key=flux_gateway.create_key("r-leaver"), max_retries=0, timeout=0.5
+    )
+    with impatient, pytest.raises(openai.APITimeoutError):
+        impatient.images.generate(model="replicate-polled", prompt=f"[sandbox:never-finish] {uuid.uuid4().hex}")
+    newly = wait_for(
+        lambda: {i for i, task in tasks(sandbox_url, "replicate").items() if task["cancelled"]} - cancelled_before
+    )
+    assert len(newly) == 1
