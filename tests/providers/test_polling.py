@@ -157,3 +157,11 @@ def test_bad_polling_options_are_refused_at_startup(options: dict[str, object], 
     with pytest.raises(InvalidRequest) as caught:
         check_route_options(_route(**options))
     assert caught.value.param == param
+
+
+async def test_a_refused_poll_ends_the_task_without_a_cancel_call() -> None:
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [Reply.json(404, {"detail": "Not Found"})]})
+    route = _route()
+    with pytest.raises(Exception, match="404"):
+        await Poller(http, timing=FAST).exchange(_Cancellable(), _submit(route), route)
+    assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL]

@@ -232,7 +232,10 @@ class Poller:
             if response.status >= 300:
                 error = adapter.error_from_wire(response)
                 if not error.retryable:
-                    raise error
+                    # The host refused to say more about the task (moderated, gone, key revoked):
+                    # its answer ends the task for us, and a cancel call would be refused the same way.
+                    _identify(error, response, task)
+                    raise _Finished(error)
                 # A throttled or failing poll says nothing about the task: ask again later.
                 hint = error.retry_after if error.retry_after is not None else timing.interval(polls)
                 await self._wait(hint, deadline, route)

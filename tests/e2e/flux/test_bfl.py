@@ -155,3 +155,9 @@ def test_gemini_dialect_reaches_flux_with_the_aspect_ratio_as_pixels(flux_gatewa
     assert row.dialect == "gemini" and row.provider == "bfl"
     assert row.cost_micros == micros(Decimal(str(row.usage["cost"])) * Decimal("0.01"))
     google.close()
+
+
+def test_a_stream_is_emulated_from_the_finished_task(client, flux_gateway):
+    events = list(client.images.generate(model="flux-2-pro", prompt="a lighthouse", size="512x512", stream=True))
+    completed = [event for event in events if event.type == "image_generation.completed"]
+    assert len(completed) == 1 and pixel_size(completed[0].b64_json) == (512, 512)
