@@ -172,13 +172,16 @@ class Poller:
         the host was asked to cancel it.
         """
         deadline = self._clock() + route.timeout_s
+        # Known before the submit, so nothing stands between an accepted task and the try below.
+        policy = await url_policy(adapter, route) if adapter.api_hosts or adapter.result_hosts else None
         submitted = await self._http.send(wire, timeout_s=route.timeout_s)
         if submitted.status >= 300:
             return submitted
         task = adapter.accepted_task(submitted, route)
         if task is None:
             return submitted
-        policy = await url_policy(adapter, route)
+        if policy is None:
+            policy = await url_policy(adapter, route)
         timing = route_timing(route, self._timing)
         try:
             return await self._follow(adapter, route, policy, timing, submitted, task, deadline)
