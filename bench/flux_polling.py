@@ -41,8 +41,10 @@ def write_config(workdir: Path, upstream_port: int) -> Path:
             f"  - name: flux-{index}",
             "    routes:",
             f"      - {{provider: {provider}, model: {model}, base_url: 'http://127.0.0.1:{upstream_port}',",
-            f"         api_key: bench, timeout: 60, options: {{poll_interval: {POLL_INTERVAL_S},"
-            f" result_hosts: [localhost]{extra}}}}}",
+            (
+                f"         api_key: bench, timeout: 60, options: {{poll_interval: {POLL_INTERVAL_S},"
+                f" result_hosts: [localhost]{extra}}}}}"
+            ),
         ]
     config = workdir / "flux.yaml"
     config.write_text("\n".join(lines) + "\n")
