@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 import pytest
 
@@ -10,12 +11,14 @@ from imagegate.domain.errors import InvalidRequest, ModerationBlocked, UpstreamB
 from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import RouteTarget, WireRequest
 from imagegate.providers.bfl import BflAdapter
-from imagegate.providers.polling import Poller, PollTiming, check_route_options
+from imagegate.providers.polling import Poller, PollTiming, check_route_options, pinned
 from tests.support.scripted_http import Reply, ScriptedHttp
 
 BASE = "http://127.0.0.1:9"
 POLL = f"{BASE}/v1/get_result?id=t1"
 RESULT = "http://localhost:9/results/t1/sample-0.jpeg?sig=x"
+# The download goes to the address the policy resolved and checked, with the original Host.
+PINNED_RESULT = "http://127.0.0.1:9/results/t1/sample-0.jpeg?sig=x"
 FAST = PollTiming(first_s=0.001, backoff=1.0, max_s=0.001)
 SUBMIT = Reply.json(200, {"id": "t1", "polling_url": POLL, "cost": 3.0, "input_mp": 0, "output_mp": 1.0})
 PENDING = Reply.json(200, {"id": "t1", "status": "Pending"})
@@ -34,11 +37,12 @@ def _submit(route: RouteTarget) -> WireRequest:
 
 
 async def test_pending_polls_then_the_file_is_downloaded_without_the_key() -> None:
-    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [PENDING, PENDING, READY], RESULT: [JPEG]})
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [PENDING, PENDING, READY], PINNED_RESULT: [JPEG]})
     route = _route()
     answer = await Poller(http, timing=FAST).exchange(BflAdapter(), _submit(route), route)
-    assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL, POLL, POLL, RESULT]
+    assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL, POLL, POLL, PINNED_RESULT]
     assert [w.headers.get("x-key") for w in http.sent] == ["bfl_secret"] * 4 + [None]
+    assert http.sent[-1].headers["host"] == "localhost:9"
     assert answer.files[0].data == b"\xff\xd8jpeg" and answer.submitted is not None
     assert answer.submitted.body == SUBMIT.body
 
@@ -52,7 +56,7 @@ async def test_a_synchronous_answer_is_returned_as_is() -> None:
 
 async def test_a_throttled_poll_waits_and_polls_again() -> None:
     throttled = Reply.json(429, {"detail": "slow down"}, retry_after="0")
-    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [throttled, READY], RESULT: [JPEG]})
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [throttled, READY], PINNED_RESULT: [JPEG]})
     route = _route()
     answer = await Poller(http, timing=FAST).exchange(BflAdapter(), _submit(route), route)
     assert len(answer.files) == 1 and http.urls().count(POLL) == 2
@@ -142,6 +146,12 @@ async def test_a_finished_task_is_not_cancelled() -> None:
     with pytest.raises(Exception, match="'Error'"):
         await Poller(http, timing=FAST).exchange(_Cancellable(), _submit(route), route)
     assert f"{BASE}/cancel/t1" not in http.urls()
+
+
+def test_an_https_url_is_pinned_with_its_tls_name() -> None:
+    wire = pinned("GET", "https://delivery-eu1.bfl.ai/r/x.png?sig=1", {}, [ipaddress.ip_address("2001:db8::1")])
+    assert wire.url == "https://[2001:db8::1]/r/x.png?sig=1"
+    assert (wire.headers["host"], wire.server_hostname) == ("delivery-eu1.bfl.ai", "delivery-eu1.bfl.ai")
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,9 @@ class WireRequest:
     form: list[tuple[str, str]] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
     stream: bool = False
+    # Set when ``url`` names an address the gateway resolved and checked itself (a URL from a
+    # provider's answer, ``providers.polling``): the TLS certificate is matched against this name.
+    server_hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

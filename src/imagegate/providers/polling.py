@@ -29,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from imagegate.domain.errors import InvalidRequest, ProviderError, UpstreamBadResponse, UpstreamTimeout
 from imagegate.providers.base import (
@@ -42,6 +42,7 @@ from imagegate.providers.base import (
 )
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.outbound import (
+    IPAddress,
     IPNetwork,
     OutboundBlocked,
     check_addresses,
@@ -79,17 +80,45 @@ class UrlPolicy:
     result_hosts: tuple[str, ...]
     allow: tuple[IPNetwork, ...]
 
-    async def check(self, url: str, *, result: bool) -> None:
-        """Raise ``UpstreamBadResponse`` for a URL this route may not follow."""
+    async def request(self, method: str, url: str, headers: dict[str, str], *, result: bool) -> WireRequest:
+        """The call to ``url``, pinned to an address checked here; ``UpstreamBadResponse`` if it may not be made.
+
+        The URL's host is replaced by the address that was checked (the ``Host`` header and the TLS
+        name keep the original), so a DNS answer that changes after the check cannot redirect it.
+        """
         hosts = self.api_hosts + self.result_hosts if result else self.api_hosts
         what = "result" if result else "polling"
+        parts = urlsplit(url)
         if not host_allowed(url, hosts):
-            host = urlsplit(url).hostname
-            raise UpstreamBadResponse(f"the provider's {what} URL points at {host!r}, which is not one of its hosts")
+            raise UpstreamBadResponse(
+                f"the provider's {what} URL points at {parts.hostname!r}, which is not one of its hosts"
+            )
         try:
-            await check_addresses(url, self.allow)
+            addresses = await check_addresses(url, self.allow)
         except OutboundBlocked as blocked:
             raise UpstreamBadResponse(f"the provider's {what} URL may not be followed: {blocked}") from None
+        return pinned(method, url, headers, addresses)
+
+
+def pinned(method: str, url: str, headers: dict[str, str], addresses: Sequence[IPAddress]) -> WireRequest:
+    """``url`` with its host replaced by one of ``addresses`` (IPv4 first), ``Host`` and TLS name kept."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return WireRequest(method, url, headers)  # already an address: nothing to resolve again
+    except ValueError:
+        pass
+    address = next((a for a in addresses if a.version == 4), addresses[0])
+    literal = str(address) if address.version == 4 else f"[{address}]"
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    original = host if parts.port is None else f"{host}:{parts.port}"
+    return WireRequest(
+        method,
+        urlunsplit(parts._replace(netloc=netloc)),
+        {**headers, "host": original},
+        server_hostname=host if parts.scheme == "https" else None,
+    )
 
 
 def _text_list(route: RouteTarget, option: str) -> tuple[str, ...]:
@@ -228,10 +257,8 @@ class Poller:
                 url = task.poll_url
                 await self._wait(timing.interval(polls), deadline, route)
                 polls += 1
-            await policy.check(url, result=False)
-            response = await self._http.send(
-                WireRequest("GET", url, adapter.auth_headers(route)), timeout_s=self._remaining(deadline, route)
-            )
+            poll = await policy.request("GET", url, adapter.auth_headers(route), result=False)
+            response = await self._http.send(poll, timeout_s=self._remaining(deadline, route))
             if response.status >= 300:
                 error = adapter.error_from_wire(response)
                 if not error.retryable:
@@ -269,9 +296,9 @@ class Poller:
     ) -> tuple[FetchedFile, ...]:
         files = []
         for url in urls:
-            await policy.check(url, result=True)
             # Result URLs are signed or public: the provider's key never goes with them.
-            response = await self._http.send(WireRequest("GET", url, {}), timeout_s=self._remaining(deadline, route))
+            download = await policy.request("GET", url, {}, result=True)
+            response = await self._http.send(download, timeout_s=self._remaining(deadline, route))
             if response.status >= 300:
                 # An expired signed URL (403/404) or a failing file host: the image is lost.
                 raise UpstreamBadResponse(
@@ -286,7 +313,7 @@ class Poller:
         if wire is None:
             return
         try:
-            await policy.check(wire.url, result=False)
+            wire = await policy.request(wire.method, wire.url, wire.headers, result=False)
         except UpstreamBadResponse as refused:
             log.warning("not cancelling task %s on route %s: %s", task.id, route.name, refused)
             return
