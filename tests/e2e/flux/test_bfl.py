@@ -161,3 +161,20 @@ def test_a_stream_is_emulated_from_the_finished_task(client, flux_gateway):
     events = list(client.images.generate(model="flux-2-pro", prompt="a lighthouse", size="512x512", stream=True))
     completed = [event for event in events if event.type == "image_generation.completed"]
     assert len(completed) == 1 and pixel_size(completed[0].b64_json) == (512, 512)
+
+
+def test_gemini_dialect_edit_sends_the_inline_image_as_input_image(flux_gateway):
+    google = genai.Client(
+        api_key=flux_gateway.create_key("bfl-google-edit"), http_options=types.HttpOptions(base_url=flux_gateway.url)
+    )
+    reference = types.Part.from_bytes(data=png(512, 512), mime_type="image/png")
+    response = google.models.generate_content(
+        model="flux-2-klein-4b",
+        contents=[reference, "make it dusk"],
+        config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="1:1")),
+    )
+    [row] = flux_gateway.ledger(response.sdk_http_response.headers["x-request-id"])
+    assert (row.operation, row.usage["input_mp"]) == ("edit", 0.25)
+    # klein-4b: $0.014 first MP + 0.25 input MP x $0.001.
+    assert row.cost_micros == micros(bfl_rule("0.014", "0.001", (1024, 1024), ((512, 512),))) == 14_250
+    google.close()

@@ -32,3 +32,15 @@ def test_report_by_route_sums_the_flux_ledger(client, flux_gateway):
     for route in {row.route for row in ledger}:
         spent = sum(row.cost_micros for row in ledger if row.route == route)
         assert Decimal(groups[route]["spend_usd"]) * 1_000_000 == spent
+
+
+def test_estimates_price_each_host_by_its_own_rule(client, flux_gateway):
+    key = flux_gateway.create_key("flux-estimates")
+    body = {"models": ["flux-2-pro", "fal-flux-2-pro", "replicate-flux-2-pro"], "size": "1920x1088"}
+    response = httpx.post(flux_gateway.url + "/api/estimate", json=body, headers={"authorization": f"Bearer {key}"})
+    assert response.status_code == 200
+    bfl, fal, replicate = (row["per_request_usd"] for row in response.json()["models"])
+    # BFL: fractional MP (1.9922 MP); fal: rounded up to 2 MP; Replicate: run fee + 2.089 MP of 10^6 px.
+    assert bfl == "0.044883"
+    assert fal == "0.045000"
+    assert replicate == "0.046334"
