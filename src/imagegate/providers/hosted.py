@@ -108,10 +108,16 @@ def json_wire(url: str, headers: Mapping[str, str], body: Mapping[str, Any]) -> 
 
 
 def status_error(
-    response: WireResponse, message: str, *, provider_code: str | None = None, overrides: Mapping[int, type] = {}
+    response: WireResponse,
+    message: str,
+    *,
+    provider_code: str | None = None,
+    overrides: Mapping[int, type[ProviderError]] | None = None,
 ) -> ProviderError:
     """The domain error for a non-2xx answer, from its status (``overrides`` first) and ``Retry-After``."""
-    cls = overrides.get(response.status, error_class_for_status(response.status))
+    cls = error_class_for_status(response.status)
+    if overrides is not None:
+        cls = overrides.get(response.status, cls)
     error: ProviderError = cls(
         message,
         provider_status=response.status,

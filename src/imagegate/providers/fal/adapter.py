@@ -10,6 +10,7 @@ Facts: ../shared/reference/providers.md §8 and fal's model pages for the FLUX.2
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from imagegate.domain.capabilities import Capabilities, CustomSizeRule
@@ -74,7 +75,7 @@ DEFAULT_CAPABILITIES = Capabilities(
 )
 
 
-def _error_type(document: Any, headers: Any) -> str | None:
+def _error_type(document: Any, headers: Mapping[str, str]) -> str | None:
     header = headers.get("x-fal-error-type")
     if isinstance(header, str):
         return header
@@ -208,7 +209,6 @@ class FalAdapter(HostedImageAdapter):
             )
         return status_error(response, text, provider_code=error_type)
 
-    def provider_request_id(self, headers: Any, body: Any = None) -> str | None:
+    def provider_request_id(self, headers: Mapping[str, str], body: Mapping[str, Any] | None = None) -> str | None:
         """``x-fal-request-id``."""
-        value = headers.get("x-fal-request-id")
-        return value if isinstance(value, str) else None
+        return headers.get("x-fal-request-id")
