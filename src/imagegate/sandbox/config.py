@@ -40,6 +40,8 @@ class SandboxConfig:
       host, fal's media host); None: this server under its other loopback name (``localhost`` for
       ``127.0.0.1`` and back), so the result host is never the API host.
     - ``result_ttl_s``: how long a signed result URL stays valid (BFL documents 10 minutes).
+    - ``bfl_max_active_tasks``: BFL answers 429 to a submit while this many of its tasks are still
+      running (BFL documents 24); a task stops counting once finished, cancelled or ``hang_max_s`` old.
     """
 
     api_keys: frozenset[str] | None = None
@@ -54,6 +56,7 @@ class SandboxConfig:
     google_service_accounts: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
     result_base_url: str | None = None
     result_ttl_s: float = 600.0
+    bfl_max_active_tasks: int = 24
 
     def __post_init__(self) -> None:
         if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:

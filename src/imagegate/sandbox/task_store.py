@@ -44,6 +44,7 @@ class Task:
     expired: bool = False
     downloads: int = 0
     key_sent_to_result_host: bool = False
+    finished: bool = False
     # Anything the host's own module keeps (fal's logs, Replicate's input), never prompt text or images.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -53,11 +54,17 @@ class Task:
         if self.cancelled:
             return "cancelled"
         if self.ending == "moderated-input":
+            self.finished = True
             return "moderated-input"
         if self.ending == "never" or self.polls_left > 0:
             self.polls_left = max(0, self.polls_left - 1)
             return "running"
+        self.finished = True
         return self.ending
+
+    def active(self, now: float, horizon_s: float) -> bool:
+        """Still running at the host: not finished, not cancelled, and younger than ``horizon_s``."""
+        return not self.finished and not self.cancelled and now - self.created < horizon_s
 
     def to_json(self) -> dict[str, Any]:
         """The task as ``GET /_sandbox/tasks`` lists it."""

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import math
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +164,16 @@ async def _submit(state: SandboxState, request: Request, model_id: str) -> Respo
         transport = transport_fault(state, outcome, BflError(504, "Gateway Timeout").response())
         if transport is not None:
             return transport
+    now = time.time()
+    running = sum(
+        1 for t in state.tasks.tasks.values() if t.provider == _PROVIDER and t.active(now, state.config.hang_max_s)
+    )
+    if running >= state.config.bfl_max_active_tasks:
+        raise BflError(
+            429,
+            f"You have exceeded the number of active tasks ({state.config.bfl_max_active_tasks}).",
+            {"retry-after": "1"},
+        )
     task = state.tasks.add(new_task(_PROVIDER, model_id, size, output_format, seed, plan.applied, outcome))
     output_mp = megapixels(*size)
     input_mp = sum((megapixels(w, h) for w, h in references), Decimal(0))
