@@ -76,10 +76,11 @@ def test_bfl_statuses_map_to_poll_states_and_domain_errors() -> None:
 
 
 def test_bfl_result_carries_the_credits_as_dollars() -> None:
-    submitted = _answer({"id": "t", "polling_url": "u", "cost": 4.5, "input_mp": 0.0, "output_mp": 2.0})
+    submitted = _answer({"id": "t", "polling_url": "u", "cost": 4.5, "input_mp": 0.0, "output_mp": 2.1})
     final = WireResponse(200, {}, b"{}", submitted=submitted, files=(FetchedFile(_png(32, 64), "image/png"),))
     result = BflAdapter().from_wire(final, _request(), _route("bfl", "flux-2-pro"), keep_raw=False)
     assert result.usage.provider_cost_usd == Decimal("0.045")
+    assert result.usage.output_megapixels is None  # millions of pixels, not the rule's 1024² MP: not priced
     assert (result.size, result.output_format, result.provider_request_id) == ("32x64", "png", "t")
 
 

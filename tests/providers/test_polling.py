@@ -20,7 +20,7 @@ RESULT = "http://localhost:9/results/t1/sample-0.jpeg?sig=x"
 # The download goes to the address the policy resolved and checked, with the original Host.
 PINNED_RESULT = "http://127.0.0.1:9/results/t1/sample-0.jpeg?sig=x"
 FAST = PollTiming(first_s=0.001, backoff=1.0, max_s=0.001)
-SUBMIT = Reply.json(200, {"id": "t1", "polling_url": POLL, "cost": 3.0, "input_mp": 0, "output_mp": 1.0})
+SUBMIT = Reply.json(200, {"id": "t1", "polling_url": POLL, "cost": 3.0, "input_mp": 0, "output_mp": 1.05})
 PENDING = Reply.json(200, {"id": "t1", "status": "Pending"})
 READY = Reply.json(200, {"id": "t1", "status": "Ready", "result": {"sample": RESULT}})
 JPEG = Reply(200, {"content-type": "image/jpeg"}, b"\xff\xd8jpeg")

@@ -24,7 +24,8 @@ def _png(width: int, height: int) -> str:
 def test_bfl_task_goes_pending_to_ready_on_a_separate_expiring_result_host(sandbox_url: str) -> None:
     body = {"prompt": "x", "width": 1024, "height": 2048, "input_image": _png(1024, 1024)}
     submitted = httpx.post(f"{sandbox_url}/v1/flux-2-pro", json=body, headers=BFL).json()
-    assert (submitted["cost"], submitted["input_mp"], submitted["output_mp"]) == (6.0, 1.0, 2.0)
+    # Credits from 1024² megapixels (3 + 1 x 1.5 + 1 x 1.5); *_mp in millions of pixels, as BFL reports.
+    assert (submitted["cost"], submitted["input_mp"], submitted["output_mp"]) == (6.0, 1.05, 2.1)
     statuses = [httpx.get(submitted["polling_url"], headers=BFL).json() for _ in range(3)]
     assert [s["status"] for s in statuses] == ["Pending", "Pending", "Ready"]
     sample = statuses[-1]["result"]["sample"]

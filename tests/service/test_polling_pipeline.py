@@ -48,7 +48,7 @@ def _bfl() -> RouteTarget:
 
 
 async def test_the_submit_is_the_row_and_the_polls_are_not():
-    submit = Reply.json(200, {"id": "t1", "polling_url": POLL, "cost": 3.0, "input_mp": 0, "output_mp": 1.0})
+    submit = Reply.json(200, {"id": "t1", "polling_url": POLL, "cost": 3.0, "input_mp": 0, "output_mp": 1.05})
     pending = Reply.json(200, {"status": "Pending"})
     ready = Reply.json(200, {"status": "Ready", "result": {"sample": FILE}})
     http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [submit], POLL: [pending, pending, ready], FILE: [_jpeg()]})

@@ -35,7 +35,8 @@ def test_generate_returns_the_real_size_and_bills_the_reported_credits(client, f
     [row] = flux_gateway.ledger(_request_id(raw))
     assert (row.status, row.provider, row.provider_model, row.images) == ("ok", "bfl", "flux-2-pro", 1)
     # The same amount three ways: BFL's credits x $0.01, the published rule, the ledger.
-    assert row.usage == {"cost": 4.5, "input_mp": 0.0, "output_mp": 2.0}
+    # BFL's *_mp are millions of pixels (2,097,152 px -> 2.1); its credits count 1024² megapixels.
+    assert row.usage == {"cost": 4.5, "input_mp": 0.0, "output_mp": 2.1}
     assert (
         row.cost_micros == micros(Decimal("4.5") * Decimal("0.01")) == micros(bfl_rule("0.03", "0.015", (1024, 2048)))
     )
@@ -64,7 +65,7 @@ def test_edit_sends_the_reference_images_and_bills_their_megapixels(client, flux
     [image] = raw.parse().data
     assert pixel_size(image.b64_json) == (1024, 1024)
     [row] = flux_gateway.ledger(_request_id(raw))
-    assert row.usage["input_mp"] == 1.25 and row.operation == "edit"
+    assert row.usage["input_mp"] == 1.31 and row.operation == "edit"  # 1.05 + 0.26 million pixels
     expected = bfl_rule("0.03", "0.015", (1024, 1024), ((1024, 1024), (512, 512)))
     assert row.cost_micros == micros(expected) == micros(Decimal(str(row.usage["cost"])) * Decimal("0.01"))
 
@@ -174,7 +175,7 @@ def test_gemini_dialect_edit_sends_the_inline_image_as_input_image(flux_gateway)
         config=types.GenerateContentConfig(image_config=types.ImageConfig(aspect_ratio="1:1")),
     )
     [row] = flux_gateway.ledger(response.sdk_http_response.headers["x-request-id"])
-    assert (row.operation, row.usage["input_mp"]) == ("edit", 0.25)
+    assert (row.operation, row.usage["input_mp"]) == ("edit", 0.26)
     # klein-4b: $0.014 first MP + 0.25 input MP x $0.001.
     assert row.cost_micros == micros(bfl_rule("0.014", "0.001", (1024, 1024), ((512, 512),))) == 14_250
     google.close()

@@ -69,15 +69,17 @@ def _decimal(document: Mapping[str, Any], key: str) -> Decimal | None:
 
 
 def usage_from_submit(document: Mapping[str, Any]) -> Usage:
-    """Credits and megapixels from the submit answer (absent stays None: pricing falls back to the rule)."""
+    """The credits from the submit answer as dollars; ``input_mp``/``output_mp`` kept as sent.
+
+    BFL's ``*_mp`` are millions of pixels to two decimals (1024x1024 is 1.05) while its price rule
+    counts 1024² megapixels, so they are recorded but not priced: without ``cost`` the charge is the
+    rule applied to the delivered image's size and the uploaded images (docs/pricing.md).
+    """
     cost = _decimal(document, "cost")
+    for key in ("input_mp", "output_mp"):
+        _decimal(document, key)  # a present value must still be a number
     raw = {key: document[key] for key in ("cost", "input_mp", "output_mp") if document.get(key) is not None}
-    return Usage(
-        raw=raw,
-        output_megapixels=_decimal(document, "output_mp"),
-        input_megapixels=_decimal(document, "input_mp"),
-        provider_cost_usd=None if cost is None else cost * Decimal(CREDIT_USD),
-    )
+    return Usage(raw=raw, provider_cost_usd=None if cost is None else cost * Decimal(CREDIT_USD))
 
 
 class BflAdapter(HostedImageAdapter):

@@ -2,6 +2,8 @@
 
 Prices from BFL's published rule (shared/reference/pricing.md §3.1), in credits (cents):
 ``cost = first MP + (output MP - 1) x MP price + input MP x MP price``, fractional MP (1 MP = 1024²).
+The submit answer's ``input_mp``/``output_mp`` are another unit: millions of pixels to two decimals
+(BFL reports 1024x1024 as 1.05 while billing it 3 credits, one 1024² megapixel of flux-2-pro).
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ MODELS: dict[str, FluxModel] = {
 }
 
 
-def megapixels(width: int, height: int) -> Decimal:
-    """MP to two decimals, as the submit answer reports them."""
-    return (Decimal(width * height) / MP_PIXELS).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+def billed_megapixels(width: int, height: int) -> Decimal:
+    """Fractional 1024²-pixel megapixels, as the price rule counts them."""
+    return Decimal(width * height) / MP_PIXELS
+
+
+def reported_megapixels(width: int, height: int) -> Decimal:
+    """Millions of pixels to two decimals, as the submit answer reports them."""
+    return (Decimal(width * height) / 1_000_000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def credits(model: FluxModel, output_mp: Decimal, input_mp: Decimal) -> Decimal:
-    """The task's cost in credits, from the megapixels as reported (two decimals), not rounded further."""
-    return model.first_mp + max(Decimal(0), output_mp - 1) * model.mp + input_mp * model.mp
+    """The task's cost in credits from billed (1024²) megapixels, to a hundred-thousandth of a credit."""
+    cost = model.first_mp + max(Decimal(0), output_mp - 1) * model.mp + input_mp * model.mp
+    return cost.quantize(Decimal("0.00001"), rounding=ROUND_HALF_UP)

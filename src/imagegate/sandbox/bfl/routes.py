@@ -24,7 +24,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from imagegate.sandbox.bfl.models import MAX_PIXELS, MODELS, OUTPUT_FORMATS, FluxModel, credits, megapixels
+from imagegate.sandbox.bfl.models import (
+    MAX_PIXELS,
+    MODELS,
+    OUTPUT_FORMATS,
+    FluxModel,
+    billed_megapixels,
+    credits,
+    reported_megapixels,
+)
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.render import inspect_image
 from imagegate.sandbox.task_store import Task, new_task
@@ -175,12 +183,14 @@ async def _submit(state: SandboxState, request: Request, model_id: str) -> Respo
             {"retry-after": "1"},
         )
     task = state.tasks.add(new_task(_PROVIDER, model_id, size, output_format, seed, plan.applied, outcome))
-    output_mp = megapixels(*size)
-    input_mp = sum((megapixels(w, h) for w, h in references), Decimal(0))
+    billed_in = sum((billed_megapixels(w, h) for w, h in references), Decimal(0))
+    cost = credits(model, billed_megapixels(*size), billed_in)
+    output_mp = reported_megapixels(*size)
+    input_mp = sum((reported_megapixels(w, h) for w, h in references), Decimal(0))
     answer = {
         "id": task.id,
         "polling_url": f"{str(request.base_url).rstrip('/')}/v1/get_result?id={task.id}",
-        "cost": float(credits(model, output_mp, input_mp)),
+        "cost": float(cost),
         "input_mp": float(input_mp),
         "output_mp": float(output_mp),
     }
