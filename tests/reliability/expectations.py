@@ -71,8 +71,6 @@ def expected(case: Case) -> Expected:
     if name == "filtered":
         # One sample was asked for, and the filter takes the last one: nothing is left.
         return _refused_answer(case, "moderation_blocked") if lane.provider == "imagen" else _ok()
-    if name in ("polls", "never-finish", "task-error", "expired"):
-        return _ok()  # directives of the FLUX hosts' tasks (tests/e2e/flux); no lane here polls
     if name == "429":
         return Expected(429, "rate_limited", MAX_ATTEMPTS, Billing.FREE)
     if name == "quota":
