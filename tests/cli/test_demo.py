@@ -120,3 +120,16 @@ def test_demo_lists_no_alias_the_gateway_would_refuse_today(demo: DemoProcess):
     listed = {model["id"] for model in models}
     assert {"gpt-image-2", "nano-banana-2", "imagen-4"} <= listed
     assert not listed & {"gpt-image-1.5", "gpt-image-1-mini"}
+
+
+@pytest.mark.parametrize("model", ["flux-2-pro", "flux-2-klein-4b"])
+def test_demo_serves_flux_from_the_sandbox(demo: DemoProcess, model: str):
+    import base64
+    import io
+
+    from PIL import Image
+
+    response = _openai(demo).images.generate(model=model, prompt="a lighthouse", size="1024x768")
+    [image] = response.data
+    with Image.open(io.BytesIO(base64.b64decode(image.b64_json))) as picture:
+        assert picture.size == (1024, 768)

@@ -119,3 +119,34 @@ def test_stream_events_give_events_or_a_domain_error(adapter, events):
         head = b"" if name is None else b"event: " + name.encode() + b"\n"
         frames.append(head + b"data: " + data.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n\n")
     _only_domain_errors(lambda: asyncio.run(_drain(adapter, frames)))
+
+
+# Keys the submit-and-poll hosts' documents carry, so the shapes reach their status parsers.
+TASK_KEYS = [
+    "id", "polling_url", "status", "result", "sample", "cost", "input_mp", "output_mp", "request_id",
+    "status_url", "response_url", "cancel_url", "images", "url", "has_nsfw_concepts", "error", "error_type",
+    "urls", "get", "cancel", "output", "metrics", "detail",
+]  # fmt: skip
+task_bodies = st.one_of(
+    bodies,
+    st.recursive(
+        scalars,
+        lambda children: (
+            st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(TASK_KEYS), children, max_size=5)
+        ),
+        max_leaves=25,
+    ).map(orjson.dumps),
+)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda adapter: adapter.name)
+@SETTINGS
+@given(body=task_bodies)
+def test_task_documents_give_a_task_a_state_or_a_domain_error(adapter, body):
+    response = WireResponse(status=200, headers={}, body=body)
+    try:
+        task = adapter.accepted_task(response, _route(adapter))
+    except ProviderError:
+        return
+    if task is not None:
+        _only_domain_errors(lambda: adapter.poll_state(response, task))

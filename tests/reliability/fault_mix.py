@@ -41,6 +41,9 @@ DIRECTIVES: tuple[str, ...] = (
     "prohibited",
     "filtered",
 )
+# The submit-and-poll hosts' task directives: no lane here has such a host (their providers answer
+# normally), so they are left out of the burst; tests/e2e/flux and tests/sandbox cover them.
+TASK_DIRECTIVES = frozenset({"polls", "never-finish", "task-error", "expired"})
 
 # How a hang ends: the route's timeout, short on the lanes' hang aliases only, so load never times out the rest.
 HANG_TIMEOUT_S = 1.0
@@ -119,7 +122,9 @@ class Case:
 CASES: tuple[Case, ...] = tuple(Case(lane, directive) for lane in LANES for directive in DIRECTIVES)
 REQUESTS_PER_CASE = 2
 
-assert {d.split("=", 1)[0] for d in DIRECTIVES} - {CLEAN} == set(DIRECTIVE_NAMES), "a directive is missing"
+assert {d.split("=", 1)[0] for d in DIRECTIVES} - {CLEAN} | TASK_DIRECTIVES == set(DIRECTIVE_NAMES), (
+    "a directive is missing"
+)
 
 
 def gateway_config(sandbox_url: str) -> dict[str, Any]:

@@ -32,9 +32,21 @@ def test_every_documented_name_parses() -> None:
         "no-image",
         "prohibited",
         "filtered",
+        "polls",
+        "never-finish",
+        "task-error",
+        "expired",
     }
     for name in DIRECTIVE_NAMES:
         assert parse_fault(name).name == name
+
+
+def test_polls_takes_a_count() -> None:
+    assert parse_fault("polls=3").count == 3
+    assert parse_fault("polls").count is None
+    assert plan_faults([parse_fault("polls=3")]).delay_s == 0
+    with pytest.raises(DirectiveError):
+        parse_fault("polls=-1")
 
 
 def test_find_directives_in_order_and_case_insensitive() -> None:

@@ -199,3 +199,33 @@ async def test_selection_names_unknown_aliases_and_routes(smoke_setup):
         tester.select(models=["nope"])
     with pytest.raises(UnknownRoute):
         tester.select(routes=["fine/openai/nope"])
+
+
+async def test_a_flux_route_is_smoked_through_its_task_at_the_smallest_size(sandbox_url):
+    bfl = RouteTarget(
+        name="flux/bfl/flux-2-klein-4b",
+        alias="flux",
+        provider="bfl",
+        model="flux-2-klein-4b",
+        base_url=sandbox_url,
+        api_key="bfl-smoke",
+        options={"poll_interval": 0.02, "result_hosts": ["localhost"]},
+    )
+    recorded, http = Recorded(), HttpExecutor()
+    tester = SmokeTester(
+        routes=RouteTable([ModelAlias("flux", (bfl,))]),
+        registry=REGISTRY,
+        facts=facts_from_catalog(CATALOG),
+        http=http,
+        record_entry=recorded.entries.append,
+        record_check=recorded.checks.append,
+        today=lambda: TODAY,
+    )
+    try:
+        [result] = await tester.run(tester.select(models=["flux"]))
+    finally:
+        await http.aclose()
+    assert result.passed and result.check.status == "available" and result.size == "64x64"
+    # klein-4b's first megapixel, BFL's credits: 1.4 x $0.01.
+    [entry] = recorded.entries
+    assert (entry.cost_micros, entry.usage["cost"]) == (14_000, 1.4)

@@ -40,7 +40,15 @@ DEMO_ROUTES: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("gemini-3.1-flash-image", "gemini", "gemini-3.1-flash-image", "", None),
     ("gemini-3-pro-image", "gemini", "gemini-3-pro-image", "", None),
     ("gemini-2.5-flash-image", "gemini", "gemini-2.5-flash-image", "", None),
+    ("flux-2-pro", "bfl", "flux-2-pro", "", None),
+    ("flux-2-klein-4b", "bfl", "flux-2-klein-4b", "", None),
 )
+
+# Route options by provider: the sandbox's submit-and-poll hosts put result files on its other
+# loopback name (a separate result host, as BFL's delivery host is), which the route must allow.
+DEMO_OPTIONS: dict[str, dict[str, Any]] = {
+    "bfl": {"poll_interval": 0.1, "result_hosts": ["localhost", "127.0.0.1"]},
+}
 
 # The demo's only providers are the sandbox, so every failure there is one the user asked for
 # with a fault directive: the breaker must not take the demo's only route down for trying the
@@ -67,6 +75,7 @@ def demo_config(
                     "base_url": f"{sandbox_url}{suffix}",
                     "api_key": SANDBOX_PROVIDER_KEY,
                     "timeout": 120,
+                    "options": dict(DEMO_OPTIONS.get(provider, {})),
                 }
             ],
         }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError
@@ -43,15 +43,86 @@ class WireRequest:
     form: list[tuple[str, str]] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
     stream: bool = False
+    # Set when ``url`` names an address the gateway resolved and checked itself (a URL from a
+    # provider's answer, ``providers.polling``): the TLS certificate is matched against this name.
+    server_hostname: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """A result file a submit-and-poll host left at a URL, downloaded (its URL is not kept: signed)."""
+
+    data: bytes
+    content_type: str | None = None
 
 
 @dataclass(slots=True)
 class WireResponse:
-    """A complete provider response: status, headers (lower-cased names) and the raw body."""
+    """A complete provider response: status, headers (lower-cased names) and the raw body.
+
+    For a submit-and-poll host (``providers.polling``), ``body`` is the final status document,
+    ``submitted`` the answer to the submit (the task id, and the cost some hosts quote there) and
+    ``files`` the result files downloaded from the URLs the final status named.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    submitted: WireResponse | None = None
+    files: tuple[FetchedFile, ...] = ()
+
+
+PollStatus = Literal["pending", "follow", "ready", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class PollState:
+    """What one status answer of a submit-and-poll host says.
+
+    - ``pending``: not finished; poll ``PollTask.poll_url`` again after the interval;
+    - ``follow``: read ``follow_url`` next, at once (fal: the result document once the status is done);
+    - ``ready``: finished; download ``files`` (in order) and hand everything to ``from_wire``;
+    - ``failed``: finished without an image; ``error`` says why (moderation, the host's error).
+    """
+
+    status: PollStatus
+    files: tuple[str, ...] = ()
+    follow_url: str | None = None
+    error: ProviderError | None = None
+
+    @classmethod
+    def pending(cls) -> PollState:
+        """Not finished yet."""
+        return cls("pending")
+
+    @classmethod
+    def ready(cls, files: tuple[str, ...]) -> PollState:
+        """Finished: the result files to download."""
+        return cls("ready", files=files)
+
+    @classmethod
+    def failed(cls, error: ProviderError) -> PollState:
+        """Finished without an image."""
+        return cls("failed", error=error)
+
+    @classmethod
+    def follow(cls, url: str) -> PollState:
+        """Read ``url`` next (with the provider's credentials), without waiting."""
+        return cls("follow", follow_url=url)
+
+
+@dataclass(frozen=True, slots=True)
+class PollTask:
+    """A task a submit-and-poll host accepted: where to ask about it and how to call it off."""
+
+    id: str
+    poll_url: str
+    cancel_url: str | None = None
+    cancel_method: str = "POST"
+    # Where the finished result is read, when that is not the status itself (fal's ``response_url``).
+    result_url: str | None = None
+    # What the submit answer already says (Replicate's ``Prefer: wait`` may return it finished).
+    state: PollState = field(default_factory=PollState.pending)
 
 
 class ProviderAdapter(ABC):
@@ -109,6 +180,32 @@ class ProviderAdapter(ABC):
         """The domain counters of a usage object as the ledger keeps it (the provider's own, as sent);
         traces read token counts through this. The default knows no counters."""
         return Usage(raw=dict(raw))
+
+    # -- submit-and-poll: a host whose 2xx answer is a task, not the image -------------------------
+    # Hosts the provider documents for its API (polling and cancel URLs; the key is sent there) and
+    # for its result files (signed or public URLs; the key is never sent there unless the host is also
+    # an API host). ``*.example.com`` matches a domain and its subdomains. The route's own base URL
+    # host counts as an API host, and ``options.result_hosts`` adds result hosts (providers.polling).
+    api_hosts: ClassVar[tuple[str, ...]] = ()
+    result_hosts: ClassVar[tuple[str, ...]] = ()
+
+    def accepted_task(self, response: WireResponse, route: RouteTarget) -> PollTask | None:
+        """The task a 2xx answer started, or None when the answer is already the result (the default)."""
+        return None
+
+    def poll_state(self, response: WireResponse, task: PollTask) -> PollState:
+        """Read one 2xx status answer about ``task`` (only called when ``accepted_task`` gave one)."""
+        raise NotImplementedError(f"{self.name} does not poll")
+
+    def auth_headers(self, route: RouteTarget) -> dict[str, str]:
+        """The credential headers for calls after the submit (polls, cancel, keyed downloads)."""
+        return {}
+
+    def cancel_wire(self, task: PollTask, route: RouteTarget) -> WireRequest | None:
+        """The call that stops ``task`` at the host, or None when the host has no cancel call."""
+        if task.cancel_url is None:
+            return None
+        return WireRequest(task.cancel_method, task.cancel_url, self.auth_headers(route))
 
     def provider_request_id(self, headers: Mapping[str, str], body: Mapping[str, Any] | None = None) -> str | None:
         """The provider's id for one response, from its headers or its parsed JSON ``body``.

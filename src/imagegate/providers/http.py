@@ -126,6 +126,7 @@ class HttpExecutor:
                     data=data,
                     timeout=timeout,
                     allow_redirects=False,
+                    server_hostname=wire.server_hostname,
                 )
         except aiohttp.ConnectionTimeoutError as exc:
             # Nothing was sent: unreachable, not slow (and so not billed).

@@ -35,14 +35,22 @@ class AdapterRegistry:
 
 def builtin_registry() -> AdapterRegistry:
     """A registry holding every provider that ships with imagegate."""
+    from imagegate.providers.bfl import BflAdapter
+    from imagegate.providers.fal import FalAdapter
     from imagegate.providers.gemini import GeminiImageAdapter
     from imagegate.providers.google.endpoints import GoogleAccess
     from imagegate.providers.imagen import ImagenAdapter
     from imagegate.providers.openai import OpenAIImagesAdapter
+    from imagegate.providers.replicate import ReplicateAdapter
+    from imagegate.providers.together import TogetherAdapter
 
     registry = AdapterRegistry()
     registry.register(OpenAIImagesAdapter())
     google = GoogleAccess()  # one OAuth token cache for both Google adapters
     registry.register(GeminiImageAdapter(google))
     registry.register(ImagenAdapter(google))
+    registry.register(BflAdapter())
+    registry.register(FalAdapter())
+    registry.register(ReplicateAdapter())
+    registry.register(TogetherAdapter())
     return registry

@@ -19,7 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagegate.sandbox.bfl import bfl_routes
 from imagegate.sandbox.config import SandboxConfig, SandboxState
+from imagegate.sandbox.fal import fal_routes
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
 from imagegate.sandbox.gemini_auth import token_routes
 from imagegate.sandbox.gemini_content import gemini_routes
@@ -27,6 +29,9 @@ from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.render import Renderer
+from imagegate.sandbox.replicate import replicate_routes
+from imagegate.sandbox.tasks import task_routes
+from imagegate.sandbox.together import together_routes
 
 __all__ = ["SandboxConfig", "SandboxState", "build_sandbox_app", "new_request_id", "sandbox_state"]
 
@@ -113,6 +118,11 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         *openai_routes(state),
         *token_routes(state),
         *gemini_routes(state, answer_predict),
+        *task_routes(state),
+        *bfl_routes(state),
+        *fal_routes(state),
+        *replicate_routes(state),
+        *together_routes(state),
     ]
     app = Starlette(
         routes=routes,

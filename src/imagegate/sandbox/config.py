@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from imagegate.sandbox.faults import FaultStore, RequestLog, TransportLookup
 from imagegate.sandbox.render import Renderer
+from imagegate.sandbox.task_store import TaskStore
 
 __all__ = ["SandboxConfig", "SandboxState", "TransportLookup"]
 
@@ -35,6 +36,12 @@ class SandboxConfig:
       since 2026-08-17 (off by default so Imagen can be exercised).
     - ``google_service_accounts``: client email -> PEM public key; when set, ``POST /token``
       verifies JWT signatures against these keys (otherwise any well-formed assertion passes).
+    - ``result_base_url``: where the submit-and-poll hosts' result files are served (BFL's delivery
+      host, fal's media host); None: this server under its other loopback name (``localhost`` for
+      ``127.0.0.1`` and back), so the result host is never the API host.
+    - ``result_ttl_s``: how long a signed result URL stays valid (BFL documents 10 minutes).
+    - ``bfl_max_active_tasks``: BFL answers 429 to a submit while this many of its tasks are still
+      running (BFL documents 24); a task stops counting once finished, cancelled or ``hang_max_s`` old.
     """
 
     api_keys: frozenset[str] | None = None
@@ -47,6 +54,9 @@ class SandboxConfig:
     render_cache_entries: int = 64
     imagen_shut_down: bool = False
     google_service_accounts: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    result_base_url: str | None = None
+    result_ttl_s: float = 600.0
+    bfl_max_active_tasks: int = 24
 
     def __post_init__(self) -> None:
         if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:
@@ -77,3 +87,5 @@ class SandboxState:
     benchmark: tuple[bytes, bytes] | None = None
     # OAuth access tokens issued by ``POST /token`` -> expiry (unix seconds), for Vertex paths.
     google_tokens: dict[str, float] = field(default_factory=dict)
+    # Tasks of the submit-and-poll hosts (BFL, fal, Replicate), by id.
+    tasks: TaskStore = field(default_factory=TaskStore)

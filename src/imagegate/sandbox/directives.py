@@ -31,6 +31,7 @@ _DIRECTIVE_RE = re.compile(r"\[sandbox:([a-z0-9_-]+)(?:=([^\]]*))?\]", re.IGNORE
 # Upper bound for numeric values: a typo like slow=3000 must not tie up a test run for an hour.
 _MAX_SECONDS = 600.0
 
+_MAX_COUNT = 100
 DEFAULT_SLOW_SECONDS = 1.0
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
 
@@ -47,7 +48,7 @@ class FaultKind(Enum):
 @dataclass(frozen=True)
 class _Spec:
     kind: FaultKind
-    value: str  # "none", "seconds" or "stage"
+    value: str  # "none", "seconds", "stage" or "count"
 
 
 _SPECS: dict[str, _Spec] = {
@@ -68,6 +69,11 @@ _SPECS: dict[str, _Spec] = {
     "no-image": _Spec(FaultKind.BODY, "none"),  # Gemini finishReason NO_IMAGE with a text part
     "prohibited": _Spec(FaultKind.BODY, "none"),  # Gemini finishReason PROHIBITED_CONTENT
     "filtered": _Spec(FaultKind.BODY, "none"),  # Imagen: the last image replaced by raiFilteredReason
+    # Submit-and-poll hosts only (BFL, fal, Replicate): what the accepted task does.
+    "polls": _Spec(FaultKind.DELAY, "count"),  # answer "still running" this many times before the result
+    "never-finish": _Spec(FaultKind.BODY, "none"),  # the task stays running until cancelled
+    "task-error": _Spec(FaultKind.BODY, "none"),  # the task ends in the host's error status
+    "expired": _Spec(FaultKind.BODY, "none"),  # the result URL has already expired when fetched
 }
 
 DIRECTIVE_NAMES: tuple[str, ...] = tuple(_SPECS)
@@ -79,11 +85,12 @@ class DirectiveError(ValueError):
 
 @dataclass(frozen=True)
 class Directive:
-    """One parsed directive. ``seconds`` is set for slow/429, ``stage`` for moderation."""
+    """One parsed directive. ``seconds`` is set for slow/429, ``stage`` for moderation, ``count`` for polls."""
 
     name: str
     seconds: float | None = None
     stage: str | None = None
+    count: int | None = None
 
     @property
     def kind(self) -> FaultKind:
@@ -96,6 +103,8 @@ class Directive:
             return f"{self.name}={self.seconds:g}"
         if self.stage is not None:
             return f"{self.name}={self.stage}"
+        if self.count is not None:
+            return f"{self.name}={self.count}"
         return self.name
 
 
@@ -135,6 +144,12 @@ def parse_fault(name: str, value: str | None = None) -> Directive:
         if stage not in ("input", "output"):
             raise DirectiveError(f"sandbox directive {key!r} takes 'input' or 'output', not {text!r}")
         return Directive(key, stage=stage)
+    if spec.value == "count":
+        if text is None or text == "":
+            return Directive(key)  # the host's default
+        if not text.isdigit() or not 0 <= int(text) <= _MAX_COUNT:
+            raise DirectiveError(f"sandbox directive {key!r} takes a whole number from 0 to {_MAX_COUNT}")
+        return Directive(key, count=int(text))
     return Directive(key, seconds=_parse_seconds(key, text))
 
 
@@ -163,8 +178,8 @@ def plan_faults(directives: list[Directive]) -> FaultPlan:
     applied: list[Directive] = []
     for directive in directives:
         if directive.kind is FaultKind.DELAY:
-            assert directive.seconds is not None  # parse_fault always sets it for slow
-            delay += directive.seconds
+            if directive.seconds is not None:  # slow; ``polls`` is read by the task hosts themselves
+                delay += directive.seconds
             applied.append(directive)
         elif outcome is None:
             outcome = directive

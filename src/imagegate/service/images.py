@@ -31,6 +31,7 @@ from imagegate.domain.result import ImageResult
 from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
+from imagegate.providers.polling import Poller
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
@@ -82,6 +83,7 @@ class ImageService:
         admission: AdmissionGate | None = None,
     ) -> None:
         self._http = http
+        self._poller = Poller(http)
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
         self.admission = admission
@@ -296,7 +298,8 @@ class ImageService:
         async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
             request = request_for(route)
             wire = await self._wire(route, request)
-            response = await self._http.send(wire, timeout_s=route.target.timeout_s)
+            # One call for the service whether the host answers at once or is polled (providers.polling).
+            response = await self._poller.exchange(route.adapter, wire, route.target)
             if response.status >= 300:
                 raise read_answer(
                     response,

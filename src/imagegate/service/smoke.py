@@ -44,6 +44,7 @@ from imagegate.pricing.engine import quote, settle
 from imagegate.pricing.rows import PriceRow
 from imagegate.providers.base import ProviderAdapter, RouteTarget
 from imagegate.providers.http import HttpExecutor
+from imagegate.providers.polling import Poller
 from imagegate.providers.registry import AdapterRegistry
 from imagegate.routing.control_store import RouteCheck
 from imagegate.routing.health import RouteStatus
@@ -273,7 +274,8 @@ class SmokeTester:
     ) -> tuple[ImageResult, int]:
         wire = adapter.to_wire(request, target)
         await adapter.authorize(wire, target, self._http)  # OAuth routes fetch a token first
-        response = await self._http.send(wire, timeout_s=target.timeout_s)
+        # A submit-and-poll host is followed to its result like any request (providers.polling).
+        response = await Poller(self._http).exchange(adapter, wire, target)
         if response.status >= 300:
             raise adapter.error_from_wire(response)
         return adapter.from_wire(response, request, target, keep_raw=True), response.status

@@ -1,0 +1,5 @@
+"""Black Forest Labs' own FLUX API: submit, poll ``polling_url``, download the signed result."""
+
+from imagegate.providers.bfl.adapter import BflAdapter
+
+__all__ = ["BflAdapter"]
