@@ -237,9 +237,7 @@ image_jobs = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("completed_at", UTCDateTime(), nullable=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
-    sa.CheckConstraint(
-        "status IN ('queued', 'in_progress', 'completed', 'failed', 'cancelled')", name="status_known"
-    ),
+    sa.CheckConstraint("status IN ('queued', 'in_progress', 'completed', 'failed', 'cancelled')", name="status_known"),
     sa.UniqueConstraint("key_id", "idempotency_key", name="uq_image_jobs_key_id_idempotency_key"),
     sa.Index("ix_image_jobs_key_id_created_at", "key_id", "created_at"),
     sa.Index("ix_image_jobs_status_lease_until", "status", "lease_until"),
@@ -285,9 +283,7 @@ webhook_attempts = sa.Table(
     "webhook_attempts",
     metadata,
     sa.Column("id", BigIntegerPK, primary_key=True, autoincrement=True),
-    sa.Column(
-        "delivery_id", sa.Text, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("delivery_id", sa.Text, sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("at", UTCDateTime(), nullable=False),
     sa.Column("http_status", sa.Integer, nullable=True),
