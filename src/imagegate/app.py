@@ -26,12 +26,15 @@ from starlette.routing import Route
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
+from imagegate.api.openai.errors import error_status_and_body
+from imagegate.api.openai.render import usage_object
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes, carries_images, dialect_error_response
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
+from imagegate.providers.outbound import parse_cidrs
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
@@ -41,20 +44,28 @@ from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
+from imagegate.service.job_pool import LocalJobPool
+from imagegate.service.jobs import JobEngine, JobService, JobSettings
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.service.storage_port import ImageStore
+from imagegate.service.webhook_sender import WebhookSender
+from imagegate.service.webhooks import DEFAULT_SCHEDULE_S, WebhookService, WebhookSettings
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
+from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
+from imagegate.store.procrastinate_engine import ProcrastinateEngine, ensure_schema
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
+from imagegate.store.webhooks import SqlWebhookStore
 
 log = logging.getLogger("imagegate")
 
@@ -82,6 +93,9 @@ class Runtime:
     smoke: SmokeTester | None = None
     controls_refresh_s: float = 2.0
     smoke_interval_s: float | None = None
+    jobs: JobService | None = None
+    job_engine: JobEngine | None = None
+    webhooks: WebhookService | None = None
 
 
 def build_runtime(
@@ -92,10 +106,12 @@ def build_runtime(
     registry: AdapterRegistry | None = None,
     http: HttpExecutor | None = None,
     today: Callable[[], date] | None = None,
+    image_store: ImageStore | None = None,
 ) -> Runtime:
     """Every collaborator of the gateway, wired; nothing started yet.
 
-    ``today`` is the clock model lifecycle decisions use (default: the UTC date).
+    ``today`` is the clock model lifecycle decisions use (default: the UTC date). ``image_store``
+    is where job results live; without one the job endpoints answer 404.
     """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
@@ -180,6 +196,29 @@ def build_runtime(
         today=today if today is not None else utc_today,
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
+    webhooks = WebhookService(
+        SqlWebhookStore(engine),
+        signing_key=settings.webhook_key(),
+        sender=WebhookSender(allow=parse_cidrs(config.webhooks.allow_cidrs)),
+        settings=WebhookSettings(
+            schedule_s=tuple(settings.webhook_retry_schedule_s or DEFAULT_SCHEDULE_S), poll_s=settings.webhook_poll_s
+        ),
+    )
+    jobs, job_engine = None, None
+    if image_store is not None:
+        jobs = JobService(
+            store=SqlJobStore(engine),
+            gateway=gateway,
+            images=image_store,
+            describe_error=lambda error: error_status_and_body(error)[1]["error"],
+            usage_view=usage_object,
+            events=webhooks,
+            webhook_check=webhooks.owns,
+            settings=JobSettings(
+                lease_s=settings.jobs_lease_s, retention_s=settings.jobs_retention_s, max_runs=settings.jobs_max_runs
+            ),
+        )
+        jobs.engine = job_engine = build_job_engine(settings, engine)
     return Runtime(
         engine=engine,
         http=http,
@@ -203,6 +242,25 @@ def build_runtime(
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
+        jobs=jobs,
+        job_engine=job_engine,
+        webhooks=webhooks,
+    )
+
+
+def build_job_engine(settings: Settings, engine: Engine, *, run_jobs: bool | None = None) -> JobEngine:
+    """procrastinate on PostgreSQL (replicas and workers share the queue), else the in-process pool."""
+    kind = settings.jobs_engine
+    if kind == "auto":
+        kind = "procrastinate" if engine.dialect.name == "postgresql" else "local"
+    if kind == "local":
+        return LocalJobPool(concurrency=settings.jobs_concurrency, resume_interval_s=settings.jobs_resume_interval_s)
+    ensure_schema(engine)
+    return ProcrastinateEngine(
+        engine,
+        concurrency=settings.jobs_concurrency,
+        run_jobs=settings.jobs_run_in_gateway if run_jobs is None else run_jobs,
+        resume_interval_s=settings.jobs_resume_interval_s,
     )
 
 
@@ -280,9 +338,17 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime.ledger.start()
         tasks = await _start_routing_tasks(runtime)
+        if runtime.webhooks is not None:
+            runtime.webhooks.start()
+        if runtime.jobs is not None and runtime.job_engine is not None:
+            await runtime.job_engine.start(runtime.jobs.run, runtime.jobs.due)
         try:
             yield
         finally:
+            if runtime.job_engine is not None:
+                await runtime.job_engine.stop()
+            if runtime.webhooks is not None:
+                await runtime.webhooks.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -322,4 +388,6 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.public_pricing = runtime.public_pricing
     app.state.public_route_health = runtime.public_route_health
     app.state.today = utc_today
+    app.state.jobs = runtime.jobs
+    app.state.webhooks = runtime.webhooks
     return app

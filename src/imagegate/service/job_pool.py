@@ -20,6 +20,17 @@ Run = Callable[[str], Awaitable[None]]
 Due = Callable[[], Awaitable[list[str]]]
 
 
+async def resume_forever(due: Due, enqueue: Callable[[str], Awaitable[None]], interval_s: float) -> None:
+    """Every ``interval_s``, hand the jobs nobody runs (``due``) to the engine again (any engine)."""
+    while True:
+        try:
+            for job_id in await due():
+                await enqueue(job_id)
+        except Exception:
+            log.exception("looking for jobs to resume failed; retrying")
+        await asyncio.sleep(interval_s)
+
+
 class LocalJobPool:
     """In-process runner for jobs (see the module docstring); implements ``service.jobs.JobEngine``."""
 
@@ -31,11 +42,13 @@ class LocalJobPool:
         self._resumer: asyncio.Task[None] | None = None
         self._run: Run | None = None
 
-    def start(self, run: Run, due: Due) -> None:
+    async def start(self, run: Run, due: Due) -> None:
         """Begin running jobs (call on the serving event loop): resume what was left, then keep watching."""
         self._run = run
         self._slots = asyncio.Semaphore(self._concurrency)
-        self._resumer = asyncio.create_task(self._resume_forever(due), name="imagegate-job-resumer")
+        self._resumer = asyncio.create_task(
+            resume_forever(due, self.enqueue, self._resume_interval_s), name="imagegate-job-resumer"
+        )
 
     async def enqueue(self, job_id: str) -> None:
         """Run ``job_id`` in this process, once a slot is free (no-op when it is already waiting or running)."""
@@ -60,15 +73,6 @@ class LocalJobPool:
             log.exception("job %s failed to run; it is retried once its lease lapses", job_id)
         finally:
             self._tasks.pop(job_id, None)
-
-    async def _resume_forever(self, due: Due) -> None:
-        while True:
-            try:
-                for job_id in await due():
-                    await self.enqueue(job_id)
-            except Exception:
-                log.exception("looking for jobs to resume failed; retrying")
-            await asyncio.sleep(self._resume_interval_s)
 
     async def stop(self) -> None:
         """Stop watching and cancel the tasks (their jobs stay in the database and resume after restart)."""

@@ -55,6 +55,14 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 class JobEngine(Protocol):
     """Decides where and when a queued job runs (it calls ``JobService.run``)."""
 
+    async def start(self, run: Callable[[str], Awaitable[None]], due: Callable[[], Awaitable[list[str]]]) -> None:
+        """Begin running jobs with ``run``, resuming those ``due`` names now and then."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop running jobs (unfinished ones resume after a restart)."""
+        ...
+
     async def enqueue(self, job_id: str) -> None:
         """Arrange for ``job_id`` to run (again); a job already waiting is not queued twice."""
         ...

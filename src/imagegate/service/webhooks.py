@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -242,10 +243,8 @@ class WebhookService:
                 tried = 0
             if tried == 0:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
-                except TimeoutError:
-                    pass
 
     async def stop(self) -> None:
         """Stop the loop and close the sender's connections."""
