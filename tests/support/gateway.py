@@ -23,6 +23,7 @@ from imagegate.app import Runtime, build_runtime, create_app
 from imagegate.cli.server import uvicorn_config
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
+from imagegate.service.storage_port import ImageStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 
@@ -93,6 +94,7 @@ def running_gateway(
     master_key: str | None = None,
     today: Callable[[], date] | None = None,
     shutdown_grace_s: float | None = None,
+    image_store: ImageStore | None = None,
     **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
@@ -114,7 +116,9 @@ def running_gateway(
         master_key=master_key,
         **settings_fields,
     )
-    runtime = build_runtime(settings, parse_config(config_document, env={}), engine=engine, today=today)
+    runtime = build_runtime(
+        settings, parse_config(config_document, env={}), engine=engine, today=today, image_store=image_store
+    )
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ from starlette.types import Scope
 from imagegate.api.admin import keys as admin_keys
 from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
+from imagegate.api.admin import webhooks as admin_webhooks
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
@@ -57,6 +58,7 @@ def all_routes() -> list[BaseRoute]:
         *admin_keys.routes,
         *admin_routes.routes,
         *admin_report.routes,
+        *admin_webhooks.routes,
         *feedback.routes,
         *pricing.routes,
         *estimate.routes,

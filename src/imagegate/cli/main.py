@@ -15,6 +15,8 @@ from imagegate.cli.report import report
 from imagegate.cli.routes import routes_app
 from imagegate.cli.smoke import smoke
 from imagegate.cli.usage import usage
+from imagegate.cli.webhooks import webhooks_app
+from imagegate.cli.worker import worker
 from imagegate.config.settings import Settings
 
 app = typer.Typer(
@@ -29,6 +31,8 @@ app.command("report")(report)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(routes_app, name="routes")
 app.command("smoke")(smoke)
+app.add_typer(webhooks_app, name="webhooks")
+app.command("worker")(worker)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

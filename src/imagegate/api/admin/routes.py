@@ -88,6 +88,8 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
         except ImagegateError as error:
             failed = error_response(error, request_id)
             failed.status_code = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), failed.status_code)
+            if error.code == "not_found":
+                failed.status_code = 404  # any admin resource that does not exist
             return failed
         response.headers["x-request-id"] = request_id
         return response
