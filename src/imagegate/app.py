@@ -44,6 +44,7 @@ from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
+from imagegate.service.job_costs import RunCosts
 from imagegate.service.job_pool import LocalJobPool
 from imagegate.service.jobs import JobEngine, JobService, JobSettings
 from imagegate.service.keys import KeyAdmin
@@ -165,6 +166,7 @@ def build_runtime(
     )
     health = RouteHealth()
     controls = ControlsHolder()
+    run_costs = RunCosts()
     gateway = Gateway(
         routes=build_route_table(config),
         registry=registry,
@@ -173,7 +175,10 @@ def build_runtime(
         replacements=replacements_from_catalog(catalog, registry),
         authenticator=authenticator,
         images=ImageService(
-            http=http, ledger=ledger, guards=RouteGuards(breakers=breakers, health=health, controls=controls)
+            http=http,
+            ledger=ledger,
+            guards=RouteGuards(breakers=breakers, health=health, controls=controls),
+            observers=[run_costs.observe],
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -213,6 +218,7 @@ def build_runtime(
             describe_error=lambda error: error_status_and_body(error)[1]["error"],
             usage_view=usage_object,
             events=webhooks,
+            run_costs=run_costs,
             webhook_check=webhooks.owns,
             settings=JobSettings(
                 lease_s=settings.jobs_lease_s, retention_s=settings.jobs_retention_s, max_runs=settings.jobs_max_runs

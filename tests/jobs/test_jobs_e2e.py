@@ -82,6 +82,7 @@ def test_an_openai_route_job_completes_with_the_ledger_and_cost_of_the_synchrono
     assert job_row.cost_micros == sync_row.cost_micros == done["cost"]["micros"] > 0
     assert job_row.key_name == name and done["cost"]["usd"] == synchronous.headers["x-imagegate-cost-usd"]
     assert done["usage"] == synchronous.parse().usage.model_dump()
+    assert client.get(f"/images/jobs/{done['id']}", cast_to=object) == done  # the README's polling call
 
 
 def test_a_gemini_route_job_over_plain_http(jobs_gateway, jobs_key):
@@ -126,6 +127,8 @@ def test_a_moderation_block_fails_the_job_with_the_synchronous_code(jobs_gateway
     failed = poll(jobs_gateway, secret, job["id"])
     assert failed["status"] == "failed" and failed["result"] is None
     assert failed["error"]["code"] == "moderation_blocked" and failed["completed_at"] is not None
+    # A failed job's cost is what its attempts cost, as the ledger has them.
+    assert failed["cost"]["micros"] == sum(row.cost_micros for row in jobs_gateway.ledger(failed["request_id"]))
     with pytest.raises(openai.BadRequestError) as sync_error:
         client.images.generate(model="gpt-image-2", prompt="[sandbox:moderation=output] x")
     assert sync_error.value.code == failed["error"]["code"]

@@ -46,6 +46,9 @@ class JobRecord:
     cost_micros: int | None = None
     cost_estimated: bool | None = None
     completed_at: datetime | None = None
+    # What a submit-and-poll provider gave back when it accepted the job (task id, polling URL):
+    # a later run resumes by polling it instead of submitting again.
+    provider_task: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,10 @@ class JobStore(Protocol):
 
     def renew(self, job_id: str, *, owner: str, lease_until: datetime) -> bool:
         """Extend a running job's lease; False when ``owner`` no longer runs it (cancelled, taken over)."""
+        ...
+
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
+        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
         ...
 
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:

@@ -38,6 +38,7 @@ from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.event_port import EventSink
 from imagegate.service.gateway import Gateway
 from imagegate.service.idempotency import IdempotencyConflict
+from imagegate.service.images import Served
 from imagegate.service.job_codec import (
     job_object,
     principal_document,
@@ -45,6 +46,8 @@ from imagegate.service.job_codec import (
     request_document,
     request_from_document,
 )
+from imagegate.service.job_costs import RunCosts
+from imagegate.service.plan import Plan
 from imagegate.service.storage_port import ImageStore
 
 log = logging.getLogger("imagegate.jobs")
@@ -96,6 +99,8 @@ class JobSettings:
 ErrorView = Callable[[ImagegateError], dict[str, Any]]
 UsageView = Callable[[Usage], dict[str, Any] | None]
 WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
+ResumeHook = Callable[[Plan, dict[str, Any]], Awaitable[Served]]
+"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it."""
 
 
 class JobService:
@@ -112,6 +117,8 @@ class JobService:
         events: EventSink | None = None,
         webhook_check: WebhookCheck | None = None,
         settings: JobSettings | None = None,
+        run_costs: RunCosts | None = None,
+        resume: ResumeHook | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._store = store
@@ -123,6 +130,8 @@ class JobService:
         self._webhook_check = webhook_check
         self.settings = settings if settings is not None else JobSettings()
         self._clock = clock
+        self._run_costs = run_costs if run_costs is not None else RunCosts()
+        self._resume = resume
         self.owner = f"runner_{uuid.uuid4().hex[:16]}"
         self.engine: JobEngine | None = None
 
@@ -264,15 +273,33 @@ class JobService:
             return
         await self._emit(finished)
 
+    async def record_submission(self, job_id: str, task: dict[str, Any]) -> bool:
+        """The hook for submit-and-poll providers: keep the task a provider accepted for this job,
+        so a run after a restart polls it (``resume``) instead of submitting again."""
+        return await anyio.to_thread.run_sync(lambda: self._store.record_task(job_id, owner=self.owner, task=task))
+
     async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:
         inputs = [await self._read(key) for key in job.input_keys]
         request = request_from_document(job.request, inputs)
+        self._run_costs.track(request_id)
         try:
             plan = self._gateway.plan(request_id, request, principal_from_document(job.principal))
-            served = await self._gateway.images.serve(plan, keep_raw_for=None)
+            if job.provider_task is not None and self._resume is not None:
+                served = await self._resume(plan, job.provider_task)  # accepted before a restart: poll it
+            else:
+                served = await self._gateway.images.serve(plan, keep_raw_for=None)
             images = await self._store_images(job, served.result)
         except ImagegateError as error:
-            return JobOutcome(status="failed", finished_at=self._clock(), error=self._describe_error(error))
+            micros, estimated = self._run_costs.take(request_id)
+            return JobOutcome(
+                status="failed",
+                finished_at=self._clock(),
+                error=self._describe_error(error),
+                cost_micros=micros,
+                cost_estimated=estimated,
+            )
+        finally:
+            self._run_costs.take(request_id)  # stop tracking (cancelled, or completed)
         result = served.result
         body: dict[str, Any] = {
             "created": result.created if result.created is not None else int(self._clock().timestamp()),

@@ -98,6 +98,11 @@ class SqlJobStore:
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
         return self._update(where, {"lease_until": lease_until}) is not None
 
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
+        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
+        where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
+        return self._update(where, {"provider_task": task}) is not None
+
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:
         """Record a run's outcome if ``owner`` still runs the job; None otherwise (it was cancelled)."""
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")

@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.Text(), nullable=True),
         sa.Column("request_id", sa.Text(), nullable=True),
         sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("provider_task", _json(), nullable=True),
         sa.Column("owner", sa.Text(), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("result", _json(), nullable=True),

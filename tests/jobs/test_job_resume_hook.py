@@ -1,0 +1,85 @@
+"""The submit-and-poll hook: a job whose provider had accepted a task before its runner died is
+resumed through ``resume`` with that task, never submitted again."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from datetime import timedelta
+
+import anyio
+from PIL import Image
+
+from imagegate.accounting.ledger import utc_now
+from imagegate.domain.request import ImageRequest
+from imagegate.domain.result import GeneratedImage, ImageResult, Usage
+from imagegate.pricing.engine import Charge
+from imagegate.service.images import Served
+from imagegate.service.jobs import JobService
+from imagegate.store.jobs import SqlJobStore
+from tests.jobs.test_job_crash import sandbox_submissions
+
+
+def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
+    jobs_gateway, jobs_key, image_store, sandbox_url
+):
+    _, secret = jobs_key
+    runtime = jobs_gateway.runtime
+    principal = anyio.run(runtime.gateway.authenticate, secret)
+    store = SqlJobStore(jobs_gateway.engine)
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), "green").save(png, format="PNG")
+    seen: list[dict] = []
+
+    async def resume(plan, task) -> Served:
+        seen.append(task)
+        result = ImageResult(
+            image_count=1,
+            usage=Usage(),
+            images=[GeneratedImage(b64_json=base64.b64encode(png.getvalue()).decode(), mime_type="image/png")],
+        )
+        return Served(
+            result=result,
+            route=plan.routes[0],
+            charge=Charge(micros=40_000, estimated=False, breakdown={}, unit="image"),
+            attempt=1,
+        )
+
+    jobs = JobService(
+        store=store,
+        gateway=runtime.gateway,
+        images=image_store,
+        describe_error=lambda e: {"code": e.code},
+        usage_view=lambda usage: None,
+        resume=resume,
+    )
+    request = ImageRequest(operation="generate", model="gpt-image-2", prompt="polled", dialect="openai-images")
+
+    async def scenario() -> None:
+        job, _ = await jobs.submit(principal, request)
+        # A first runner claims it, the provider accepts a task, then the runner dies (its lease lapses).
+        claimed = store.claim(
+            job.id,
+            owner="dead-runner",
+            request_id="req_dead",
+            lease_until=utc_now() - timedelta(seconds=1),
+            now=utc_now() - timedelta(seconds=2),
+        )
+        assert claimed is not None
+        assert store.record_task(
+            job.id, owner="dead-runner", task={"id": "task-7", "polling_url": "https://host/poll/7"}
+        )
+        assert not await jobs.record_submission(job.id, {"id": "other"})  # not this runner's job
+        since = time.time()
+        await jobs.run(job.id)
+        finished = store.get(job.id)
+        assert finished is not None and finished.status == "completed" and finished.runs == 2
+        assert finished.provider_task == {"id": "task-7", "polling_url": "https://host/poll/7"}
+        assert finished.cost_micros == 40_000 and finished.result is not None
+        assert sandbox_submissions(sandbox_url, since) == []
+        view = await jobs.view(finished)
+        assert view["result"]["data"][0]["url"].startswith(image_store.base_url)
+
+    anyio.run(scenario)
+    assert seen == [{"id": "task-7", "polling_url": "https://host/poll/7"}]
