@@ -75,14 +75,14 @@ class Settings(BaseSettings):
     jobs_lease_s: float = Field(default=60.0, gt=0)
     jobs_retention_s: float = Field(default=24 * 3600.0, gt=0)
     jobs_max_runs: int = Field(default=3, gt=0)
-    jobs_resume_interval_s: float = Field(default=5.0, gt=0)
+    jobs_resume_interval_s: float = Field(default=15.0, gt=0)
     # With procrastinate, whether ``serve`` also runs jobs (else only ``imagegate worker`` does).
     jobs_run_in_gateway: bool = True
     # Webhooks: the key endpoint secrets are derived from (every replica needs the same one; by
     # default the master key, else a key file in the data directory), and the retry schedule.
     webhook_signing_key: SecretStr | None = None
     webhook_retry_schedule_s: list[float] | None = None
-    webhook_poll_s: float = Field(default=1.0, gt=0)
+    webhook_poll_s: float = Field(default=15.0, gt=0)
 
     def webhook_key(self) -> bytes:
         """The key endpoint secrets derive from: configured, else the master key, else a file in the data directory."""

@@ -34,7 +34,7 @@ async def resume_forever(due: Due, enqueue: Callable[[str], Awaitable[None]], in
 class LocalJobPool:
     """In-process runner for jobs (see the module docstring); implements ``service.jobs.JobEngine``."""
 
-    def __init__(self, *, concurrency: int = 4, resume_interval_s: float = 5.0) -> None:
+    def __init__(self, *, concurrency: int = 4, resume_interval_s: float = 15.0) -> None:
         self._concurrency = concurrency
         self._resume_interval_s = resume_interval_s
         self._slots: asyncio.Semaphore | None = None

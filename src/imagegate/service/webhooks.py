@@ -17,6 +17,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import heapq
 import hmac
 import logging
 import secrets
@@ -49,7 +50,9 @@ class WebhookSettings:
     """Retry schedule (delay before each try; its length is the number of tries), polling and claims."""
 
     schedule_s: tuple[float, ...] = DEFAULT_SCHEDULE_S
-    poll_s: float = 1.0
+    # The sender wakes when this process emits and when a retry it scheduled is due; the poll only
+    # picks up what another replica left (it died mid-delivery), so it can be slow.
+    poll_s: float = 15.0
     claim_s: float = 60.0
 
 
@@ -72,6 +75,7 @@ class WebhookService:
         self._clock = clock
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
+        self._retries_due: list[datetime] = []  # a heap: when retries this process scheduled are due
 
     # -- endpoints ------------------------------------------------------------------------------
 
@@ -243,8 +247,16 @@ class WebhookService:
                 tried = 0
             if tried == 0:
                 self._wake.clear()
+                now = self._clock()
+                if self._retries_due and self._retries_due[0] <= now:
+                    while self._retries_due and self._retries_due[0] <= now:
+                        heapq.heappop(self._retries_due)
+                    continue  # became due during the pass: look again at once
+                wait_s = self.settings.poll_s
+                if self._retries_due:
+                    wait_s = min(wait_s, (self._retries_due[0] - now).total_seconds())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), wait_s)
 
     async def stop(self) -> None:
         """Stop the loop and close the sender's connections."""
