@@ -33,6 +33,10 @@ APP_TABLES = {
     "alias_policies",
     "routing_changes",
     "route_status",
+    "image_jobs",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 
