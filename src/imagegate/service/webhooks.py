@@ -197,7 +197,7 @@ class WebhookService:
             )
             return
         body = delivery.payload.encode()
-        signature = Webhook(self.secret_for(endpoint)).sign(delivery.id, at, body)
+        signature = Webhook(self.secret_for(endpoint)).sign(delivery.id, at, delivery.payload)
         headers = {
             "webhook-id": delivery.id,
             "webhook-timestamp": str(int(at.timestamp())),
