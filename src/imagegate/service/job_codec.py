@@ -2,7 +2,7 @@
 
 - ``request_document`` / ``request_from_document``: the parsed ``ImageRequest`` as JSON without
   image bytes (input images are stored objects; the document names them by index);
-- ``principal_document`` / ``principal_from_document``: the caller as authenticated at submission;
+- ``principal_document``: who submitted the job (the key's stored hash, to authenticate it again at run time);
 - ``job_object``: the job as its API and its webhook events show it (modelled on OpenAI's video
   jobs), with fresh signed URLs for the result.
 """
@@ -48,29 +48,16 @@ def request_from_document(document: dict[str, Any], inputs: Sequence[bytes]) -> 
     return ImageRequest(**fields, images=images, mask=mask)
 
 
-def principal_document(principal: Principal) -> dict[str, Any]:
-    """The caller's identity and model scope, as stored with the job (limits are read afresh by admission)."""
+def principal_document(principal: Principal, key_digest: str) -> dict[str, Any]:
+    """Who submitted the job: the key's stored hash (the job runs as that key, re-checked at run
+    time: revoked keys' jobs do not run, and limits are the key's current ones) and, for reading, its names."""
     return {
+        "key_hash": key_digest,
         "key_id": principal.key_id,
         "key_name": principal.key_name,
-        "models": None if principal.models is None else sorted(principal.models),
         "team_id": principal.team_id,
         "team_name": principal.team_name,
-        "tags": [list(tag) for tag in principal.tags],
     }
-
-
-def principal_from_document(document: dict[str, Any]) -> Principal:
-    """The caller a job runs as."""
-    models = document.get("models")
-    return Principal(
-        key_id=document["key_id"],
-        key_name=document["key_name"],
-        models=None if models is None else frozenset(models),
-        team_id=document.get("team_id"),
-        team_name=document.get("team_name"),
-        tags=tuple((str(name), str(value)) for name, value in document.get("tags", [])),
-    )
 
 
 def _unix(moment: datetime | None) -> int | None:

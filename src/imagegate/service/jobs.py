@@ -42,7 +42,6 @@ from imagegate.service.images import Served
 from imagegate.service.job_codec import (
     job_object,
     principal_document,
-    principal_from_document,
     request_document,
     request_from_document,
 )
@@ -142,6 +141,7 @@ class JobService:
         principal: Principal,
         request: ImageRequest,
         *,
+        key_digest: str,
         metadata: dict[str, Any] | None = None,
         webhook_id: str | None = None,
         idempotency_key: str | None = None,
@@ -167,7 +167,7 @@ class JobService:
             key_id=principal.key_id,
             key_name=principal.key_name,
             team_id=principal.team_id,
-            principal=principal_document(principal),
+            principal=principal_document(principal, key_digest),
             status="queued",
             model=request.model,
             operation=request.operation,
@@ -283,7 +283,9 @@ class JobService:
         request = request_from_document(job.request, inputs)
         self._run_costs.track(request_id)
         try:
-            plan = self._gateway.plan(request_id, request, principal_from_document(job.principal))
+            # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
+            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
+            plan = self._gateway.plan(request_id, request, principal)
             if job.provider_task is not None and self._resume is not None:
                 served = await self._resume(plan, job.provider_task)  # accepted before a restart: poll it
             else:

@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.idempotency import request_fingerprint
+from imagegate.accounting.keys import hash_key
 from imagegate.api.http import bearer_token, new_request_id
 from imagegate.api.openai.errors import error_response
 from imagegate.api.openai.parse import parse_edit, parse_generation
@@ -116,8 +117,16 @@ async def _submit(
             request_fingerprint(request.url.path, image_request)
             + orjson.dumps([metadata, webhook], option=orjson.OPT_SORT_KEYS).hex()
         )
+    secret = bearer_token(request)
+    assert secret is not None  # authenticated above
     job, created = await jobs.submit(
-        principal, image_request, metadata=metadata, webhook_id=webhook, idempotency_key=key, fingerprint=fingerprint
+        principal,
+        image_request,
+        key_digest=hash_key(secret),
+        metadata=metadata,
+        webhook_id=webhook,
+        idempotency_key=key,
+        fingerprint=fingerprint,
     )
     return await jobs.view(job), 202 if created else 200
 

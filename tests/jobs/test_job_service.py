@@ -1,5 +1,5 @@
-"""The submit-and-poll hook: a job whose provider had accepted a task before its runner died is
-resumed through ``resume`` with that task, never submitted again."""
+"""``JobService`` driven directly (no engine): the submit-and-poll resume hook, and a job whose key
+was revoked while it waited."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import timedelta
 import anyio
 from PIL import Image
 
+from imagegate.accounting.keys import hash_key
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, Usage
@@ -18,6 +19,7 @@ from imagegate.pricing.engine import Charge
 from imagegate.service.images import Served
 from imagegate.service.jobs import JobService
 from imagegate.store.jobs import SqlJobStore
+from imagegate.store.keys import SqlKeyStore
 from tests.jobs.test_job_crash import sandbox_submissions
 
 
@@ -57,7 +59,7 @@ def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
     request = ImageRequest(operation="generate", model="gpt-image-2", prompt="polled", dialect="openai-images")
 
     async def scenario() -> None:
-        job, _ = await jobs.submit(principal, request)
+        job, _ = await jobs.submit(principal, request, key_digest=hash_key(secret))
         # A first runner claims it, the provider accepts a task, then the runner dies (its lease lapses).
         claimed = store.claim(
             job.id,
@@ -83,3 +85,32 @@ def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
 
     anyio.run(scenario)
     assert seen == [{"id": "task-7", "polling_url": "https://host/poll/7"}]
+
+
+def test_a_job_whose_key_was_revoked_while_it_waited_fails_without_a_provider_call(
+    jobs_gateway, jobs_key, image_store, sandbox_url
+):
+    name, secret = jobs_key
+    runtime = jobs_gateway.runtime
+    principal = anyio.run(runtime.gateway.authenticate, secret)
+    store = SqlJobStore(jobs_gateway.engine)
+    jobs = JobService(
+        store=store,
+        gateway=runtime.gateway,
+        images=image_store,
+        describe_error=lambda e: {"code": e.code},
+        usage_view=lambda usage: None,
+    )
+    request = ImageRequest(operation="generate", model="gpt-image-2", prompt="never sent", dialect="openai-images")
+
+    async def scenario() -> None:
+        job, created = await jobs.submit(principal, request, key_digest=hash_key(secret))
+        assert created and job.status == "queued"  # no engine: it waits
+        assert SqlKeyStore(jobs_gateway.engine).revoke_key(name, utc_now())
+        since = time.time()
+        await jobs.run(job.id)
+        failed = store.get(job.id)
+        assert failed is not None and failed.status == "failed" and failed.error == {"code": "invalid_api_key"}
+        assert sandbox_submissions(sandbox_url, since) == []
+
+    anyio.run(scenario)
