@@ -61,7 +61,6 @@ from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
-from imagegate.store.procrastinate_engine import ProcrastinateEngine, ensure_schema
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
@@ -261,6 +260,9 @@ def build_job_engine(settings: Settings, engine: Engine, *, run_jobs: bool | Non
         kind = "procrastinate" if engine.dialect.name == "postgresql" else "local"
     if kind == "local":
         return LocalJobPool(concurrency=settings.jobs_concurrency, resume_interval_s=settings.jobs_resume_interval_s)
+    # Imported here: procrastinate is large, and SQLite deployments never need it.
+    from imagegate.store.procrastinate_engine import ProcrastinateEngine, ensure_schema
+
     ensure_schema(engine)
     return ProcrastinateEngine(
         engine,

@@ -73,7 +73,7 @@ class Receiver:
     redirect_to: str | None = None
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[dict[str, str], bytes]]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[dict[str, str], bytes]]:
         """Until ``count`` requests arrived; them."""
         with self.arrived:
             assert self.arrived.wait_for(lambda: len(self.received) >= count, timeout), self.received

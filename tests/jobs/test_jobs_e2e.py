@@ -43,7 +43,7 @@ def submit(client: openai.OpenAI, body: dict[str, Any], **headers: str) -> dict[
 def poll(gateway: GatewayHandle, secret: str, job_id: str, until: set[str] | None = None) -> dict[str, Any]:
     """GET the job until it is in one of ``until`` (a final status by default)."""
     until = until or {"completed", "failed", "cancelled"}
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a guard against a stuck job, generous for a loaded machine
     while True:
         job = httpx.get(f"{gateway.url}/v1/images/jobs/{job_id}", headers={"authorization": f"Bearer {secret}"}).json()
         if job["status"] in until:

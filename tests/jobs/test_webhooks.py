@@ -42,7 +42,7 @@ def submit(gateway: GatewayHandle, secret: str, **body: Any) -> dict[str, Any]:
 
 def deliveries(gateway: GatewayHandle, endpoint_id: str, until: str | None = None) -> list[dict[str, Any]]:
     """An endpoint's deliveries (waiting until each has reached ``until``)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         found = httpx.get(f"{gateway.url}/admin/webhooks/{endpoint_id}/deliveries", headers=ADMIN).json()["data"]
         if until is None or (found and all(d["status"] == until for d in found)):
