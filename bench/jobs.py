@@ -1,7 +1,8 @@
 """Jobs: what submitting costs a client, and what a job adds over the synchronous call.
 
-The gateway (in-process, real HTTP, SQLite, the embedded job pool) routes to the sandbox; job
-results go to a disk image store served over HTTP (the tests' port implementation).
+The gateway (its own process: SQLite, the embedded job pool) routes to the sandbox (its own
+process); job results go to a disk image store (the tests' port implementation) whose files this
+script serves over HTTP.
 
     python bench/jobs.py [--jobs 200] [--sequential 30]
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,14 +25,13 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests support package (the disk store)
 
+import yaml
+from gateway_overhead import free_port, wait_ready
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import serving_disk_store
-from tests.support.gateway import running_gateway, sandbox_models_config
-
-from imagegate.sandbox.config import SandboxConfig
-from imagegate.sandbox.server import running_sandbox
+from tests.support.gateway import GatewayHandle, sandbox_models_config
 
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
 
@@ -76,27 +78,62 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="imagegate-bench-jobs-"))
     engine = migrated_sqlite_engine(root / "imagegate.db")
-    with (
-        running_sandbox(SandboxConfig()) as sandbox,
-        serving_disk_store(root / "images") as store,
-        running_gateway(engine, sandbox_models_config(sandbox, ["gpt-image-2"]), image_store=store) as gateway,
-    ):
-        headers = {"authorization": f"Bearer {gateway.create_key('bench')}"}
-        started = time.perf_counter()
-        latencies, ids = asyncio.run(burst(gateway.url, headers, args.jobs))
-        wait_all(gateway.url, headers, ids)
-        elapsed = time.perf_counter() - started
-        sync_times, job_times = [], []
-        with httpx.Client(headers=headers, timeout=60) as client:
-            for _ in range(args.sequential):
-                began = time.perf_counter()
-                assert client.post(f"{gateway.url}/v1/images/generations", json=BODY).status_code == 200
-                sync_times.append(time.perf_counter() - began)
-                began = time.perf_counter()
-                job_id = client.post(f"{gateway.url}/v1/images/jobs", json=BODY).json()["id"]
-                while client.get(f"{gateway.url}/v1/images/jobs/{job_id}").json()["status"] != "completed":
-                    time.sleep(0.01)
-                job_times.append(time.perf_counter() - began)
+    secret = GatewayHandle(url="", runtime=None, engine=engine).create_key("bench")  # type: ignore[arg-type]
+    sandbox_port, gateway_port = free_port(), free_port()
+    config = root / "gateway.yaml"
+    config.write_text(yaml.safe_dump(sandbox_models_config(f"http://127.0.0.1:{sandbox_port}", ["gpt-image-2"])))
+    env = {**os.environ, "IMAGEGATE_DATABASE_URL": str(engine.url), "IMAGEGATE_DATA_DIR": str(root)}
+    env["IMAGEGATE_LOG_LEVEL"] = "warning"
+    exe = [sys.executable, "-m"]
+    processes = [
+        subprocess.Popen(
+            [*exe, "imagegate.cli", "sandbox", "--port", str(sandbox_port)], env=env, stdout=subprocess.DEVNULL
+        )
+    ]
+    url = f"http://127.0.0.1:{gateway_port}"
+    try:
+        with serving_disk_store(root / "images") as store:
+            processes.append(
+                subprocess.Popen(
+                    [
+                        *exe,
+                        "tests.support.job_processes",
+                        "serve",
+                        "--config",
+                        str(config),
+                        "--port",
+                        str(gateway_port),
+                        "--images-root",
+                        str(store.root),
+                        "--images-url",
+                        store.base_url,
+                    ],
+                    env=env,
+                    cwd=Path(__file__).resolve().parents[1],
+                )
+            )
+            wait_ready(f"http://127.0.0.1:{sandbox_port}/healthz")
+            wait_ready(url + "/healthz")
+            headers = {"authorization": f"Bearer {secret}"}
+            started = time.perf_counter()
+            latencies, ids = asyncio.run(burst(url, headers, args.jobs))
+            wait_all(url, headers, ids)
+            elapsed = time.perf_counter() - started
+            sync_times, job_times = [], []
+            with httpx.Client(headers=headers, timeout=60) as client:
+                for _ in range(args.sequential):
+                    began = time.perf_counter()
+                    assert client.post(f"{url}/v1/images/generations", json=BODY).status_code == 200
+                    sync_times.append(time.perf_counter() - began)
+                    began = time.perf_counter()
+                    job_id = client.post(f"{url}/v1/images/jobs", json=BODY).json()["id"]
+                    while client.get(f"{url}/v1/images/jobs/{job_id}").json()["status"] != "completed":
+                        time.sleep(0.01)
+                    job_times.append(time.perf_counter() - began)
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(15)
     ms = 1000
     print(
         f"submit (202), 16 clients: p50 {percentile(latencies, 50) * ms:.1f} ms, p99 {percentile(latencies, 99) * ms:.1f} ms"
