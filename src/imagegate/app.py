@@ -253,21 +253,22 @@ def build_runtime(
     )
 
 
-def build_job_engine(settings: Settings, engine: Engine, *, run_jobs: bool | None = None) -> JobEngine:
+def build_job_engine(settings: Settings, engine: Engine) -> JobEngine:
     """procrastinate on PostgreSQL (replicas and workers share the queue), else the in-process pool."""
     kind = settings.jobs_engine
-    if kind == "auto":
-        kind = "procrastinate" if engine.dialect.name == "postgresql" else "local"
-    if kind == "local":
-        return LocalJobPool(concurrency=settings.jobs_concurrency, resume_interval_s=settings.jobs_resume_interval_s)
-    # Imported here: procrastinate is large, and SQLite deployments never need it.
-    from imagegate.store.procrastinate_engine import ProcrastinateEngine, ensure_schema
+    if kind == "local" or (kind == "auto" and engine.dialect.name != "postgresql"):
+        return LocalJobPool(
+            concurrency=settings.jobs_concurrency,
+            resume_interval_s=settings.jobs_resume_interval_s,
+            drain_s=settings.shutdown_grace_s,
+        )
+    from imagegate.store.procrastinate_engine import ProcrastinateEngine, ensure_schema  # large; SQLite never needs it
 
     ensure_schema(engine)
     return ProcrastinateEngine(
         engine,
         concurrency=settings.jobs_concurrency,
-        run_jobs=settings.jobs_run_in_gateway if run_jobs is None else run_jobs,
+        run_jobs=settings.jobs_run_in_gateway,
         resume_interval_s=settings.jobs_resume_interval_s,
     )
 

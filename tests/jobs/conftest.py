@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.store.fixtures import migrated_sqlite_engine
@@ -27,6 +28,12 @@ def jobs_config(sandbox_url: str) -> dict[str, Any]:
     document["webhooks"] = {"allow_cidrs": ["127.0.0.0/8"]}
     document["breaker"] = {"consecutive_failures": 10_000, "failure_rate": 1.0, "min_calls": 10_000}
     return document
+
+
+def sandbox_submissions(sandbox_url: str, since: float) -> list[dict[str, Any]]:
+    """Image calls the sandbox received since ``since``."""
+    records = httpx.get(sandbox_url + "/_sandbox/requests").json()["requests"]
+    return [r for r in records if r["time"] >= since and r["method"] == "POST" and "images" in r["path"]]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import httpx
 import yaml
 
 from imagegate.store.ledger import SqlLedgerStore
-from tests.jobs.conftest import jobs_config
+from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.jobs.test_jobs_e2e import poll
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import serving_disk_store
@@ -64,12 +64,6 @@ def job_process(
         if process.poll() is None:
             process.terminate()
         process.wait(15)
-
-
-def sandbox_submissions(sandbox_url: str, since: float) -> list[dict]:
-    """Image calls the sandbox received since ``since``."""
-    records = httpx.get(sandbox_url + "/_sandbox/requests").json()["requests"]
-    return [r for r in records if r["time"] >= since and r["method"] == "POST" and "images" in r["path"]]
 
 
 def test_a_sigkill_mid_job_then_a_restart_completes_every_job(sandbox_url, tmp_path):

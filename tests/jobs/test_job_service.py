@@ -20,7 +20,7 @@ from imagegate.service.images import Served
 from imagegate.service.jobs import JobService
 from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
-from tests.jobs.test_job_crash import sandbox_submissions
+from tests.jobs.conftest import sandbox_submissions
 
 
 def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(

@@ -13,7 +13,10 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.support.gateway import GatewayHandle
+from imagegate.store.jobs import SqlJobStore
+from tests.jobs.conftest import jobs_config, sandbox_submissions
+from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.gateway import GatewayHandle, running_gateway
 
 JOB_FIELDS = {
     "id",
@@ -205,3 +208,20 @@ def test_bad_input_is_a_400_naming_the_parameter_and_creates_no_job(jobs_gateway
     answer = httpx.post(f"{jobs_gateway.url}/v1/images/jobs", json=body, headers=headers)
     assert answer.status_code == 400 and answer.json()["error"]["param"] == param, answer.text
     assert httpx.get(f"{jobs_gateway.url}/v1/images/jobs", headers=headers).json()["data"] == []
+
+
+def test_a_clean_shutdown_lets_a_running_job_finish_and_leaves_queued_ones_queued(sandbox_url, image_store, tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
+    since = time.time()
+    with running_gateway(engine, jobs_config(sandbox_url), image_store=image_store, jobs_concurrency=1) as gateway:
+        secret = gateway.create_key("drain")
+        client = _client(gateway, secret)
+        running = submit(client, {"model": "gpt-image-2", "prompt": "[sandbox:slow=1] finishing", "quality": "low"})
+        waiting = submit(client, {"model": "gpt-image-2", "prompt": "left for later", "quality": "low"})
+        poll(gateway, secret, running["id"], until={"in_progress"})
+    store = SqlJobStore(engine)
+    finished, still_queued = store.get(running["id"]), store.get(waiting["id"])
+    assert finished is not None and finished.status == "completed" and finished.runs == 1
+    assert still_queued is not None and still_queued.status == "queued" and still_queued.runs == 0
+    assert len([r for r in sandbox_submissions(sandbox_url, since) if r["faults"]]) == 1
+    engine.dispose()

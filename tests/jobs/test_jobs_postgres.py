@@ -22,8 +22,7 @@ from imagegate.cli.worker import run_worker
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
 from imagegate.store.database import make_engine
-from tests.jobs.conftest import jobs_config
-from tests.jobs.test_job_crash import sandbox_submissions
+from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.store.fixtures import require_postgres, throwaway_pg_database
 from tests.support.disk_store import DiskImageStore, serving_disk_store
 from tests.support.gateway import running_gateway

@@ -34,9 +34,12 @@ async def resume_forever(due: Due, enqueue: Callable[[str], Awaitable[None]], in
 class LocalJobPool:
     """In-process runner for jobs (see the module docstring); implements ``service.jobs.JobEngine``."""
 
-    def __init__(self, *, concurrency: int = 4, resume_interval_s: float = 15.0) -> None:
+    def __init__(self, *, concurrency: int = 4, resume_interval_s: float = 15.0, drain_s: float = 0.0) -> None:
         self._concurrency = concurrency
         self._resume_interval_s = resume_interval_s
+        self._drain_s = drain_s
+        self._draining = False
+        self._started: set[str] = set()
         self._slots: asyncio.Semaphore | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._resumer: asyncio.Task[None] | None = None
@@ -66,6 +69,9 @@ class LocalJobPool:
         assert self._slots is not None and self._run is not None
         try:
             async with self._slots:
+                if self._draining:
+                    return  # stopping: the job stays queued in the database and runs after the restart
+                self._started.add(job_id)
                 await self._run(job_id)
         except asyncio.CancelledError:
             pass  # cancelled (the job's row says so) or stopping (the job resumes after restart)
@@ -73,9 +79,15 @@ class LocalJobPool:
             log.exception("job %s failed to run; it is retried once its lease lapses", job_id)
         finally:
             self._tasks.pop(job_id, None)
+            self._started.discard(job_id)
 
     async def stop(self) -> None:
-        """Stop watching and cancel the tasks (their jobs stay in the database and resume after restart)."""
+        """Start no more jobs; let running ones finish for up to ``drain_s``; cancel the rest (their
+        jobs stay in the database and resume after a restart, a cut-off provider call included)."""
+        self._draining = True
+        running = [task for job_id, task in self._tasks.items() if job_id in self._started]
+        if running and self._drain_s > 0:
+            await asyncio.wait(running, timeout=self._drain_s)
         tasks = [task for task in (self._resumer, *self._tasks.values()) if task is not None]
         for task in tasks:
             task.cancel()
