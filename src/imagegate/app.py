@@ -270,6 +270,7 @@ def build_job_engine(settings: Settings, engine: Engine) -> JobEngine:
         concurrency=settings.jobs_concurrency,
         run_jobs=settings.jobs_run_in_gateway,
         resume_interval_s=settings.jobs_resume_interval_s,
+        drain_s=settings.shutdown_grace_s,
     )
 
 

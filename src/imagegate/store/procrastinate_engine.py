@@ -44,11 +44,14 @@ def ensure_schema(engine: Engine) -> None:
 class ProcrastinateEngine:
     """``service.jobs.JobEngine`` over procrastinate (see the module docstring)."""
 
-    def __init__(self, engine: Engine, *, concurrency: int, run_jobs: bool, resume_interval_s: float) -> None:
+    def __init__(
+        self, engine: Engine, *, concurrency: int, run_jobs: bool, resume_interval_s: float, drain_s: float = 0.0
+    ) -> None:
         self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(engine)))
         self._concurrency = concurrency
         self._run_jobs = run_jobs
         self._resume_interval_s = resume_interval_s
+        self._drain_s = drain_s
         self._run: Run | None = None
         self._running: dict[str, asyncio.Task[object]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -79,6 +82,8 @@ class ProcrastinateEngine:
                 install_signal_handlers=False,
                 fetch_job_polling_interval=1.0,
                 delete_jobs="successful",
+                # Cancelling the worker stops it taking jobs and lets running ones finish this long.
+                shutdown_graceful_timeout=self._drain_s,
             )
             self._tasks.append(asyncio.create_task(worker, name="imagegate-procrastinate-worker"))
             self._tasks.append(
