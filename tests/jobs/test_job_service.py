@@ -7,6 +7,7 @@ import base64
 import io
 import time
 from datetime import timedelta
+from typing import Any
 
 import anyio
 from PIL import Image
@@ -23,13 +24,25 @@ from imagegate.store.keys import SqlKeyStore
 from tests.jobs.conftest import sandbox_submissions
 
 
+def direct_service(gateway, image_store, **hooks: Any) -> tuple[JobService, SqlJobStore]:
+    """A ``JobService`` over the gateway's pipeline with no engine: jobs wait until ``run`` is called."""
+    store = SqlJobStore(gateway.engine)
+    jobs = JobService(
+        store=store,
+        gateway=gateway.runtime.gateway,
+        images=image_store,
+        describe_error=lambda e: {"code": e.code},
+        usage_view=lambda usage: None,
+        **hooks,
+    )
+    return jobs, store
+
+
 def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
     jobs_gateway, jobs_key, image_store, sandbox_url
 ):
     _, secret = jobs_key
-    runtime = jobs_gateway.runtime
-    principal = anyio.run(runtime.gateway.authenticate, secret)
-    store = SqlJobStore(jobs_gateway.engine)
+    principal = anyio.run(jobs_gateway.runtime.gateway.authenticate, secret)
     png = io.BytesIO()
     Image.new("RGB", (32, 32), "green").save(png, format="PNG")
     seen: list[dict] = []
@@ -48,14 +61,7 @@ def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
             attempt=1,
         )
 
-    jobs = JobService(
-        store=store,
-        gateway=runtime.gateway,
-        images=image_store,
-        describe_error=lambda e: {"code": e.code},
-        usage_view=lambda usage: None,
-        resume=resume,
-    )
+    jobs, store = direct_service(jobs_gateway, image_store, resume=resume)
     request = ImageRequest(operation="generate", model="gpt-image-2", prompt="polled", dialect="openai-images")
 
     async def scenario() -> None:
@@ -91,16 +97,8 @@ def test_a_job_whose_key_was_revoked_while_it_waited_fails_without_a_provider_ca
     jobs_gateway, jobs_key, image_store, sandbox_url
 ):
     name, secret = jobs_key
-    runtime = jobs_gateway.runtime
-    principal = anyio.run(runtime.gateway.authenticate, secret)
-    store = SqlJobStore(jobs_gateway.engine)
-    jobs = JobService(
-        store=store,
-        gateway=runtime.gateway,
-        images=image_store,
-        describe_error=lambda e: {"code": e.code},
-        usage_view=lambda usage: None,
-    )
+    principal = anyio.run(jobs_gateway.runtime.gateway.authenticate, secret)
+    jobs, store = direct_service(jobs_gateway, image_store)
     request = ImageRequest(operation="generate", model="gpt-image-2", prompt="never sent", dialect="openai-images")
 
     async def scenario() -> None:
