@@ -28,13 +28,13 @@ import redis.asyncio as aioredis
 from imagegate.accounting.admission import Admission, AdmissionStore
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.ports import LedgerEntry
-from imagegate.app import redis_client_for
 from imagegate.domain.limits import Limits
 from imagegate.pricing.charge import Charge
 from imagegate.service.admission import AdmissionGate
 from imagegate.store import make_engine, upgrade_database
 from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
+from imagegate.wiring import redis_client_for
 
 QUOTE = Charge(micros=11_004, estimated=True, breakdown={}, unit="token")
 LIMITED = Principal(

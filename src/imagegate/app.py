@@ -12,8 +12,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,13 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from imagegate.accounting.admission import Admission, AdmissionStore
+from imagegate.accounting.admission import Admission
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes, carries_images, dialect_error_response
-from imagegate.catalog import Catalog, load_catalog
+from imagegate.catalog import Catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
@@ -46,14 +45,18 @@ from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
+from imagegate.service.job_costs import RunCosts
+from imagegate.service.jobs import JobEngine, JobService
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.readiness import Check, Readiness
 from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.service.spend import SpendReport
+from imagegate.service.storage_port import ImageStore
 from imagegate.service.teams import TeamAdmin
 from imagegate.service.usage_alerts import UsageAlerts
+from imagegate.service.webhooks import WebhookService
 from imagegate.storage.build import StorageRuntime, build_storage
 from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.compare import SqlCompareStore
@@ -65,12 +68,11 @@ from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.readiness import database_check, redis_check
-from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
 from imagegate.store.routing_state import SqlRoutingState
-from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
+from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
 from imagegate.store.usage_alerts import SqlAlertMarks
 from imagegate.telemetry.route_state import RouteStateReader
@@ -78,6 +80,14 @@ from imagegate.telemetry.wiring import Telemetry, build_telemetry
 from imagegate.web.routes import console_routes
 from imagegate.web.session import ConsoleSessions, signing_secret
 from imagegate.web.state import ConsoleDeps
+from imagegate.wiring import (
+    build_admission_store,
+    build_jobs,
+    build_webhooks,
+    load_operator_catalog,
+    redis_client_for,
+    utc_today,
+)
 
 log = logging.getLogger("imagegate")
 
@@ -118,6 +128,9 @@ class Runtime:
     insights: SqlLedgerInsights | None = None
     console_secret: bytes | None = None
     console_session_ttl_s: float = 8 * 3600
+    jobs: JobService | None = None
+    job_engine: JobEngine | None = None
+    webhooks: WebhookService | None = None
 
 
 def build_runtime(
@@ -130,13 +143,15 @@ def build_runtime(
     today: Callable[[], date] | None = None,
     tracer_provider: Any = None,
     events: EventSink | None = None,
+    image_store: ImageStore | None = None,
 ) -> Runtime:
     """Every collaborator of the gateway, wired; nothing started yet.
 
     ``today`` is the clock model lifecycle decisions use (default: the UTC date);
     ``tracer_provider`` an OpenTelemetry SDK provider to trace into (tests), instead of the
-    OTLP exporter ``IMAGEGATE_TRACES=otlp`` sets up; ``events`` delivers usage alerts (without
-    it they are log lines only).
+    OTLP exporter ``IMAGEGATE_TRACES=otlp`` sets up; ``events`` delivers usage alerts (default:
+    the webhook service); ``image_store`` is where job results live (default: the configured
+    image storage; without any, the job endpoints answer 404).
     """
     if engine is None:
         engine = make_engine(settings.resolved_database_url())
@@ -207,14 +222,18 @@ def build_runtime(
         tracer_provider=tracer_provider,
     )
     storage = build_storage(settings, config.storage, engine=engine, redis=redis_client)
+    webhooks = build_webhooks(settings, config, engine)
+    if image_store is None and storage is not None:
+        image_store = storage.storage.store
     alerts = UsageAlerts(
         keys=keys,
         teams=teams,
         marks=SqlAlertMarks(engine),
         ledger_sum=ledger_seeder(engine),
-        sink=events,
+        sink=events if events is not None else webhooks,
         timezone=settings.limits_timezone,
     )
+    run_costs = RunCosts()
     gateway = Gateway(
         routes=route_table,
         registry=registry,
@@ -226,7 +245,7 @@ def build_runtime(
             http=http,
             ledger=ledger,
             guards=guards,
-            observers=(*telemetry.observers(), alerts.observe),
+            observers=(*telemetry.observers(), alerts.observe, run_costs.observe),
             admission=admission,
         ),
         limits=RequestLimits(
@@ -255,6 +274,7 @@ def build_runtime(
         today=today if today is not None else utc_today,
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
+    jobs, job_engine = build_jobs(settings, engine, gateway, image_store, webhooks, run_costs)
     return Runtime(
         engine=engine,
         http=http,
@@ -300,39 +320,10 @@ def build_runtime(
         console_session_ttl_s=settings.console_session_ttl_s,
         alerts=alerts,
         alerts_interval_s=settings.usage_alerts_interval_s,
+        jobs=jobs,
+        job_engine=job_engine,
+        webhooks=webhooks,
     )
-
-
-def redis_client_for(url: str) -> aioredis.Redis:
-    """A client whose pool makes callers wait for a free connection (the default pool raises past
-    100 at once, which a burst of admitted requests reaches)."""
-    return aioredis.Redis(
-        connection_pool=aioredis.BlockingConnectionPool.from_url(url, max_connections=200, timeout=10)
-    )
-
-
-def build_admission_store(settings: Settings, engine: Engine, redis_client: aioredis.Redis | None) -> AdmissionStore:
-    """Admission state over Redis when configured (shared by replicas), else over the database."""
-    if redis_client is None:
-        return SqlAdmissionStore(engine)
-    return RedisAdmissionStore(redis_client, ledger_seeder(engine), prefix=settings.admission_redis_prefix)
-
-
-def operator_catalog_files(settings: Settings) -> list[Path]:
-    """Price files ``imagegate catalog update`` installed, in load order (by name)."""
-    directory = settings.catalog_dir()
-    return sorted(directory.glob("*.json")) if directory.is_dir() else []
-
-
-def load_operator_catalog(settings: Settings, config: GatewayConfig) -> Catalog:
-    """The catalog as this deployment prices: shipped rows, then the data directory's price
-    files, then the config's ``catalog:`` overrides (each over the one before)."""
-    return load_catalog(overrides=config.catalog, extra_files=operator_catalog_files(settings))
-
-
-def utc_today() -> date:
-    """Today's date in UTC (lifecycle dates are UTC days)."""
-    return datetime.now(UTC).date()
 
 
 def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:
@@ -398,9 +389,17 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
         tasks = await _start_routing_tasks(runtime)
+        if runtime.webhooks is not None:
+            runtime.webhooks.start()
+        if runtime.jobs is not None and runtime.job_engine is not None:
+            await runtime.job_engine.start(runtime.jobs.run, runtime.jobs.due)
         try:
             yield
         finally:
+            if runtime.job_engine is not None:
+                await runtime.job_engine.stop()
+            if runtime.webhooks is not None:
+                await runtime.webhooks.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -458,6 +457,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
     app.state.file_signer = None if runtime.storage is None else runtime.storage.signer
     app.state.console = console_deps(runtime)
+    app.state.jobs = runtime.jobs
+    app.state.webhooks = runtime.webhooks
     return app
 
 

@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 
 from imagegate.accounting.admission import Admission, AdmissionStore, AdmissionUnavailable, period_bucket
 from imagegate.accounting.auth import Principal
-from imagegate.app import redis_client_for
 from imagegate.domain.errors import (
     BudgetExceeded,
     ConcurrencyLimitExceeded,
@@ -26,6 +25,7 @@ from imagegate.domain.limits import Limits
 from imagegate.store import SqlLedgerStore, make_engine
 from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.sql_admission import SqlAdmissionStore, ledger_seeder
+from imagegate.wiring import redis_client_for
 from tests.store.fixtures import migrated_sqlite_engine, require_postgres, throwaway_pg_database
 from tests.store.redis_fixtures import REDIS_URL, unique_prefix
 from tests.support.ledger_rows import ledger_row

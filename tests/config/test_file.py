@@ -77,3 +77,10 @@ def test_duplicate_model_names_rejected():
 def test_api_key_not_in_repr():
     config = parse_config(DOC, {"OPENAI_API_KEY": "sk-secret-value"})
     assert "sk-secret-value" not in repr(config)
+
+
+def test_webhook_allow_cidrs_are_checked_at_load():
+    config = parse_config({"webhooks": {"allow_cidrs": ["127.0.0.0/8", "::1/128"]}}, env={})
+    assert config.webhooks.allow_cidrs == ["127.0.0.0/8", "::1/128"]
+    with pytest.raises(ConfigError, match="allow_cidrs"):
+        parse_config({"webhooks": {"allow_cidrs": ["not-a-network"]}}, env={})

@@ -16,11 +16,11 @@ import httpx
 import pytest
 import redis
 
-from imagegate.app import redis_client_for
 from imagegate.domain.limits import Limits
 from imagegate.store import make_engine
 from imagegate.store.redis_admission import RedisAdmissionStore
 from imagegate.store.sql_admission import ledger_seeder
+from imagegate.wiring import redis_client_for
 from tests.e2e.admission_support import (
     MEDIUM_QUOTE,
     MODEL,

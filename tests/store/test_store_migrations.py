@@ -39,6 +39,10 @@ APP_TABLES = {
     "admission_spend",
     "admission_holds",
     "usage_alerts",
+    "image_jobs",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 }
 
 
@@ -52,7 +56,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0009"
+    assert current_revision(empty_engine) == head_revision() == "0010"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

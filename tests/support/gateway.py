@@ -24,6 +24,7 @@ from imagegate.cli.server import uvicorn_config
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
 from imagegate.service.event_port import EventSink
+from imagegate.service.storage_port import ImageStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 
@@ -96,6 +97,7 @@ def running_gateway(
     shutdown_grace_s: float | None = None,
     tracer_provider: Any = None,
     events: EventSink | None = None,
+    image_store: ImageStore | None = None,
     **settings_fields: Any,
 ) -> Iterator[GatewayHandle]:
     """Build the app exactly as ``imagegate serve`` does and serve it on a free port.
@@ -125,6 +127,7 @@ def running_gateway(
         today=today,
         tracer_provider=tracer_provider,
         events=events,
+        image_store=image_store,
     )
     app = create_app(runtime, dispose_engine=False)
     sock = socket.socket()

@@ -139,7 +139,10 @@ class KeyAuthenticator:
         """The Principal for ``secret``; the message never echoes the secret back."""
         if secret is None or secret == "":
             raise AuthenticationFailed("Missing API key: send it as 'Authorization: Bearer <key>'.")
-        digest = hash_key(secret)
+        return await self.authenticate_digest(hash_key(secret))
+
+    async def authenticate_digest(self, digest: str) -> Principal:
+        """The Principal for a key known by its stored hash (a job running for the key that submitted it)."""
         record = await self._record(digest)
         wall = self._wall_clock()
         if record is None or not record.active or not _current_secret(record, digest, wall):

@@ -19,18 +19,20 @@ from imagegate.api.admin import report as admin_report
 from imagegate.api.admin import routes as admin_routes
 from imagegate.api.admin import spend as admin_spend
 from imagegate.api.admin import usage as admin_usage
+from imagegate.api.admin import webhooks as admin_webhooks
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
+from imagegate.api.openai import jobs as openai_jobs
 from imagegate.api.ops import docs, health, metrics
 from imagegate.api.public import compare, estimate, feedback, pricing
 from imagegate.domain.errors import ImagegateError
 
 # Endpoints whose bodies carry images (the dialects' generate/edit calls); every other endpoint takes
 # a small JSON body at most.
-_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
+_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits", "/v1/images/jobs"})
 _GOOGLE_ACTION_PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
@@ -52,6 +54,7 @@ def all_routes() -> list[BaseRoute]:
     """The gateway's routes, dialects first, then the admin and public endpoints."""
     return [
         *openai_images.routes,
+        *openai_jobs.routes,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
@@ -61,6 +64,7 @@ def all_routes() -> list[BaseRoute]:
         *admin_report.routes,
         *admin_usage.routes,
         *admin_spend.routes,
+        *admin_webhooks.routes,
         *feedback.routes,
         *pricing.routes,
         *estimate.routes,

@@ -35,10 +35,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows (the shape of GET /api/pricing's 'models')."),
 ) -> None:
     """List catalog rows as the gateway would price them."""
-    from imagegate.app import load_operator_catalog, operator_catalog_files, utc_today
     from imagegate.route_config import build_route_table
     from imagegate.routing.table import RouteTable
     from imagegate.service.pricing_catalog import pricing_document
+    from imagegate.wiring import load_operator_catalog, operator_catalog_files, utc_today
 
     settings = settings_from_env()
     gateway_config = config_from(config, settings)
@@ -85,7 +85,7 @@ def update(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and show the changes, install nothing."),
 ) -> None:
     """Validate FILE and install it over the shipped prices (restart the gateway to use it)."""
-    from imagegate.app import operator_catalog_files
+    from imagegate.wiring import operator_catalog_files
 
     settings = settings_from_env()
     gateway_config = config_from(config, settings)

@@ -44,8 +44,8 @@ def estimate(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Cost per request, per generated image, per accepted image and per month (see docs/pricing.md)."""
-    from imagegate.app import load_operator_catalog, utc_today
     from imagegate.route_config import build_route_table
+    from imagegate.wiring import load_operator_catalog, utc_today
 
     settings = settings_from_env()
     gateway_config = config_from(config, settings)

@@ -19,6 +19,8 @@ from imagegate.cli.spend import spend
 from imagegate.cli.storage import storage_app
 from imagegate.cli.teams import teams_app
 from imagegate.cli.usage import usage_app
+from imagegate.cli.webhooks import webhooks_app
+from imagegate.cli.worker import worker
 from imagegate.config.settings import Settings
 
 app = typer.Typer(
@@ -37,6 +39,8 @@ app.add_typer(routes_app, name="routes")
 app.command("smoke")(smoke)
 app.add_typer(storage_app, name="storage")
 app.add_typer(compare_app, name="compare")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("worker")(worker)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

@@ -35,9 +35,9 @@ def _context(ctx: typer.Context) -> dict[str, Any]:
 
 
 def _admin(ctx: typer.Context) -> tuple[RoutingAdmin, Any]:
-    from imagegate.app import load_operator_catalog, utc_today
     from imagegate.route_config import build_route_table, facts_from_catalog
     from imagegate.store.routing_state import SqlRoutingState
+    from imagegate.wiring import load_operator_catalog, utc_today
 
     settings = settings_from_env()
     config = config_from(_context(ctx).get("config"), settings)

@@ -29,12 +29,12 @@ def smoke(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Smoke-test routes (all of them unless --model/--route): status, latency, cost."""
-    from imagegate.app import load_operator_catalog, utc_today
     from imagegate.providers.registry import builtin_registry
     from imagegate.route_config import build_route_table, facts_from_catalog
     from imagegate.service.route_control import RoutingAdmin
     from imagegate.store.ledger import SqlLedgerStore
     from imagegate.store.routing_state import SqlRoutingState
+    from imagegate.wiring import load_operator_catalog, utc_today
 
     settings = settings_from_env()
     gateway_config = config_from(config, settings)

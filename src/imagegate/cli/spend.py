@@ -54,7 +54,7 @@ def spend(
 
 async def _lines(settings: Settings, engine: Engine, by: SpendBy, period: Period | None) -> list[SpendLine]:
     # The same admission state the gateways use, so "held" shows what is in flight on all of them.
-    from imagegate.app import build_admission_store, redis_client_for  # the composition root, only here
+    from imagegate.wiring import build_admission_store, redis_client_for  # the composition root, only here
 
     redis = None if settings.redis_url is None else redis_client_for(settings.redis_url)
     report = SpendReport(

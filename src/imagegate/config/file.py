@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from imagegate.providers.outbound import parse_cidrs
+
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -120,6 +122,20 @@ class StorageConfig(BaseModel):
         return teams
 
 
+class WebhooksConfig(BaseModel):
+    """Webhook delivery: networks a receiver may be in although not public (``127.0.0.0/8`` for a local one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_cidrs")
+    @classmethod
+    def _valid_cidrs(cls, cidrs: list[str]) -> list[str]:
+        parse_cidrs(cidrs)
+        return cidrs
+
+
 class GatewayConfig(BaseModel):
     """The whole file."""
 
@@ -130,6 +146,7 @@ class GatewayConfig(BaseModel):
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    webhooks: WebhooksConfig = Field(default_factory=WebhooksConfig)
 
     @field_validator("models")
     @classmethod

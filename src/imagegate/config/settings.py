@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -112,6 +114,39 @@ class Settings(BaseSettings):
     admission_redis_prefix: str = "imagegate:"
     # How often each replica checks the keys and teams that spent for usage-alert thresholds reached.
     usage_alerts_interval_s: float = Field(default=5.0, gt=0)
+
+    # Image jobs (docs/jobs.md). ``jobs_engine``: ``auto`` is procrastinate on PostgreSQL and the
+    # in-process pool on SQLite. A run renews its lease every third of ``jobs_lease_s``; a job whose
+    # lease lapsed (its process died) is resumed, at most ``jobs_max_runs`` runs in all. Jobs and
+    # their stored results are kept ``jobs_retention_s``.
+    jobs_engine: Literal["auto", "local", "procrastinate"] = "auto"
+    jobs_concurrency: int = Field(default=4, gt=0)
+    jobs_lease_s: float = Field(default=60.0, gt=0)
+    jobs_retention_s: float = Field(default=24 * 3600.0, gt=0)
+    jobs_max_runs: int = Field(default=3, gt=0)
+    jobs_resume_interval_s: float = Field(default=15.0, gt=0)
+    # With procrastinate, whether ``serve`` also runs jobs (else only ``imagegate worker`` does).
+    jobs_run_in_gateway: bool = True
+    # Webhooks: the key endpoint secrets are derived from (every replica needs the same one; by
+    # default the master key, else a key file in the data directory), and the retry schedule.
+    webhook_signing_key: SecretStr | None = None
+    webhook_retry_schedule_s: list[float] | None = None
+    webhook_poll_s: float = Field(default=15.0, gt=0)
+
+    def webhook_key(self) -> bytes:
+        """The key endpoint secrets derive from: configured, else the master key, else a file in the data directory."""
+        for secret in (self.webhook_signing_key, self.master_key):
+            if secret is not None and secret.get_secret_value() != "":
+                return secret.get_secret_value().encode()
+        path = self.data_dir / "webhook-signing.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting together write it once; the loser reads the winner's key.
+            with contextlib.suppress(FileExistsError):
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as file:
+                    file.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
 
     def catalog_dir(self) -> Path:
         """Where ``imagegate catalog update`` puts newer price files (loaded over the shipped ones)."""

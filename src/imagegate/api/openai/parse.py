@@ -58,9 +58,13 @@ def _invalid(exc: ValidationError) -> InvalidRequest:
 
 
 def _to_request(
-    fields: dict[str, Any], operation: str, images: list[InputImage], mask: InputImage | None
+    fields: dict[str, Any],
+    operation: str,
+    images: list[InputImage],
+    mask: InputImage | None,
+    endpoint_fields: frozenset[str] = frozenset(),
 ) -> ImageRequest:
-    check_known(fields, operation)
+    check_known((name for name in fields if name not in endpoint_fields), operation)
     try:
         params = ImageParams.model_validate(fields)
     except ValidationError as exc:
@@ -91,8 +95,11 @@ def _to_request(
     )
 
 
-async def parse_generation(request: Request, limits: RequestLimits) -> ImageRequest:
-    """A ``POST /v1/images/generations`` JSON body."""
+async def parse_generation(
+    request: Request, limits: RequestLimits, endpoint_fields: frozenset[str] = frozenset()
+) -> ImageRequest:
+    """A ``POST /v1/images/generations`` JSON body; ``endpoint_fields`` are the calling endpoint's own
+    fields beside the Images ones (a job's ``metadata``): kept in ``extra`` for it, never refused."""
     body = await read_body(request, limits.max_body_bytes)
     try:
         fields = orjson.loads(body)
@@ -103,7 +110,7 @@ async def parse_generation(request: Request, limits: RequestLimits) -> ImageRequ
         ) from None
     if not isinstance(fields, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    return _to_request(fields, "generate", [], None)
+    return _to_request(fields, "generate", [], None, endpoint_fields)
 
 
 def _form_scalar(name: str, value: str) -> Any:
@@ -165,7 +172,9 @@ async def _read_form(request: Request, limits: RequestLimits) -> FormData:
     return form
 
 
-async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
+async def parse_edit(
+    request: Request, limits: RequestLimits, endpoint_fields: frozenset[str] = frozenset()
+) -> ImageRequest:
     """A ``POST /v1/images/edits`` multipart body (``image[]`` parts and/or ``image``, ``mask``)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -195,4 +204,4 @@ async def parse_edit(request: Request, limits: RequestLimits) -> ImageRequest:
         images = [await _upload(part, "image", limits) for part in parts]
     finally:
         await form.close()
-    return _to_request(fields, "edit", images, mask)
+    return _to_request(fields, "edit", images, mask, endpoint_fields)

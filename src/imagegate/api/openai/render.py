@@ -13,7 +13,8 @@ from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.images import Served
 
 
-def _usage(usage: Usage) -> dict[str, Any] | None:
+def usage_object(usage: Usage) -> dict[str, Any] | None:
+    """OpenAI's ``usage`` object for canonical usage; None when the provider reported no tokens."""
     if usage.output_image_tokens is None and usage.input_text_tokens is None:
         return None
     input_text = usage.input_text_tokens or 0
@@ -59,7 +60,7 @@ def translated_body(result: ImageResult) -> dict[str, Any]:
         value = getattr(result, field)
         if value is not None:
             body[field] = value
-    usage = _usage(result.usage)
+    usage = usage_object(result.usage)
     if usage is not None:
         body["usage"] = usage
     return body
@@ -71,7 +72,7 @@ def emulated_stream(served: Served, operation: str) -> Iterator[bytes]:
     usage and later ones zero, so the events add up (the sandbox's convention for n > 1)."""
     result = served.result
     prefix = "image_generation" if operation == "generate" else "image_edit"
-    usage = _usage(result.usage)
+    usage = usage_object(result.usage)
     zero = (
         None
         if usage is None

@@ -1,0 +1,397 @@
+"""Image jobs: submit now, run later through the same pipeline, collect by URL (docs/jobs.md).
+
+A job is an ``ImageRequest`` kept in the database (``accounting.jobs.JobStore``) with its input
+images in the image store. A run claims the job (a lease it renews while it runs), plans and
+serves it with the gateway's one ``ImageService`` (same routing, retries, fallback, ledger and
+cost as a synchronous call), stores the images through the ``ImageStore`` port and records the
+outcome. Which process runs a job is the engine's business (``JobEngine``): an in-process pool
+(``service.job_pool``) or a PostgreSQL queue (``store.procrastinate_engine``).
+
+A run whose process died leaves the job ``in_progress`` with a lapsing lease; ``due()`` hands it
+back to the engine, and the next run starts over. A provider call the dead run had made is in the
+ledger as an ``unknown`` attempt (crash-safe attempt recording); the new run submits again. After
+``max_runs`` interrupted runs the job fails with ``outcome_unknown`` instead of trying forever.
+Providers that accept a submission and are polled (``resume_hook``) can resume instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import anyio.to_thread
+
+from imagegate.accounting.auth import Principal
+from imagegate.accounting.jobs import JobOutcome, JobRecord, JobStore
+from imagegate.accounting.ledger import utc_now
+from imagegate.domain.errors import ImagegateError, InvalidRequest, UpstreamBadResponse
+from imagegate.domain.request import ImageRequest
+from imagegate.domain.result import ImageResult, Usage
+from imagegate.service.event_port import EventSink
+from imagegate.service.gateway import Gateway
+from imagegate.service.idempotency import IdempotencyConflict
+from imagegate.service.images import Served
+from imagegate.service.job_codec import (
+    job_object,
+    principal_document,
+    request_document,
+    request_from_document,
+)
+from imagegate.service.job_costs import RunCosts
+from imagegate.service.plan import Plan
+from imagegate.service.storage_port import ImageStore
+
+log = logging.getLogger("imagegate.jobs")
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+
+
+class JobEngine(Protocol):
+    """Decides where and when a queued job runs (it calls ``JobService.run``)."""
+
+    async def start(self, run: Callable[[str], Awaitable[None]], due: Callable[[], Awaitable[list[str]]]) -> None:
+        """Begin running jobs with ``run``, resuming those ``due`` names now and then."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop running jobs (unfinished ones resume after a restart)."""
+        ...
+
+    async def enqueue(self, job_id: str) -> None:
+        """Arrange for ``job_id`` to run (again); a job already waiting is not queued twice."""
+        ...
+
+    def cancel_local(self, job_id: str) -> None:
+        """Stop the job's run if this process is running it (other processes notice at their next renewal)."""
+        ...
+
+
+class JobNotFound(InvalidRequest):
+    """No job with that id for this key."""
+
+    code = "not_found"
+
+
+class JobFinished(InvalidRequest):
+    """The job already completed or failed: there is nothing left to cancel."""
+
+    code = "job_finished"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """How jobs run: lease length, how long jobs and results are kept, how often a run may restart."""
+
+    lease_s: float = 60.0
+    retention_s: float = 24 * 3600.0
+    max_runs: int = 3
+
+
+ErrorView = Callable[[ImagegateError], dict[str, Any]]
+UsageView = Callable[[Usage], dict[str, Any] | None]
+WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
+ResumeHook = Callable[[Plan, dict[str, Any]], Awaitable[Served]]
+"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it."""
+
+
+class JobService:
+    """Submit, look up, cancel and run jobs (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        gateway: Gateway,
+        images: ImageStore,
+        describe_error: ErrorView,
+        usage_view: UsageView,
+        events: EventSink | None = None,
+        webhook_check: WebhookCheck | None = None,
+        settings: JobSettings | None = None,
+        run_costs: RunCosts | None = None,
+        resume: ResumeHook | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._store = store
+        self._gateway = gateway
+        self._images = images
+        self._describe_error = describe_error
+        self._usage_view = usage_view
+        self._events = events
+        self._webhook_check = webhook_check
+        self.settings = settings if settings is not None else JobSettings()
+        self._clock = clock
+        self._run_costs = run_costs if run_costs is not None else RunCosts()
+        self._resume = resume
+        self.owner = f"runner_{uuid.uuid4().hex[:16]}"
+        self.engine: JobEngine | None = None
+
+    # -- the client's side ----------------------------------------------------------------------
+
+    async def submit(
+        self,
+        principal: Principal,
+        request: ImageRequest,
+        *,
+        key_digest: str,
+        metadata: dict[str, Any] | None = None,
+        webhook_id: str | None = None,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """Queue a job; with an ``idempotency_key`` used before, that job (and False) instead."""
+        job_id = "imgjob_" + uuid.uuid4().hex
+        # Validate and route now: a request no route can serve is refused before anything is stored.
+        self._gateway.plan(job_id, request, principal)
+        if webhook_id is not None and (
+            self._webhook_check is None or not await self._webhook_check(webhook_id, principal)
+        ):
+            raise InvalidRequest(f"No webhook endpoint '{webhook_id}' for this key.", param="webhook")
+        now = self._clock()
+        expires_at = now + timedelta(seconds=self.settings.retention_s)
+        document, inputs = request_document(request)
+        input_keys = [f"jobs/{job_id}/input-{index}" for index in range(len(inputs))]
+        for key, image in zip(input_keys, inputs, strict=True):
+            content_type = image.content_type or "application/octet-stream"
+            await self._images.put(key, image.data, content_type=content_type, expires_at=expires_at, owner=job_id)
+        record = JobRecord(
+            id=job_id,
+            key_id=principal.key_id,
+            key_name=principal.key_name,
+            team_id=principal.team_id,
+            principal=principal_document(principal, key_digest),
+            status="queued",
+            model=request.model,
+            operation=request.operation,
+            request=document,
+            created_at=now,
+            updated_at=now,
+            expires_at=expires_at,
+            input_keys=input_keys,
+            metadata=metadata,
+            webhook_id=webhook_id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )
+        stored, created = await anyio.to_thread.run_sync(self._store.create, record)
+        if not created:
+            for key in input_keys:
+                await self._images.delete(key)
+            if stored.fingerprint != fingerprint:
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was already used with a different request.", param="Idempotency-Key"
+                )
+            return stored, False
+        if self.engine is not None:
+            await self.engine.enqueue(job_id)
+        return stored, True
+
+    async def get(self, principal: Principal, job_id: str) -> JobRecord:
+        """The caller's job ``job_id``."""
+        job = await anyio.to_thread.run_sync(self._store.get, job_id)
+        if job is None or job.key_id != principal.key_id:
+            raise JobNotFound(f"No job found with id '{job_id}'.", param="job_id")
+        return job
+
+    async def list_jobs(self, principal: Principal, *, after: str | None, limit: int) -> list[JobRecord]:
+        """The caller's jobs, newest first, after the cursor ``after``."""
+        return await anyio.to_thread.run_sync(
+            lambda: self._store.list_for_key(principal.key_id, after=after, limit=limit)
+        )
+
+    async def cancel(self, principal: Principal, job_id: str) -> JobRecord:
+        """Cancel a queued or running job (a running provider call is abandoned; its attempt stays in the ledger)."""
+        job = await self.get(principal, job_id)
+        if job.status == "cancelled":
+            return job
+        cancelled = await anyio.to_thread.run_sync(lambda: self._store.cancel(job_id, now=self._clock()))
+        if cancelled is None:
+            raise JobFinished(f"Job '{job_id}' has already {job.status}.", param="job_id")
+        if self.engine is not None:
+            self.engine.cancel_local(job_id)
+        await self._emit(cancelled)
+        return cancelled
+
+    async def view(self, job: JobRecord) -> dict[str, Any]:
+        """The job object, with result URLs signed until the job expires."""
+        urls = []
+        if job.result is not None:
+            for image in job.result["images"]:
+                urls.append(await self._images.url(image["key"], expires_at=job.expires_at))
+        return job_object(job, urls)
+
+    # -- the engine's side ----------------------------------------------------------------------
+
+    async def due(self, limit: int = 100) -> list[str]:
+        """Jobs waiting longer than a lease, and jobs whose runner stopped renewing: to (re)start."""
+        now = self._clock()
+        queued_before = now - timedelta(seconds=self.settings.lease_s)
+        return await anyio.to_thread.run_sync(
+            lambda: self._store.due(now=now, queued_before=queued_before, limit=limit)
+        )
+
+    async def run(self, job_id: str) -> None:
+        """Run ``job_id`` if nobody else does (a no-op for a job taken, finished or cancelled)."""
+        request_id = "req_" + uuid.uuid4().hex
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self.settings.lease_s)
+        job = await anyio.to_thread.run_sync(
+            lambda: self._store.claim(job_id, owner=self.owner, request_id=request_id, lease_until=lease_until, now=now)
+        )
+        if job is None:
+            return
+        if job.runs > self.settings.max_runs:
+            error = {
+                "code": "outcome_unknown",
+                "message": f"The job was interrupted {job.runs - 1} times while its provider call was in flight.",
+                "type": "server_error",
+                "param": None,
+            }
+            outcome = JobOutcome(status="failed", finished_at=self._clock(), error=error)
+        else:
+            async with self._leased(job) as execution:
+                execution.task = asyncio.ensure_future(self._execute(job, request_id))
+                try:
+                    outcome = await execution.task
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if execution.task.cancelled() and (current is None or current.cancelling() == 0):
+                        return  # cancelled by another process (the lease was not ours any more)
+                    raise
+        finished = await anyio.to_thread.run_sync(lambda: self._store.finish(job_id, owner=self.owner, outcome=outcome))
+        if finished is None:
+            # Cancelled while running: what it produced is not kept.
+            await self._delete_results(outcome)
+            return
+        await self._emit(finished)
+
+    async def record_submission(self, job_id: str, task: dict[str, Any]) -> bool:
+        """The hook for submit-and-poll providers: keep the task a provider accepted for this job,
+        so a run after a restart polls it (``resume``) instead of submitting again."""
+        return await anyio.to_thread.run_sync(lambda: self._store.record_task(job_id, owner=self.owner, task=task))
+
+    async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:
+        inputs = [await self._read(key) for key in job.input_keys]
+        request = request_from_document(job.request, inputs)
+        self._run_costs.track(request_id)
+        try:
+            # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
+            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
+            plan = self._gateway.plan(request_id, request, principal)
+            if job.provider_task is not None and self._resume is not None:
+                served = await self._resume(plan, job.provider_task)  # accepted before a restart: poll it
+            else:
+                served = await self._gateway.images.serve(plan, keep_raw_for=None)
+            images = await self._store_images(job, served.result)
+        except ImagegateError as error:
+            micros, estimated = self._run_costs.take(request_id)
+            return JobOutcome(
+                status="failed",
+                finished_at=self._clock(),
+                error=self._describe_error(error),
+                cost_micros=micros,
+                cost_estimated=estimated,
+            )
+        finally:
+            self._run_costs.take(request_id)  # stop tracking (cancelled, or completed)
+        result = served.result
+        body: dict[str, Any] = {
+            "created": result.created if result.created is not None else int(self._clock().timestamp()),
+            "images": images,
+            "size": result.size,
+            "quality": result.quality,
+            "background": result.background,
+            "output_format": result.output_format,
+            "usage": self._usage_view(result.usage),
+            "route": served.route.target.name,
+        }
+        return JobOutcome(
+            status="completed",
+            finished_at=self._clock(),
+            result=body,
+            cost_micros=served.charge.micros,
+            cost_estimated=served.charge.estimated,
+        )
+
+    async def _store_images(self, job: JobRecord, result: ImageResult) -> list[dict[str, Any]]:
+        stored = []
+        for index, image in enumerate(result.images):
+            if image.b64_json is None:
+                # Hosts answering with a URL (submit-and-poll providers) need their result fetched
+                # through providers/outbound.py's policy first; until a provider does, refuse loudly.
+                raise UpstreamBadResponse("The provider answered with a hosted URL; jobs store inline images only.")
+            content_type = image.mime_type or f"image/{result.output_format or 'png'}"
+            key = f"jobs/{job.id}/{index}.{_EXTENSIONS.get(content_type, 'bin')}"
+            data = base64.b64decode(image.b64_json)
+            obj = await self._images.put(key, data, content_type=content_type, expires_at=job.expires_at, owner=job.id)
+            stored.append(
+                {
+                    "key": obj.key,
+                    "content_type": content_type,
+                    "bytes": obj.size,
+                    "revised_prompt": image.revised_prompt,
+                }
+            )
+        return stored
+
+    async def _read(self, key: str) -> bytes:
+        return b"".join([chunk async for chunk in await self._images.open(key)])
+
+    async def _delete_results(self, outcome: JobOutcome) -> None:
+        if outcome.result is not None:
+            for image in outcome.result["images"]:
+                await self._images.delete(image["key"])
+
+    async def _emit(self, job: JobRecord) -> None:
+        if self._events is None:
+            return
+        try:
+            await self._events.emit(
+                f"image.job.{job.status}",
+                await self.view(job),
+                team_id=job.team_id,
+                key_id=job.key_id,
+                endpoint_id=job.webhook_id,
+            )
+        except Exception:
+            # The job's state is already recorded; a lost event must not turn it into a failure.
+            log.exception("queueing the %s event of job %s failed", job.status, job.id)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, job: JobRecord) -> AsyncIterator[_Execution]:
+        """Renew the job's lease while it runs; stop the run when another process cancelled it."""
+        execution = _Execution()
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.settings.lease_s / 3)
+                lease_until = self._clock() + timedelta(seconds=self.settings.lease_s)
+                try:
+                    owned = await anyio.to_thread.run_sync(
+                        functools.partial(self._store.renew, job.id, owner=self.owner, lease_until=lease_until)
+                    )
+                except Exception:
+                    log.warning("renewing the lease of job %s failed; retrying", job.id, exc_info=True)
+                    continue
+                if not owned and execution.task is not None:
+                    execution.task.cancel()
+                    return
+
+        heartbeat = asyncio.create_task(renew(), name=f"imagegate-job-lease-{job.id}")
+        try:
+            yield execution
+        finally:
+            heartbeat.cancel()
+
+
+@dataclass
+class _Execution:
+    task: asyncio.Future[JobOutcome] | None = None
