@@ -22,12 +22,13 @@ from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
+from imagegate.api.openai import responses as openai_responses
 from imagegate.api.public import estimate, feedback, pricing
 from imagegate.domain.errors import ImagegateError
 
 # Endpoints whose bodies carry images (the dialects' generate/edit calls); every other endpoint takes
 # a small JSON body at most.
-_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
+_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits", "/v1/responses"})
 _GOOGLE_ACTION_PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
@@ -49,6 +50,7 @@ def all_routes() -> list[BaseRoute]:
     """The gateway's routes, dialects first, then the admin and public endpoints."""
     return [
         *openai_images.routes,
+        *openai_responses.routes,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,
