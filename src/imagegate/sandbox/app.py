@@ -26,6 +26,7 @@ from imagegate.sandbox.gemini_content import gemini_routes
 from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
+from imagegate.sandbox.openai_responses import responses_routes
 from imagegate.sandbox.render import Renderer
 
 __all__ = ["SandboxConfig", "SandboxState", "build_sandbox_app", "new_request_id", "sandbox_state"]
@@ -111,6 +112,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         *control_routes(state.faults, state.requests),
         *openai_routes(state),
+        *responses_routes(state),
         *token_routes(state),
         *gemini_routes(state, answer_predict),
     ]

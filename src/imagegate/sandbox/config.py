@@ -77,3 +77,5 @@ class SandboxState:
     benchmark: tuple[bytes, bytes] | None = None
     # OAuth access tokens issued by ``POST /token`` -> expiry (unix seconds), for Vertex paths.
     google_tokens: dict[str, float] = field(default_factory=dict)
+    # Responses API turns by id -> whether the turn made an image (for previous_response_id).
+    responses: dict[str, bool] = field(default_factory=dict)
