@@ -56,6 +56,9 @@ def settle(
     counters are priced; what the provider did not report is computed from the rules using the
     delivered image count and size, and the charge is marked ``estimated``.
     """
+    if request.operation == "respond":
+        # The Responses API: the mainline text plus ``usage.image_tool`` at ``tool_price``.
+        return responses.settle(request, result, price, tool_price, tier).to_charge(price.unit)
     row = price.for_operation(request.operation)
     row.tier(tier)  # an unpriced tier is a configuration error even when the provider reports a cost
     reported = result.usage.provider_cost_usd
