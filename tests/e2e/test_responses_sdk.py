@@ -18,6 +18,7 @@ import httpx
 import openai
 import pytest
 
+from imagegate.store.reports import SqlReportStore
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway
 
@@ -206,3 +207,19 @@ def test_emulated_on_a_gemini_alias_is_parsed_by_the_sdk(client: openai.OpenAI, 
     ) as stream:
         final = stream.get_final_response()
     assert final.output[0].type == "image_generation_call" and final.output[0].result is not None
+
+
+def test_reports_count_both_moderation_forms(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    key = gateway.create_key(f"moderated-{uuid.uuid4().hex[:8]}")
+    with openai.OpenAI(api_key=key, base_url=f"{gateway.url}/v1", max_retries=0) as sdk:
+        with pytest.raises(openai.BadRequestError):
+            sdk.responses.create(
+                model="gpt-5-mini", input="[sandbox:moderation] x", tools=[{"type": "image_generation"}]
+            )
+        sdk.responses.create(
+            model="gpt-5-mini", input="[sandbox:moderation-item] x", tools=[{"type": "image_generation"}]
+        )
+    gateway.ledger()  # the writer caught up
+    groups, _ = SqlReportStore(gateway.engine).aggregate("key")
+    [group] = [group for group in groups if group.group is not None and group.group.startswith("moderated-")]
+    assert (group.attempts, group.failed_attempts, group.moderated_attempts) == (2, 2, 2)
