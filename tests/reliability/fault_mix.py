@@ -40,6 +40,7 @@ DIRECTIVES: tuple[str, ...] = (
     "no-image",
     "prohibited",
     "filtered",
+    "moderation-item",
 )
 
 # How a hang ends: the route's timeout, short on the lanes' hang aliases only, so load never times out the rest.

@@ -75,7 +75,8 @@ class _Turn:
         self.output_format = str(tool.get("output_format") or "png")
         self.background = str(tool.get("background") or "opaque")
         self.partials = int(tool.get("partial_images") or 0) if body.get("stream") is True else 0
-        self.action = "edit" if input_images else "generate"
+        asked = tool.get("action")
+        self.action = asked if asked in ("generate", "edit") else ("edit" if input_images else "generate")
         self.response_id = "resp_" + secrets.token_hex(24)
         self.item_id = "ig_" + secrets.token_hex(24)
         self.created_at = int(time.time())
