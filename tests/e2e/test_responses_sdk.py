@@ -42,7 +42,7 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     gemini = {"provider": "gemini", "model": "gemini-3.1-flash-image", "base_url": sandbox_url, "api_key": "AIza-1"}
     config = {
         "models": [
-            {"name": "gpt-5-mini", "routes": [route]},
+            {"name": "gpt-5-mini", "routes": [route], "retry": {"base_delay": 0.01, "max_delay": 0.05}},
             {"name": "nano-banana-2", "routes": [gemini], "responses_emulation": True},
             {"name": "nano-strict", "routes": [gemini]},
         ],
@@ -223,3 +223,15 @@ def test_reports_count_both_moderation_forms(client: openai.OpenAI, gateway: Gat
     groups, _ = SqlReportStore(gateway.engine).aggregate("key")
     [group] = [group for group in groups if group.group is not None and group.group.startswith("moderated-")]
     assert (group.attempts, group.failed_attempts, group.moderated_attempts) == (2, 2, 2)
+
+
+def test_a_failed_attempt_is_retried_and_every_attempt_recorded(
+    client: openai.OpenAI, gateway: GatewayHandle, sandbox_control: httpx.Client
+) -> None:
+    sandbox_control.post("/_sandbox/faults", json={"fault": "503", "count": 1, "model": "gpt-5-mini"})
+    raw = client.responses.with_raw_response.create(
+        model="gpt-5-mini", input="a boat", tools=[{"type": "image_generation"}]
+    )
+    first, second = gateway.ledger(raw.headers["x-request-id"])
+    assert (first.status, first.error_code, first.cost_micros) == ("error", "upstream_unavailable", 0)
+    assert (second.status, second.cost_micros) == ("ok", expected_micros(json.loads(raw.content)))

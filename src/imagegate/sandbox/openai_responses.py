@@ -22,8 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from imagegate.sandbox.config import SandboxState
-from imagegate.sandbox.directives import DirectiveError, find_directives, plan_faults
-from imagegate.sandbox.openai_images import _check_auth, _fault_error, error_response, request_id_of
+from imagegate.sandbox.openai_images import _check_auth, _fault_error, _plan, error_response, request_id_of
 from imagegate.sandbox.openai_models import OpenAIError, b64_text, bad_request
 from imagegate.sandbox.render import RenderSpec, seed_from
 
@@ -203,10 +202,8 @@ async def _answer(state: SandboxState, request: Request) -> Response:
     turn = _Turn(state, body, prompt, input_images)
     if turn.tool.get("action") == "edit" and input_images == 0 and not (previous and state.responses[previous]):
         raise bad_request("tools[0].action", "action 'edit' needs an image in the input or an earlier turn.")
-    try:
-        plan = plan_faults(find_directives(prompt))
-    except DirectiveError as exc:
-        raise bad_request("input", str(exc), code="invalid_sandbox_directive") from None
+    # Queued control-endpoint faults first, then the prompt's directives (as on the Images routes).
+    plan = _plan(state, request, turn.model, prompt)
     outcome = plan.outcome
     if outcome is not None:
         error = _fault_error(outcome, request_id_of(request))
