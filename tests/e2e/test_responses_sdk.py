@@ -235,3 +235,16 @@ def test_a_failed_attempt_is_retried_and_every_attempt_recorded(
     first, second = gateway.ledger(raw.headers["x-request-id"])
     assert (first.status, first.error_code, first.cost_micros) == ("error", "upstream_unavailable", 0)
     assert (second.status, second.cost_micros) == ("ok", expected_micros(json.loads(raw.content)))
+
+
+def test_idempotency_key_replays_without_a_second_call(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    tools: Any = [{"type": "image_generation"}]
+    first = client.responses.with_raw_response.create(
+        model="gpt-5-mini", input="a pier", tools=tools, extra_headers=key
+    )
+    again = client.responses.with_raw_response.create(
+        model="gpt-5-mini", input="a pier", tools=tools, extra_headers=key
+    )
+    assert again.content == first.content
+    assert len(gateway.ledger(first.headers["x-request-id"])) == 1

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from imagegate.accounting.auth import Principal
 from imagegate.api.http import bearer_token, new_request_id, read_body, while_connected
+from imagegate.api.idempotency import idempotent
 from imagegate.api.openai.errors import error_response, error_status_and_body
 from imagegate.api.openai.responses_parse import DIALECT, parse_response_request
 from imagegate.api.openai.responses_render import EmulatedResponse
@@ -22,6 +24,7 @@ from imagegate.api.route_pin import pin_route
 from imagegate.api.served_headers import served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError
+from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import Gateway
 
 EMULATED_HEADER = "x-imagegate-emulated"
@@ -42,13 +45,28 @@ def stream_error_frame(error: ImagegateError) -> bytes:
 
 
 async def create_response(request: Request) -> Response:
-    """``POST /v1/responses``."""
+    """``POST /v1/responses`` (``Idempotency-Key`` honoured for non-streamed calls)."""
     request_id = new_request_id()
     gateway: Gateway = request.app.state.gateway
     try:
         principal = await gateway.authenticate(bearer_token(request))
         body = await read_body(request, gateway.limits.max_body_bytes)
         image_request = await parse_response_request(body, gateway.limits)
+        return await idempotent(
+            request,
+            gateway,
+            principal,
+            image_request,
+            lambda: _serve(request, image_request, gateway, principal, request_id),
+        )
+    except ImagegateError as error:
+        return error_response(error, request_id)
+
+
+async def _serve(
+    request: Request, image_request: ImageRequest, gateway: Gateway, principal: Principal, request_id: str
+) -> Response:
+    try:
         plan = gateway.plan(request_id, image_request, principal)
         pin_route(request, plan)
         if image_request.stream and not plan.emulated_stream:
