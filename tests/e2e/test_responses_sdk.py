@@ -248,3 +248,23 @@ def test_idempotency_key_replays_without_a_second_call(client: openai.OpenAI, ga
     )
     assert again.content == first.content
     assert len(gateway.ledger(first.headers["x-request-id"])) == 1
+
+
+def test_moderation_inside_a_stream_is_passed_through_and_recorded(
+    client: openai.OpenAI, gateway: GatewayHandle
+) -> None:
+    with client.responses.with_streaming_response.create(
+        model="gpt-5-mini", input="[sandbox:moderation-item] x", tools=[{"type": "image_generation"}], stream=True
+    ) as raw:
+        request_id = raw.headers["x-request-id"]
+        events = list(raw.parse())
+    done = [event for event in events if event.type == "response.output_item.done"]
+    assert done[0].item.type == "image_generation_call" and done[0].item.status == "failed"
+    body = events[-1].response.model_dump(mode="json")
+    row = _row(gateway, request_id)
+    assert (row.status, row.error_code, row.images, row.cost_micros) == (
+        "error",
+        "moderation_blocked",
+        0,
+        expected_micros(body),
+    )

@@ -154,7 +154,8 @@ class _Turn:
         }
 
 
-def _events(turn: _Turn, image: bytes, partial_images: list[bytes]) -> Iterator[bytes]:
+def _events(turn: _Turn, image: bytes | None, partial_images: list[bytes]) -> Iterator[bytes]:
+    """The stream of one turn; ``image`` None: the call failed (moderation), no completed event."""
     ref = {"item_id": turn.item_id, "output_index": 0}
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": turn.response([], made_image=False, done=False)},
@@ -174,11 +175,12 @@ def _events(turn: _Turn, image: bytes, partial_images: list[bytes]) -> Iterator[
                 "output_format": turn.output_format,
             }
         )
-    item = turn.item(b64_text(image))
+    item = turn.item(None, failed=True) if image is None else turn.item(b64_text(image))
+    if image is not None:
+        events.append({"type": "response.image_generation_call.completed", **ref})
     events += [
-        {"type": "response.image_generation_call.completed", **ref},
         {"type": "response.output_item.done", "output_index": 0, "item": item},
-        {"type": "response.completed", "response": turn.response([item], made_image=True)},
+        {"type": "response.completed", "response": turn.response([item], made_image=image is not None)},
     ]
     for number, event in enumerate(events):
         event["sequence_number"] = number
@@ -211,6 +213,8 @@ async def _answer(state: SandboxState, request: Request) -> Response:
             raise error
     if outcome is not None and outcome.name == "moderation-item":
         state.responses[turn.response_id] = False
+        if body.get("stream") is True:
+            return StreamingResponse(_events(turn, None, []), media_type="text/event-stream")
         answer = turn.response([turn.item(None, failed=True)], made_image=False)
         return Response(orjson.dumps(answer), media_type="application/json")
     image = await run_in_threadpool(state.renderer.render, turn.spec())
