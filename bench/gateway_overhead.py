@@ -5,7 +5,10 @@ The upstream is the sandbox in benchmark mode: every generation answers after a 
 upstream each run as their own process; the client is a third. Runs alternate (direct, gateway,
 direct, ...) so drift on the machine hits both sides alike.
 
-    python bench/gateway_overhead.py [--rounds 5] [--seq-requests 40] [--burst-seconds 6]
+    python bench/gateway_overhead.py [--rounds 5] [--seq-requests 40] [--burst-seconds 6] [--api responses]
+
+``--api responses`` measures ``POST /v1/responses`` with the image tool instead (gpt-5-mini; the
+sandbox renders the turn's image, cached after the first, after the same fixed delay).
 
 Prints added p50/p99 latency at concurrency 1, throughput ratio at concurrency 32, and the
 gateway's peak RSS (VmHWM).
@@ -28,7 +31,21 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-BODY = json.dumps({"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"})
+BODIES = {
+    "images": json.dumps(
+        {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"}
+    ),
+    "responses": json.dumps(
+        {
+            "model": "gpt-5-mini",
+            "input": "a lighthouse at dusk",
+            "tools": [{"type": "image_generation", "model": "gpt-image-2", "quality": "low", "size": "1024x1024"}],
+        }
+    ),
+}
+PATHS = {"images": "/v1/images/generations", "responses": "/v1/responses"}
+# The smallest answer that counts as a real one: the canned 1.4 MB body, or a rendered turn.
+MIN_ANSWER_BYTES = {"images": 1_000_000, "responses": 1_000}
 
 
 def free_port() -> int:
@@ -60,8 +77,12 @@ def write_bench_config(workdir: Path, upstream_port: int) -> Path:
     """A gateway config with one ``gpt-image-2`` route to the sandbox on ``upstream_port``."""
     config = workdir / "bench.yaml"
     config.write_text(
-        "models:\n  - name: gpt-image-2\n    routes:\n      - provider: openai\n        model: gpt-image-2\n"
-        f"        base_url: http://127.0.0.1:{upstream_port}/v1\n        api_key: sk-bench\n"
+        "models:\n"
+        + "".join(
+            f"  - name: {model}\n    routes:\n      - provider: openai\n        model: {model}\n"
+            f"        base_url: http://127.0.0.1:{upstream_port}/v1\n        api_key: sk-bench\n"
+            for model in ("gpt-image-2", "gpt-5-mini")
+        )
     )
     return config
 
@@ -87,12 +108,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def one(client: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> float:
+    api = headers["x-bench-api"]
     started = time.perf_counter()
-    async with client.post(url, data=BODY, headers=headers) as response:
+    async with client.post(url, data=BODIES[api], headers=headers) as response:
         body = await response.read()
         status = response.status
     elapsed = time.perf_counter() - started
-    if status != 200 or len(body) < 1_000_000:
+    if status != 200 or len(body) < MIN_ANSWER_BYTES[api]:
         raise SystemExit(f"bad answer from {url}: {status} {body[:200]!r}")
     return elapsed
 
@@ -119,8 +141,10 @@ async def burst(
 
 
 async def measure(args: argparse.Namespace, direct: str, gateway: str, key: str, gateway_pid: int) -> dict[str, float]:
-    direct_headers = {"authorization": "Bearer sk-bench", "content-type": "application/json"}
-    gateway_headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    # x-bench-api tells ``one`` which body to send (an unknown header to both servers).
+    common = {"content-type": "application/json", "x-bench-api": args.api}
+    direct_headers = {"authorization": "Bearer sk-bench", **common}
+    gateway_headers = {"authorization": f"Bearer {key}", **common}
     # A lean client (C parser), so that the client's own CPU is not what limits the measurement.
     connector = aiohttp.TCPConnector(limit=64)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as client:
@@ -166,6 +190,7 @@ def main() -> None:
     parser.add_argument("--burst-seconds", type=float, default=6.0)
     parser.add_argument("--delay-ms", type=int, default=200)
     parser.add_argument("--body-bytes", type=int, default=1_400_000)
+    parser.add_argument("--api", choices=sorted(PATHS), default="images")
     args = parser.parse_args()
 
     exe = [sys.executable, "-m", "imagegate.cli"]
@@ -206,8 +231,8 @@ def main() -> None:
         figures = asyncio.run(
             measure(
                 args,
-                f"http://127.0.0.1:{up_port}/v1/images/generations",
-                f"http://127.0.0.1:{gw_port}/v1/images/generations",
+                f"http://127.0.0.1:{up_port}{PATHS[args.api]}",
+                f"http://127.0.0.1:{gw_port}{PATHS[args.api]}",
                 key,
                 gateway.pid,
             )

@@ -9,6 +9,7 @@ context → 400; ``previous_response_id`` of an earlier turn (its image counts a
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import time
@@ -206,6 +207,9 @@ async def _answer(state: SandboxState, request: Request) -> Response:
         raise bad_request("tools[0].action", "action 'edit' needs an image in the input or an earlier turn.")
     # Queued control-endpoint faults first, then the prompt's directives (as on the Images routes).
     plan = _plan(state, request, turn.model, prompt)
+    delay = plan.delay_s + (state.config.fixed_delay_ms or 0) / 1000
+    if delay > 0:
+        await asyncio.sleep(delay)
     outcome = plan.outcome
     if outcome is not None:
         error = _fault_error(outcome, request_id_of(request))
