@@ -8,7 +8,6 @@ import pytest
 
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, Usage
-from imagegate.pricing.charge import PricingError
 from imagegate.pricing.engine import quote, settle
 from tests.pricing.support import price
 
@@ -58,10 +57,10 @@ def test_a_turn_without_the_tool_bills_only_text() -> None:
     assert charge.micros == 100 * Decimal("1.25") + 10 * 10
 
 
-def test_an_unpriced_tool_model_is_a_pricing_error() -> None:
-    usage = Usage(input_text_tokens=1, output_text_tokens=1, image_tool=TOOL)
-    with pytest.raises(PricingError):
-        settle(_request(), ImageResult(image_count=1, usage=usage), price("openai", "gpt-5"), tool_price=None)
+def test_an_unpriced_tool_model_bills_the_mainline_part_flagged_estimated() -> None:
+    usage = Usage(input_text_tokens=100, output_text_tokens=10, image_tool=TOOL)
+    charge = settle(_request(), ImageResult(image_count=1, usage=usage), price("openai", "gpt-5"), tool_price=None)
+    assert (charge.micros, charge.estimated) == (100 * Decimal("1.25") + 10 * 10, True)
 
 
 def test_quote_is_an_estimated_upper_bound_including_the_image() -> None:

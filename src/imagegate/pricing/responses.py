@@ -38,10 +38,8 @@ def _merge(lines: Lines, tool: Lines) -> None:
     lines.estimated = lines.estimated or tool.estimated
 
 
-def _tool_row(tool_price: PriceRow | None, request: ImageRequest) -> PriceRow:
-    if tool_price is None:
-        raise PricingError(f"the image tool's model {request.tool_model!r} has no price row")
-    return tool_price.for_operation(image_request(request).operation)
+def _tool_row(tool_price: PriceRow | None, request: ImageRequest) -> PriceRow | None:
+    return None if tool_price is None else tool_price.for_operation(image_request(request).operation)
 
 
 def quote(request: ImageRequest, price: PriceRow, tool_price: PriceRow | None, tier: str) -> Lines:
@@ -52,7 +50,8 @@ def quote(request: ImageRequest, price: PriceRow, tool_price: PriceRow | None, t
     lines.add("text_output", price.text_output_reserve_tokens * rates.output * multiplier)
     lines.estimated = True  # the mainline model's output length is unknown before the call
     row = _tool_row(tool_price, request)
-    _merge(lines, unit_of(row).quote_lines(image_request(request), row, tier))
+    if row is not None:
+        _merge(lines, unit_of(row).quote_lines(image_request(request), row, tier))
     return lines
 
 
@@ -62,7 +61,8 @@ def settle(
     """Both usages priced: the mainline tokens at the text row, ``usage.image_tool`` at the tool's row.
 
     No tool usage and no image: the tool was not called (nothing to add). Images without tool usage:
-    the tool's part falls back to the tool row's rules (estimated).
+    the tool's part falls back to the tool row's rules (estimated). No row for the tool model: the
+    mainline part only, flagged estimated.
     """
     usage = result.usage
     rates, multiplier = _text_rates(price, tier)
@@ -81,6 +81,11 @@ def settle(
     if tool is None and result.image_count == 0:
         return lines
     row = _tool_row(tool_price, request)
+    if row is None:
+        # The tool model has no price row (the SDK's default has no published price): the mainline
+        # part is billed and the charge flagged estimated, never silently exact.
+        lines.estimated = True
+        return lines
     tool_result = ImageResult(image_count=result.image_count, usage=tool if tool is not None else Usage())
     _merge(lines, unit_of(row).settle_lines(image_request(request), tool_result, row, tier))
     return lines
