@@ -45,6 +45,12 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             {"name": "gpt-5-mini", "routes": [route], "retry": {"base_delay": 0.01, "max_delay": 0.05}},
             {"name": "nano-banana-2", "routes": [gemini], "responses_emulation": True},
             {"name": "nano-strict", "routes": [gemini]},
+            {
+                "name": "gpt-5-mini-or-nano",
+                "routes": [{**route, "model": "gpt-5-mini", "name": "native"}, {**gemini, "name": "emulated"}],
+                "responses_emulation": True,
+                "retry": {"base_delay": 0.01, "max_delay": 0.05},
+            },
         ],
         "catalog": [TOOL_ROW],
     }
@@ -268,3 +274,19 @@ def test_moderation_inside_a_stream_is_passed_through_and_recorded(
         0,
         expected_micros(body),
     )
+
+
+def test_a_failed_native_route_falls_back_to_an_emulating_route(
+    client: openai.OpenAI, gateway: GatewayHandle, sandbox_control: httpx.Client
+) -> None:
+    sandbox_control.post("/_sandbox/faults", json={"fault": "503", "count": 2, "model": "gpt-5-mini"})
+    raw = client.responses.with_raw_response.create(
+        model="gpt-5-mini-or-nano",
+        input="a kite",
+        tools=[{"type": "image_generation"}],
+        tool_choice={"type": "image_generation"},
+    )
+    assert raw.headers["x-imagegate-emulated"] == "responses"
+    assert raw.parse().output[0].status == "completed"
+    rows = gateway.ledger(raw.headers["x-request-id"])
+    assert [(row.route, row.status) for row in rows] == [("native", "error"), ("native", "error"), ("emulated", "ok")]
