@@ -201,6 +201,7 @@ def test_emulated_on_a_gemini_alias_is_parsed_by_the_sdk(client: openai.OpenAI, 
     response = raw.parse()
     [call] = response.output
     assert call.type == "image_generation_call" and call.status == "completed" and call.result is not None
+    assert call.action == "generate" and base64.b64decode(call.result)
     row = _row(gateway, raw.headers["x-request-id"])
     assert (row.status, row.provider, row.images) == ("ok", "gemini", 1)
     assert raw.headers["x-imagegate-cost-usd"] == f"{Decimal(row.cost_micros) / 1_000_000:.6f}"

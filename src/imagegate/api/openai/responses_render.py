@@ -57,7 +57,7 @@ def _item(result: ImageResult, request: ImageRequest, item_id: str, *, done: boo
         "type": "image_generation_call",
         "status": "completed" if done else "in_progress",
         "result": image.b64_json if done and image is not None else None,
-        "action": request.operation,
+        "action": "edit" if request.images else "generate",
         "background": result.background or request.background or "opaque",
         "output_format": _output_format(result, request),
         "quality": result.quality or request.quality or "auto",
