@@ -7,6 +7,7 @@ model's ``usage`` at its text rates, ``tool_usage.image_gen`` at the image model
 from __future__ import annotations
 
 import base64
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from PIL import Image
 
 from imagegate.store.reports import SqlReportStore
 from tests.store.fixtures import migrated_sqlite_engine
@@ -291,3 +293,27 @@ def test_a_failed_native_route_falls_back_to_an_emulating_route(
     assert raw.parse().output[0].status == "completed"
     rows = gateway.ledger(raw.headers["x-request-id"])
     assert [(row.route, row.status) for row in rows] == [("native", "error"), ("native", "error"), ("emulated", "ok")]
+
+
+def test_emulated_edit_sends_the_input_image(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    raw = client.responses.with_raw_response.create(
+        model="nano-banana-2",
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "make it blue"},
+                    {"type": "input_image", "image_url": data_url},
+                ],
+            }
+        ],
+        tools=[{"type": "image_generation"}],
+        tool_choice={"type": "image_generation"},
+    )
+    [call] = raw.parse().output
+    assert call.type == "image_generation_call" and call.action == "edit" and call.result is not None
+    row = _row(gateway, raw.headers["x-request-id"])
+    assert (row.operation, row.dialect, row.provider) == ("respond", "openai-responses", "gemini")  # what was asked
