@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from imagegate.sandbox.config import SandboxState
-from imagegate.sandbox.openai_images import _check_auth, _fault_error, _plan, error_response, request_id_of
+from imagegate.sandbox.openai_images import check_auth, error_response, fault_error, fault_plan, request_id_of
 from imagegate.sandbox.openai_models import OpenAIError, b64_text, bad_request
 from imagegate.sandbox.render import RenderSpec, seed_from
 
@@ -189,7 +189,7 @@ def _events(turn: _Turn, image: bytes | None, partial_images: list[bytes]) -> It
 
 
 async def _answer(state: SandboxState, request: Request) -> Response:
-    _check_auth(state, request)
+    check_auth(state, request)
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
@@ -206,13 +206,13 @@ async def _answer(state: SandboxState, request: Request) -> Response:
     if turn.tool.get("action") == "edit" and input_images == 0 and not (previous and state.responses[previous]):
         raise bad_request("tools[0].action", "action 'edit' needs an image in the input or an earlier turn.")
     # Queued control-endpoint faults first, then the prompt's directives (as on the Images routes).
-    plan = _plan(state, request, turn.model, prompt)
+    plan = fault_plan(state, request, turn.model, prompt)
     delay = plan.delay_s + (state.config.fixed_delay_ms or 0) / 1000
     if delay > 0:
         await asyncio.sleep(delay)
     outcome = plan.outcome
     if outcome is not None:
-        error = _fault_error(outcome, request_id_of(request))
+        error = fault_error(outcome, request_id_of(request))
         if error is not None:
             raise error
     if outcome is not None and outcome.name == "moderation-item":
