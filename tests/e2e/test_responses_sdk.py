@@ -48,6 +48,11 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             {"name": "nano-banana-2", "routes": [gemini], "responses_emulation": True},
             {"name": "nano-strict", "routes": [gemini]},
             {
+                "name": "gpt-5-mini-hang",
+                "routes": [{**route, "timeout": 1}],
+                "retry": {"max_attempts_per_route": 1},
+            },
+            {
                 "name": "gpt-5-mini-or-nano",
                 "routes": [{**route, "model": "gpt-5-mini", "name": "native"}, {**gemini, "name": "emulated"}],
                 "responses_emulation": True,
@@ -317,3 +322,13 @@ def test_emulated_edit_sends_the_input_image(client: openai.OpenAI, gateway: Gat
     assert call.type == "image_generation_call" and call.action == "edit" and call.result is not None
     row = _row(gateway, raw.headers["x-request-id"])
     assert (row.operation, row.dialect, row.provider) == ("respond", "openai-responses", "gemini")  # what was asked
+
+
+def test_a_hung_call_is_recorded_at_its_quote(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.responses.create(model="gpt-5-mini-hang", input="[sandbox:hang] x", tools=[{"type": "image_generation"}])
+    assert caught.value.status_code == 504
+    row = _row(gateway, caught.value.response.headers["x-request-id"])
+    # Possibly billed: the quote, flagged estimated: the prompt, the output reserve and one image.
+    assert (row.status, row.error_code, row.cost_estimated) == ("error", "timeout", True)
+    assert row.cost_micros > 4096 * 2  # gpt-5-mini's 4096-token output reserve alone

@@ -3,7 +3,7 @@
 A mainline turn that always calls the image tool once: the ``image_generation_call`` output item,
 ``usage`` (deterministic mainline tokens) and ``tool_usage.image_gen``; the event sequence with
 partial images when streamed; both moderation forms (``[sandbox:moderation]`` → HTTP 400,
-``[sandbox:moderation-item]`` → a 200 whose item failed); ``action: edit`` with no image in
+``[sandbox:moderation-item]`` → a 200 whose item failed), ``hang`` and ``reset``; ``action: edit`` with no image in
 context → 400; ``previous_response_id`` of an earlier turn (its image counts as context).
 """
 
@@ -21,8 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from imagegate.sandbox.config import SandboxState
+from imagegate.sandbox.faults import HangResponse, ResetResponse
 from imagegate.sandbox.openai_images import check_auth, error_response, fault_error, fault_plan, request_id_of
 from imagegate.sandbox.openai_models import OpenAIError, b64_text, bad_request
 from imagegate.sandbox.render import RenderSpec, seed_from
@@ -188,7 +190,7 @@ def _events(turn: _Turn, image: bytes | None, partial_images: list[bytes]) -> It
         yield f"event: {event['type']}\ndata: ".encode() + orjson.dumps(event) + b"\n\n"
 
 
-async def _answer(state: SandboxState, request: Request) -> Response:
+async def _answer(state: SandboxState, request: Request) -> Response | ASGIApp:
     check_auth(state, request)
     try:
         body = orjson.loads(await request.body())
@@ -215,6 +217,11 @@ async def _answer(state: SandboxState, request: Request) -> Response:
         error = fault_error(outcome, request_id_of(request))
         if error is not None:
             raise error
+    if outcome is not None and outcome.name == "hang":
+        gave_up = OpenAIError(504, "The sandbox hang fault reached hang_max_s.", type="server_error", code="timeout")
+        return HangResponse(state.config.hang_max_s, error_response(gave_up))
+    if outcome is not None and outcome.name == "reset":
+        return ResetResponse(state.transport_lookup)
     if outcome is not None and outcome.name == "moderation-item":
         state.responses[turn.response_id] = False
         if body.get("stream") is True:
@@ -233,7 +240,7 @@ async def _answer(state: SandboxState, request: Request) -> Response:
 def responses_routes(state: SandboxState) -> list[Route]:
     """``POST /v1/responses`` bound to ``state``."""
 
-    async def create(request: Request) -> Response:
+    async def create(request: Request) -> Response | ASGIApp:
         try:
             return await _answer(state, request)
         except OpenAIError as error:
