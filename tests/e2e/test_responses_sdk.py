@@ -190,6 +190,15 @@ def test_unknown_field_and_bad_tool_option_are_400s_naming_them(gateway: Gateway
         ),
         ({"model": "nano-strict", "input": "x", "tools": [tool]}, "model"),
         ({"model": "nano-banana-2", "input": "x", "tools": [tool]}, "tool_choice"),
+        (
+            {
+                "model": "nano-banana-2",
+                "input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}],
+                "tools": [tool],
+                "tool_choice": {"type": "image_generation"},
+            },
+            "input[0].content[0]",
+        ),
     ]
     for body, param in cases:
         answer = httpx.post(f"{gateway.url}/v1/responses", json=body, headers=headers)

@@ -53,15 +53,33 @@ def _why_not_one_image(body: Mapping[str, Any]) -> tuple[str, str] | None:
     for option in tools[0]:
         if option not in _EMULATABLE_TOOL_OPTIONS:
             return f"tools[0].{option}", f"'{option}' needs a model that speaks the Responses API"
+    mask = tools[0].get("input_image_mask")
+    if isinstance(mask, Mapping) and mask.get("image_url") is None:
+        return "tools[0].input_image_mask", "a mask by file_id needs a model that speaks the Responses API"
     items = body.get("input")
-    if isinstance(items, list):
-        for index, item in enumerate(items):
-            if (
-                not isinstance(item, Mapping)
-                or item.get("role", "user") != "user"
-                or item.get("type", "message") != ("message")
-            ):
-                return f"input[{index}]", "earlier turns need a model that speaks the Responses API"
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        if (
+            not isinstance(item, Mapping)
+            or item.get("role", "user") != "user"
+            or item.get("type", "message") != "message"
+        ):
+            return f"input[{index}]", "earlier turns need a model that speaks the Responses API"
+        refused = _unsent_image(item, index)
+        if refused is not None:
+            return refused
+    return None
+
+
+def _unsent_image(item: Mapping[str, Any], index: int) -> tuple[str, str] | None:
+    """An ``input_image`` the gateway does not hold (a URL or a file id): an Images route would not get it."""
+    content = item.get("content")
+    for position, part in enumerate(content if isinstance(content, list) else []):
+        if not isinstance(part, Mapping) or part.get("type") != "input_image":
+            continue
+        url = part.get("image_url")
+        if not (isinstance(url, str) and url.startswith("data:")):
+            param = f"input[{index}].content[{position}]"
+            return param, "only data URL images can be sent to an image model (not URLs or file ids)"
     return None
 
 
