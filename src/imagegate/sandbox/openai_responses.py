@@ -3,8 +3,9 @@
 A mainline turn that always calls the image tool once: the ``image_generation_call`` output item,
 ``usage`` (deterministic mainline tokens) and ``tool_usage.image_gen``; the event sequence with
 partial images when streamed; both moderation forms (``[sandbox:moderation]`` → HTTP 400,
-``[sandbox:moderation-item]`` → a 200 whose item failed), ``hang`` and ``reset``; ``action: edit`` with no image in
-context → 400; ``previous_response_id`` of an earlier turn (its image counts as context).
+``[sandbox:moderation-item]`` → a 200 whose item failed), ``hang`` and ``reset``; ``action: edit``
+with no image in context → 400; ``previous_response_id`` of an earlier turn (its image counts as
+context).
 """
 
 from __future__ import annotations
