@@ -252,6 +252,7 @@ def build_runtime(
             max_body_bytes=config.limits.max_body_bytes,
             max_image_bytes=config.limits.max_image_bytes,
             max_images=config.limits.max_images,
+            input_image_hosts=tuple(config.limits.input_image_hosts),
         ),
         idempotency=IdempotentRunner(
             idempotency_store, window_s=settings.idempotency_window_s, lease_s=settings.idempotency_lease_s

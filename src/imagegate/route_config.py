@@ -52,7 +52,12 @@ def build_route_table(config: GatewayConfig) -> RouteTable:
         )
         aliases.append(
             ModelAlias(
-                name=model.name, routes=tuple(targets), description=model.description, policy=model.policy, retry=retry
+                name=model.name,
+                routes=tuple(targets),
+                description=model.description,
+                policy=model.policy,
+                retry=retry,
+                responses_emulation=model.responses_emulation,
             )
         )
     return RouteTable(aliases)

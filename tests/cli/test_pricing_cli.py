@@ -219,6 +219,7 @@ def test_report_csv_and_table(env):
         "estimated_spend_usd": "0.000000",
         "cost_per_image_usd": "0.052980",
         "cost_per_accepted_image_usd": "0.105960",
+        "moderated_attempts": "0",
     }
     everything = json.loads(run("report", "--by", "key", "--json").stdout)
     assert everything["rows"][0]["key"] == "web" and everything["total"]["spend_usd"] == "0.158940"

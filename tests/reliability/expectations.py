@@ -60,8 +60,8 @@ def _refused_answer(case: Case, code: str) -> Expected:
 def expected(case: Case) -> Expected:
     """The intended outcome of one request of ``case``."""
     lane, name = case.lane, case.name
-    if name in ("clean", "slow"):
-        return _ok()
+    if name in ("clean", "slow", "moderation-item"):
+        return _ok()  # moderation-item only affects the Responses API; Images answers are normal
     if name == "moderation":
         return _refused_answer(case, "moderation_blocked")
     if name == "prohibited":

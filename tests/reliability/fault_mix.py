@@ -40,6 +40,7 @@ DIRECTIVES: tuple[str, ...] = (
     "no-image",
     "prohibited",
     "filtered",
+    "moderation-item",
 )
 # The submit-and-poll hosts' task directives: no lane here has such a host (their providers answer
 # normally), so they are left out of the burst; tests/e2e/flux and tests/sandbox cover them.

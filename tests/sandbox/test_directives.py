@@ -30,6 +30,7 @@ def test_every_documented_name_parses() -> None:
         "malformed",
         "stream-error",
         "no-image",
+        "moderation-item",
         "prohibited",
         "filtered",
         "polls",

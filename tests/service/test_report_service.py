@@ -57,6 +57,7 @@ def test_csv_columns_and_values() -> None:
         "estimated_spend_usd",
         "cost_per_image_usd",
         "cost_per_accepted_image_usd",
+        "moderated_attempts",
     ]
     assert rows[1] == [
         "gpt-image-2",
@@ -72,9 +73,10 @@ def test_csv_columns_and_values() -> None:
         "0.050000",
         "0.050000",
         "0.075000",
+        "0",
     ]
     # Undefined figures are empty, a missing key name too; money is never in exponent notation.
-    assert rows[2] == ["", "1", "1", "1", "0", "0", "0", "0", "", "0.030001", "0.000000", "", ""]
+    assert rows[2] == ["", "1", "1", "1", "0", "0", "0", "0", "", "0.030001", "0.000000", "", "", "0"]
     assert report.to_csv().endswith("\r\n") and len(rows) == 3
 
 

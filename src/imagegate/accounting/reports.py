@@ -23,7 +23,7 @@ class ReportGroup:
 
     ``requests`` counts distinct request ids (a request retried on two routes counts on both);
     ``attempts`` every ledger row; ``images`` delivered images; ``accepted``/``rejected`` the
-    current verdict on delivered images; ``spend_micros`` the whole cost, of which
+    current verdict on delivered images; ``moderated_attempts`` those blocked by moderation; ``spend_micros`` the whole cost, of which
     ``estimated_micros`` rests on estimates (rows flagged ``cost_estimated``).
     """
 
@@ -36,6 +36,9 @@ class ReportGroup:
     rejected: int
     spend_micros: int
     estimated_micros: int
+    # Attempts refused for moderation, whether as an HTTP error or inside a 200 (a Responses image
+    # tool call that failed): both are ledger rows with error code ``moderation_blocked``.
+    moderated_attempts: int = 0
 
     @property
     def unrated(self) -> int:

@@ -25,6 +25,7 @@ REPLAYED_HEADERS = frozenset(
         "x-imagegate-cost-usd",
         "x-imagegate-route",
         "x-imagegate-cost-estimated",
+        "x-imagegate-emulated",
         "retry-after",
         "retry-after-ms",
     }

@@ -26,13 +26,14 @@ from imagegate.api.http import speaks_google
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
 from imagegate.api.openai import jobs as openai_jobs
+from imagegate.api.openai import responses as openai_responses
 from imagegate.api.ops import docs, health, metrics
 from imagegate.api.public import compare, estimate, feedback, pricing
 from imagegate.domain.errors import ImagegateError
 
 # Endpoints whose bodies carry images (the dialects' generate/edit calls); every other endpoint takes
 # a small JSON body at most.
-_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits", "/v1/images/jobs"})
+_IMAGE_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits", "/v1/images/jobs", "/v1/responses"})
 _GOOGLE_ACTION_PREFIXES = ("/v1beta/models/", "/v1/models/")
 
 
@@ -55,6 +56,7 @@ def all_routes() -> list[BaseRoute]:
     return [
         *openai_images.routes,
         *openai_jobs.routes,
+        *openai_responses.routes,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,

@@ -48,7 +48,7 @@ class CustomSizeSpec(_Spec):
 class CapabilitiesSpec(_Spec):
     """The JSON form of ``domain.capabilities.Capabilities`` (same field names)."""
 
-    operations: tuple[Annotated[str, Field(pattern="^(generate|edit)$")], ...] = ("generate",)
+    operations: tuple[Annotated[str, Field(pattern="^(generate|edit|respond)$")], ...] = ("generate",)
     sizes: tuple[str, ...] = ()
     custom_size: CustomSizeSpec | None = None
     aspect_ratios: tuple[str, ...] = ()

@@ -34,6 +34,7 @@ SANDBOX_PROVIDER_KEY = "sk-sandbox"
 # left out unless its row says what to do after shutdown (imagen-4 is served by its replacement).
 DEMO_ROUTES: tuple[tuple[str, str, str, str, str | None], ...] = (
     ("gpt-image-2", "openai", "gpt-image-2", "/v1", None),
+    ("gpt-5-mini", "openai", "gpt-5-mini", "/v1", None),  # the Responses API's mainline model
     ("nano-banana-2", "gemini", "gemini-3.1-flash-image", "", None),
     ("nano-banana-pro", "gemini", "gemini-3-pro-image", "", None),
     ("imagen-4", "imagen", "imagen-4.0-generate-001", "", "replace"),

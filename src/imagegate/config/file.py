@@ -79,6 +79,9 @@ class ModelConfig(BaseModel):
     # The whole request, retries and fallbacks included: image calls take minutes.
     deadline: float = Field(default=600.0, gt=0)
     retry: RetryConfig = Field(default_factory=lambda: RetryConfig())
+    # Serve Responses API requests whose only purpose is one image from this (image-only) alias's
+    # Images routes, answering a Responses object built from the result (docs/responses.md).
+    responses_emulation: bool = False
 
 
 class LimitsConfig(BaseModel):
@@ -89,6 +92,8 @@ class LimitsConfig(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_images: int = Field(default=16, gt=0)
+    # Hosts a Responses API ``input_image`` may reference by URL (never a private address).
+    input_image_hosts: list[str] = Field(default_factory=list)
 
 
 class BreakerSettings(BaseModel):

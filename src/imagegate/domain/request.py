@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Operation = Literal["generate", "edit"]
+# ``respond``: a mainline model's turn with the image tool (the Responses API); the image work is
+# the tool's, priced by ``tool_model``'s row.
+Operation = Literal["generate", "edit", "respond"]
 
 
 @dataclass(slots=True)
@@ -58,6 +60,8 @@ class ImageRequest:
     # The client's body as parsed, for a provider of the same dialect to forward faithfully
     # (Gemini ``contents`` with several turns, thought signatures ...). Other providers never read it.
     native: dict[str, Any] | None = None
+    # ``respond`` only: the image tool's model (the client's ``tools[].model``, else the API's default).
+    tool_model: str | None = None
 
     def param_name(self, canonical: str) -> str:
         """The client's own name for a canonical field, so errors name what the client sent."""

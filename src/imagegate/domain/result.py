@@ -25,6 +25,9 @@ class Usage:
     output_megapixels: Decimal | None = None
     input_megapixels: Decimal | None = None
     provider_cost_usd: Decimal | None = None
+    # A hosted image tool's own usage beside the mainline model's (the Responses API's
+    # ``tool_usage.image_gen``), priced at the tool model's rates.
+    image_tool: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -59,6 +62,9 @@ class ImageResult:
     output_format: str | None = None
     # Text the model returned beside its images (Gemini's text parts), thoughts excluded.
     texts: list[str] = field(default_factory=list)
+    # A failure the provider reported inside a successful answer (a Responses image tool call blocked
+    # by moderation): the answer is forwarded as is and the attempt recorded under this error code.
+    failure_code: str | None = None
 
 
 StreamEventKind = Literal["partial_image", "completed", "error", "other"]
@@ -81,3 +87,5 @@ class StreamEvent:
     usage_total: Usage | None = None
     # The provider's id for the request when its stream body carries one (Gemini's ``responseId``).
     provider_request_id: str | None = None
+    # A failure reported inside a successful stream (see ``ImageResult.failure_code``).
+    failure_code: str | None = None

@@ -12,6 +12,8 @@ Units:
   conservative estimate).
 - ``image``: a list of per-image prices, each optionally restricted to a size (``WxH`` or a tier
   such as ``1K``) and/or a quality.
+- ``text``: a mainline model's per-1M-token text rates (``text_rates``); it makes no image itself
+  (the Responses API's image tool is priced by the tool model's row, ``pricing.responses``).
 - ``megapixel``: per-MP prices with a first-MP premium, an input-MP price, a per-request fee and
   the rounding rule (``fractional`` MP or ``ceil`` to whole MP per image) and a per-image fee.
 
@@ -71,6 +73,18 @@ class TokenRates(_Row):
             "text_output": _first(self.text_output, self.image_output),
             "image_output": self.image_output,
         }
+
+
+class TextRates(_Row):
+    """A mainline (text) model's USD per 1M tokens: input, cached input and output (reasoning included).
+
+    An absent ``cached_input`` bills at ``input``. Used by ``text`` rows: the model that calls a
+    hosted image tool (the Responses API), whose image work is priced by the tool model's own row.
+    """
+
+    input: Usd
+    cached_input: Usd | None = None
+    output: Usd
 
 
 class TierSpec(_Row):
@@ -220,9 +234,10 @@ class PriceRow(_Row):
     row deep-merged over this one for ``edit`` requests (resellers price edits differently).
     """
 
-    unit: Literal["token", "image", "megapixel"]
+    unit: Literal["token", "image", "megapixel", "text"]
     currency: Literal["USD"] = "USD"
     token_rates: TokenRates | None = None
+    text_rates: TextRates | None = None
     output_tokens: OutputTokenRule | None = None
     input_images: InputImageRule | None = None
     partial_image_extra_output_tokens: Annotated[int, Field(ge=0)] = 0
@@ -246,6 +261,7 @@ class PriceRow(_Row):
     def _unit_fields_agree(self) -> PriceRow:
         present = {
             "token_rates": self.token_rates is not None,
+            "text_rates": self.text_rates is not None,
             "output_tokens": self.output_tokens is not None,
             "input_images": self.input_images is not None,
             "image_prices": bool(self.image_prices),
@@ -255,6 +271,7 @@ class PriceRow(_Row):
             "token": {"token_rates", "output_tokens"},
             "image": {"image_prices"},
             "megapixel": {"megapixel"},
+            "text": {"text_rates"},
         }[self.unit]
         allowed = needed | ({"input_images"} if self.unit == "token" else set())
         missing = sorted(name for name in needed if not present[name])

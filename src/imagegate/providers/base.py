@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from imagegate.domain.capabilities import Capabilities
-from imagegate.domain.errors import ProviderError
+from imagegate.domain.errors import InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 
@@ -142,6 +142,9 @@ class ProviderAdapter(ABC):
     foreign_extras: ClassVar[frozenset[str]] = frozenset()
     # ``gen_ai.provider.name`` in OpenTelemetry's GenAI conventions (traces); None: the adapter's ``name``.
     telemetry_name: ClassVar[str | None] = None
+    # Whether ``respond`` requests (a mainline model with the image tool, the Responses API) can be
+    # sent natively; such adapters override the ``responses_*`` hooks below.
+    speaks_responses: ClassVar[bool] = False
 
     @abstractmethod
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
@@ -214,3 +217,39 @@ class ProviderAdapter(ABC):
         opens), so both paths record the same id. The default reads ``x-request-id``.
         """
         return headers.get("x-request-id")
+
+    # -- the Responses API (operation ``respond``): native only where ``speaks_responses`` -------
+
+    def responses_to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """Build the provider's Responses call (the client's body, forwarded faithfully)."""
+        raise InvalidRequest(f"Model '{request.model}' cannot serve the Responses API.", param="model")
+
+    def responses_from_wire(self, response: WireResponse, request: ImageRequest, route: RouteTarget) -> ImageResult:
+        """Parse a 2xx Responses body: count the image tool's images and read both usages."""
+        raise InvalidRequest(f"Model '{request.model}' cannot serve the Responses API.", param="model")
+
+    def responses_stream_events(self, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
+        """Classify a Responses stream's frames (raw frames kept for pass-through)."""
+        raise InvalidRequest("This route cannot stream the Responses API.", param="model")
+
+    # -- dispatch by operation (the pipeline calls these) -----------------------------------------
+
+    def request_to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """``to_wire``, or ``responses_to_wire`` for a ``respond`` request."""
+        if request.operation == "respond":
+            return self.responses_to_wire(request, route)
+        return self.to_wire(request, route)
+
+    def result_from_wire(
+        self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool
+    ) -> ImageResult:
+        """``from_wire``, or ``responses_from_wire`` for a ``respond`` request (always kept raw)."""
+        if request.operation == "respond":
+            return self.responses_from_wire(response, request, route)
+        return self.from_wire(response, request, route, keep_raw=keep_raw)
+
+    def events_from_wire(self, request: ImageRequest, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
+        """``stream_events``, or ``responses_stream_events`` for a ``respond`` request."""
+        if request.operation == "respond":
+            return self.responses_stream_events(frames)
+        return self.stream_events(frames)

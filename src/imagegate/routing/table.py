@@ -20,6 +20,8 @@ class ModelAlias:
     description: str | None = None
     policy: Policy = "priority"
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Responses API requests for one image may be served from Images routes (docs/responses.md).
+    responses_emulation: bool = False
 
 
 class RouteTable:

@@ -28,6 +28,7 @@ from imagegate.sandbox.gemini_content import gemini_routes
 from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
+from imagegate.sandbox.openai_responses import responses_routes
 from imagegate.sandbox.render import Renderer
 from imagegate.sandbox.replicate import replicate_routes
 from imagegate.sandbox.tasks import task_routes
@@ -116,6 +117,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         *control_routes(state.faults, state.requests),
         *openai_routes(state),
+        *responses_routes(state),
         *token_routes(state),
         *gemini_routes(state, answer_predict),
         *task_routes(state),

@@ -89,3 +89,5 @@ class SandboxState:
     google_tokens: dict[str, float] = field(default_factory=dict)
     # Tasks of the submit-and-poll hosts (BFL, fal, Replicate), by id.
     tasks: TaskStore = field(default_factory=TaskStore)
+    # Responses API turns by id -> whether the turn made an image (for previous_response_id).
+    responses: dict[str, bool] = field(default_factory=dict)

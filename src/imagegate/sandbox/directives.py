@@ -65,6 +65,8 @@ _SPECS: dict[str, _Spec] = {
     "truncated": _Spec(FaultKind.BODY, "none"),
     "malformed": _Spec(FaultKind.BODY, "none"),
     "stream-error": _Spec(FaultKind.BODY, "none"),
+    # OpenAI Responses only: a 200 whose image_generation_call failed (moderation_blocked).
+    "moderation-item": _Spec(FaultKind.BODY, "none"),
     # Google only (other providers answer normally): a 200 without the image.
     "no-image": _Spec(FaultKind.BODY, "none"),  # Gemini finishReason NO_IMAGE with a text part
     "prohibited": _Spec(FaultKind.BODY, "none"),  # Gemini finishReason PROHIBITED_CONTENT

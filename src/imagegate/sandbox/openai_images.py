@@ -33,7 +33,15 @@ from imagegate.sandbox.openai_stream import SSEResponse, stream_response
 from imagegate.sandbox.openai_validation import coerce_form_fields, validate_request
 from imagegate.sandbox.render import ImageInfo, Renderer, RenderSpec, inspect_image, pad_png, seed_from
 
-__all__ = ["benchmark_body", "error_response", "openai_routes", "request_id_of"]
+__all__ = [
+    "benchmark_body",
+    "check_auth",
+    "error_response",
+    "fault_error",
+    "fault_plan",
+    "openai_routes",
+    "request_id_of",
+]
 
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_MASK_BYTES = 4 * 1024 * 1024
@@ -56,8 +64,8 @@ def error_response(error: OpenAIError) -> Response:
 # --- faults in OpenAI's shape ------------------------------------------------------------------
 
 
-def _fault_error(directive: Directive, request_id: str) -> OpenAIError | None:
-    """The error a directive stands for, or None if it is not an error directive."""
+def fault_error(directive: Directive, request_id: str) -> OpenAIError | None:
+    """The error a directive stands for in OpenAI's shape (every OpenAI route), or None if it is not one."""
     name = directive.name
     if name == "moderation":
         return OpenAIError(
@@ -98,7 +106,8 @@ def _fault_error(directive: Directive, request_id: str) -> OpenAIError | None:
     return None
 
 
-def _plan(state: SandboxState, request: Request, model: str, prompt: str) -> FaultPlan:
+def fault_plan(state: SandboxState, request: Request, model: str, prompt: str) -> FaultPlan:
+    """The control endpoint's queued fault for this model and path, then the prompt's directives."""
     queued = state.faults.take(model, request.url.path)
     try:
         from_prompt = find_directives(prompt)
@@ -107,7 +116,8 @@ def _plan(state: SandboxState, request: Request, model: str, prompt: str) -> Fau
     return plan_faults(([queued] if queued is not None else []) + from_prompt)
 
 
-def _check_auth(state: SandboxState, request: Request) -> None:
+def check_auth(state: SandboxState, request: Request) -> None:
+    """OpenAI's bearer-key check (401 in its shape)."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or key == "":
@@ -273,7 +283,7 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
             f"Request body too large: the sandbox accepts at most {state.config.max_request_bytes} bytes.",
             code="request_too_large",
         )
-    _check_auth(state, request)
+    check_auth(state, request)
     if endpoint == "generations":
         fields, uploads = await _json_fields(request), _Uploads()
     else:
@@ -290,14 +300,14 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
         has_mask=uploads.has_mask,
         has_markup=uploads.has_markup,
     )
-    plan = _plan(state, request, job.model.id, job.prompt)
+    plan = fault_plan(state, request, job.model.id, job.prompt)
     record.faults = plan.labels()
     delay = plan.delay_s + (state.config.fixed_delay_ms or 0) / 1000
     if delay > 0:
         await asyncio.sleep(delay)
     outcome = plan.outcome
     if outcome is not None:
-        error = _fault_error(outcome, request_id_of(request))
+        error = fault_error(outcome, request_id_of(request))
         if error is not None:
             raise error
         if outcome.name == "hang":
@@ -351,7 +361,7 @@ def openai_routes(state: SandboxState) -> list[Route]:
     async def variations(request: Request) -> Response:
         record = state.requests.start(request_id_of(request), request.method, request.url.path)
         try:
-            _check_auth(state, request)
+            check_auth(state, request)
             error = OpenAIError(
                 400,
                 "The /v1/images/variations endpoint is no longer supported. Use "

@@ -119,7 +119,8 @@ class AttemptRecorder:
         if route.price is None:
             return unpriced()
         try:
-            return settle(request if request is not None else route.request_for(plan.request), result, route.price)
+            request = request if request is not None else route.request_for(plan.request)
+            return settle(request, result, route.price, tool_price=route.tool_price)
         except Exception:
             # A pricing bug must never cost a ledger row: record it unpriced, loudly.
             log.exception("settling %s on route %s failed", plan.request_id, route.target.name)
@@ -130,7 +131,8 @@ class AttemptRecorder:
         if route.price is None:
             return unpriced()
         try:
-            priced = quote(request if request is not None else route.request_for(plan.request), route.price)
+            request = request if request is not None else route.request_for(plan.request)
+            priced = quote(request, route.price, tool_price=route.tool_price)
         except Exception:
             log.exception("quoting %s on route %s failed", plan.request_id, route.target.name)
             return unpriced()
@@ -194,6 +196,8 @@ class AttemptRecorder:
             http_status = error.provider_status if http_status is None else http_status
         if usage is None and result is not None:
             usage = result.usage
+        if error_code is None and result is not None:
+            error_code = result.failure_code  # e.g. an image tool call blocked inside a 200 answer
         if usage is None and isinstance(error, ProviderError) and error.usage is not None:
             usage = error.usage  # billed although it failed (a blocked prompt, no image)
         entry = attempt_entry(

@@ -29,7 +29,12 @@ def add_usage(total: Usage, more: Usage) -> Usage:
         output_image_tokens=_plus(total.output_image_tokens, more.output_image_tokens),
         output_text_tokens=_plus(total.output_text_tokens, more.output_text_tokens),
         thinking_tokens=_plus(total.thinking_tokens, more.thinking_tokens),
+        image_tool=more.image_tool if total.image_tool is None else _tool_sum(total.image_tool, more.image_tool),
     )
+
+
+def _tool_sum(total: Usage, more: Usage | None) -> Usage:
+    return total if more is None else add_usage(total, more)
 
 
 def merge_results(results: list[ImageResult]) -> ImageResult:

@@ -27,6 +27,8 @@ class RequestLimits:
     max_body_bytes: int = 64 * 1024 * 1024
     max_image_bytes: int = 50 * 1024 * 1024
     max_images: int = 16
+    # Hosts a Responses ``input_image`` may name by URL (``*.example.com`` too); none: data URLs only.
+    input_image_hosts: tuple[str, ...] = ()
 
 
 class Gateway:

@@ -242,7 +242,7 @@ class ImageService:
 
     async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
         try:
-            wire = route.adapter.to_wire(request, route.target)
+            wire = route.adapter.request_to_wire(request, route.target)
         except ImagegateError:
             raise
         except Exception as exc:
@@ -309,7 +309,7 @@ class ImageService:
             keep_raw = keep_raw_for == route.adapter.dialect
             result = read_answer(
                 response,
-                lambda: route.adapter.from_wire(response, request, route.target, keep_raw=keep_raw),
+                lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
                 route.adapter.provider_request_id(response.headers),
             )
             return response, result

@@ -19,6 +19,7 @@ from imagegate.routing.table import ModelAlias, RouteTable
 from imagegate.service.conform import conform
 from imagegate.service.input_checks import check_uploads
 from imagegate.service.lifecycle import replacement_target, retired, serving_alias, shutdown_policy
+from imagegate.service.responses_plan import emulated_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class PlannedRoute:
     lifecycle: Lifecycle | None = None
     # The shut-down model this route's replacement stands in for (after_shutdown: replace).
     replaced_from: str | None = None
+    # A ``respond`` request's image tool model's price row (the route's ``price`` is the mainline's).
+    tool_price: PriceRow | None = None
 
     def request_for(self, plan_request: ImageRequest) -> ImageRequest:
         """The request to send on this route."""
@@ -126,15 +129,39 @@ def plan_request(
         if capabilities is None:
             capabilities = adapter.default_capabilities
         resolved.append((target, model_facts, replaced_from, adapter, capabilities))
-    # Stream natively only when every route can produce the client's own stream as asked.
-    emulate = request.stream and any(
-        adapter.dialect != request.dialect or (request.n is not None and request.n > caps.max_n)
-        for _, _, _, adapter, caps in resolved
-    )
+    responding = request.operation == "respond"
+    if responding:
+        # A Responses stream falls back only across routes that speak it; emulated ones answer whole.
+        native = [entry for entry in resolved if entry[3].speaks_responses]
+        resolved = native if request.stream and native else resolved
+        emulate = request.stream and not native
+    else:
+        # Stream natively only when every route can produce the client's own stream as asked.
+        emulate = request.stream and any(
+            adapter.dialect != request.dialect or (request.n is not None and request.n > caps.max_n)
+            for _, _, _, adapter, caps in resolved
+        )
     planned: list[PlannedRoute] = []
     for target, model_facts, replaced_from, adapter, capabilities in resolved:
         try:
-            conformed = conform(request, adapter, capabilities, target.model, emulate_stream=emulate)
+            if responding and adapter.speaks_responses:
+                assert request.tool_model is not None
+                tool_price = facts(target.provider, request.tool_model).price
+                planned.append(
+                    PlannedRoute(
+                        target,
+                        adapter,
+                        capabilities,
+                        model_facts.price,
+                        request=request,
+                        lifecycle=model_facts.lifecycle,
+                        replaced_from=replaced_from,
+                        tool_price=tool_price,
+                    )
+                )
+                continue
+            route_request = emulated_request(request, alias) if responding else request
+            conformed = conform(route_request, adapter, capabilities, target.model, emulate_stream=emulate)
             adapter.validate(conformed.request, capabilities)
         except InvalidRequest as error:
             if first_error is None:

@@ -150,6 +150,12 @@ def _rates(price: PriceRow) -> dict[str, Any]:
             "partial_image_extra_output_tokens": price.partial_image_extra_output_tokens,
             "input_billed_per_image": price.input_billed_per_image,
         }
+    if price.unit == "text" and price.text_rates is not None:
+        text = price.text_rates
+        cached = text.cached_input if text.cached_input is not None else text.input
+        return {
+            "usd_per_1m_tokens": {"input": str(text.input), "cached_input": str(cached), "output": str(text.output)}
+        }
     if price.unit == "megapixel" and price.megapixel is not None:
         mp = price.megapixel
         return {

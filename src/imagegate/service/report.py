@@ -31,6 +31,7 @@ COLUMNS = (
     "estimated_spend_usd",
     "cost_per_image_usd",
     "cost_per_accepted_image_usd",
+    "moderated_attempts",
 )
 
 
@@ -86,6 +87,7 @@ def figures(group: ReportGroup) -> dict[str, Any]:
         "estimated_spend_usd": usd_string(group.estimated_micros),
         "cost_per_image_usd": _usd(group.cost_per_image_micros),
         "cost_per_accepted_image_usd": _usd(group.cost_per_accepted_micros),
+        "moderated_attempts": group.moderated_attempts,
     }
 
 

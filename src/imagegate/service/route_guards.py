@@ -58,7 +58,7 @@ class RouteGuards:
             if route.price is None:
                 return None
             try:
-                return quote(route.request_for(plan.request), route.price).micros
+                return quote(route.request_for(plan.request), route.price, tool_price=route.tool_price).micros
             except Exception:
                 return None
 

@@ -49,16 +49,22 @@ class StreamSession:
         """The provider's events as they arrive; the ledger entry is written when this ends."""
         route = self.route
         completed = 0
+        finished = False  # a completed event seen (a Responses turn may finish with no image)
+        failure_code: str | None = None
         usage_raw: dict[str, object] = {}
         totals = Usage()
         running: Usage | None = None
         error: ImagegateError | None = None
         disconnected = False
         try:
-            async for event in route.adapter.stream_events(self._opened.aiter_bytes()):
+            request = route.request_for(self.plan.request)
+            async for event in route.adapter.events_from_wire(request, self._opened.aiter_bytes()):
                 if event.provider_request_id is not None:
                     self.provider_request_id = event.provider_request_id
+                if event.failure_code is not None:
+                    failure_code = event.failure_code
                 if event.kind == "completed":
+                    finished = True
                     completed += 1 if event.image_count is None else event.image_count
                     if event.usage is not None:
                         usage_raw = event.usage.raw
@@ -69,7 +75,7 @@ class StreamSession:
                     running = event.usage_total  # a running total: the last one is the request's
                     usage_raw = running.raw
                 yield event
-            if completed == 0 and error is None:
+            if not finished and error is None:
                 error = UpstreamBadResponse("the provider's stream ended without a completed image")
         except ProviderError as exc:
             error = exc
@@ -86,7 +92,7 @@ class StreamSession:
             # Record first: during cancellation any await below may be interrupted.
             if running is not None:
                 totals = add_usage(totals, running)
-            self._finish(completed, usage_raw, totals, error, disconnected)
+            self._finish(completed, usage_raw, totals, error, disconnected, finished=finished, failure=failure_code)
             try:
                 await self._opened.aclose()
             finally:
@@ -94,10 +100,15 @@ class StreamSession:
                     await self._on_close()
 
     def _charge(
-        self, completed: int, totals: Usage, error: ImagegateError | None, disconnected: bool, result: ImageResult
+        self,
+        finished: bool,
+        totals: Usage,
+        error: ImagegateError | None,
+        disconnected: bool,
+        result: ImageResult,
     ) -> Charge:
         recorder, plan, route = self.recorder, self.plan, self.route
-        if completed > 0:
+        if result.image_count > 0 or (finished and error is None):
             return recorder.settle(plan, route, result)
         if disconnected:
             # Cut short mid-call: the provider may well finish and bill; the upper bound is the honest estimate.
@@ -115,6 +126,9 @@ class StreamSession:
         totals: Usage,
         error: ImagegateError | None,
         disconnected: bool,
+        *,
+        finished: bool,
+        failure: str | None,
     ) -> None:
         totals.raw = dict(usage_raw)
         result = ImageResult(image_count=completed, usage=totals, provider_request_id=self.provider_request_id)
@@ -124,11 +138,11 @@ class StreamSession:
             self.attempt,
             self._started,
             error=error,
-            charge=self._charge(completed, totals, error, disconnected, result),
+            charge=self._charge(finished, totals, error, disconnected, result),
             http_status=self._opened.status,
             provider_request_id=self.provider_request_id,
             images=completed,
             usage=totals,
             client_disconnected=disconnected,
-            error_code="client_disconnected" if disconnected and error is None and completed == 0 else None,
+            error_code="client_disconnected" if disconnected and error is None and not finished else failure,
         )

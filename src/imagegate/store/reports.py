@@ -55,6 +55,7 @@ class SqlReportStore:
             sa.func.sum(sa.case((ok, sa.func.coalesce(verdicts.c.rejected, 0)), else_=0)).label("rejected"),
             sa.func.sum(ledger.c.cost_micros).label("spend_micros"),
             sa.func.sum(sa.case((ledger.c.cost_estimated, ledger.c.cost_micros), else_=0)).label("estimated_micros"),
+            sa.func.sum(sa.case((ledger.c.error_code == MODERATION_CODE, 1), else_=0)).label("moderated_attempts"),
         ]
         source = ledger.outerjoin(verdicts, verdicts.c.request_id == ledger.c.request_id)
         conditions = []
@@ -78,6 +79,10 @@ class SqlReportStore:
         return groups, _group(None, total_row._mapping)
 
 
+# The error code both moderation forms are recorded under (providers map theirs onto it).
+MODERATION_CODE = "moderation_blocked"
+
+
 def _group(name: Any, row: Any) -> ReportGroup:
     # PostgreSQL sums bigints into numeric (Decimal) and sums over no rows into NULL.
     def count(field: str) -> int:
@@ -94,4 +99,5 @@ def _group(name: Any, row: Any) -> ReportGroup:
         rejected=count("rejected"),
         spend_micros=count("spend_micros"),
         estimated_micros=count("estimated_micros"),
+        moderated_attempts=count("moderated_attempts"),
     )

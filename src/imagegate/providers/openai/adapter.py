@@ -20,6 +20,7 @@ from imagegate.providers.openai.parameters import (
     IMAGE_KEYS,
     PARAMETERS,
 )
+from imagegate.providers.openai.responses import responses_events, responses_result, responses_wire
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
 from imagegate.providers.validation import validate_request
@@ -93,6 +94,7 @@ class OpenAIImagesAdapter(ProviderAdapter):
     name: ClassVar[str] = "openai"
     dialect: ClassVar[str] = DIALECT
     default_capabilities: ClassVar[Capabilities] = DEFAULT_CAPABILITIES
+    speaks_responses: ClassVar[bool] = True
 
     def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
         """The ledger keeps OpenAI's ``usage`` object as sent."""
@@ -102,7 +104,13 @@ class OpenAIImagesAdapter(ProviderAdapter):
             return Usage(raw=dict(raw))
 
     def validate(self, request: ImageRequest, capabilities: Capabilities) -> None:
-        """Reject what the model cannot honour, naming the client's parameter."""
+        """Reject what the model cannot honour, naming the client's parameter.
+
+        A ``respond`` request names a mainline model: its image tool's options were checked
+        against the API's own values when parsed, and OpenAI validates the rest.
+        """
+        if request.operation == "respond":
+            return
         validate_request(request, capabilities, request.model)
 
     def _headers(self, route: RouteTarget) -> dict[str, str]:
@@ -176,6 +184,18 @@ class OpenAIImagesAdapter(ProviderAdapter):
             background=parsed.get("background"),
             output_format=parsed.get("output_format"),
         )
+
+    def responses_to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """The client's Responses body forwarded as sent (``model`` = the route's)."""
+        return responses_wire(request, route, self._headers(route))
+
+    def responses_from_wire(self, response: WireResponse, request: ImageRequest, route: RouteTarget) -> ImageResult:
+        """A ``Response`` kept raw; images counted and both usages read from its skeleton."""
+        return responses_result(response, self.provider_request_id(response.headers))
+
+    def responses_stream_events(self, frames: AsyncIterator[bytes]) -> AsyncIterator[StreamEvent]:
+        """Responses stream frames passed through; the terminal ones read for usage."""
+        return responses_events(frames)
 
     def error_from_wire(self, response: WireResponse) -> ProviderError:
         """Map a non-2xx answer by status and the body's structured ``code``/``type``."""
