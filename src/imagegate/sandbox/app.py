@@ -22,8 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from imagegate.sandbox.config import SandboxConfig, SandboxState
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
 from imagegate.sandbox.gemini_auth import token_routes
+from imagegate.sandbox.gemini_batches import gemini_batch_routes
 from imagegate.sandbox.gemini_content import gemini_routes
 from imagegate.sandbox.imagen_predict import answer_predict
+from imagegate.sandbox.openai_batches import openai_batch_routes
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.render import Renderer
@@ -111,7 +113,9 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         Route("/healthz", _healthz, methods=["GET"]),
         *control_routes(state.faults, state.requests),
         *openai_routes(state),
+        *openai_batch_routes(state),
         *token_routes(state),
+        *gemini_batch_routes(state),  # before the model routes: ``{model}:batchGenerateContent``
         *gemini_routes(state, answer_predict),
     ]
     app = Starlette(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from imagegate.sandbox.batches import BatchBook
 from imagegate.sandbox.faults import FaultStore, RequestLog, TransportLookup
 from imagegate.sandbox.render import Renderer
 
@@ -33,6 +34,7 @@ class SandboxConfig:
     - ``render_cache_entries``: encoded images kept by (size, format, background, seed).
     - ``imagen_shut_down``: answer every Imagen ``:predict`` with 404 ``NOT_FOUND``, as Google has
       since 2026-08-17 (off by default so Imagen can be exercised).
+    - ``batch_polls``: a batch (OpenAI or Gemini) completes on this read of its status (sandbox.batches).
     - ``google_service_accounts``: client email -> PEM public key; when set, ``POST /token``
       verifies JWT signatures against these keys (otherwise any well-formed assertion passes).
     """
@@ -47,6 +49,7 @@ class SandboxConfig:
     render_cache_entries: int = 64
     imagen_shut_down: bool = False
     google_service_accounts: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
+    batch_polls: int = 2
 
     def __post_init__(self) -> None:
         if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:
@@ -77,3 +80,5 @@ class SandboxState:
     benchmark: tuple[bytes, bytes] | None = None
     # OAuth access tokens issued by ``POST /token`` -> expiry (unix seconds), for Vertex paths.
     google_tokens: dict[str, float] = field(default_factory=dict)
+    # OpenAI and Gemini batches and uploaded batch files (sandbox.batches).
+    batches: BatchBook = field(default_factory=BatchBook)
