@@ -33,6 +33,7 @@ APP_TABLES = {
     "alias_policies",
     "routing_changes",
     "route_status",
+    "batches",
 }
 
 
@@ -46,7 +47,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0004"
+    assert current_revision(empty_engine) == head_revision() == "0010"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

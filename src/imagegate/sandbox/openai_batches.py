@@ -174,7 +174,7 @@ def openai_batch_routes(state: SandboxState) -> list[Route]:
             raise OpenAIError(404, f"No such File object: {file_id}", param="input_file_id", code="not_found")
         headers = {"authorization": request.headers["authorization"], "content-type": "application/json"}
         batch = state.batches.add("batch_", _lines(content, endpoint, headers), state.config.batch_polls)
-        batch.meta |= {"endpoint": endpoint, "input_file_id": file_id}
+        batch.meta |= {"endpoint": str(endpoint), "input_file_id": str(file_id)}
         return _json(_batch_body(batch))
 
     async def retrieve(request: Request) -> Response:
