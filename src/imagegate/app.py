@@ -38,6 +38,7 @@ from imagegate.route_config import build_route_table, facts_from_catalog, replac
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.batches import BatchService
 from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
@@ -48,6 +49,7 @@ from imagegate.service.route_control import RoutingAdmin, refresh_controls, refr
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester, smoke_forever
 from imagegate.storage.build import StorageRuntime, build_storage
+from imagegate.store.batches import SqlBatchStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.keys import SqlKeyStore
@@ -91,6 +93,7 @@ class Runtime:
     telemetry: Telemetry | None = None
     readiness: Readiness | None = None
     storage: StorageRuntime | None = None
+    batches: BatchService | None = None
 
 
 def build_runtime(
@@ -203,6 +206,12 @@ def build_runtime(
         today=today if today is not None else utc_today,
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
+    batches = BatchService(
+        planner=gateway.plan,
+        http=http,
+        store=SqlBatchStore(engine),
+        record_entry=telemetry.recorded_by(ledger.record),  # batch requests are billed: counted too
+    )
     return Runtime(
         engine=engine,
         http=http,
@@ -230,6 +239,7 @@ def build_runtime(
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
         storage=build_storage(settings, config.storage, engine=engine, redis=redis_client),
+        batches=batches,
     )
 
 
@@ -361,6 +371,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.today = utc_today
     app.state.telemetry = runtime.telemetry
     app.state.readiness = runtime.readiness
+    app.state.batches = runtime.batches
     app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
     app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
     app.state.file_signer = None if runtime.storage is None else runtime.storage.signer

@@ -20,6 +20,7 @@ from imagegate.api.admin import routes as admin_routes
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
+from imagegate.api.openai import batches as openai_batches
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
 from imagegate.api.ops import docs, health, metrics
@@ -50,6 +51,7 @@ def all_routes() -> list[BaseRoute]:
     """The gateway's routes, dialects first, then the admin and public endpoints."""
     return [
         *openai_images.routes,
+        *openai_batches.routes,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,

@@ -16,12 +16,10 @@ from typing import Any, TypeVar
 
 import typer
 
-from imagegate.accounting.batches import BatchRecord
 from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
 from imagegate.domain.errors import ImagegateError
-from imagegate.domain.money import usd_string
 from imagegate.providers.http import HttpExecutor
-from imagegate.service.batches import BatchService
+from imagegate.service.batches import BatchService, batch_view
 
 T = TypeVar("T")
 
@@ -61,8 +59,12 @@ def _service(config: Path | None) -> Iterator[tuple[BatchService, HttpExecutor]]
             replacements=replacements,
         )
 
+    ledger = SqlLedgerStore(engine)
     service = BatchService(
-        planner=planner, http=http, store=SqlBatchStore(engine), record_entries=SqlLedgerStore(engine).append_entries
+        planner=planner,
+        http=http,
+        store=SqlBatchStore(engine),
+        record_entry=lambda entry: ledger.append_entries([entry]),
     )
     try:
         yield service, http
@@ -81,27 +83,6 @@ def _run(http: HttpExecutor, call: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(run())
     except ImagegateError as error:
         raise fail(error.message) from None
-
-
-def record_view(record: BatchRecord) -> dict[str, Any]:
-    """What ``status --json`` prints (and the admin API answers): no prompts, no provider secrets."""
-    return {
-        "id": record.id,
-        "model": record.model,
-        "route": record.route,
-        "provider": record.provider,
-        "provider_batch_id": record.provider_batch_id,
-        "state": record.state,
-        "provider_state": record.provider_state,
-        "requests": len(record.lines),
-        "settled": record.settled,
-        "succeeded": record.succeeded,
-        "failed": record.failed,
-        "cost_micros": record.cost_micros,
-        "cost_usd": usd_string(record.cost_micros),
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-    }
 
 
 @batch_app.command("submit")
@@ -137,7 +118,7 @@ def status(
     """Poll the provider: the batch's state, and once final its per-request totals and cost."""
     with _service(config) as (service, http):
         record = _run(http, lambda: service.refresh(batch_id))
-    view = record_view(record)
+    view = batch_view(record)
     if as_json:
         print(json.dumps(view))
         return

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
+
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.batches import BatchLineRecord, BatchRecord, BatchStore
 from imagegate.accounting.ledger import utc_now
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import ClientError, InvalidRequest, ProviderError, UpstreamBadResponse
+from imagegate.domain.money import usd_string
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
 from imagegate.pricing.engine import Charge, settle
@@ -113,13 +117,13 @@ class BatchService:
         planner: Planner,
         http: HttpExecutor,
         store: BatchStore,
-        record_entries: Callable[[Sequence[LedgerEntry]], None],
+        record_entry: Callable[[LedgerEntry], None],
         wall_clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._planner = planner
         self._http = http
         self._store = store
-        self._record_entries = record_entries
+        self._record_entry = record_entry
         self._wall_clock = wall_clock
 
     # -- submit --------------------------------------------------------------------------------
@@ -186,7 +190,7 @@ class BatchService:
             key_id=key_id,
             key_name=principal.key_name,
         )
-        self._store.create_batch(record)
+        await anyio.to_thread.run_sync(self._store.create_batch, record)
         return record
 
     def _sender(self, route: PlannedRoute) -> Callable[[WireRequest], Awaitable[WireResponse]]:
@@ -198,9 +202,9 @@ class BatchService:
 
     # -- poll, settle, cancel ------------------------------------------------------------------
 
-    def get(self, batch_id: str) -> BatchRecord:
-        """The stored record; ``NotFound`` for an unknown id."""
-        record = self._store.get_batch(batch_id)
+    async def get(self, batch_id: str) -> BatchRecord:
+        """The stored record; ``BatchNotFound`` for an unknown id (the store is read off the event loop)."""
+        record = await anyio.to_thread.run_sync(self._store.get_batch, batch_id)
         if record is None:
             raise BatchNotFound(f"No batch with id '{batch_id}'.", param="batch_id")
         return record
@@ -224,7 +228,7 @@ class BatchService:
 
     async def refresh(self, batch_id: str) -> BatchRecord:
         """Poll the provider; a batch that became final is settled (ledger rows) once."""
-        record = self.get(batch_id)
+        record = await self.get(batch_id)
         if record.settled:
             return record
         _plan, route = self._route(record, record.lines[0])
@@ -233,22 +237,27 @@ class BatchService:
             status = await api.status(record.provider_batch_id, route.target, self._sender(route))
         except BatchError as error:
             raise _provider_error(error, route) from None
-        self._store.update_state(batch_id, status.state, status.provider_state, self._wall_clock())
+        await anyio.to_thread.run_sync(
+            self._store.update_state, batch_id, status.state, status.provider_state, self._wall_clock()
+        )
         if status.state in FINAL_STATES:
             outcomes = await self._outcomes(record, status.state, status.has_results)
             entries = [outcome.entry for outcome in outcomes]
-            if self._store.claim_settlement(
+            claim = functools.partial(
+                self._store.claim_settlement,
                 batch_id,
                 succeeded=sum(1 for entry in entries if entry.status == "ok"),
                 failed=sum(1 for entry in entries if entry.status != "ok"),
                 cost_micros=sum(entry.cost_micros for entry in entries),
-            ):
-                self._record_entries(entries)
-        return self.get(batch_id)
+            )
+            if await anyio.to_thread.run_sync(claim):
+                for entry in entries:
+                    self._record_entry(entry)
+        return await self.get(batch_id)
 
     async def cancel(self, batch_id: str) -> BatchRecord:
         """Ask the provider to cancel, then refresh (a cancelled batch is settled like any final one)."""
-        record = self.get(batch_id)
+        record = await self.get(batch_id)
         if record.state in FINAL_STATES:
             return await self.refresh(batch_id)
         _plan, route = self._route(record, record.lines[0])
@@ -387,3 +396,25 @@ def _batch_route(plan: Plan) -> tuple[PlannedRoute, BatchApi]:
         "(OpenAI Images or the Gemini API); batch mode is refused for it.",
         param="model",
     )
+
+
+def batch_view(record: BatchRecord) -> dict[str, Any]:
+    """A batch as ``imagegate batch status --json`` and the API show it: no prompts, no provider secrets."""
+    return {
+        "id": record.id,
+        "object": "imagegate.batch",
+        "model": record.model,
+        "route": record.route,
+        "provider": record.provider,
+        "provider_batch_id": record.provider_batch_id,
+        "state": record.state,
+        "provider_state": record.provider_state,
+        "requests": len(record.lines),
+        "settled": record.settled,
+        "succeeded": record.succeeded,
+        "failed": record.failed,
+        "cost_micros": record.cost_micros,
+        "cost_usd": usd_string(record.cost_micros),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }

@@ -1,0 +1,66 @@
+"""The batch API of a running gateway (``/v1/imagegate/batches``) over the sandbox's OpenAI Batch API."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+
+from imagegate.domain.money import usd_string
+
+
+def _file(prompts: list[str]) -> bytes:
+    return "".join(
+        json.dumps({"custom_id": f"c{i}", "prompt": p, "quality": "low"}) + "\n" for i, p in enumerate(prompts)
+    ).encode()
+
+
+def test_submit_poll_results_and_ledger_rows_under_the_submitting_key(gateway):
+    secret = gateway.create_key("batch-api")
+    other = gateway.create_key("someone-else")
+    with httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {secret}"}, timeout=30) as client:
+        created = client.post(
+            "/v1/imagegate/batches?model=gpt-image-2", content=_file(["a", "b [sandbox:moderation]", "c"])
+        )
+        assert created.status_code == 200, created.text
+        batch = created.json()
+        assert (batch["state"], batch["requests"], batch["provider"]) == ("running", 3, "openai")
+        path = f"/v1/imagegate/batches/{batch['id']}"
+
+        early = client.get(path + "/results")
+        assert early.status_code == 400 and "still running" in early.json()["error"]["message"]
+        hidden = httpx.get(gateway.url + path, headers={"authorization": f"Bearer {other}"})
+        assert hidden.status_code == 404  # another key's batch is as good as missing
+
+        final = client.get(path).json()
+        assert (final["state"], final["succeeded"], final["failed"]) == ("completed", 2, 1)
+        results = client.get(path + "/results").json()["data"]
+        assert [(item["custom_id"], item["status"]) for item in results] == [
+            ("c0", "ok"),
+            ("c1", "error"),
+            ("c2", "ok"),
+        ]
+        assert base64.b64decode(results[0]["images"][0]["b64_json"])[:4] == b"\x89PNG"
+        assert results[1]["error"] == "moderation_blocked" and results[1]["images"] == []
+
+    rows = [row for row in gateway.ledger() if row.request_id.startswith(batch["id"] + ":")]
+    assert len(rows) == 3 and {row.key_name for row in rows} == {"batch-api"}
+    assert final["cost_usd"] == usd_string(sum(row.cost_micros for row in rows))
+
+
+def test_bad_input_is_a_400_naming_the_parameter(gateway):
+    secret = gateway.create_key("batch-bad")
+    headers = {"authorization": f"Bearer {secret}"}
+    missing = httpx.post(gateway.url + "/v1/imagegate/batches", content=_file(["a"]), headers=headers)
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "model"
+    bad = httpx.post(
+        gateway.url + "/v1/imagegate/batches?model=gpt-image-2",
+        content=b'{"prompt": "a", "n": "two"}\n',
+        headers=headers,
+    )
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "n" and "line 1" in bad.json()["error"]["message"]
+    unknown = httpx.get(gateway.url + "/v1/imagegate/batches/batch_nope", headers=headers)
+    assert unknown.status_code == 404
+    anonymous = httpx.get(gateway.url + "/v1/imagegate/batches/batch_nope")
+    assert anonymous.status_code == 401
