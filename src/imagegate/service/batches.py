@@ -211,7 +211,8 @@ class BatchService:
 
     def _principal(self, record: BatchRecord) -> Principal:
         # The submitter, for the ledger rows; its model check passed at submit time.
-        return Principal(key_id=record.key_id or 0, key_name=record.key_name or "", models=None)
+        key_id = 0 if record.key_id is None else record.key_id
+        return Principal(key_id=key_id, key_name=record.key_name or "", models=None)
 
     def _route(self, record: BatchRecord, line: BatchLineRecord) -> tuple[Plan, PlannedRoute]:
         plan = self._planner(f"{record.id}:{int(line.key)}", _decode(line.request), self._principal(record))
