@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import httpx
@@ -41,7 +40,9 @@ def test_submit_poll_results_and_ledger_rows_under_the_submitting_key(gateway):
             ("c1", "error"),
             ("c2", "ok"),
         ]
-        assert base64.b64decode(results[0]["images"][0]["b64_json"])[:4] == b"\x89PNG"
+        stored = results[0]["images"][0]  # the gateway has image storage: a signed, expiring link
+        assert stored["mime_type"] == "image/png" and stored["expires_at"] > 0
+        assert client.get(stored["url"]).content[:4] == b"\x89PNG"  # a gateway-relative link (no public URL set)
         assert results[1]["error"] == "moderation_blocked" and results[1]["images"] == []
 
     rows = [row for row in gateway.ledger() if row.request_id.startswith(batch["id"] + ":")]

@@ -4,7 +4,10 @@
     GET  /v1/imagegate/batches/{id}            polls the provider -> the batch (settled once final)
     POST /v1/imagegate/batches/{id}/cancel     -> the batch
     GET  /v1/imagegate/batches/{id}/results    -> {"object": "list", "data": [per request: custom_id,
-                                                  status, error, cost_micros, images: [{b64_json}]]}
+                                                  status, error, cost_micros, images]}
+
+A result's images go through the gateway's image storage when it has one (``{url, expires_at}``,
+kept for the caller's retention), else inline (``{b64_json}``): one seam, ``service.batches.ResultSink``.
 
 A client key sees only the batches it submitted (any other id is 404); the master key sees all.
 """
@@ -28,6 +31,7 @@ from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.service.batches import BatchNotFound, BatchService, batch_view
 from imagegate.service.gateway import Gateway
+from imagegate.service.image_storage import ImageStorage
 
 
 def _json(body: object) -> Response:
@@ -96,13 +100,22 @@ async def _cancel(request: Request, service: BatchService, caller: Principal | N
 
 async def _results(request: Request, service: BatchService, caller: Principal | None) -> Response:
     batch_id = await _owned(request, service, caller)
-    images: dict[str, list[dict[str, str]]] = {}
+    images: dict[str, list[dict[str, Any]]] = {}
+    storage: ImageStorage | None = request.app.state.image_storage
+    team = None if caller is None else caller.team_name
+    owner = None if caller is None else f"key-{caller.key_id}"
 
     async def collect(name: str, data: bytes, content_type: str) -> None:
-        custom_id = name.rsplit("-", 1)[0]
-        images.setdefault(custom_id, []).append(
-            {"b64_json": base64.b64encode(data).decode(), "mime_type": content_type}
-        )
+        custom_id, _, ext = name.rpartition("-")  # "{custom_id}-{i}.{ext}"
+        found = images.setdefault(custom_id, [])
+        if storage is None:
+            found.append({"b64_json": base64.b64encode(data).decode(), "mime_type": content_type})
+            return
+        # Keys are ours (a custom_id may hold any character): the batch id and a running number.
+        key = f"batches/{batch_id}/{sum(len(listed) for listed in images.values())}-{ext}"
+        expires_at = storage.retained_until(team)
+        stored = await storage.store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
+        found.append({"url": stored.url, "expires_at": int(stored.expires_at.timestamp()), "mime_type": content_type})
 
     summary = await service.results(batch_id, collect)
     data = [{**item, "images": images.get(item["custom_id"], [])} for item in summary]
