@@ -30,17 +30,12 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import ClientError, InvalidRequest, ProviderError, UpstreamBadResponse
 from imagegate.domain.money import usd_string
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.result import ImageResult
-from imagegate.pricing.engine import Charge, settle
-from imagegate.pricing.rows import UnknownTier
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.batch import FINAL_STATES, BatchApi, BatchError, BatchLine, LineAnswer
 from imagegate.providers.http import HttpExecutor
-from imagegate.service.attempts import attempt_entry, unpriced, zero_charge
+from imagegate.service.batch_lines import LineOutcome, line_outcome
 from imagegate.service.plan import Plan, PlannedRoute
-from imagegate.service.wire_parse import read_answer
 
-BATCH_TIER = "batch"
 OPERATOR_KEY_NAME = "batch-cli"  # the ledger's key name for batches the operator submits from the CLI
 MAX_LINES = 50_000  # OpenAI's per-batch limit; a larger file is split by the client
 
@@ -83,15 +78,6 @@ class BatchInput:
 
     custom_id: str
     request: ImageRequest
-
-
-@dataclass(frozen=True, slots=True)
-class LineOutcome:
-    """One request's outcome once the batch is final: its ledger row and, on success, the result."""
-
-    line: BatchLineRecord
-    entry: LedgerEntry
-    result: ImageResult | None
 
 
 def _encode(request: ImageRequest) -> dict[str, Any]:
@@ -288,68 +274,12 @@ class BatchService:
     def _outcome(
         self, record: BatchRecord, line: BatchLineRecord, answer: LineAnswer | None, not_run: str
     ) -> LineOutcome:
-        outcome = self._line_outcome(record, line, answer, not_run)
+        plan, route = self._route(record, line)
+        outcome = line_outcome(
+            plan, route, line, answer, not_run=not_run, batch_id=record.provider_batch_id, now=self._wall_clock()
+        )
         outcome.entry.key_id = record.key_id  # the submitter's key (None: the operator's CLI)
         return outcome
-
-    def _line_outcome(
-        self, record: BatchRecord, line: BatchLineRecord, answer: LineAnswer | None, not_run: str
-    ) -> LineOutcome:
-        plan, route = self._route(record, line)
-        request = route.request_for(plan.request)
-        row: dict[str, Any] = {"created_at": self._wall_clock(), "provider_request_id": record.provider_batch_id}
-        if answer is None or answer.not_run is not None:
-            code = not_run if answer is None or answer.not_run in (None, "not_run") else answer.not_run
-            entry = attempt_entry(plan, route, 1, status="error", error_code=code, **row)
-            return LineOutcome(line, entry, None)
-        response = answer.response
-        provider_id = route.adapter.provider_request_id(response.headers)
-        try:
-            if response.status >= 300:
-                raise read_answer(response, lambda: route.adapter.error_from_wire(response), provider_id)
-            result = read_answer(
-                response, lambda: route.adapter.from_wire(response, request, route.target, keep_raw=False), provider_id
-            )
-        except ProviderError as error:
-            charge = zero_charge() if error.usage is None else self._charge(route, request, ImageResult(0, error.usage))
-            entry = attempt_entry(
-                plan,
-                route,
-                1,
-                status="error",
-                error_code=error.code,
-                http_status=error.provider_status,
-                usage={} if error.usage is None else dict(error.usage.raw),
-                cost_micros=charge.micros,
-                cost_estimated=charge.estimated,
-                **row,
-            )
-            return LineOutcome(line, entry, None)
-        charge = self._charge(route, request, result)
-        row["provider_request_id"] = result.provider_request_id or record.provider_batch_id
-        entry = attempt_entry(
-            plan,
-            route,
-            1,
-            status="ok",
-            http_status=response.status,
-            images=result.image_count,
-            usage=dict(result.usage.raw),
-            cost_micros=charge.micros,
-            cost_estimated=charge.estimated,
-            **row,
-        )
-        return LineOutcome(line, entry, result)
-
-    @staticmethod
-    def _charge(route: PlannedRoute, request: ImageRequest, result: ImageResult) -> Charge:
-        """The line's cost at the route's batch tier (unpriced when the row has no batch tier)."""
-        if route.price is None:
-            return unpriced()
-        try:
-            return settle(request, result, route.price, tier=BATCH_TIER)
-        except UnknownTier:
-            return unpriced()
 
     # -- results -------------------------------------------------------------------------------
 
