@@ -94,6 +94,7 @@ class Runtime:
     readiness: Readiness | None = None
     storage: StorageRuntime | None = None
     batches: BatchService | None = None
+    batch_poll_interval_s: float | None = None
 
 
 def build_runtime(
@@ -240,6 +241,7 @@ def build_runtime(
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
         storage=build_storage(settings, config.storage, engine=engine, redis=redis_client),
         batches=batches,
+        batch_poll_interval_s=settings.batch_poll_interval_s,
     )
 
 
@@ -309,6 +311,9 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         )
     if runtime.storage is not None:
         tasks.append(asyncio.create_task(runtime.storage.sweeper.forever(), name="imagegate-sweeper"))
+    if runtime.batches is not None and runtime.batch_poll_interval_s:
+        poller = runtime.batches.poll_forever(runtime.batch_poll_interval_s)
+        tasks.append(asyncio.create_task(poller, name="imagegate-batches"))
     return tasks
 
 

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from imagegate.domain.money import usd_string
+from imagegate.store.batches import SqlBatchStore
+from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
 
 
 def _file(prompts: list[str]) -> bytes:
     return "".join(
         json.dumps({"custom_id": f"c{i}", "prompt": p, "quality": "low"}) + "\n" for i, p in enumerate(prompts)
     ).encode()
+
+
+@pytest.fixture(scope="module")
+def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayHandle]:
+    """A gateway whose batches move only when asked (no background poller), so each read is the test's."""
+    engine = migrated_sqlite_engine(tmp_path_factory.mktemp("batches") / "imagegate.db")
+    with running_gateway(
+        engine, sandbox_models_config(sandbox_url, ["gpt-image-2"]), batch_poll_interval_s=None
+    ) as handle:
+        yield handle
+    engine.dispose()
 
 
 def test_submit_poll_results_and_ledger_rows_under_the_submitting_key(gateway):
@@ -65,3 +82,32 @@ def test_bad_input_is_a_400_naming_the_parameter(gateway):
     assert unknown.status_code == 404
     anonymous = httpx.get(gateway.url + "/v1/imagegate/batches/batch_nope")
     assert anonymous.status_code == 401
+
+
+def test_the_gateway_polls_unsettled_batches_to_the_end_by_itself(sandbox_url, tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "poller.db")
+    config = sandbox_models_config(sandbox_url, ["gpt-image-2"])
+    try:
+        with running_gateway(engine, config, batch_poll_interval_s=0.05) as handle:
+            secret = handle.create_key("batch-poller")
+            created = httpx.post(
+                handle.url + "/v1/imagegate/batches?model=gpt-image-2",
+                content=_file(["a", "b"]),
+                headers={"authorization": f"Bearer {secret}"},
+            )
+            assert created.status_code == 200, created.text
+            store = SqlBatchStore(engine)
+            deadline = time.monotonic() + 30
+            while not _settled(store, created.json()["id"]):
+                assert time.monotonic() < deadline, "the background poller never settled the batch"
+                time.sleep(0.05)
+            record = store.get_batch(created.json()["id"])
+            assert record is not None and (record.state, record.succeeded) == ("completed", 2)
+            assert len([row for row in handle.ledger() if row.request_id.startswith(record.id + ":")]) == 2
+    finally:
+        engine.dispose()
+
+
+def _settled(store: SqlBatchStore, batch_id: str) -> bool:
+    record = store.get_batch(batch_id)
+    return record is not None and record.settled

@@ -55,6 +55,10 @@ class BatchStore(Protocol):
         """The record, or None."""
         ...
 
+    def unsettled_batches(self) -> list[str]:
+        """Ids of the batches not settled yet, oldest first (the background poller's work)."""
+        ...
+
     def update_state(self, batch_id: str, state: str, provider_state: str, now: datetime) -> None:
         """Store the provider's latest word on the batch."""
         ...

@@ -12,9 +12,11 @@ hands each line's images to a ``ResultSink`` (a directory, or the ImageStore por
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import functools
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ from imagegate.providers.batch import FINAL_STATES, BatchApi, BatchError, BatchL
 from imagegate.providers.http import HttpExecutor
 from imagegate.service.batch_lines import LineOutcome, line_outcome
 from imagegate.service.plan import Plan, PlannedRoute
+
+log = logging.getLogger("imagegate.batches")
 
 OPERATOR_KEY_NAME = "batch-cli"  # the ledger's key name for batches the operator submits from the CLI
 MAX_LINES = 50_000  # OpenAI's per-batch limit; a larger file is split by the client
@@ -241,6 +245,22 @@ class BatchService:
                 for entry in entries:
                     self._record_entry(entry)
         return await self.get(batch_id)
+
+    async def poll_unsettled(self) -> int:
+        """Refresh every unsettled batch once; how many settled. A failing batch is logged and skipped."""
+        settled = 0
+        for batch_id in await anyio.to_thread.run_sync(self._store.unsettled_batches):
+            try:
+                settled += (await self.refresh(batch_id)).settled
+            except Exception:
+                log.exception("polling batch %s failed; it is polled again next round", batch_id)
+        return settled
+
+    async def poll_forever(self, interval_s: float) -> None:
+        """``poll_unsettled`` every ``interval_s`` (the gateway's background task); cancel to stop."""
+        while True:
+            await self.poll_unsettled()
+            await asyncio.sleep(interval_s)
 
     async def cancel(self, batch_id: str) -> BatchRecord:
         """Ask the provider to cancel, then refresh (a cancelled batch is settled like any final one)."""

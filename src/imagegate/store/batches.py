@@ -36,6 +36,12 @@ class SqlBatchStore:
         values["lines"] = [BatchLineRecord(**line) for line in values["lines"]]
         return BatchRecord(**values)
 
+    def unsettled_batches(self) -> list[str]:
+        """Ids of the batches not settled yet, oldest first."""
+        query = sa.select(batches.c.id).where(batches.c.settled.is_(False)).order_by(batches.c.created_at)
+        with begin(self._bind) as conn:
+            return [str(batch_id) for batch_id in conn.execute(query).scalars()]
+
     def update_state(self, batch_id: str, state: str, provider_state: str, now: datetime) -> None:
         """Store the provider's latest word on the batch."""
         with begin(self._bind) as conn:
