@@ -39,6 +39,7 @@ from imagegate.routing.breaker import BreakerConfig, BreakerStore, LocalBreakerS
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.service.admission import AdmissionGate
+from imagegate.service.batches import BatchService
 from imagegate.service.compare_runs import CompareRuns
 from imagegate.service.event_port import EventSink
 from imagegate.service.feedback import FeedbackService
@@ -59,6 +60,7 @@ from imagegate.service.usage_alerts import UsageAlerts
 from imagegate.service.webhooks import WebhookService
 from imagegate.storage.build import StorageRuntime, build_storage
 from imagegate.store.attempt_spool import FileAttemptSpool
+from imagegate.store.batches import SqlBatchStore
 from imagegate.store.compare import SqlCompareStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
@@ -131,6 +133,8 @@ class Runtime:
     jobs: JobService | None = None
     job_engine: JobEngine | None = None
     webhooks: WebhookService | None = None
+    batches: BatchService | None = None
+    batch_poll_interval_s: float | None = None
 
 
 def build_runtime(
@@ -276,6 +280,12 @@ def build_runtime(
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
     jobs, job_engine = build_jobs(settings, engine, gateway, image_store, webhooks, run_costs)
+    batches = BatchService(
+        planner=gateway.plan,
+        http=http,
+        store=SqlBatchStore(engine),
+        record_entry=telemetry.recorded_by(ledger.record),  # batch requests are billed: counted too
+    )
     return Runtime(
         engine=engine,
         http=http,
@@ -324,6 +334,8 @@ def build_runtime(
         jobs=jobs,
         job_engine=job_engine,
         webhooks=webhooks,
+        batches=batches,
+        batch_poll_interval_s=settings.batch_poll_interval_s,
     )
 
 
@@ -378,6 +390,9 @@ async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
         )
     if runtime.storage is not None:
         tasks.append(asyncio.create_task(runtime.storage.sweeper.forever(), name="imagegate-sweeper"))
+    if runtime.batches is not None and runtime.batch_poll_interval_s:
+        poller = runtime.batches.poll_forever(runtime.batch_poll_interval_s)
+        tasks.append(asyncio.create_task(poller, name="imagegate-batches"))
     return tasks
 
 
@@ -454,6 +469,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.today = utc_today
     app.state.telemetry = runtime.telemetry
     app.state.readiness = runtime.readiness
+    app.state.batches = runtime.batches
     app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
     app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
     app.state.file_signer = None if runtime.storage is None else runtime.storage.signer

@@ -58,6 +58,8 @@ def named_files() -> dict[str, str]:
 PYTHON_BLOCKS = blocks("python")
 CURL_COMMANDS = curl_commands()
 IMAGEGATE_COMMANDS = imagegate_commands()
+# Shell blocks driving ``imagegate batch`` run whole (their lines share the batch id).
+BATCH_BLOCKS = [body for body in blocks("sh") if "imagegate batch " in body]
 
 
 def test_the_extractor_finds_the_readmes_examples():
@@ -65,6 +67,7 @@ def test_the_extractor_finds_the_readmes_examples():
     assert any("from openai import OpenAI" in block for block in PYTHON_BLOCKS)
     assert any("from google import genai" in block for block in PYTHON_BLOCKS)
     assert any("/admin/keys" in command for command in CURL_COMMANDS)
+    assert len(BATCH_BLOCKS) == 1
     assert blocks("nonexistent-language") == []
 
 
@@ -123,3 +126,14 @@ def test_readme_compare_commands_run_against_the_demo(demo: DemoProcess):
             timeout=120,
         )
         assert ran.returncode == 0, f"{shlex.quote(command)} failed:\n{ran.stdout}\n{ran.stderr}"
+
+
+def test_readme_batch_block_runs_against_the_demo(demo: DemoProcess):
+    # The README runs the checkout's ``.venv/bin/imagegate``; here, the one installed beside this Python.
+    script = BATCH_BLOCKS[0].replace(".venv/bin/imagegate", str(Path(sys.executable).parent / "imagegate"))
+    ran = subprocess.run(
+        ["sh", "-e", "-c", script], cwd=demo.cwd, env=_shell_env(demo), capture_output=True, text=True, timeout=120
+    )
+    assert ran.returncode == 0, f"README batch block failed:\n{ran.stdout}\n{ran.stderr}"
+    results = (demo.cwd / "results" / "results.jsonl").read_text().splitlines()
+    assert [line.count('"status": "ok"') for line in results] == [1, 1]

@@ -23,6 +23,7 @@ from imagegate.api.admin import webhooks as admin_webhooks
 from imagegate.api.google import errors as google_errors
 from imagegate.api.google import gemini, vertex
 from imagegate.api.http import speaks_google
+from imagegate.api.openai import batches as openai_batches
 from imagegate.api.openai import errors as openai_errors
 from imagegate.api.openai import images as openai_images
 from imagegate.api.openai import jobs as openai_jobs
@@ -57,6 +58,7 @@ def all_routes() -> list[BaseRoute]:
         *openai_images.routes,
         *openai_jobs.routes,
         *openai_responses.routes,
+        *openai_batches.routes,
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{target}", retrieve_model, methods=["GET"]),
         *gemini.routes,

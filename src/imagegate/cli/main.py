@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from imagegate.cli.batch import batch_app
 from imagegate.cli.catalog import catalog_app
 from imagegate.cli.common import config_from, console, fail, migrated_engine, settings_from_env
 from imagegate.cli.compare.commands import compare_app
@@ -41,6 +42,7 @@ app.add_typer(storage_app, name="storage")
 app.add_typer(compare_app, name="compare")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
+app.add_typer(batch_app, name="batch")
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

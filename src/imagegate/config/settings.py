@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Run smoke checks of every route this often, in this server; None or 0: never (the default,
     # as each check is a real, billed request).
     smoke_interval_s: float | None = None
+    # Poll unsettled provider batches this often, in this server (docs/batch.md); None or 0: only
+    # when someone asks (``imagegate batch status``, ``GET /v1/imagegate/batches/{id}``).
+    batch_poll_interval_s: float | None = 60.0
 
     # The HTTP edge (docs/reliability.md, "Limits and memory"). Image calls served at once, and the
     # request bytes they may hold together; past either: 503 + Retry-After.

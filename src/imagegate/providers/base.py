@@ -12,7 +12,8 @@ from imagegate.domain.errors import InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 
-if TYPE_CHECKING:  # providers.http imports this module's wire types
+if TYPE_CHECKING:  # providers.http and providers.batch import this module's wire types
+    from imagegate.providers.batch import BatchApi
     from imagegate.providers.http import HttpExecutor
 
 
@@ -177,6 +178,10 @@ class ProviderAdapter(ABC):
     async def authorize(self, wire: WireRequest, route: RouteTarget, http: HttpExecutor) -> None:
         """Complete ``wire``'s credentials after ``to_wire``, the one step allowed I/O (OAuth tokens
         fetched through the gateway's executor). The default: ``to_wire`` already put the key in."""
+        return None
+
+    def batch_api(self, route: RouteTarget) -> BatchApi | None:
+        """The provider's Batch API on ``route`` (providers.batch); None: batch mode is refused there."""
         return None
 
     def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:

@@ -24,8 +24,10 @@ from imagegate.sandbox.config import SandboxConfig, SandboxState
 from imagegate.sandbox.fal import fal_routes
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
 from imagegate.sandbox.gemini_auth import token_routes
+from imagegate.sandbox.gemini_batches import gemini_batch_routes
 from imagegate.sandbox.gemini_content import gemini_routes
 from imagegate.sandbox.imagen_predict import answer_predict
+from imagegate.sandbox.openai_batches import openai_batch_routes
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
 from imagegate.sandbox.openai_models import OpenAIError
 from imagegate.sandbox.openai_responses import responses_routes
@@ -118,7 +120,9 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
         *control_routes(state.faults, state.requests),
         *openai_routes(state),
         *responses_routes(state),
+        *openai_batch_routes(state),
         *token_routes(state),
+        *gemini_batch_routes(state),  # before the model routes: ``{model}:batchGenerateContent``
         *gemini_routes(state, answer_predict),
         *task_routes(state),
         *bfl_routes(state),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from imagegate.sandbox.batches import BatchBook
 from imagegate.sandbox.faults import FaultStore, RequestLog, TransportLookup
 from imagegate.sandbox.render import Renderer
 from imagegate.sandbox.task_store import TaskStore
@@ -34,6 +35,7 @@ class SandboxConfig:
     - ``render_cache_entries``: encoded images kept by (size, format, background, seed).
     - ``imagen_shut_down``: answer every Imagen ``:predict`` with 404 ``NOT_FOUND``, as Google has
       since 2026-08-17 (off by default so Imagen can be exercised).
+    - ``batch_polls``: a batch (OpenAI or Gemini) completes on this read of its status (sandbox.batches).
     - ``google_service_accounts``: client email -> PEM public key; when set, ``POST /token``
       verifies JWT signatures against these keys (otherwise any well-formed assertion passes).
     - ``result_base_url``: where the submit-and-poll hosts' result files are served (BFL's delivery
@@ -57,6 +59,7 @@ class SandboxConfig:
     result_base_url: str | None = None
     result_ttl_s: float = 600.0
     bfl_max_active_tasks: int = 24
+    batch_polls: int = 2
 
     def __post_init__(self) -> None:
         if self.fixed_delay_ms is not None and self.fixed_delay_ms < 0:
@@ -91,3 +94,5 @@ class SandboxState:
     tasks: TaskStore = field(default_factory=TaskStore)
     # Responses API turns by id -> whether the turn made an image (for previous_response_id).
     responses: dict[str, bool] = field(default_factory=dict)
+    # OpenAI and Gemini batches and uploaded batch files (sandbox.batches).
+    batches: BatchBook = field(default_factory=BatchBook)

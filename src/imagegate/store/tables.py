@@ -394,3 +394,26 @@ webhook_attempts = sa.Table(
     sa.Column("latency_ms", sa.Integer, nullable=False),
     sa.Index("ix_webhook_attempts_delivery_id", "delivery_id"),
 )
+
+# Provider batches (docs/batch.md): tracked here until final, so any process can poll them.
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("provider", sa.Text, nullable=False),
+    sa.Column("provider_batch_id", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("provider_state", sa.Text, nullable=False),
+    sa.Column("key_id", sa.Integer, nullable=True),
+    sa.Column("key_name", sa.Text, nullable=True),
+    sa.Column("lines", _json(), nullable=False),
+    sa.Column("settled", sa.Boolean, nullable=False),
+    sa.Column("succeeded", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_batches_state", "state"),
+)

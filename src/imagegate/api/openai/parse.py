@@ -95,6 +95,11 @@ def _to_request(
     )
 
 
+def generation_from_fields(fields: dict[str, Any]) -> ImageRequest:
+    """A ``/v1/images/generations`` body already decoded (a batch file's line)."""
+    return _to_request(fields, "generate", [], None)
+
+
 async def parse_generation(
     request: Request, limits: RequestLimits, endpoint_fields: frozenset[str] = frozenset()
 ) -> ImageRequest:

@@ -129,6 +129,35 @@ OPERATIONS: dict[tuple[str, str], OperationDoc] = {
         responses={200: "Images (JSON, or SSE when streamed)", **OPENAI_ERRORS, **PROVIDER_ERRORS},
         response_types=IMAGE_ANSWERS,
     ),
+    ("POST", "/v1/imagegate/batches"): OperationDoc(
+        summary="Submit a batch through the provider's Batch API (docs/batch.md)",
+        tag="batches",
+        description="Body: JSONL, one `/v1/images/generations` body per line with an optional `custom_id`; "
+        "`?model=ALIAS` (required). Every line is validated before anything is sent.",
+        security=KEY,
+        body={"type": "string", "description": "JSONL batch file"},
+        body_type="application/jsonl",
+        parameters=({"name": "model", "in": "query", "required": True, "schema": {"type": "string"}},),
+        responses={200: "The batch", **OPENAI_ERRORS, **PROVIDER_ERRORS},
+    ),
+    ("GET", "/v1/imagegate/batches/{batch_id}"): OperationDoc(
+        summary="Poll a batch (settled into the ledger once final)",
+        tag="batches",
+        security=KEY,
+        responses={200: "The batch", 401: "Missing or unknown key", 404: "No such batch for this key"},
+    ),
+    ("POST", "/v1/imagegate/batches/{batch_id}/cancel"): OperationDoc(
+        summary="Cancel a batch",
+        tag="batches",
+        security=KEY,
+        responses={200: "The batch", 401: "Missing or unknown key", 404: "No such batch for this key"},
+    ),
+    ("GET", "/v1/imagegate/batches/{batch_id}/results"): OperationDoc(
+        summary="A final batch's results: per request status, cost and images",
+        tag="batches",
+        security=KEY,
+        responses={200: "Results", 400: "Still running", 401: "Missing or unknown key", 404: "No such batch"},
+    ),
     ("POST", "/v1/images/variations"): OperationDoc(
         summary="Variations: retired upstream, always a 400 pointing to edits", tag="openai", responses={400: "Retired"}
     ),

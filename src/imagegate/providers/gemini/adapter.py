@@ -16,6 +16,8 @@ from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
+from imagegate.providers.batch import BatchApi
+from imagegate.providers.gemini.batch import GeminiBatchApi
 from imagegate.providers.gemini.parameters import DEFAULT_CAPABILITIES, DIALECT, FOREIGN_EXTRAS, IMAGE_KEYS, PARAMETERS
 from imagegate.providers.gemini.request import body_for
 from imagegate.providers.gemini.response import Content, outcome_error, output_format, read_content, usage_from_gemini
@@ -41,6 +43,15 @@ class GeminiImageAdapter(GoogleAdapterBase):
     def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
         """The ledger keeps Gemini's ``usageMetadata`` as sent."""
         return usage_from_gemini(raw, has_image=True)
+
+    def batch_api(self, route: RouteTarget) -> BatchApi | None:
+        """``batchGenerateContent`` on the Gemini API; None on Vertex AI (its batch jobs read Cloud Storage)."""
+        if self.access.endpoint(route).vertex:
+            return None
+        return GeminiBatchApi(self._batch_url, self.access.headers)
+
+    def _batch_url(self, route: RouteTarget, path: str) -> str:
+        return f"{route.base_url.rstrip('/')}/{self.access.endpoint(route).api_version}/{path}"
 
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
         """``generateContent`` (or ``streamGenerateContent?alt=sse`` when streaming) for ``route.model``."""

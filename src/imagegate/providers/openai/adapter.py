@@ -12,6 +12,8 @@ from imagegate.domain.errors import ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
 from imagegate.providers.base import ProviderAdapter, RouteTarget, WireRequest, WireResponse
+from imagegate.providers.batch import BatchApi
+from imagegate.providers.openai.batch import OpenAIBatchApi
 from imagegate.providers.openai.errors import error_from_body, error_object
 from imagegate.providers.openai.parameters import (
     DEFAULT_CAPABILITIES,
@@ -112,6 +114,10 @@ class OpenAIImagesAdapter(ProviderAdapter):
         if request.operation == "respond":
             return
         validate_request(request, capabilities, request.model)
+
+    def batch_api(self, route: RouteTarget) -> BatchApi | None:
+        """OpenAI's Files + Batch API (``/v1/images/generations`` lines)."""
+        return OpenAIBatchApi(self._headers)
 
     def _headers(self, route: RouteTarget) -> dict[str, str]:
         headers = {"authorization": f"Bearer {route.api_key}"}
