@@ -499,4 +499,6 @@ def console_deps(runtime: Runtime) -> ConsoleDeps | None:
         controls=runtime.controls,
         public_pricing=runtime.public_pricing,
         public_route_health=runtime.public_route_health,
+        compare_runs=runtime.compare_runs,
+        feedback=runtime.feedback,
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 import anyio.to_thread
 
 from imagegate.accounting.auth import Principal
-from imagegate.accounting.feedback import FeedbackStore, ImageFeedback
+from imagegate.accounting.feedback import FeedbackStore, ImageFeedback, RequestOwner
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.errors import InvalidRequest
 
@@ -44,12 +44,26 @@ class FeedbackService:
 
     async def give(self, principal: Principal, request_id: str, image_index: int, accepted: bool) -> ImageFeedback:
         """Store the verdict; raises ``RequestNotFound`` or ``InvalidRequest`` (bad index)."""
+        owner = await self._owner(request_id)
+        if owner is None or owner.key_id != principal.key_id:
+            raise RequestNotFound(f"No request '{request_id}' was made with this key.")
+        return await self._record(owner, request_id, image_index, accepted)
+
+    async def give_for_owner(self, request_id: str, image_index: int, accepted: bool) -> ImageFeedback:
+        """An operator's verdict (the console's review grid), recorded for the key that made the request."""
+        owner = await self._owner(request_id)
+        if owner is None:
+            raise RequestNotFound(f"No request '{request_id}' in the ledger.")
+        return await self._record(owner, request_id, image_index, accepted)
+
+    async def _owner(self, request_id: str) -> RequestOwner | None:
         owner = await anyio.to_thread.run_sync(self._store.request_owner, request_id)
         if owner is None and self._wait_for_ledger is not None:
             await anyio.to_thread.run_sync(self._wait_for_ledger, LEDGER_WAIT_S)
             owner = await anyio.to_thread.run_sync(self._store.request_owner, request_id)
-        if owner is None or owner.key_id != principal.key_id:
-            raise RequestNotFound(f"No request '{request_id}' was made with this key.")
+        return owner
+
+    async def _record(self, owner: RequestOwner, request_id: str, image_index: int, accepted: bool) -> ImageFeedback:
         if not 0 <= image_index < owner.images:
             raise InvalidRequest(
                 f"image_index {image_index} is out of range: the request delivered {owner.images} image(s)",
@@ -59,8 +73,8 @@ class FeedbackService:
             request_id=request_id,
             image_index=image_index,
             accepted=accepted,
-            key_id=principal.key_id,
-            key_name=principal.key_name,
+            key_id=owner.key_id,
+            key_name=owner.key_name,
             created_at=self._clock(),
         )
         await anyio.to_thread.run_sync(self._store.append_feedback, verdict)

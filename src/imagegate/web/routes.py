@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imagegate.web import auth, catalog_page, keys_page, overview, requests_page, routes_page, spend
+from imagegate.web import auth, catalog_page, compare_page, keys_page, overview, requests_page, routes_page, spend
 
 
 async def root(request: Request) -> Response:
@@ -36,5 +36,8 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/keys/confirm-revoke", keys_page.confirm_revoke, methods=["GET"]),
         Route("/console/keys/revoke", keys_page.revoke_key, methods=["POST"]),
         Route("/console/catalog", catalog_page.catalog, methods=["GET"]),
+        Route("/console/compare", compare_page.runs_page, methods=["GET"]),
+        Route("/console/compare/{run_id}", compare_page.run_page, methods=["GET"]),
+        Route("/console/compare/{run_id}/verdict", compare_page.give_verdict, methods=["POST"]),
         Mount("/console/static", StaticFiles(packages=[("imagegate.web", "static")]), name="console-static"),
     ]

@@ -14,6 +14,8 @@ from imagegate.catalog import Catalog
 from imagegate.routing.breaker import BreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.service.compare_runs import CompareRuns
+from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin
@@ -38,6 +40,8 @@ class ConsoleDeps:
     controls: ControlsHolder | None = None
     public_pricing: bool = True
     public_route_health: bool = False
+    compare_runs: CompareRuns | None = None
+    feedback: FeedbackService | None = None
 
 
 def deps(request: Request) -> ConsoleDeps:

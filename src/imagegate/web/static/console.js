@@ -31,3 +31,15 @@
     });
   });
 })();
+
+// Compare review grid: on a focused image, "a" accepts and "r" rejects (the buttons do the same).
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    var figure = document.activeElement;
+    if (!figure || !figure.classList || !figure.classList.contains("review")) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var button = figure.querySelector('button[data-key="' + event.key.toLowerCase() + '"]');
+    if (button) { event.preventDefault(); button.click(); }
+  });
+})();
