@@ -101,4 +101,5 @@ async def test_a_budgeted_caller_cannot_use_an_unpriced_model(tmp_path):
     ticket = await gate.admit("req_quota", quota_only, unpriced, 1)
     assert ticket is not None and gate.ticket("req_quota") is ticket
     await gate.finish("req_quota")
+    await gate.drain()
     engine.dispose()

@@ -137,3 +137,13 @@ def assert_one_row_per_call(rows: list[LedgerEntry], provider_calls: int) -> Non
     errors without an HTTP answer."""
     unanswered = sum(1 for row in rows if row.status == "error" and row.http_status is None)
     assert provider_calls <= len(rows) <= provider_calls + unanswered, (len(rows), provider_calls, unanswered)
+
+
+def settled_sql(store: Any, holder: str, bucket_name: str, *, within_s: float = 10.0) -> tuple[int, int]:
+    """``(spent, held)`` of a database-backed bucket once nothing is held (settlements run in the background)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        state: tuple[int, int] = store.usage_now(holder, bucket_name, datetime.now(UTC))
+        if state[1] == 0 or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)
