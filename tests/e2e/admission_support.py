@@ -76,7 +76,7 @@ async def storm(
     gateways: list[GatewayHandle], secret: str, bodies: list[dict[str, Any]], *, timeout: float = 30.0
 ) -> list[Answer]:
     """Send every body at once, spread over the gateways in turn; a client timeout is status 0."""
-    limits = httpx.Limits(max_connections=len(bodies) + 10, max_keepalive_connections=0)
+    limits = httpx.Limits(max_connections=len(bodies) + 10)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 
         async def one(index: int, body: dict[str, Any]) -> Answer:
