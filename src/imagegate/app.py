@@ -419,6 +419,8 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if runtime.gateway.images.admission is not None:
+                await runtime.gateway.images.admission.drain()  # settlements still in flight land first
             await runtime.http.aclose()
             if runtime.storage is not None:
                 await runtime.storage.aclose()

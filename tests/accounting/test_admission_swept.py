@@ -1,5 +1,6 @@
 """A process killed mid-request: its hold lapses with the lease, and its attempt, swept into the
-ledger at the quote, is counted as spent (budget neither lost for good nor counted twice)."""
+ledger at the quote, is counted as spent (budget neither lost for good nor counted twice). And a
+budget refuses models without a price."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from imagegate.accounting.admission import Admission, period_bucket
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.accounting.ports import LedgerEntry
+from imagegate.domain.errors import RequestExceedsLimit
 from imagegate.domain.limits import Limits
+from imagegate.pricing.charge import Charge
 from imagegate.service.admission import AdmissionGate
 from imagegate.store import SqlKeyStore, SqlLedgerStore
 from imagegate.store.pending_attempts import SqlPendingAttempts
@@ -82,3 +87,19 @@ async def test_a_killed_processs_hold_lapses_and_its_swept_attempt_is_counted(tm
     finally:
         writer.close()
         engine.dispose()
+
+
+async def test_a_budgeted_caller_cannot_use_an_unpriced_model(tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "unpriced.db")
+    gate = AdmissionGate(Admission(SqlAdmissionStore(engine), clock=lambda: NOW))
+    unpriced = Charge(micros=0, estimated=True, breakdown={}, unit="unpriced")
+    with pytest.raises(RequestExceedsLimit) as refused:
+        await gate.admit("req_unpriced", CALLER, unpriced, 1)
+    assert (refused.value.code, refused.value.param) == ("unpriced_model", "model")
+    # Without a budget (an image quota only) an unpriced model is fine: images are still counted.
+    quota_only = dataclasses.replace(CALLER, key_limits=Limits(image_quota=5))
+    ticket = await gate.admit("req_quota", quota_only, unpriced, 1)
+    assert ticket is not None and gate.ticket("req_quota") is ticket
+    await gate.finish("req_quota")
+    await gate.drain()
+    engine.dispose()

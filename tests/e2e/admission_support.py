@@ -76,7 +76,7 @@ async def storm(
     gateways: list[GatewayHandle], secret: str, bodies: list[dict[str, Any]], *, timeout: float = 30.0
 ) -> list[Answer]:
     """Send every body at once, spread over the gateways in turn; a client timeout is status 0."""
-    limits = httpx.Limits(max_connections=len(bodies) + 10, max_keepalive_connections=0)
+    limits = httpx.Limits(max_connections=len(bodies) + 10)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 
         async def one(index: int, body: dict[str, Any]) -> Answer:
@@ -137,3 +137,13 @@ def assert_one_row_per_call(rows: list[LedgerEntry], provider_calls: int) -> Non
     errors without an HTTP answer."""
     unanswered = sum(1 for row in rows if row.status == "error" and row.http_status is None)
     assert provider_calls <= len(rows) <= provider_calls + unanswered, (len(rows), provider_calls, unanswered)
+
+
+def settled_sql(store: Any, holder: str, bucket_name: str, *, within_s: float = 10.0) -> tuple[int, int]:
+    """``(spent, held)`` of a database-backed bucket once nothing is held (settlements run in the background)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        state: tuple[int, int] = store.usage_now(holder, bucket_name, datetime.now(UTC))
+        if state[1] == 0 or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)

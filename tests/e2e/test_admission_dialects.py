@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import httpx
 import openai
@@ -19,7 +18,16 @@ from imagegate.domain.limits import Limits
 from imagegate.store import SqlKeyStore, make_engine
 from imagegate.store.sql_admission import SqlAdmissionStore
 from imagegate.store.tables import admission_holds, admission_spend
-from tests.e2e.admission_support import MEDIUM_QUOTE, MODEL, bucket, ledger_rows, limited_key, mixed_body, storm
+from tests.e2e.admission_support import (
+    MEDIUM_QUOTE,
+    MODEL,
+    bucket,
+    ledger_rows,
+    limited_key,
+    mixed_body,
+    settled_sql,
+    storm,
+)
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
 from tests.support.google import BEFORE_IMAGEN_SHUTDOWN, google_models_config
@@ -47,6 +55,7 @@ def test_openai_clients_see_budget_refusals_with_their_headers(limited_gateway):
     for _ in range(3):
         client.images.generate(model=MODEL, prompt="x", quality="medium", size="1024x1024")
     spent = sum(row.cost_micros for row in ledger_rows([limited_gateway], key.name))
+    settled_sql(SqlAdmissionStore(limited_gateway.engine), f"key:{key.key_id}", bucket("usd", "day"))
     with pytest.raises(openai.RateLimitError) as refused:
         client.images.generate(model=MODEL, prompt="x", quality="high", size="1024x1024")
     error = refused.value
@@ -118,9 +127,8 @@ def test_a_stream_is_settled_when_it_ends(limited_gateway):
     assert events[-1].type == "image_generation.completed"
     rows = ledger_rows([limited_gateway], key.name)
     store = SqlAdmissionStore(limited_gateway.engine)
-    now = datetime.now(UTC)
-    assert store.usage_now(f"key:{key.key_id}", bucket("usd"), now) == (sum(r.cost_micros for r in rows), 0)
-    assert store.usage_now(f"key:{key.key_id}", "conc", now) == (0, 0)
+    assert settled_sql(store, f"key:{key.key_id}", bucket("usd")) == (sum(r.cost_micros for r in rows), 0)
+    assert settled_sql(store, f"key:{key.key_id}", "conc") == (0, 0)
 
 
 def test_a_key_without_limits_is_never_admitted_or_counted(limited_gateway):
@@ -147,9 +155,6 @@ async def test_two_gateways_on_one_sqlite_file_share_a_budget(sandbox_url, tmp_p
         rows = ledger_rows([first, second], key.name)
         assert 0 < sum(row.cost_micros for row in rows) <= budget
         store = SqlAdmissionStore(engines[0])
-        assert store.usage_now(f"key:{key.key_id}", bucket("usd"), datetime.now(UTC)) == (
-            sum(row.cost_micros for row in rows),
-            0,
-        )
+        assert settled_sql(store, f"key:{key.key_id}", bucket("usd")) == (sum(row.cost_micros for row in rows), 0)
     for engine in engines:
         engine.dispose()

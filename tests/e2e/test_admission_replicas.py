@@ -152,8 +152,8 @@ async def test_requests_and_images_per_minute_hold_across_replicas(replicas, san
 
 
 async def test_faults_and_hang_ups_leak_no_reservation(replicas, store, sandbox_control):
-    # A budget large enough that most requests are admitted: the point is what happens to their holds.
-    key = limited_key(replicas[0].engine, "fault-storm", Limits(budget_micros=10 * BUDGET, max_concurrent=100))
+    # A budget large enough that every request is admitted: the point is what happens to their holds.
+    key = limited_key(replicas[0].engine, "fault-storm", Limits(budget_micros=100 * BUDGET, max_concurrent=200))
     sandbox_control.delete("/_sandbox/requests")
     rng = random.Random(13)
     faults = ["[sandbox:500]", "[sandbox:hang]", "[sandbox:reset]", "[sandbox:truncated]", "", ""]
@@ -167,7 +167,7 @@ async def test_faults_and_hang_ups_leak_no_reservation(replicas, store, sandbox_
     state = await settled_state(store, f"key:{key.key_id}", [bucket("usd"), "conc"])
     rows = ledger_rows(replicas, key.name)
     assert state == {bucket("usd"): (sum(row.cost_micros for row in rows), 0), "conc": (0, 0)}
-    assert sum(row.cost_micros for row in rows) <= 10 * BUDGET
+    assert sum(row.cost_micros for row in rows) <= 100 * BUDGET
     assert any(row.client_disconnected for row in rows)
     assert_one_row_per_call(rows, _provider_calls(sandbox_control))
 

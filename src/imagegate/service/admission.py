@@ -52,6 +52,7 @@ class AdmissionGate:
         self.admission = admission
         self._tickets: dict[str, Ticket] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._settling: set[asyncio.Task[None]] = set()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The event loop the stores run on (``swept`` is called from the ledger's thread)."""
@@ -122,19 +123,30 @@ class AdmissionGate:
         ticket.spent.append(AttemptSpend(began, entry.cost_micros, entry.images))
 
     async def finish(self, request_id: str) -> None:
-        """Settle the request: release its holds, add what it spent. Survives the caller's cancellation."""
+        """Settle the request: release its holds, add what it spent.
+
+        The settlement runs in the background, off the response path (like the ledger write): the
+        answer does not wait for it, and a request cut short (client gone, shutdown) still settles.
+        Until it lands, the request's holds still count (too much, never too little). If it cannot
+        land, the holds lapse with the lease and the spend is in the ledger for the next seed.
+        """
         ticket = self._tickets.pop(request_id, None)
         if ticket is None:
             return
-        settle = self.admission.settle_attempts(ticket.reservation, ticket.spent)
+        task = asyncio.get_running_loop().create_task(self._settle(request_id, ticket))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, request_id: str, ticket: Ticket) -> None:
         try:
-            # Shielded: a request cut short (client gone, shutdown) must still settle; if it cannot,
-            # the holds lapse with the lease and the spend is in the ledger for the next seed.
-            await asyncio.shield(settle)
-        except asyncio.CancelledError:
-            raise
+            await self.admission.settle_attempts(ticket.reservation, ticket.spent)
         except Exception:
             log.exception("settling admission of %s failed; its holds lapse with the lease", request_id)
+
+    async def drain(self) -> None:
+        """Wait for every settlement still running (shutdown, tests)."""
+        while self._settling:
+            await asyncio.gather(*list(self._settling), return_exceptions=True)
 
     async def headroom(self, principal: Principal) -> Headroom | None:
         """What is left of the caller's limits, for response headers (None: no limits)."""

@@ -96,10 +96,11 @@ for i = 0, n - 1 do
   if (not current) or tonumber(current) < expires then
     redis.call('ZADD', z, expires, rid)
   end
-  -- The bookkeeping keys outlive their last hold by a minute, then vanish on their own.
+  -- The bookkeeping keys outlive their last hold by 30 to 60 s, then vanish on their own; they are
+  -- always set together, so the sorted set's TTL stands for all three (refreshed at most every 30 s).
   local ttl = expires - now + 60000
-  for _, key in ipairs({z, a, t}) do
-    if redis.call('PTTL', key) < ttl then
+  if redis.call('PTTL', z) < ttl - 30000 then
+    for _, key in ipairs({z, a, t}) do
       redis.call('PEXPIRE', key, ttl)
     end
   end

@@ -63,14 +63,11 @@ class SqlAdmissionStore:
             for hold in holds:
                 self._add_hold(conn, reservation_id, hold)
             # Housekeeping: lapsed holds of these buckets count for nothing; drop them.
-            for hold in holds:
-                conn.execute(
-                    sa.delete(admission_holds).where(
-                        admission_holds.c.holder == hold.holder,
-                        admission_holds.c.bucket == hold.bucket,
-                        admission_holds.c.expires_at <= now,
-                    )
-                )
+            buckets = [
+                sa.and_(admission_holds.c.holder == hold.holder, admission_holds.c.bucket == hold.bucket)
+                for hold in holds
+            ]
+            conn.execute(sa.delete(admission_holds).where(admission_holds.c.expires_at <= now, sa.or_(*buckets)))
         return None
 
     def settle_now(self, reservation_id: str, release: Sequence[tuple[str, str]], spends: Sequence[Spend]) -> None:
@@ -105,25 +102,24 @@ class SqlAdmissionStore:
         """Create missing counters (seeded from the ledger) and lock every bucket's row; their spent."""
         seeds = {(hold.holder, hold.bucket): hold.seed for hold in holds}
         insert: Any = postgresql.insert if self._postgres else sqlite.insert
+        spent: dict[tuple[str, str], int] = {}
         for (holder, bucket), seed in sorted(seeds.items(), key=lambda item: item[0]):
-            exists = conn.execute(
-                sa.select(sa.literal(1)).where(admission_spend.c.holder == holder, admission_spend.c.bucket == bucket)
-            ).first()
-            if exists is None:
+            stmt = sa.select(admission_spend.c.spent).where(
+                admission_spend.c.holder == holder, admission_spend.c.bucket == bucket
+            )
+            if self._postgres:
+                stmt = stmt.with_for_update()
+            value = conn.execute(stmt).scalar_one_or_none()
+            if value is None:
                 start = 0 if seed is None else ledger_sum(conn, seed)
                 conn.execute(
                     insert(admission_spend)
                     .values(holder=holder, bucket=bucket, spent=start)
                     .on_conflict_do_nothing(index_elements=["holder", "bucket"])
                 )
-        spent: dict[tuple[str, str], int] = {}
-        for holder, bucket in sorted(seeds):
-            stmt = sa.select(admission_spend.c.spent).where(
-                admission_spend.c.holder == holder, admission_spend.c.bucket == bucket
-            )
-            if self._postgres:
-                stmt = stmt.with_for_update()
-            spent[holder, bucket] = int(conn.execute(stmt).scalar_one())
+                # Another process may have created it first: lock and read whichever row stands.
+                value = conn.execute(stmt).scalar_one()
+            spent[holder, bucket] = int(value)
         return spent
 
     @staticmethod
@@ -154,24 +150,21 @@ class SqlAdmissionStore:
         return result
 
     def _add_hold(self, conn: Connection, reservation_id: str, hold: Hold) -> None:
-        key = (
-            admission_holds.c.reservation_id == reservation_id,
-            admission_holds.c.holder == hold.holder,
-            admission_holds.c.bucket == hold.bucket,
+        # One upsert: a new hold, or more on the reservation's existing one (an extension).
+        insert: Any = postgresql.insert if self._postgres else sqlite.insert
+        stmt = insert(admission_holds).values(
+            reservation_id=reservation_id,
+            holder=hold.holder,
+            bucket=hold.bucket,
+            amount=hold.amount,
+            expires_at=hold.expires_at,
         )
-        current = conn.execute(sa.select(admission_holds.c.amount).where(*key)).scalar_one_or_none()
-        if current is None:
-            conn.execute(
-                sa.insert(admission_holds).values(
-                    reservation_id=reservation_id,
-                    holder=hold.holder,
-                    bucket=hold.bucket,
-                    amount=hold.amount,
-                    expires_at=hold.expires_at,
-                )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["reservation_id", "holder", "bucket"],
+                set_={"amount": admission_holds.c.amount + stmt.excluded.amount},
             )
-        else:
-            conn.execute(sa.update(admission_holds).where(*key).values(amount=admission_holds.c.amount + hold.amount))
+        )
 
 
 def ledger_sum(conn: Connection, seed: Seed) -> int:
