@@ -51,10 +51,10 @@ def run_workload(gateway: GatewayHandle, sandbox: httpx.Client, tmp_path: Path) 
         "/_sandbox/faults", json={"fault": "moderation", "count": 3, "model": "gpt-image-2"}
     ).raise_for_status()
     out = tmp_path / "runs"
+    options = ["--url", gateway.url, "--key", key, "--out", str(out)]
     # A process of its own, as a user runs it (and the browser's event loop owns this thread).
     ran = subprocess.run(
-        [sys.executable, "-m", "imagegate.cli", "compare", "run", str(workload), "--json"]
-        + ["--url", gateway.url, "--key", key, "--out", str(out)],
+        [sys.executable, "-m", "imagegate.cli", "compare", "run", str(workload), "--json", *options],
         capture_output=True,
         text=True,
         timeout=300,
