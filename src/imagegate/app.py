@@ -184,7 +184,7 @@ def build_runtime(
             FileAttemptSpool(settings.data_dir / "spool"),
             lease_s=settings.ledger_pending_lease_s,
             sweep_interval_s=settings.ledger_sweep_interval_s,
-            promote_after_s=settings.ledger_pending_promote_s,
+            promote_after_s=settings.promote_after_s(),
             on_resolved=admission.swept,
         )
     ledger = LedgerWriter(

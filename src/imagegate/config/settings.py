@@ -43,11 +43,13 @@ class Settings(BaseSettings):
     # (``<data_dir>/spool``) before its provider call and stored as pending in the database once it
     # has run ``ledger_pending_promote_s``; one whose process stopped renewing it for
     # ``ledger_pending_lease_s`` is written to the ledger as ``unknown`` (at the quote, estimated)
-    # by a sweeper on any replica.
+    # by a sweeper on any replica. Unset, the delay is 1 s, and 0 with Redis: shared admission
+    # rebuilds its counters from the ledger and the pending records after a Redis loss, so every
+    # running attempt needs its record (written in the background either way).
     ledger_crash_safe: bool = True
     ledger_pending_lease_s: float = 60.0
     ledger_sweep_interval_s: float = 30.0
-    ledger_pending_promote_s: float = 1.0
+    ledger_pending_promote_s: float | None = Field(default=None, ge=0)
     # GET /api/pricing answers without a key unless this is false (prices are not secrets).
     public_pricing: bool = True
     # How often each replica polls the database for routing changes (docs/routing.md).
@@ -158,6 +160,12 @@ class Settings(BaseSettings):
     def images_dir(self) -> Path:
         """Where the local image store keeps its files."""
         return self.storage_dir if self.storage_dir is not None else self.data_dir / "images"
+
+    def promote_after_s(self) -> float:
+        """When a running attempt gets its pending record: as set, else 1 s, or at once with Redis."""
+        if self.ledger_pending_promote_s is not None:
+            return self.ledger_pending_promote_s
+        return 1.0 if self.redis_url is None else 0.0
 
     def resolved_database_url(self) -> str:
         """The configured URL, or an SQLite file in the data directory."""
