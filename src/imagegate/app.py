@@ -11,11 +11,9 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,15 +27,15 @@ from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes, carries_images, dialect_error_response
-from imagegate.catalog import Catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
-from imagegate.routing.breaker import BreakerConfig, BreakerStore, LocalBreakerStore
+from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
+from imagegate.runtime import Runtime, console_deps, start_background_tasks
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.batches import BatchService
 from imagegate.service.compare_runs import CompareRuns
@@ -47,18 +45,16 @@ from imagegate.service.gateway import Gateway, RequestLimits
 from imagegate.service.idempotency import IdempotencyLimits, IdempotentRunner, LocalIdempotencyStore
 from imagegate.service.images import ImageService
 from imagegate.service.job_costs import RunCosts
-from imagegate.service.jobs import JobEngine, JobService
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.readiness import Check, Readiness
-from imagegate.service.route_control import RoutingAdmin, refresh_controls, refresh_once
+from imagegate.service.route_control import RoutingAdmin
 from imagegate.service.route_guards import RouteGuards
-from imagegate.service.smoke import SmokeTester, smoke_forever
+from imagegate.service.smoke import SmokeTester
 from imagegate.service.spend import SpendReport
 from imagegate.service.storage_port import ImageStore
 from imagegate.service.teams import TeamAdmin
 from imagegate.service.usage_alerts import UsageAlerts
-from imagegate.service.webhooks import WebhookService
-from imagegate.storage.build import StorageRuntime, build_storage
+from imagegate.storage.build import build_storage
 from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.batches import SqlBatchStore
 from imagegate.store.compare import SqlCompareStore
@@ -78,10 +74,9 @@ from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
 from imagegate.store.usage_alerts import SqlAlertMarks
 from imagegate.telemetry.route_state import RouteStateReader
-from imagegate.telemetry.wiring import Telemetry, build_telemetry
+from imagegate.telemetry.wiring import build_telemetry
 from imagegate.web.routes import console_routes
-from imagegate.web.session import ConsoleSessions, signing_secret
-from imagegate.web.state import ConsoleDeps
+from imagegate.web.session import signing_secret
 from imagegate.wiring import (
     build_admission_store,
     build_jobs,
@@ -92,49 +87,6 @@ from imagegate.wiring import (
 )
 
 log = logging.getLogger("imagegate")
-
-
-@dataclass
-class Runtime:
-    """What the app owns and must close: the pool, the ledger thread, the database engine."""
-
-    engine: Engine
-    http: HttpExecutor
-    ledger: LedgerWriter
-    gateway: Gateway
-    key_admin: KeyAdmin
-    team_admin: TeamAdmin
-    master_key: str | None = None
-    redis: aioredis.Redis | None = None
-    catalog: Catalog | None = None
-    feedback: FeedbackService | None = None
-    compare_runs: CompareRuns | None = None
-    reports: SqlReportStore | None = None
-    ledger_scan: SqlLedgerStore | None = None
-    spend: SpendReport | None = None
-    alerts: UsageAlerts | None = None
-    alerts_interval_s: float = 5.0
-    public_pricing: bool = True
-    public_route_health: bool = False
-    edge: EdgeLimits | None = None
-    health: RouteHealth | None = None
-    controls: ControlsHolder | None = None
-    routing: RoutingAdmin | None = None
-    smoke: SmokeTester | None = None
-    controls_refresh_s: float = 2.0
-    smoke_interval_s: float | None = None
-    telemetry: Telemetry | None = None
-    readiness: Readiness | None = None
-    storage: StorageRuntime | None = None
-    breakers: BreakerStore | None = None
-    insights: SqlLedgerInsights | None = None
-    console_secret: bytes | None = None
-    console_session_ttl_s: float = 8 * 3600
-    jobs: JobService | None = None
-    job_engine: JobEngine | None = None
-    webhooks: WebhookService | None = None
-    batches: BatchService | None = None
-    batch_poll_interval_s: float | None = None
 
 
 def build_runtime(
@@ -367,35 +319,6 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "worker": os.getpid()})
 
 
-async def _start_routing_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
-    """Load the stored routing controls, then keep them fresh (and run scheduled smoke checks)."""
-    tasks: list[asyncio.Task[None]] = []
-    if runtime.routing is not None and runtime.controls is not None:
-        try:
-            # Before serving, so a restarted replica never routes with the config's defaults alone.
-            await refresh_once(runtime.routing, runtime.controls)
-        except Exception:
-            log.exception("loading routing controls failed; the refresher will retry")
-        tasks.append(
-            asyncio.create_task(
-                refresh_controls(runtime.routing, runtime.controls, runtime.controls_refresh_s),
-                name="imagegate-controls",
-            )
-        )
-    if runtime.alerts is not None:
-        tasks.append(asyncio.create_task(runtime.alerts.run(runtime.alerts_interval_s), name="imagegate-alerts"))
-    if runtime.smoke is not None and runtime.smoke_interval_s:
-        tasks.append(
-            asyncio.create_task(smoke_forever(runtime.smoke, runtime.smoke_interval_s), name="imagegate-smoke")
-        )
-    if runtime.storage is not None:
-        tasks.append(asyncio.create_task(runtime.storage.sweeper.forever(), name="imagegate-sweeper"))
-    if runtime.batches is not None and runtime.batch_poll_interval_s:
-        poller = runtime.batches.poll_forever(runtime.batch_poll_interval_s)
-        tasks.append(asyncio.create_task(poller, name="imagegate-batches"))
-    return tasks
-
-
 def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     """The ASGI app over a built runtime; its lifespan starts and stops the runtime's parts."""
 
@@ -404,7 +327,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
         if runtime.gateway.images.admission is not None:
             runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
-        tasks = await _start_routing_tasks(runtime)
+        tasks = await start_background_tasks(runtime)
         if runtime.webhooks is not None:
             runtime.webhooks.start()
         if runtime.jobs is not None and runtime.job_engine is not None:
@@ -479,28 +402,3 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
     app.state.jobs = runtime.jobs
     app.state.webhooks = runtime.webhooks
     return app
-
-
-def console_deps(runtime: Runtime) -> ConsoleDeps | None:
-    """What the console's pages use (``None`` for a runtime built without reports or insights)."""
-    if runtime.reports is None or runtime.insights is None or runtime.catalog is None:
-        return None
-    secret = runtime.console_secret if runtime.console_secret is not None else signing_secret(None, None)
-    return ConsoleDeps(
-        sessions=ConsoleSessions(secret, ttl_s=runtime.console_session_ttl_s),
-        gateway=runtime.gateway,
-        key_admin=runtime.key_admin,
-        reports=runtime.reports,
-        insights=runtime.insights,
-        routing=runtime.routing,
-        catalog=runtime.catalog,
-        today=utc_today if runtime.gateway.today is None else runtime.gateway.today,
-        master_key=runtime.master_key,
-        health=runtime.health,
-        breakers=runtime.breakers,
-        controls=runtime.controls,
-        public_pricing=runtime.public_pricing,
-        public_route_health=runtime.public_route_health,
-        compare_runs=runtime.compare_runs,
-        feedback=runtime.feedback,
-    )

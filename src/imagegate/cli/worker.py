@@ -14,9 +14,10 @@ from pathlib import Path
 
 import typer
 
-from imagegate.app import Runtime, build_runtime
+from imagegate.app import build_runtime
 from imagegate.cli.common import config_from, console, fail
 from imagegate.config.settings import Settings
+from imagegate.runtime import Runtime
 
 
 async def run_worker(runtime: Runtime, stop: asyncio.Event) -> None:
