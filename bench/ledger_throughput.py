@@ -19,18 +19,18 @@ import asyncio
 import itertools
 import tempfile
 import time
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.store.fixtures import require_postgres, throwaway_pg_database
 
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store import SqlLedgerStore, make_engine
 from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.pending_attempts import SqlPendingAttempts
-from tests.store.fixtures import require_postgres, throwaway_pg_database
 
 
 def _entry(request_id: str, status: str) -> LedgerEntry:
