@@ -14,6 +14,7 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.limits import Limits
 from imagegate.service.admission import AdmissionGate
 from imagegate.store import SqlKeyStore, SqlLedgerStore
+from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.sql_admission import SqlAdmissionStore
 from tests.store.fixtures import migrated_sqlite_engine
@@ -56,14 +57,22 @@ async def test_a_killed_processs_hold_lapses_and_its_swept_attempt_is_counted(tm
     gate.bind(asyncio.get_running_loop())
     writer = LedgerWriter(
         SqlLedgerStore(engine),
-        crash_safety=CrashSafety(SqlPendingAttempts(engine), lease_s=60, sweep_interval_s=0.05, on_resolved=gate.swept),
+        crash_safety=CrashSafety(
+            SqlPendingAttempts(engine),
+            FileAttemptSpool(tmp_path / "spool"),
+            lease_s=60,
+            sweep_interval_s=0.05,
+            promote_after_s=0,  # promoted to a pending record at once, as a long call is
+            on_resolved=gate.swept,
+        ),
         wall_clock=lambda: clock[0],
     )
     writer.start()
     try:
         # The dying process: admitted (holds 40k and the one concurrency slot), its attempt begun.
         await admission.reserve(caller, 40_000, 1)
-        await writer.begin(_pending("req_dead", caller))
+        writer.begin(_pending("req_dead", caller))
+        assert writer.wait_idle(5)
         writer._live.clear()  # its process is gone: nobody renews the pending row
         usd = period_bucket("usd", "month", NOW, admission._zone)[0]
         assert store.usage_now(holder, usd, clock[0]) == (0, 40_000)
