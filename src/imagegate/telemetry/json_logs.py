@@ -89,4 +89,6 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
     _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     _listener.start()
     atexit.register(_listener.stop)  # written out before the process exits: no line lost
+    # Neither format shows them, and looking them up is a good part of building each record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logging.basicConfig(level=level.upper(), handlers=[_LazyQueueHandler(records)])
