@@ -9,7 +9,7 @@ commit), the rows offered per second, the rows stored per second including the d
 lost (offered minus stored: must be 0), and the process CPU per row. Settings alternate over
 ``--rounds`` so that other load on the machine hits each alike.
 
-    .venv/bin/python bench/ledger_throughput.py --rounds 2 --seconds 5
+    PYTHONPATH=. .venv/bin/python bench/ledger_throughput.py --rounds 2 --seconds 5
 """
 
 from __future__ import annotations
