@@ -183,7 +183,8 @@ def main() -> None:
         default=[],
         metavar="LABEL:KEY=VALUE,...",
         help="a gateway to compare, with environment overrides (repeatable); PYTHONPATH=<src> runs another "
-        "build, e.g. 'base:PYTHONPATH=/tmp/main/src' or 'unsafe:IMAGEGATE_LEDGER_CRASH_SAFE=false'",
+        "build, e.g. 'base:PYTHONPATH=/tmp/main/src' or 'unsafe:IMAGEGATE_LEDGER_CRASH_SAFE=false'; "
+        "WORKERS=2 serves with --workers 2",
     )
     args = parser.parse_args()
     EXPECTED_BODY_BYTES[0] = args.body_bytes
@@ -228,8 +229,12 @@ def main() -> None:
             config = write_bench_config(workdir, up_port)
             key = create_bench_key(exe, env)
             port = free_port()
+            # WORKERS=n in a variant serves with ``--workers n`` (CPU and RSS then count the supervisor only).
+            workers = ["--workers", env.pop("WORKERS")] if "WORKERS" in env else []
             gateway = subprocess.Popen(
-                [*exe, "serve", "--config", str(config), "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+                [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
+                env=env,
+                stdout=subprocess.DEVNULL,
             )
             processes.append(gateway)
             url = f"http://127.0.0.1:{port}"
