@@ -192,7 +192,8 @@ def main() -> None:
 
     exe = [sys.executable, "-m", "imagegate.cli"]
     base_dir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
-    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "warning"}
+    # INFO, the default, as the wrk harness runs it: the per-attempt line is part of what a request costs.
+    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "info"}
     up_port = free_port()
     upstream = subprocess.Popen(
         [
