@@ -52,6 +52,7 @@ bench: install-test
 	cat /tmp/imagegate-bench/table.md
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/memory.py
+	PYTHONPATH=. $(BIN)/python bench/ledger_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

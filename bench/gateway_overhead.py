@@ -90,13 +90,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+# The answer is at least the upstream's image size (base64 only grows it); set from --body-bytes.
+EXPECTED_BODY_BYTES = [1_000_000]
+
+
 async def one(client: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> float:
     started = time.perf_counter()
     async with client.post(url, data=BODY, headers=headers) as response:
         body = await response.read()
         status = response.status
     elapsed = time.perf_counter() - started
-    if status != 200 or len(body) < 1_000_000:
+    if status != 200 or len(body) < EXPECTED_BODY_BYTES[0]:
         raise SystemExit(f"bad answer from {url}: {status} {body[:200]!r}")
     return elapsed
 
@@ -179,14 +183,17 @@ def main() -> None:
         default=[],
         metavar="LABEL:KEY=VALUE,...",
         help="a gateway to compare, with environment overrides (repeatable); PYTHONPATH=<src> runs another "
-        "build, e.g. 'base:PYTHONPATH=/tmp/main/src' or 'unsafe:IMAGEGATE_LEDGER_CRASH_SAFE=false'",
+        "build, e.g. 'base:PYTHONPATH=/tmp/main/src' or 'unsafe:IMAGEGATE_LEDGER_CRASH_SAFE=false'; "
+        "WORKERS=2 serves with --workers 2",
     )
     args = parser.parse_args()
+    EXPECTED_BODY_BYTES[0] = args.body_bytes
     variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
 
     exe = [sys.executable, "-m", "imagegate.cli"]
     base_dir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
-    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "warning"}
+    # INFO, the default, as the wrk harness runs it: the per-attempt line is part of what a request costs.
+    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "info"}
     up_port = free_port()
     upstream = subprocess.Popen(
         [
@@ -223,8 +230,12 @@ def main() -> None:
             config = write_bench_config(workdir, up_port)
             key = create_bench_key(exe, env)
             port = free_port()
+            # WORKERS=n in a variant serves with ``--workers n`` (CPU and RSS then count the supervisor only).
+            workers = ["--workers", env.pop("WORKERS")] if "WORKERS" in env else []
             gateway = subprocess.Popen(
-                [*exe, "serve", "--config", str(config), "--port", str(port)], env=env, stdout=subprocess.DEVNULL
+                [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
+                env=env,
+                stdout=subprocess.DEVNULL,
             )
             processes.append(gateway)
             url = f"http://127.0.0.1:{port}"

@@ -42,7 +42,7 @@ def _writer(tmp_path, clock, **safety) -> tuple[LedgerWriter, SqlPendingAttempts
     spool = FileAttemptSpool(tmp_path / "spool")
     writer = LedgerWriter(
         SqlLedgerStore(engine),
-        crash_safety=CrashSafety(pending, spool, lease_s=60, sweep_interval_s=0.05, **safety),
+        crash_safety=CrashSafety(pending, spool, **{"lease_s": 60, "sweep_interval_s": 0.05, **safety}),
         wall_clock=lambda: clock[0],
     )
     return writer, pending, spool
@@ -178,3 +178,46 @@ async def _until(condition) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.02)
+
+
+class _CountingLedger(SqlLedgerStore):
+    """The real ledger store, counting its transactions."""
+
+    def __init__(self, bind) -> None:
+        super().__init__(bind)
+        self.commits = 0
+
+    def append_entries(self, entries) -> None:
+        self.commits += 1
+        super().append_entries(entries)
+
+
+def test_rows_queued_together_share_one_commit_and_close_flushes_a_lingering_batch(tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "ledger.db")
+    ledger = _CountingLedger(engine)
+    writer = LedgerWriter(ledger, flush_interval_s=0.5)
+    for number in range(50):  # queued before the thread runs: one group
+        writer.record(replace(_unknown(f"req_{number}"), status="ok"))
+    writer.start()
+    assert writer.wait_idle(5)
+    assert ledger.commits == 1
+    assert len(ledger.query_entries(limit=1000)) == 50
+
+    for number in range(50, 60):
+        writer.record(replace(_unknown(f"req_{number}"), status="ok"))
+    writer.close()  # the thread may be sleeping out its interval: closing still stores every row
+    assert len(ledger.query_entries(limit=1000)) == 60
+    engine.dispose()
+
+
+async def test_an_idle_writer_still_wakes_to_promote_a_long_attempt(tmp_path):
+    clock = [NOW]
+    # No sweep due for an hour: only the promotion deadline can wake the thread.
+    writer, pending, _spool = _writer(tmp_path, clock, promote_after_s=0.1, sweep_interval_s=3600)
+    writer.start()
+    try:
+        writer.begin(_unknown("req_long"))
+        # Nothing else is queued: the thread sleeps until the attempt is due, then promotes it.
+        await _until(lambda: [item.entry.request_id for item in pending.pending()] == ["req_long"])
+    finally:
+        writer.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 import uuid
 
@@ -58,3 +59,41 @@ def test_other_records_are_json_too_with_their_exception():
     document = json.loads(JsonFormatter().format(record))
     assert document["message"] == "failed x" and "ValueError: boom" in document["exception"]
     assert "event" not in document
+
+
+_OFF_LOOP_SCRIPT = """
+import logging, threading
+from imagegate.telemetry.json_logs import configure_logging
+configure_logging("info", "{log_format}")
+[handler] = logging.getLogger().handlers
+assert type(handler).__name__ == "_LazyQueueHandler", handler
+log = logging.getLogger("imagegate.service.attempts")
+fields = {{"request_id": "req_1", "status": "ok"}}
+log.info("attempt %s", "request_id=req_1 status=ok", extra={{"attempt": fields}})
+try:
+    raise ValueError("boom")
+except ValueError:
+    log.exception("failed %s", "x")
+log.debug("not at this level")
+"""
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_lines_are_written_off_the_calling_thread_and_none_is_lost_at_exit(log_format: str):
+    done = subprocess.run(
+        [sys.executable, "-c", _OFF_LOOP_SCRIPT.format(log_format=log_format)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = done.stderr.strip().splitlines()
+    if log_format == "json":
+        attempt, failure = (json.loads(line) for line in lines)
+        assert attempt["event"] == "attempt" and attempt["request_id"] == "req_1"
+        assert failure["message"] == "failed x" and "ValueError: boom" in failure["exception"]
+    else:
+        assert lines[0].endswith("INFO imagegate.service.attempts: attempt request_id=req_1 status=ok")
+        assert lines[1].endswith("ERROR imagegate.service.attempts: failed x")
+        assert "ValueError: boom" in lines[-1]
+    assert "not at this level" not in done.stderr

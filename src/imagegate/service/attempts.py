@@ -224,17 +224,31 @@ class AttemptRecorder:
                 log.exception("attempt observer %r failed on %s", observer, entry.request_id)
         # One line per attempt for operators; ids, names and numbers only, never payloads or keys.
         # The same fields ride along as ``extra`` for the JSON log format (IMAGEGATE_LOG_FORMAT=json).
-        fields = {
-            "request_id": entry.request_id,
-            "attempt": entry.attempt,
-            "key": entry.key_name,
-            "model": entry.model,
-            "route": entry.route,
-            "status": entry.status,
-            "error": entry.error_code,
-            "images": entry.images,
-            "cost_micros": entry.cost_micros,
-            "latency_ms": entry.latency_ms,
-        }
-        log.info("attempt %s", " ".join(f"{name}={value}" for name, value in fields.items()), extra={"attempt": fields})
+        # The text is joined only when a handler formats it (off the event loop: telemetry/json_logs).
+        if log.isEnabledFor(logging.INFO):
+            fields = {
+                "request_id": entry.request_id,
+                "attempt": entry.attempt,
+                "key": entry.key_name,
+                "model": entry.model,
+                "route": entry.route,
+                "status": entry.status,
+                "error": entry.error_code,
+                "images": entry.images,
+                "cost_micros": entry.cost_micros,
+                "latency_ms": entry.latency_ms,
+            }
+            log.info("attempt %s", _Fields(fields), extra={"attempt": fields})
         return entry
+
+
+class _Fields:
+    """``name=value`` pairs, joined when the log line is formatted rather than when it is logged."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, object]) -> None:
+        self._fields = fields
+
+    def __str__(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self._fields.items())

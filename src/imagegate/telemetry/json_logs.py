@@ -4,11 +4,19 @@
 attempt line (``service/attempts.py``) adds its fields as keys of their own (``request_id``,
 ``attempt``, ``key``, ``model``, ``route``, ``status``, ``error``, ``images``, ``cost_micros``,
 ``latency_ms``) and ``"event": "attempt"``, so a shipper needs no parsing of the message.
+
+Formatting and writing happen off the event loop: the root logger gets a ``QueueHandler`` whose
+records a ``QueueListener`` thread formats and writes (docs/performance.md, "The attempt log line").
+A request pays for building the record and one queue put; the line itself is unchanged.
 """
 
 from __future__ import annotations
 
+import atexit
+import copy
 import logging
+import logging.handlers
+import queue
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,11 +42,53 @@ class JsonFormatter(logging.Formatter):
             document.update(attempt)
         if record.exc_info is not None:
             document["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text is not None:  # formatted before it crossed to the listener thread
+            document["exception"] = record.exc_text
         return orjson.dumps(document, default=str).decode()
 
 
+class _LazyQueueHandler(logging.handlers.QueueHandler):
+    """Queues records as they are, leaving message formatting to the listener thread.
+
+    The standard ``prepare`` formats every record in the caller (for queues that pickle); this
+    queue stays in the process, so only the traceback is rendered here (its frames may change
+    once the ``except`` block ends). The arguments of a record are rendered later, on the
+    listener thread: log calls pass ids, names, numbers, or snapshots built for the line.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """The record to queue: a copy with its exception pre-rendered, the message left lazy."""
+        exc_info = record.exc_info
+        if exc_info is None:
+            return record
+        record = copy.copy(record)
+        if record.exc_text is None:
+            record.exc_text = _TRACEBACKS.formatException(exc_info)
+        record.exc_info = None
+        return record
+
+
+_TRACEBACKS = logging.Formatter()
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
-    """The root logger's handler for this process (the server and each of its workers)."""
+    """The root logger's handler for this process (the server and each of its workers).
+
+    Like ``logging.basicConfig``, nothing changes when the root logger already has handlers.
+    """
+    global _listener
+    root = logging.getLogger()
+    if root.handlers:
+        return
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    if _listener is not None:  # configured before in this process (a forked worker): a fresh thread
+        _listener.stop()
+    _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
+    _listener.start()
+    atexit.register(_listener.stop)  # written out before the process exits: no line lost
+    # Neither format shows them, and looking them up is a good part of building each record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging.basicConfig(level=level.upper(), handlers=[_LazyQueueHandler(records)])
