@@ -164,7 +164,15 @@ def test_the_cli_creates_lists_and_shows_deliveries(tmp_path, monkeypatch):
     listed = runner.invoke(app, ["webhooks", "list", "--json"])
     assert [e["id"] for e in json.loads(listed.stdout)] == [endpoint["id"]] and endpoint["secret"] not in listed.stdout
     assert json.loads(runner.invoke(app, ["webhooks", "deliveries", "--json"]).stdout) == []
-    assert runner.invoke(app, ["webhooks", "create", "--url", "https://example.com/h", "--team", "t"]).exit_code != 0
+    unknown_team = runner.invoke(app, ["webhooks", "create", "--url", "https://example.com/h", "--team", "t"])
+    assert unknown_team.exit_code != 0 and "no team named 't'" in unknown_team.output
+    assert runner.invoke(app, ["teams", "create", "design"]).exit_code == 0
+    for_team = runner.invoke(
+        app, ["webhooks", "create", "--url", "https://example.com/team-hook", "--team", "design", "--json"]
+    )
+    assert for_team.exit_code == 0, for_team.output
+    team_endpoint = json.loads(for_team.stdout)
+    assert team_endpoint["team_id"] is not None and team_endpoint["key_id"] is None
     # Nothing secret is stored: the secret is derived from the signing key when needed.
     with engine.connect() as conn:
         assert endpoint["secret"] not in str(list(conn.exec_driver_sql("SELECT * FROM webhook_endpoints")))

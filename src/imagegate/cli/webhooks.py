@@ -58,15 +58,18 @@ def create(
     """Register an endpoint and print its signing secret. This is the only time it is shown."""
     if (key is None) == (team is None):
         raise fail("give exactly one of --key NAME or --team NAME")
-    if team is not None:
-        raise fail("teams are not available in this gateway yet; register the endpoint for a key")
     wanted = None if not events else [e.strip() for item in events for e in item.split(",") if e.strip() != ""]
 
     async def work(service: WebhookService, keys: KeyAdmin) -> tuple[dict[str, object], str]:
-        found = [record for record in keys.list() if record.name == key and record.active]
-        if not found:
-            raise InvalidRequest(f"no active key named {key!r}")
-        endpoint, secret = await service.create_endpoint(url, key_id=found[0].id, team_id=None, events=wanted)
+        key_id = team_id = None
+        if key is not None:
+            found = [record for record in keys.list() if record.name == key and record.active]
+            if not found:
+                raise InvalidRequest(f"no active key named {key!r}")
+            key_id = found[0].id
+        else:
+            team_id = keys.team_id(str(team))
+        endpoint, secret = await service.create_endpoint(url, key_id=key_id, team_id=team_id, events=wanted)
         return endpoint_view(endpoint), secret
 
     try:

@@ -112,7 +112,7 @@ class KeyAdmin:
         records = self._store.list_keys()
         if team is None:
             return records
-        team_id = self._team_id(team)
+        team_id = self.team_id(team)
         return [record for record in records if record.team_id == team_id]
 
     def show(self, name: str) -> ApiKeyRecord:
@@ -155,7 +155,8 @@ class KeyAdmin:
             raise KeyNotFound(f"no active key named '{name}'", param="name")
         log.info("key revoked: %s", name)
 
-    def _team_id(self, name: str) -> int:
+    def team_id(self, name: str) -> int:
+        """The id of the named team (``TeamNotFound`` naming ``team``)."""
         team = self._teams.team_by_name(name)
         if team is None:
             raise TeamNotFound(f"no team named '{name}'", param="team")
@@ -165,7 +166,7 @@ class KeyAdmin:
         """The store columns ``settings`` changes (limits always, merged onto ``limits``)."""
         columns: dict[str, Any] = {"limits": apply_limit_changes(limits, settings.limits)}
         if not isinstance(settings.team, Unchanged):
-            columns["team_id"] = None if settings.team is None else self._team_id(settings.team)
+            columns["team_id"] = None if settings.team is None else self.team_id(settings.team)
         if not isinstance(settings.models, Unchanged):
             columns["models"] = _models(settings.models)
         if not isinstance(settings.role, Unchanged):

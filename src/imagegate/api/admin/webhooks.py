@@ -1,6 +1,6 @@
 """Admin API for webhook endpoints and their deliveries (master key or an admin-role key; docs/jobs.md, "Webhooks").
 
-POST   /admin/webhooks                    {"url", "key": <key name> | "team_id", "events": [...]}
+POST   /admin/webhooks                    {"url", "key": <key name> | "team": <team name> | "team_id", "events": [...]}
                                           → the endpoint and its signing ``secret`` (shown once)
 GET    /admin/webhooks                    live endpoints (never their secrets)
 DELETE /admin/webhooks/{id}               stop an endpoint (its deliveries stay visible)
@@ -28,12 +28,13 @@ from imagegate.service.webhooks import WebhookService
 
 
 class NewEndpointBody(BaseModel):
-    """``POST /admin/webhooks`` body: a key (by name) or a team (by id), and the events wanted."""
+    """``POST /admin/webhooks`` body: a key (by name) or a team (by name, or id), and the events wanted."""
 
     model_config = ConfigDict(extra="forbid")
 
     url: StrictStr
     key: StrictStr | None = None
+    team: StrictStr | None = None
     team_id: StrictInt | None = None
     events: list[StrictStr] | None = None
 
@@ -106,8 +107,12 @@ async def _create(request: Request) -> Response:
         if not found:
             raise InvalidRequest(f"No active key named '{body.key}'.", param="key")
         key_id = found[0].id
+    team_id = body.team_id
+    if body.team is not None:
+        keys_admin: KeyAdmin = request.app.state.key_admin
+        team_id = await anyio.to_thread.run_sync(keys_admin.team_id, body.team)
     endpoint, secret = await _service(request).create_endpoint(
-        body.url, key_id=key_id, team_id=body.team_id, events=body.events
+        body.url, key_id=key_id, team_id=team_id, events=body.events
     )
     return _json({**endpoint_view(endpoint), "secret": secret}, status=201)
 
