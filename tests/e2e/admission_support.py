@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -59,6 +60,12 @@ def mixed_body(rng: random.Random, prompt: str, *, max_n: int = 2) -> dict[str, 
     }
 
 
+class Served(Protocol):
+    """A running gateway (in this process or another) as a storm sees it."""
+
+    url: str
+
+
 @dataclass
 class Answer:
     status: int
@@ -73,7 +80,7 @@ class Answer:
 
 
 async def storm(
-    gateways: list[GatewayHandle], secret: str, bodies: list[dict[str, Any]], *, timeout: float = 30.0
+    gateways: Sequence[Served], secret: str, bodies: list[dict[str, Any]], *, timeout: float = 30.0
 ) -> list[Answer]:
     """Send every body at once, spread over the gateways in turn; a client timeout is status 0."""
     limits = httpx.Limits(max_connections=len(bodies) + 10)
@@ -100,6 +107,26 @@ def ledger_rows(gateways: list[GatewayHandle], key_name: str) -> list[LedgerEntr
     for gateway in gateways:
         assert gateway.runtime.ledger.wait_idle(15.0)
     return SqlLedgerStore(gateways[0].engine).query_entries(key_name=key_name, limit=10_000)
+
+
+def stable_ledger_rows(
+    engine: Engine, key_name: str, *, at_least: int = 0, quiet_s: float = 0.3, within_s: float = 15.0
+) -> list[LedgerEntry]:
+    """The key's ledger rows once writers in other processes caught up: at least ``at_least`` rows
+    (one per provider call made) and no new row for ``quiet_s`` (several of a writer's 50 ms flush
+    intervals). Past ``within_s`` the rows as they are, for the caller's assertions to judge."""
+    store = SqlLedgerStore(engine)
+    deadline = time.monotonic() + within_s
+    rows = store.query_entries(key_name=key_name, limit=10_000)
+    changed = time.monotonic()
+    while time.monotonic() < deadline:
+        if len(rows) >= at_least and time.monotonic() - changed >= quiet_s:
+            break
+        time.sleep(0.02)
+        latest = store.query_entries(key_name=key_name, limit=10_000)
+        if len(latest) != len(rows):
+            rows, changed = latest, time.monotonic()
+    return rows
 
 
 def bucket(kind: str, period: str = "month") -> str:

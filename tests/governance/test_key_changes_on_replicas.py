@@ -4,54 +4,16 @@ processes over one PostgreSQL database, the change made through one, checked on 
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.store.fixtures import require_postgres, throwaway_pg_database
+from tests.support.serve_processes import serve_processes
 
 MASTER = "mk-replicas-77"
 TTL_S = 0.5  # IMAGEGATE_AUTH_CACHE_TTL_S: the documented bound for a key change to reach a replica
-
-
-@contextmanager
-def replicas(env: dict[str, str], config: Path, count: int) -> Iterator[list[str]]:
-    """``count`` gateway processes, started together, their URLs once each answers ``/healthz``."""
-    command = [sys.executable, "-m", "imagegate.cli", "serve", "--port", "0", "--config", str(config)]
-    processes = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(count)
-    ]
-    try:
-        urls = []
-        for process in processes:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.search(r"listening on (http://\S+)", line)
-            assert match is not None, f"serve printed: {line!r} {process.stderr.read() if process.stderr else ''}"
-            urls.append(match.group(1))
-        deadline = time.monotonic() + 60
-        for url, process in zip(urls, processes, strict=True):
-            while True:
-                try:
-                    if httpx.get(url + "/healthz").status_code == 200:
-                        break
-                except httpx.ConnectError:
-                    assert time.monotonic() < deadline and process.poll() is None, "gateway did not start"
-                    time.sleep(0.05)
-        yield urls
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
 
 
 def status(url: str, secret: str) -> int:
@@ -74,7 +36,7 @@ def test_rotation_and_revocation_reach_the_other_replica_within_the_cache_ttl(sa
             "IMAGEGATE_AUTH_CACHE_TTL_S": str(TTL_S),
             "IMAGEGATE_LOG_LEVEL": "warning",
         }
-        with replicas(env, config, 2) as (first, second):
+        with serve_processes([env, env], config, tmp_path) as (first, second):
             admin = {"authorization": f"Bearer {MASTER}"}
             old = httpx.post(first + "/admin/keys", headers=admin, json={"name": "svc"}).json()["key"]
             assert status(first, old) == status(second, old) == 200  # both replicas now cache the key
