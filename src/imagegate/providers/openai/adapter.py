@@ -23,58 +23,12 @@ from imagegate.providers.openai.parameters import (
     PARAMETERS,
 )
 from imagegate.providers.openai.responses import responses_events, responses_result, responses_wire
+from imagegate.providers.openai.usage import usage_from_openai
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
 from imagegate.providers.validation import validate_request
 
 DIALECT = "openai-images"
-
-
-def _details(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise UpstreamBadResponse(f"the provider's usage field '{key}' is not an object")
-    return value
-
-
-def _tokens(raw: Mapping[str, Any], key: str) -> int | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UpstreamBadResponse(f"the provider's usage field '{key}' is not a token count")
-    return value
-
-
-def usage_from_openai(raw: Mapping[str, Any] | None) -> Usage:
-    """Map OpenAI's image ``usage`` object onto the domain's counters (absent stays None).
-
-    A usage object of the wrong shape is the provider's bad response, never a crash.
-    """
-    if raw is None:
-        return Usage()
-    if not isinstance(raw, Mapping):
-        raise UpstreamBadResponse("the provider's 'usage' is not an object")
-    input_details = _details(raw, "input_tokens_details")
-    output_details = _details(raw, "output_tokens_details")
-    output_image = _tokens(output_details, "image_tokens")
-    output_text = _tokens(output_details, "text_tokens")
-    if output_image is None and output_text is None:
-        output_image = _tokens(raw, "output_tokens")
-    input_text = _tokens(input_details, "text_tokens")
-    input_image = _tokens(input_details, "image_tokens")
-    if input_text is None and input_image is None:
-        input_text = _tokens(raw, "input_tokens")
-    return Usage(
-        raw=dict(raw),
-        input_text_tokens=input_text,
-        input_image_tokens=input_image,
-        cached_input_tokens=_tokens(input_details, "cached_tokens"),
-        output_image_tokens=output_image,
-        output_text_tokens=output_text,
-    )
 
 
 def _form_value(value: Any) -> str:

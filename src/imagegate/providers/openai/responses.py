@@ -9,6 +9,7 @@ failed`` is a failure inside a 200: forwarded as is, recorded under its error co
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.openai.errors import error_from_body
+from imagegate.providers.openai.usage import token_count, usage_from_openai, usage_object
 from imagegate.providers.skeleton import MalformedBody, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
 
@@ -30,47 +32,18 @@ _DEFAULT_FAILURE = "image_generation_failed"
 _PARSED_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed", "error"})
 
 
-def _count(raw: Mapping[str, Any], key: str) -> int | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UpstreamBadResponse(f"the provider's usage field '{key}' is not a token count")
-    return value
-
-
-def _object(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise UpstreamBadResponse(f"the provider's field '{key}' is not an object")
-    return value
-
-
 def tool_usage(raw: Mapping[str, Any]) -> Usage | None:
-    """``tool_usage.image_gen`` on the domain's counters (None when the tool reported nothing)."""
-    image_gen = _object(_object(raw, "tool_usage"), "image_gen")
+    """``tool_usage.image_gen`` on the domain's counters (None when the tool reported nothing).
+
+    Its shape is the Images API's ``usage``, except that cached tokens may sit at its top level.
+    """
+    image_gen = usage_object(usage_object(raw, "tool_usage"), "image_gen")
     if not image_gen:
         return None
-    inputs = _object(image_gen, "input_tokens_details")
-    outputs = _object(image_gen, "output_tokens_details")
-    input_text = _count(inputs, "text_tokens")
-    input_image = _count(inputs, "image_tokens")
-    if input_text is None and input_image is None:
-        input_text = _count(image_gen, "input_tokens")
-    output_image = _count(outputs, "image_tokens")
-    output_text = _count(outputs, "text_tokens")
-    if output_image is None and output_text is None:
-        output_image = _count(image_gen, "output_tokens")
-    return Usage(
-        raw=dict(image_gen),
-        input_text_tokens=input_text,
-        input_image_tokens=input_image,
-        cached_input_tokens=_count(image_gen, "cached_tokens"),
-        output_image_tokens=output_image,
-        output_text_tokens=output_text,
-    )
+    usage = usage_from_openai(image_gen)
+    if usage.cached_input_tokens is None:
+        usage = dataclasses.replace(usage, cached_input_tokens=token_count(image_gen, "cached_tokens"))
+    return usage
 
 
 def response_usage(response: Mapping[str, Any]) -> Usage:
@@ -78,8 +51,8 @@ def response_usage(response: Mapping[str, Any]) -> Usage:
 
     ``raw`` keeps both objects as sent (``usage`` and ``tool_usage``) for the ledger.
     """
-    usage = _object(response, "usage")
-    inputs = _object(usage, "input_tokens_details")
+    usage = usage_object(response, "usage")
+    inputs = usage_object(usage, "input_tokens_details")
     raw: dict[str, Any] = {}
     if usage:
         raw["usage"] = dict(usage)
@@ -87,9 +60,9 @@ def response_usage(response: Mapping[str, Any]) -> Usage:
         raw["tool_usage"] = response["tool_usage"]
     return Usage(
         raw=raw,
-        input_text_tokens=_count(usage, "input_tokens"),
-        cached_input_tokens=_count(inputs, "cached_tokens"),
-        output_text_tokens=_count(usage, "output_tokens"),  # reasoning tokens are part of it
+        input_text_tokens=token_count(usage, "input_tokens"),
+        cached_input_tokens=token_count(inputs, "cached_tokens"),
+        output_text_tokens=token_count(usage, "output_tokens"),  # reasoning tokens are part of it
         image_tool=tool_usage(response),
     )
 
@@ -170,7 +143,7 @@ async def responses_events(frames: AsyncIterator[bytes]) -> AsyncIterator[Stream
             raise UpstreamBadResponse(f"malformed stream event: {exc}") from exc
         kind = parsed.get("type", event_name)
         if kind in ("response.completed", "response.incomplete"):
-            response = _object(parsed, "response")
+            response = usage_object(parsed, "response")
             calls = image_calls(response)
             yield StreamEvent(
                 kind="completed",
@@ -181,7 +154,7 @@ async def responses_events(frames: AsyncIterator[bytes]) -> AsyncIterator[Stream
                 failure_code=failure_of(calls),
             )
         elif kind in ("error", "response.failed"):
-            nested = _object(parsed, "response").get("error") if kind == "response.failed" else parsed.get("error")
+            nested = usage_object(parsed, "response").get("error") if kind == "response.failed" else parsed.get("error")
             error: dict[str, Any] = dict(nested) if isinstance(nested, Mapping) else dict(parsed)
             yield StreamEvent(kind="error", raw=frame, data=parsed, error=error_from_body(error, status=None))
         else:
