@@ -131,13 +131,6 @@ def test_imagen_safety_setting_becomes_a_threshold_for_every_category():
     assert info.value.param == "parameters.safetySetting"
 
 
-def test_response_format_url_is_refused_b64_json_accepted():
-    ADAPTER.to_wire(req(extra={"response_format": "b64_json"}), ROUTE)
-    with pytest.raises(e.InvalidRequest) as info:
-        ADAPTER.to_wire(req(extra={"response_format": "url"}), ROUTE)
-    assert info.value.param == "response_format"
-
-
 @pytest.mark.parametrize(
     ("field", "value", "why"),
     [

@@ -39,7 +39,6 @@ FOREIGN_EXTRAS = frozenset(
     {
         "parameters.personGeneration",  # Imagen -> imageConfig.personGeneration (Vertex only)
         "parameters.safetySetting",  # Imagen -> safetySettings for every harm category
-        "response_format",  # OpenAI: b64_json is what we return anyway; url is refused
         "safety_identifier",  # OpenAI: an end-user id, like ``user``; not forwarded
     }
 )

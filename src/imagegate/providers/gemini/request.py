@@ -75,12 +75,6 @@ def _person_generation(value: Any, vertex: bool, model: str) -> str:
 
 def translated_body(request: ImageRequest, model: str, *, vertex: bool) -> dict[str, Any]:
     """A generateContent body for a request that arrived in another dialect."""
-    response_format = request.extra.get("response_format")
-    if response_format not in (None, "b64_json"):
-        raise InvalidRequest(
-            f"'response_format' {response_format!r} is not available for {model}: images come back as b64_json",
-            param="response_format",
-        )
     parts: list[dict[str, Any]] = [{"text": request.prompt}]
     parts.extend(_image_part(image) for image in request.images)
     config: dict[str, Any] = {"responseModalities": ["IMAGE"]}

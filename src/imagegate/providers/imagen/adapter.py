@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import orjson
 
 from imagegate.domain.capabilities import Capabilities
-from imagegate.domain.errors import InvalidRequest, ModerationBlocked, ProviderError, UpstreamBadResponse
+from imagegate.domain.errors import ModerationBlocked, ProviderError, UpstreamBadResponse
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, StreamEvent, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
@@ -43,12 +43,6 @@ def predict_body(request: ImageRequest, model: str) -> dict[str, Any]:
         native_parameters["sampleCount"] = count
         body["parameters"] = native_parameters
         return body
-    response_format = request.extra.get("response_format")
-    if response_format not in (None, "b64_json"):
-        raise InvalidRequest(
-            f"'response_format' {response_format!r} is not available for {model}: images come back as b64_json",
-            param="response_format",
-        )
     parameters: dict[str, Any] = {}
     for path, value in PARAMETERS.apply(request, model).items():
         _set_path(parameters, path, value)

@@ -28,7 +28,7 @@ PARAMETERS = ParameterTable(
     ]
 )
 
-FOREIGN_EXTRAS = frozenset({"response_format", "safety_identifier"})
+FOREIGN_EXTRAS = frozenset({"safety_identifier"})
 
 # Image bytes in a response skeleton.
 IMAGE_KEYS = (b"bytesBase64Encoded",)
