@@ -85,7 +85,7 @@ async def test_a_result_on_a_foreign_host_is_not_downloaded_and_gets_no_key() ->
     foreign = Reply.json(200, {"id": "t1", "status": "Ready", "result": {"sample": "http://files.example/x.jpeg"}})
     http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [foreign]})
     route = _route()
-    with pytest.raises(UpstreamBadResponse, match="result URL points at 'files.example'"):
+    with pytest.raises(UpstreamBadResponse, match="result URL points at 'files\\.example'"):
         await Poller(http, timing=FAST).exchange(BflAdapter(), _submit(route), route)
     assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL]
 
