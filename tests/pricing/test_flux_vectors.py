@@ -143,3 +143,11 @@ def test_per_image_flux_rows(provider: str, model: str, published: str) -> None:
     row = price(provider, model)
     assert quote(request(), row).micros == micros(published)
     assert settle(request(), result(count=2), row).micros == 2 * micros(published)
+
+
+def test_together_kontext_is_fractional_mp_of_a_million_pixels_and_free_references() -> None:
+    row = price("together", "black-forest-labs/FLUX.1-kontext-pro")
+    # Together's rule MP x $0.04, MP = w*h / 10^6: 1248x832 is 1.038336 MP = $0.04153344.
+    assert per_image_price(row, "1248x832", None) == 41533
+    edit = quote(request(size="1024x1024", images=[image(1024, 1024)]), row)
+    assert edit.micros == 41943  # 1.048576 MP x $0.04; the reference is not charged ([U])

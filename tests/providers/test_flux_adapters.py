@@ -131,3 +131,33 @@ def test_together_asks_for_base64_and_reads_it() -> None:
     answer = _answer({"id": "x", "data": [{"b64_json": base64.b64encode(_png(16, 16)).decode()}]})
     result = TogetherAdapter().from_wire(answer, _request(), route, keep_raw=False)
     assert (result.image_count, result.size) == (1, "16x16")
+
+
+def test_bfl_tasks_have_no_cancel_call() -> None:
+    # BFL's API (submit, get_result, credits, finetunes) cannot stop a task: nothing is sent.
+    answer = _answer({"id": "t", "polling_url": "https://api.bfl.ai/v1/get_result?id=t", "cost": 3.0})
+    route = _route("bfl", "flux-2-pro")
+    task = BflAdapter().accepted_task(answer, route)
+    assert task is not None and task.cancel_url is None
+    assert BflAdapter().cancel_wire(task, route) is None
+
+
+def test_together_edits_send_one_image_url_or_a_reference_list() -> None:
+    images = [InputImage(_png(8, 8), content_type="image/png"), InputImage(_png(16, 16), content_type="image/png")]
+    kontext = _body(
+        TogetherAdapter(),
+        _request(operation="edit", images=images[:1]),
+        _route("together", "black-forest-labs/FLUX.1-kontext-pro"),
+    )
+    assert kontext["image_url"] == "data:image/png;base64," + base64.b64encode(images[0].data).decode()
+    assert "reference_images" not in kontext
+    flux2 = _body(
+        TogetherAdapter(), _request(operation="edit", images=images), _route("together", "black-forest-labs/FLUX.2-pro")
+    )
+    assert [base64.b64decode(url.split(",", 1)[1]) for url in flux2["reference_images"]] == [i.data for i in images]
+    assert "image_url" not in flux2
+    with pytest.raises(InvalidRequest) as caught:
+        TogetherAdapter().to_wire(
+            _request(operation="edit", images=images), _route("together", "black-forest-labs/FLUX.1-kontext-pro")
+        )
+    assert caught.value.param == "image"

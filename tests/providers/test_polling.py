@@ -80,6 +80,16 @@ async def test_a_polling_url_on_a_foreign_host_is_not_followed() -> None:
     assert http.urls() == [f"{BASE}/v1/flux-2-pro"]
 
 
+async def test_a_result_on_a_foreign_host_is_not_downloaded_and_gets_no_key() -> None:
+    # Only the provider's result hosts (and the route's own) may serve files: not an attacker's.
+    foreign = Reply.json(200, {"id": "t1", "status": "Ready", "result": {"sample": "http://files.example/x.jpeg"}})
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [foreign]})
+    route = _route()
+    with pytest.raises(UpstreamBadResponse, match="result URL points at 'files\\.example'"):
+        await Poller(http, timing=FAST).exchange(BflAdapter(), _submit(route), route)
+    assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL]
+
+
 async def test_a_result_on_a_private_address_is_refused_when_the_route_is_public() -> None:
     base = "http://8.8.8.8"
     poll = f"{base}/v1/get_result?id=t1"

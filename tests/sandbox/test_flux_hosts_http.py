@@ -101,3 +101,23 @@ def test_together_serves_base64_under_its_prefix(sandbox_url: str) -> None:
         f"{sandbox_url}/together/v1/images/generations", json={**body, "model": "nope"}, headers=REPLICATE
     )
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_available"
+
+
+def test_together_takes_references_only_where_the_model_does(sandbox_url: str) -> None:
+    url = f"{sandbox_url}/together/v1/images/generations"
+    data_url = "data:image/png;base64," + _png(64, 64)
+    base = {"prompt": "x", "response_format": "base64", "width": 1024, "height": 768}
+    kontext = httpx.post(
+        url, json={**base, "model": "black-forest-labs/FLUX.1-kontext-pro", "image_url": data_url}, headers=REPLICATE
+    )
+    assert kontext.status_code == 200 and len(kontext.json()["data"]) == 1
+    flux2 = {**base, "model": "black-forest-labs/FLUX.2-pro", "reference_images": [data_url, data_url]}
+    assert httpx.post(url, json=flux2, headers=REPLICATE).status_code == 200
+    refused = [
+        ({"model": "black-forest-labs/FLUX.1-schnell", "image_url": data_url}, "image_url"),
+        ({"model": "black-forest-labs/FLUX.1-kontext-pro", "reference_images": [data_url]}, "reference_images"),
+        ({"model": "black-forest-labs/FLUX.1-kontext-pro", "image_url": "data:image/png;base64,bm9wZQ=="}, "image_url"),
+    ]
+    for fields, param in refused:
+        answer = httpx.post(url, json={**base, **fields}, headers=REPLICATE)
+        assert (answer.status_code, answer.json()["error"]["param"]) == (400, param)

@@ -61,6 +61,14 @@ def flux_config(sandbox_url: str) -> dict[str, Any]:
             ),
             alias("together-schnell", route("together", "black-forest-labs/FLUX.1-schnell", f"{sandbox_url}/together")),
             alias(
+                "together-kontext", route("together", "black-forest-labs/FLUX.1-kontext-pro", f"{sandbox_url}/together")
+            ),
+            alias(
+                "together-short",
+                route("together", "black-forest-labs/FLUX.1-schnell", f"{sandbox_url}/together", timeout=0.6),
+                attempts=1,
+            ),
+            alias(
                 "flux-2-pro-anywhere",
                 route("bfl", "flux-2-pro", sandbox_url),
                 route("fal", "fal-ai/flux-2-pro", sandbox_url),

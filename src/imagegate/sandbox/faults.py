@@ -115,6 +115,8 @@ class RequestRecord:
     status: int | None = None  # None while in flight, or for hang/reset (no response was sent)
     stream: bool = False
     faults: list[str] = field(default_factory=list)
+    input_images: int | None = None  # reference images received, where the host's route counts them
+    client_closed: bool = False  # the caller hung up before an answer (a held call it gave up on)
 
     def to_json(self) -> dict[str, Any]:
         """The record as ``GET /_sandbox/requests`` returns it."""
@@ -126,6 +128,8 @@ class RequestRecord:
             "status": self.status,
             "stream": self.stream,
             "faults": self.faults,
+            "input_images": self.input_images,
+            "client_closed": self.client_closed,
             "time": self.time,
         }
 
@@ -244,15 +248,19 @@ class HangResponse:
     other requests are never blocked.
     """
 
-    def __init__(self, max_seconds: float, fallback: Response) -> None:
+    def __init__(self, max_seconds: float, fallback: Response, on_disconnect: Callable[[], None] | None = None) -> None:
         self.max_seconds = max_seconds
         self.fallback = fallback
+        self.on_disconnect = on_disconnect
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await asyncio.wait_for(_wait_for_disconnect(receive), timeout=self.max_seconds)
         except TimeoutError:
             await self.fallback(scope, receive, send)
+            return
+        if self.on_disconnect is not None:
+            self.on_disconnect()
 
 
 TransportLookup = Callable[[tuple[str, int]], asyncio.Transport | None]

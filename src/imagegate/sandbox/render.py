@@ -8,6 +8,8 @@ cache is guarded by a lock.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import random
@@ -64,6 +66,17 @@ def inspect_image(data: bytes) -> ImageInfo | None:
             fmt = (image.format or "").lower()
             return ImageInfo(format=fmt, width=image.width, height=image.height, has_alpha=has_alpha)
     except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def inspect_data_url(url: object) -> ImageInfo | None:
+    """``inspect_image`` of a ``data:...;base64,`` URL; None for anything else (a URL, bad base64)."""
+    header, _, data = url.partition(",") if isinstance(url, str) else ("", "", "")
+    if not (header.startswith("data:") and header.endswith(";base64")):
+        return None
+    try:
+        return inspect_image(base64.b64decode(data, validate=True))
+    except (binascii.Error, ValueError):
         return None
 
 

@@ -10,8 +10,9 @@ import openai
 import pytest
 from google import genai
 from google.genai import types
+from openai import OpenAI
 
-from tests.support.flux import micros, pixel_size, png, tasks
+from tests.support.flux import micros, pixel_size, png, tasks, wait_for
 
 MP = Decimal(1024 * 1024)
 
@@ -109,14 +110,42 @@ def test_moderation_is_moderation_blocked_and_not_retried(client, flux_gateway, 
     assert submits["count"] == 1
 
 
-def test_a_task_that_never_finishes_ends_at_the_deadline(client, flux_gateway, sandbox_url):
+def _bfl_calls(sandbox_control) -> set[tuple[str, str]]:
+    calls = sandbox_control.get("/_sandbox/requests").json()["requests"]
+    return {(call["method"], call["path"]) for call in calls}
+
+
+def test_a_task_that_never_finishes_ends_at_the_deadline_without_a_cancel_call(
+    client, flux_gateway, sandbox_url, sandbox_control
+):
+    sandbox_control.delete("/_sandbox/requests")
     with pytest.raises(openai.APIStatusError) as info:
         client.images.generate(model="flux-bfl-short", prompt=f"[sandbox:never-finish] {uuid.uuid4().hex}")
-    assert info.value.status_code == 504
+    assert (info.value.status_code, info.value.body["code"]) == (504, "timeout")
     [row] = flux_gateway.ledger(info.value.response.headers["x-request-id"])
-    # Sent and maybe run: the quote, flagged estimated (BFL has no cancel call to stop it).
+    # Sent and maybe run: the quote, flagged estimated, since BFL has no cancel call to stop it.
     assert row.error_code == "timeout" and row.cost_estimated and row.cost_micros > 0
-    assert tasks(sandbox_url, "bfl")[row.provider_request_id]["polls"] >= 2
+    task = tasks(sandbox_url, "bfl")[row.provider_request_id]
+    assert task["polls"] >= 2 and task["cancelled"] is False
+    # BFL's API (openapi.json: submit, get_result, credits, finetunes) has no way to cancel a task,
+    # so the gateway sends nothing but the submit and the polls: it stops polling and gives up
+    # (tests/providers/test_flux_adapters.py: the adapter declares no cancel call).
+    assert _bfl_calls(sandbox_control) == {("POST", "/v1/flux-2-pro"), ("GET", "/v1/get_result")}
+
+
+def test_a_client_that_hangs_up_ends_the_task_at_the_gateway(flux_gateway, sandbox_control):
+    sandbox_control.delete("/_sandbox/requests")
+    marker = uuid.uuid4().hex
+    impatient = OpenAI(
+        base_url=flux_gateway.url + "/v1", api_key=flux_gateway.create_key(f"b-{marker}"), max_retries=0, timeout=0.5
+    )
+    with impatient, pytest.raises(openai.APITimeoutError):
+        impatient.images.generate(model="flux-2-pro", prompt=f"[sandbox:never-finish] {marker}")
+    [row] = wait_for(lambda: [r for r in flux_gateway.ledger() if r.key_name == f"b-{marker}"])
+    assert row.client_disconnected is True and row.error_code == "client_disconnected"
+    # Recorded at the quote (BFL may still run and bill the task); no call but the submit and polls.
+    assert row.cost_estimated and row.cost_micros > 0
+    assert _bfl_calls(sandbox_control) == {("POST", "/v1/flux-2-pro"), ("GET", "/v1/get_result")}
 
 
 def test_an_expired_result_url_is_a_bad_response(client, flux_gateway):

@@ -2,8 +2,11 @@
 
 The body looks like OpenAI's but is not the same API (``width``/``height`` instead of ``size``,
 ``steps``, ``response_format`` ``base64``), so it is its own dialect. No usage comes back: the
-charge is the catalog's per-image price. Facts: ../shared/reference/providers.md §7 (Together's
-OpenAPI and its SDK's ``image_generate_params``).
+charge is the catalog's price (per image, or per megapixel of the delivered size). Edits go
+through the same call: one reference in ``image_url`` (FLUX.1 Kontext) or several in
+``reference_images`` (FLUX.2), each sent as a ``data:`` URL. Facts: ../shared/reference/providers.md
+§7 (Together's OpenAPI and its SDK's ``image_generate_params``) and docs.together.ai
+"inference/images/reference-images" (read 2026-12-06).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from imagegate.domain.result import GeneratedImage, ImageResult, Usage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.hosted import (
     HostedImageAdapter,
+    image_data_url,
     json_document,
     json_wire,
     parse_json_or_none,
@@ -29,6 +33,9 @@ from imagegate.providers.hosted import (
 from imagegate.providers.mapping import Param, ParameterTable
 
 PATH = "/v1/images/generations"
+# Models whose references go in the ``reference_images`` list (FLUX.2 [pro], [dev], [flex]); every
+# other edit model takes one image in ``image_url`` (FLUX.1 Kontext [pro], [max]).
+REFERENCE_LIST_PREFIXES = ("black-forest-labs/FLUX.2-",)
 # Error ``code``s Together documents nothing for yet ([U] in providers.md §7); the one the gateway
 # reads as a moderation block is its OpenAI-style content-policy code.
 MODERATION_CODES = frozenset({"content_policy_violation"})
@@ -57,6 +64,18 @@ DEFAULT_CAPABILITIES = Capabilities(
 )
 
 
+def reference_fields(request: ImageRequest, model: str) -> dict[str, Any]:
+    """An edit's images: ``reference_images`` for FLUX.2 models, else the one ``image_url``."""
+    if not request.images:
+        return {}
+    urls = [image_data_url(image) for image in request.images]
+    if model.startswith(REFERENCE_LIST_PREFIXES):
+        return {"reference_images": urls}
+    if len(urls) > 1:
+        raise InvalidRequest(f"{model} on Together takes one reference image", param="image")
+    return {"image_url": urls[0]}
+
+
 class TogetherAdapter(HostedImageAdapter):
     """FLUX models on Together AI."""
 
@@ -71,12 +90,14 @@ class TogetherAdapter(HostedImageAdapter):
             raise InvalidRequest(f"route {route.name!r}: option 'steps' must be a whole number 1-50", param="steps")
 
     def to_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
-        """``{model, prompt, width, height, n, seed, output_format, steps, response_format: base64}``."""
+        """``{model, prompt, width, height, n, seed, output_format, steps, image_url | reference_images,
+        response_format: base64}``."""
         body: dict[str, Any] = {"model": route.model, "prompt": request.prompt, "response_format": "base64"}
         dimensions = requested_dimensions(request)
         if dimensions is not None:
             body["width"], body["height"] = dimensions
         body.update(PARAMETERS.apply(request, route.model))
+        body.update(reference_fields(request, route.model))
         if route.options.get("steps") is not None:
             body["steps"] = route.options["steps"]
         headers = {"authorization": f"Bearer {route.api_key}"}

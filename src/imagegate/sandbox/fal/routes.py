@@ -11,8 +11,6 @@ three URLs; the status goes ``IN_QUEUE`` -> ``IN_PROGRESS`` -> ``COMPLETED``; th
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import math
 from typing import Any
 
@@ -23,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from imagegate.sandbox.config import SandboxState
-from imagegate.sandbox.render import inspect_image
+from imagegate.sandbox.render import inspect_data_url
 from imagegate.sandbox.task_store import Task, new_task
 from imagegate.sandbox.tasks import DirectiveRejected, request_id_of, result_url, task_plan, transport_fault
 
@@ -114,13 +112,7 @@ def _references(body: dict[str, Any], edit: bool, limit: int) -> list[tuple[int,
         raise _invalid("image_urls", f"at most {limit} images")
     sizes = []
     for url in urls:
-        header, _, data = url.partition(",") if isinstance(url, str) else ("", "", "")
-        info = None
-        if header.startswith("data:") and header.endswith(";base64"):
-            try:
-                info = inspect_image(base64.b64decode(data, validate=True))
-            except (binascii.Error, ValueError):
-                info = None
+        info = inspect_data_url(url)
         if info is None:
             raise _invalid("image_urls", "the sandbox takes data URLs of PNG, JPEG or WebP images")
         sizes.append((info.width, info.height))

@@ -3,8 +3,13 @@
 Served under ``/together`` because the path is the same as OpenAI's (a route's ``base_url`` is
 ``{sandbox}/together``). Body: ``model``, ``prompt``, ``width``/``height`` (default 1024),
 ``steps``, ``n``, ``seed``, ``response_format`` (``base64``, the legacy ``b64_json``, or ``url``),
-``output_format`` (``jpeg``/``png``). Answer: ``{id, model, object: "list", data: [...]}``; errors
-``{"error": {message, type, param, code}}``; 429 with ``retry-after``. Directives: docs/sandbox.md.
+``output_format`` (``jpeg``/``png``), and an edit's references: ``image_url`` (one image; FLUX.1
+Kontext, FLUX.2 [pro]/[flex]) or ``reference_images`` (a list; FLUX.2), which the sandbox takes as
+``data:`` URLs of real images. Answer: ``{id, model, object: "list", data: [...]}``; errors
+``{"error": {message, type, param, code}}``; 429 with ``retry-after``. The call is synchronous, so
+``never-finish`` holds it until the caller hangs up (Together has no cancel call: closing the
+connection is the only way to stop it), which the request record shows as ``client_closed``.
+Directives: docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from imagegate.sandbox.config import SandboxState
-from imagegate.sandbox.render import RenderSpec, seed_from
+from imagegate.sandbox.faults import HangResponse, RequestRecord
+from imagegate.sandbox.render import RenderSpec, inspect_data_url, seed_from
 from imagegate.sandbox.tasks import DirectiveRejected, request_id_of, task_plan, transport_fault
 
 __all__ = ["together_routes"]
@@ -36,8 +42,24 @@ MODELS = frozenset(
         "black-forest-labs/FLUX.1.1-pro",
         "black-forest-labs/FLUX.2-pro",
         "black-forest-labs/FLUX.2-dev",
+        "black-forest-labs/FLUX.2-flex",
+        "black-forest-labs/FLUX.1-kontext-pro",
+        "black-forest-labs/FLUX.1-kontext-max",
     }
 )
+# docs.together.ai "reference-images": which models take ``image_url`` and ``reference_images``.
+IMAGE_URL_MODELS = frozenset(
+    {
+        "black-forest-labs/FLUX.1-kontext-pro",
+        "black-forest-labs/FLUX.1-kontext-max",
+        "black-forest-labs/FLUX.2-pro",
+        "black-forest-labs/FLUX.2-flex",
+    }
+)
+REFERENCE_MODELS = frozenset(
+    {"black-forest-labs/FLUX.2-pro", "black-forest-labs/FLUX.2-dev", "black-forest-labs/FLUX.2-flex"}
+)
+MAX_REFERENCES = 8  # the FLUX.2 input limit on BFL's API; Together publishes none ([U])
 
 
 class TogetherError(Exception):
@@ -84,7 +106,24 @@ def _fault_error(name: str, seconds: float | None) -> TogetherError | None:
     return None
 
 
-async def _generate(state: SandboxState, request: Request) -> Response | ASGIApp:
+def _references(body: dict[str, Any], model: str) -> int:
+    """How many reference images the call carries; a ``TogetherError`` for ones it may not."""
+    image_url, references = body.get("image_url"), body.get("reference_images")
+    if image_url is not None and model not in IMAGE_URL_MODELS:
+        raise TogetherError(400, f"{model} does not take 'image_url'", param="image_url")
+    if references is not None and model not in REFERENCE_MODELS:
+        raise TogetherError(400, f"{model} does not take 'reference_images'", param="reference_images")
+    urls = ([] if image_url is None else [image_url]) + ([] if references is None else references)
+    if references is not None and (not isinstance(references, list) or not 0 < len(references) <= MAX_REFERENCES):
+        raise TogetherError(400, f"'reference_images' must list 1 to {MAX_REFERENCES} URLs", param="reference_images")
+    for url in urls:
+        if inspect_data_url(url) is None:
+            field = "image_url" if url is image_url else "reference_images"
+            raise TogetherError(400, "the sandbox takes data URLs of PNG, JPEG or WebP images", param=field)
+    return len(urls)
+
+
+async def _generate(state: SandboxState, request: Request, record: RequestRecord) -> Response | ASGIApp:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip()
     if (
@@ -109,6 +148,8 @@ async def _generate(state: SandboxState, request: Request) -> Response | ASGIApp
     if width % 16 or height % 16:
         raise TogetherError(400, "width and height must be multiples of 16", param="width")
     count = _int(body, "n", 1, 1, 4)
+    record.model = str(model)
+    record.input_images = _references(body, str(model))
     _int(body, "steps", 20, 1, 50)
     response_format = body.get("response_format", "url")
     output_format = body.get("output_format", "jpeg")
@@ -127,6 +168,8 @@ async def _generate(state: SandboxState, request: Request) -> Response | ASGIApp
         if error is not None:
             raise error
         gave_up = TogetherError(504, "Request timed out", kind="timeout").response()
+        if plan.outcome.name == "never-finish":
+            return HangResponse(state.config.hang_max_s, gave_up, on_disconnect=lambda: _closed(record))
         transport = transport_fault(state, plan.outcome, gave_up)
         if transport is not None:
             return transport
@@ -141,13 +184,17 @@ async def _generate(state: SandboxState, request: Request) -> Response | ASGIApp
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
+def _closed(record: RequestRecord) -> None:
+    record.client_closed = True
+
+
 def together_routes(state: SandboxState) -> list[Route]:
     """Together's image route over this sandbox's state."""
 
     async def generations(request: Request) -> Response | ASGIApp:
         record = state.requests.start(request_id_of(request), request.method, request.url.path)
         try:
-            answer = await _generate(state, request)
+            answer = await _generate(state, request, record)
         except TogetherError as error:
             answer = error.response()
         record.status = answer.status_code if isinstance(answer, Response) else None
