@@ -87,7 +87,9 @@ def _run(http: HttpExecutor, call: Callable[[], Awaitable[T]]) -> T:
 
 @batch_app.command("submit")
 def submit(
-    file: Path = typer.Argument(..., help="JSONL: one /v1/images/generations body per line (optional custom_id)."),
+    file: Path = typer.Argument(
+        ..., help="JSONL: one /v1/images/generations (or JSON /v1/images/edits) body per line, optional custom_id."
+    ),
     model: str = typer.Option(..., "--model", "-m", help="The model alias every line is sent to."),
     config: Path | None = _CONFIG,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object with the batch id."),
