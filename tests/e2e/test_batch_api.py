@@ -17,6 +17,8 @@ from tests.sandbox.helpers import encoded_image
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway, sandbox_models_config
 
+MASTER = "mk-batches-e2e"
+
 
 def _file(prompts: list[str]) -> bytes:
     return "".join(
@@ -29,7 +31,7 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """A gateway whose batches move only when asked (no background poller), so each read is the test's."""
     engine = migrated_sqlite_engine(tmp_path_factory.mktemp("batches") / "imagegate.db")
     with running_gateway(
-        engine, sandbox_models_config(sandbox_url, ["gpt-image-2"]), batch_poll_interval_s=None
+        engine, sandbox_models_config(sandbox_url, ["gpt-image-2"]), batch_poll_interval_s=None, master_key=MASTER
     ) as handle:
         yield handle
     engine.dispose()
@@ -147,3 +149,18 @@ def test_an_edit_batch_over_http_with_its_input_image_billed(gateway):
         per_million = details["text_tokens"] * 5 + details["image_tokens"] * 8 + row.usage["output_tokens"] * 30
         assert row.cost_micros == int((Decimal(per_million) / 2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     assert final["cost_usd"] == usd_string(sum(row.cost_micros for row in rows))
+
+
+def test_the_master_key_sees_every_batch_but_cannot_submit(gateway):
+    secret = gateway.create_key("batch-owner")
+    created = httpx.post(
+        gateway.url + "/v1/imagegate/batches?model=gpt-image-2",
+        content=_file(["a"]),
+        headers={"authorization": f"Bearer {secret}"},
+    )
+    assert created.status_code == 200, created.text
+    master = {"authorization": f"Bearer {MASTER}"}
+    seen = httpx.get(gateway.url + f"/v1/imagegate/batches/{created.json()['id']}", headers=master)
+    assert seen.status_code == 200 and seen.json()["id"] == created.json()["id"]
+    refused = httpx.post(gateway.url + "/v1/imagegate/batches?model=gpt-image-2", content=_file(["a"]), headers=master)
+    assert refused.status_code == 400 and "client key" in refused.json()["error"]["message"]

@@ -22,6 +22,7 @@ from PIL import Image
 
 from imagegate.store.reports import SqlReportStore
 from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.flux import route as flux_route
 from tests.support.gateway import GatewayHandle, running_gateway
 
 _TEXT_RATES = {"input": Decimal("0.25"), "cached_input": Decimal("0.025"), "output": Decimal("2.00")}  # gpt-5-mini
@@ -47,6 +48,7 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             {"name": "gpt-5-mini", "routes": [route], "retry": {"base_delay": 0.01, "max_delay": 0.05}},
             {"name": "nano-banana-2", "routes": [gemini], "responses_emulation": True},
             {"name": "nano-strict", "routes": [gemini]},
+            {"name": "flux-pro", "routes": [flux_route("bfl", "flux-2-pro", sandbox_url)], "responses_emulation": True},
             {
                 "name": "gpt-5-mini-hang",
                 "routes": [{**route, "timeout": 1}],
@@ -230,6 +232,44 @@ def test_emulated_on_a_gemini_alias_is_parsed_by_the_sdk(client: openai.OpenAI, 
     ) as stream:
         final = stream.get_final_response()
     assert final.output[0].type == "image_generation_call" and final.output[0].result is not None
+
+
+def test_emulated_stream_sends_the_responses_event_sequence(client: openai.OpenAI) -> None:
+    with client.responses.stream(
+        model="nano-banana-2",
+        input="a green frog",
+        tools=[{"type": "image_generation"}],
+        tool_choice={"type": "image_generation"},
+    ) as stream:
+        kinds = [event.type for event in stream]
+    assert kinds == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.image_generation_call.in_progress",
+        "response.image_generation_call.generating",
+        "response.image_generation_call.completed",
+        "response.output_item.done",
+        "response.completed",
+    ]
+
+
+def test_emulated_on_a_flux_alias_is_parsed_by_the_sdk(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="flux-pro",
+        input="a paper boat",
+        tools=[{"type": "image_generation", "size": "1024x1024"}],
+        tool_choice={"type": "image_generation"},
+    )
+    assert raw.headers["x-imagegate-emulated"] == "responses"
+    [call] = raw.parse().output
+    assert call.type == "image_generation_call" and call.status == "completed" and call.result is not None
+    with Image.open(io.BytesIO(base64.b64decode(call.result))) as image:
+        assert image.size == (1024, 1024)
+    row = _row(gateway, raw.headers["x-request-id"])
+    assert (row.status, row.provider, row.images, row.operation) == ("ok", "bfl", 1, "respond")
+    assert raw.headers["x-imagegate-cost-usd"] == f"{Decimal(row.cost_micros) / 1_000_000:.6f}"
+    assert row.cost_micros > 0
 
 
 def test_reports_count_both_moderation_forms(client: openai.OpenAI, gateway: GatewayHandle) -> None:

@@ -2,22 +2,22 @@
 
 A batch is settled long after it was submitted, by re-planning each line (docs/batch.md, "What is
 billed"), so the stored fields must plan again exactly as at submission. An edit line's input
-images are not kept (they can be megabytes each and the provider has them); the line keeps how
-many there were and whether a mask came with them, and is planned at settlement with as many
-1x1 stand-in PNGs. The stand-ins only satisfy the edit checks (an edit has an image; a mask has
-alpha and the first image's size) and count the inputs for pricing; they are never sent: a
-settlement sends nothing, and pricing reads the usage the provider reported.
+images are not kept (they can be megabytes each and the provider has them); the line keeps each
+image's pixel size (and the mask's), and is planned at settlement with header-only PNG stand-ins
+of those sizes: a PNG signature, an RGBA ``IHDR`` and empty ``IDAT``/``IEND`` chunks, about 60
+bytes, which every header read (the edit checks, the pricing rules' tile counts) takes for the
+real image. They are never sent: a settlement sends nothing, and pricing reads the usage the
+provider reported, falling back to the rules only when the provider reported no input counters.
 """
 
 from __future__ import annotations
 
-import functools
-import io
+import struct
+import zlib
 from typing import Any
 
-from PIL import Image
-
 from imagegate.domain.request import ImageRequest, InputImage
+from imagegate.pricing.inputs import image_dimensions
 
 # The canonical fields a batch line keeps.
 _REQUEST_FIELDS = (
@@ -39,34 +39,39 @@ _REQUEST_FIELDS = (
     "seed",
     "extra",
 )
-_IMAGE_COUNT = "input_images"
-_HAS_MASK = "has_mask"
+_IMAGE_SIZES = "input_image_sizes"
+_MASK_SIZE = "mask_size"
 
 
-@functools.cache
-def _stand_in_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGBA", (1, 1), (0, 0, 0, 0)).save(buffer, format="PNG")
-    return buffer.getvalue()
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _stand_in() -> InputImage:
-    return InputImage(data=_stand_in_png(), filename="stand-in.png", content_type="image/png")
+def _stand_in(width: int, height: int) -> InputImage:
+    # 8-bit RGBA (colour type 6): a mask stand-in has alpha, as the real mask had to.
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"") + _chunk(b"IEND", b"")
+    return InputImage(data=data, filename="stand-in.png", content_type="image/png")
 
 
 def encode_line_request(request: ImageRequest) -> dict[str, Any]:
-    """The stored form of a line's request (JSON-able; no image bytes)."""
+    """The stored form of a line's request (JSON-able; no image bytes). Its images passed the
+    upload checks when the line was planned, so their headers read."""
     fields = {name: getattr(request, name) for name in _REQUEST_FIELDS}
     if request.images:
-        fields[_IMAGE_COUNT] = len(request.images)
+        fields[_IMAGE_SIZES] = [list(size) for size in image_dimensions(request.images)]
     if request.mask is not None:
-        fields[_HAS_MASK] = True
+        fields[_MASK_SIZE] = list(image_dimensions([request.mask])[0])
     return fields
 
 
 def decode_line_request(stored: dict[str, Any]) -> ImageRequest:
     """The request to plan a stored line with (an edit's inputs as stand-ins, see the module doc)."""
     fields = dict(stored)
-    count = int(fields.pop(_IMAGE_COUNT, 0))
-    has_mask = bool(fields.pop(_HAS_MASK, False))
-    return ImageRequest(**fields, images=[_stand_in() for _ in range(count)], mask=_stand_in() if has_mask else None)
+    sizes = fields.pop(_IMAGE_SIZES, [])
+    mask_size = fields.pop(_MASK_SIZE, None)
+    return ImageRequest(
+        **fields,
+        images=[_stand_in(int(width), int(height)) for width, height in sizes],
+        mask=None if mask_size is None else _stand_in(int(mask_size[0]), int(mask_size[1])),
+    )

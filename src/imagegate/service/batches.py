@@ -2,9 +2,10 @@
 
 ``submit`` plans every request on the alias (the same validation and 400s as a single request),
 picks the first route whose adapter offers a Batch API (``ProviderAdapter.batch_api``; routes
-without one refuse batch mode), turns each request into the provider's ordinary wire request
-and hands them to the batch API; the batch's state lives in the ``BatchStore``. ``refresh``
-polls the provider; when the batch is final the first poller to claim it writes one ledger row
+without one refuse batch mode), turns each request into the provider's batch line
+(``ProviderAdapter.batch_wire``: its ordinary wire request, JSON where that is multipart) and
+hands them to the batch API; the batch's state lives in the ``BatchStore``. ``refresh`` polls the
+provider; when the batch is final the first poller to claim it writes one ledger row
 per request, priced at the route's ``batch`` tier from the provider's usage for that line (lines
 the provider never ran: a row at 0 with ``batch_expired`` / ``batch_cancelled``). ``results``
 hands each line's images to a ``ResultSink`` (a directory, or the ImageStore port).
