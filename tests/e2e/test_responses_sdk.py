@@ -90,6 +90,12 @@ def expected_micros(body: dict[str, Any]) -> int:
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def _png(width: int, height: int, mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _row(gateway: GatewayHandle, request_id: str) -> Any:
     [row] = gateway.ledger(request_id)
     return row
@@ -130,6 +136,33 @@ def test_stream_passes_partial_images_through_and_bills_them(client: openai.Open
     assert body["tool_usage"]["image_gen"]["output_tokens"] == 1056 + 2 * 100
     row = _row(gateway, request_id)
     assert (row.status, row.stream, row.images, row.cost_micros) == ("ok", True, 1, expected_micros(body))
+
+
+def test_every_tool_option_and_tool_choice_reach_the_provider_as_sent(client: openai.OpenAI) -> None:
+    mask = base64.b64encode(_png(64, 64, "RGBA")).decode()
+    tool: dict[str, Any] = {
+        "type": "image_generation",
+        "action": "generate",
+        "model": TOOL_ROW["model"],
+        "size": "1024x1536",
+        "quality": "low",
+        "background": "opaque",
+        "output_format": "webp",
+        "output_compression": 80,
+        "input_fidelity": "low",
+        "input_image_mask": {"image_url": f"data:image/png;base64,{mask}"},
+        "partial_images": 0,
+        "moderation": "low",
+    }
+    response = client.responses.create(
+        model="gpt-5-mini",
+        input="a lantern",
+        tools=[tool],
+        tool_choice={"type": "image_generation"},
+    )
+    # The sandbox echoes the request's tools and tool_choice, so these are what the provider got.
+    assert [item.model_dump(exclude_none=True) for item in response.tools] == [tool]
+    assert response.tool_choice.model_dump(exclude_none=True) == {"type": "image_generation"}
 
 
 def test_previous_response_id_continues_the_conversation(client: openai.OpenAI) -> None:
