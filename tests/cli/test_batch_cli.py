@@ -7,6 +7,7 @@ usage the provider reported per line, at the batch tier (half of standard).
 
 from __future__ import annotations
 
+import base64
 import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from imagegate.cli.main import app
 from imagegate.service.batches import OPERATOR_KEY_NAME
 from imagegate.store.database import make_engine
 from imagegate.store.ledger import SqlLedgerStore
+from tests.sandbox.helpers import encoded_image
 
 runner = CliRunner()
 BATCH = Decimal("0.5")  # the batch tier of every row used here (catalog: tiers.batch.multiplier)
@@ -187,3 +189,51 @@ def test_bad_lines_are_named_before_anything_is_sent(cli_env, tmp_path):
     assert result.exit_code == 2 and "line 2" in result.output and "size" in result.output
     unknown = run("batch", "status", "batch_nope")
     assert unknown.exit_code == 2 and "No batch with id" in unknown.output
+
+
+def _data_url(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(("model", "cost"), [("gpt", openai_cost), ("banana", gemini_cost)])
+def test_edits_go_through_the_batch_api_with_their_input_images_billed(cli_env, tmp_path, model, cost):
+    image = _data_url(encoded_image(1024, 1024))
+    prompts = ["add a hat", "add a scarf [sandbox:moderation]", "add boots"]
+    path = batch_file(tmp_path, prompts, images=[{"image_url": image}])
+    batch_id = submit(path, model)
+    status(batch_id)
+    final = status(batch_id)
+    assert (final["state"], final["succeeded"], final["failed"]) == ("completed", 2, 1)
+
+    out = tmp_path / "out"
+    assert run("batch", "results", batch_id, "--out", str(out)).exit_code == 0
+    summary = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(item["status"], item["error"]) for item in summary] == [
+        ("ok", None),
+        ("error", "moderation_blocked"),
+        ("ok", None),
+    ]
+    ledger = rows(cli_env, model)
+    assert {entry.operation for entry in ledger.values()} == {"edit"}
+    for entry in (ledger[f"{batch_id}:1"], ledger[f"{batch_id}:3"]):
+        assert entry.cost_micros == cost(entry.usage) and entry.cost_micros > 0 and not entry.cost_estimated
+    if model == "gpt":
+        # gpt-image-2 reads inputs at high fidelity: 194 tile tokens + 4096 (the sandbox's rule).
+        assert ledger[f"{batch_id}:1"].usage["input_tokens_details"]["image_tokens"] == 194 + 4096
+    assert final["cost_micros"] == sum(entry.cost_micros for entry in ledger.values())
+
+
+def test_edit_lines_take_data_urls_only_and_do_not_mix_with_generations(cli_env, tmp_path):
+    image = _data_url(encoded_image(64, 64))
+    cases = [
+        ([{"prompt": "a", "images": [{"image_url": "https://example.com/a.png"}]}], "images[0].image_url"),
+        ([{"prompt": "a", "images": [{"file_id": "file-1"}]}], "images[0].file_id"),
+        ([{"prompt": "a", "images": [{"image_url": image}]}, {"prompt": "b"}], "line 2"),
+        ([{"prompt": "a", "images": [{"image_url": image}], "mask": {"image_url": image}}], "alpha"),
+    ]
+    for lines, named in cases:
+        path = tmp_path / "edits.jsonl"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        result = run("batch", "submit", str(path), "--model", "gpt")
+        assert result.exit_code == 2 and named in result.output, result.output
+    assert rows(cli_env, "gpt") == {}

@@ -22,6 +22,7 @@ from PIL import Image
 
 from imagegate.store.reports import SqlReportStore
 from tests.store.fixtures import migrated_sqlite_engine
+from tests.support.flux import route as flux_route
 from tests.support.gateway import GatewayHandle, running_gateway
 
 _TEXT_RATES = {"input": Decimal("0.25"), "cached_input": Decimal("0.025"), "output": Decimal("2.00")}  # gpt-5-mini
@@ -47,6 +48,7 @@ def gateway(sandbox_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             {"name": "gpt-5-mini", "routes": [route], "retry": {"base_delay": 0.01, "max_delay": 0.05}},
             {"name": "nano-banana-2", "routes": [gemini], "responses_emulation": True},
             {"name": "nano-strict", "routes": [gemini]},
+            {"name": "flux-pro", "routes": [flux_route("bfl", "flux-2-pro", sandbox_url)], "responses_emulation": True},
             {
                 "name": "gpt-5-mini-hang",
                 "routes": [{**route, "timeout": 1}],
@@ -86,6 +88,12 @@ def expected_micros(body: dict[str, Any]) -> int:
     total += image_gen["output_tokens_details"]["image_tokens"] * rates["image_output"]
     total += image_gen["output_tokens_details"]["text_tokens"] * rates["image_output"]
     return int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _png(width: int, height: int, mode: str = "RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _row(gateway: GatewayHandle, request_id: str) -> Any:
@@ -128,6 +136,33 @@ def test_stream_passes_partial_images_through_and_bills_them(client: openai.Open
     assert body["tool_usage"]["image_gen"]["output_tokens"] == 1056 + 2 * 100
     row = _row(gateway, request_id)
     assert (row.status, row.stream, row.images, row.cost_micros) == ("ok", True, 1, expected_micros(body))
+
+
+def test_every_tool_option_and_tool_choice_reach_the_provider_as_sent(client: openai.OpenAI) -> None:
+    mask = base64.b64encode(_png(64, 64, "RGBA")).decode()
+    tool: dict[str, Any] = {
+        "type": "image_generation",
+        "action": "generate",
+        "model": TOOL_ROW["model"],
+        "size": "1024x1536",
+        "quality": "low",
+        "background": "opaque",
+        "output_format": "webp",
+        "output_compression": 80,
+        "input_fidelity": "low",
+        "input_image_mask": {"image_url": f"data:image/png;base64,{mask}"},
+        "partial_images": 0,
+        "moderation": "low",
+    }
+    response = client.responses.create(
+        model="gpt-5-mini",
+        input="a lantern",
+        tools=[tool],
+        tool_choice={"type": "image_generation"},
+    )
+    # The sandbox echoes the request's tools and tool_choice, so these are what the provider got.
+    assert [item.model_dump(exclude_none=True) for item in response.tools] == [tool]
+    assert response.tool_choice.model_dump(exclude_none=True) == {"type": "image_generation"}
 
 
 def test_previous_response_id_continues_the_conversation(client: openai.OpenAI) -> None:
@@ -230,6 +265,44 @@ def test_emulated_on_a_gemini_alias_is_parsed_by_the_sdk(client: openai.OpenAI, 
     ) as stream:
         final = stream.get_final_response()
     assert final.output[0].type == "image_generation_call" and final.output[0].result is not None
+
+
+def test_emulated_stream_sends_the_responses_event_sequence(client: openai.OpenAI) -> None:
+    with client.responses.stream(
+        model="nano-banana-2",
+        input="a green frog",
+        tools=[{"type": "image_generation"}],
+        tool_choice={"type": "image_generation"},
+    ) as stream:
+        kinds = [event.type for event in stream]
+    assert kinds == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.image_generation_call.in_progress",
+        "response.image_generation_call.generating",
+        "response.image_generation_call.completed",
+        "response.output_item.done",
+        "response.completed",
+    ]
+
+
+def test_emulated_on_a_flux_alias_is_parsed_by_the_sdk(client: openai.OpenAI, gateway: GatewayHandle) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="flux-pro",
+        input="a paper boat",
+        tools=[{"type": "image_generation", "size": "1024x1024"}],
+        tool_choice={"type": "image_generation"},
+    )
+    assert raw.headers["x-imagegate-emulated"] == "responses"
+    [call] = raw.parse().output
+    assert call.type == "image_generation_call" and call.status == "completed" and call.result is not None
+    with Image.open(io.BytesIO(base64.b64decode(call.result))) as image:
+        assert image.size == (1024, 1024)
+    row = _row(gateway, raw.headers["x-request-id"])
+    assert (row.status, row.provider, row.images, row.operation) == ("ok", "bfl", 1, "respond")
+    assert raw.headers["x-imagegate-cost-usd"] == f"{Decimal(row.cost_micros) / 1_000_000:.6f}"
+    assert row.cost_micros > 0
 
 
 def test_reports_count_both_moderation_forms(client: openai.OpenAI, gateway: GatewayHandle) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import orjson
 import pytest
 
 from imagegate.domain.errors import ModerationBlocked, RateLimited
+from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.providers.base import RouteTarget, WireRequest, WireResponse
 from imagegate.providers.batch import BatchError, BatchLine
 from imagegate.providers.gemini import GeminiImageAdapter
@@ -76,3 +79,43 @@ def test_vertex_routes_have_no_batch_api():
     adapter = GeminiImageAdapter()
     assert adapter.batch_api(VERTEX) is None
     assert adapter.batch_api(GEMINI) is not None
+
+
+async def test_an_openai_edit_line_is_the_json_edit_body_on_the_edits_endpoint():
+    image, mask = b"\x89PNG\r\n\x1a\nimage", b"\x89PNG\r\n\x1a\nmask"
+    request = ImageRequest(
+        operation="edit",
+        model="alias",
+        prompt="add a hat",
+        dialect="openai-images",
+        quality="low",
+        images=[InputImage(image, content_type="image/png"), InputImage(image, content_type=None)],
+        mask=InputImage(mask, content_type="image/png"),
+    )
+    adapter = OpenAIImagesAdapter()
+    wire = adapter.batch_wire(request, OPENAI)
+    assert wire.url == "https://api.openai.com/v1/images/edits" and wire.files is None and wire.content is not None
+    assert wire.headers["content-type"] == "application/json"
+    as_url = "data:image/png;base64," + base64.b64encode(image).decode()
+    assert orjson.loads(wire.content) == {
+        "model": "gpt-image-2",
+        "prompt": "add a hat",
+        "quality": "low",
+        "images": [{"image_url": as_url}, {"image_url": as_url}],
+        "mask": {"image_url": "data:image/png;base64," + base64.b64encode(mask).decode()},
+    }
+    # A single edit stays multipart, as the SDK sends it; a generation's batch line is its ordinary body.
+    assert adapter.to_wire(request, OPENAI).files is not None
+    generation = ImageRequest(operation="generate", model="alias", prompt="a", dialect="openai-images")
+    assert adapter.batch_wire(generation, OPENAI).content == adapter.to_wire(generation, OPENAI).content
+
+    sent: list[WireRequest] = []
+
+    async def send(sent_wire: WireRequest) -> WireResponse:
+        sent.append(sent_wire)
+        return WireResponse(200, {}, b'{"id": "file-1"}' if sent_wire.url.endswith("/files") else b'{"id": "b"}')
+
+    api = adapter.batch_api(OPENAI)
+    assert api is not None
+    await api.submit([BatchLine("000001", wire)], OPENAI, send)
+    assert sent[1].content is not None and orjson.loads(sent[1].content)["endpoint"] == "/v1/images/edits"

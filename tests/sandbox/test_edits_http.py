@@ -118,10 +118,11 @@ def test_edit_field_errors(client: httpx.Client) -> None:
         assert (response.status_code, response.json()["error"]["param"]) == (400, param)
 
 
-def test_json_body_is_rejected(client: httpx.Client) -> None:
-    response = client.post("/v1/images/edits", json={"model": "gpt-image-2", "prompt": "p"})
+def test_a_body_neither_multipart_nor_json_is_rejected(client: httpx.Client) -> None:
+    # JSON edits (``images`` as image references) are tests/sandbox/test_openai_batch_edits_http.py's.
+    response = client.post("/v1/images/edits", data={"model": "gpt-image-2", "prompt": "p"})
     assert response.status_code == 400
-    assert "multipart" in response.json()["error"]["message"]
+    assert "multipart/form-data or JSON" in response.json()["error"]["message"]
 
 
 def test_sdk_edit_stream(oai: OpenAI) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from imagegate.cli.common import config_from, console, fail, migrated_engine, se
 from imagegate.domain.errors import ImagegateError
 from imagegate.providers.http import HttpExecutor
 from imagegate.service.batches import BatchService, batch_view
+from imagegate.service.gateway import RequestLimits
 
 T = TypeVar("T")
 
@@ -28,8 +30,17 @@ batch_app = typer.Typer(help="Provider Batch APIs: many image requests at the ba
 _CONFIG = typer.Option(None, "--config", "-c", help="YAML config (default: $IMAGEGATE_CONFIG).")
 
 
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """The batch service on the configured database, its HTTP client, and the config's input limits."""
+
+    service: BatchService
+    http: HttpExecutor
+    limits: RequestLimits
+
+
 @contextmanager
-def _service(config: Path | None) -> Iterator[tuple[BatchService, HttpExecutor]]:
+def _service(config: Path | None) -> Iterator[_Session]:
     from imagegate.providers.registry import builtin_registry
     from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
     from imagegate.service.plan import plan_request
@@ -66,8 +77,13 @@ def _service(config: Path | None) -> Iterator[tuple[BatchService, HttpExecutor]]
         store=SqlBatchStore(engine),
         record_entry=lambda entry: ledger.append_entries([entry]),
     )
+    limits = RequestLimits(
+        max_body_bytes=gateway_config.limits.max_body_bytes,
+        max_image_bytes=gateway_config.limits.max_image_bytes,
+        max_images=gateway_config.limits.max_images,
+    )
     try:
-        yield service, http
+        yield _Session(service, http, limits)
     finally:
         engine.dispose()
 
@@ -87,7 +103,9 @@ def _run(http: HttpExecutor, call: Callable[[], Awaitable[T]]) -> T:
 
 @batch_app.command("submit")
 def submit(
-    file: Path = typer.Argument(..., help="JSONL: one /v1/images/generations body per line (optional custom_id)."),
+    file: Path = typer.Argument(
+        ..., help="JSONL: one /v1/images/generations (or JSON /v1/images/edits) body per line, optional custom_id."
+    ),
     model: str = typer.Option(..., "--model", "-m", help="The model alias every line is sent to."),
     config: Path | None = _CONFIG,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object with the batch id."),
@@ -95,14 +113,14 @@ def submit(
     """Submit a batch file through the alias's provider Batch API; prints the batch id."""
     from imagegate.api.openai.batch_file import parse_batch_file
 
-    try:
-        inputs = parse_batch_file(file.read_bytes())
-    except OSError as error:
-        raise fail(f"cannot read {file}: {error.strerror}") from None
-    except ImagegateError as error:
-        raise fail(f"{file}: {error.message}") from None
-    with _service(config) as (service, http):
-        record = _run(http, lambda: service.submit(inputs, model))
+    with _service(config) as session:
+        try:
+            inputs = parse_batch_file(file.read_bytes(), session.limits)
+        except OSError as error:
+            raise fail(f"cannot read {file}: {error.strerror}") from None
+        except ImagegateError as error:
+            raise fail(f"{file}: {error.message}") from None
+        record = _run(session.http, lambda: session.service.submit(inputs, model))
     if as_json:
         print(json.dumps({"id": record.id, "state": record.state, "requests": len(record.lines)}))
     else:
@@ -116,8 +134,8 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Poll the provider: the batch's state, and once final its per-request totals and cost."""
-    with _service(config) as (service, http):
-        record = _run(http, lambda: service.refresh(batch_id))
+    with _service(config) as session:
+        record = _run(session.http, lambda: session.service.refresh(batch_id))
     view = batch_view(record)
     if as_json:
         print(json.dumps(view))
@@ -141,8 +159,8 @@ def results(
     async def to_directory(name: str, data: bytes, content_type: str) -> None:
         (out / name).write_bytes(data)
 
-    with _service(config) as (service, http):
-        summary = _run(http, lambda: service.results(batch_id, to_directory))
+    with _service(config) as session:
+        summary = _run(session.http, lambda: session.service.results(batch_id, to_directory))
     (out / "results.jsonl").write_text("".join(json.dumps(item) + "\n" for item in summary))
     done = sum(1 for item in summary if item["status"] == "ok")
     console.print(f"{done} of {len(summary)} requests succeeded; results in {out}", highlight=False)
@@ -151,6 +169,6 @@ def results(
 @batch_app.command("cancel")
 def cancel(batch_id: str = typer.Argument(..., help="The batch id."), config: Path | None = _CONFIG) -> None:
     """Cancel a running batch (requests the provider did not run are recorded at no cost)."""
-    with _service(config) as (service, http):
-        record = _run(http, lambda: service.cancel(batch_id))
+    with _service(config) as session:
+        record = _run(session.http, lambda: session.service.cancel(batch_id))
     console.print(f"{record.id} {record.state} ({record.provider_state})", highlight=False)

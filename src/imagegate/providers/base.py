@@ -184,6 +184,11 @@ class ProviderAdapter(ABC):
         """The provider's Batch API on ``route`` (providers.batch); None: batch mode is refused there."""
         return None
 
+    def batch_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """``request`` as one line of the provider's batch. The default: the ordinary ``to_wire``
+        (a provider whose batch lines must be JSON where a single call is multipart overrides it)."""
+        return self.to_wire(request, route)
+
     def usage_from_ledger(self, raw: Mapping[str, Any]) -> Usage:
         """The domain counters of a usage object as the ledger keeps it (the provider's own, as sent);
         traces read token counts through this. The default knows no counters."""

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp
 from imagegate.sandbox.config import SandboxState
 from imagegate.sandbox.directives import Directive, DirectiveError, FaultPlan, find_directives, plan_faults
 from imagegate.sandbox.faults import HangResponse, RequestRecord, ResetResponse, TruncatedResponse
+from imagegate.sandbox.openai_json_edits import json_edit_inputs
 from imagegate.sandbox.openai_models import ImageJob, OpenAIError, b64_text, render_spec, usage_for
 from imagegate.sandbox.openai_stream import SSEResponse, stream_response
 from imagegate.sandbox.openai_validation import coerce_form_fields, validate_request
@@ -162,7 +163,7 @@ class _Uploads:
 async def _edit_fields(request: Request) -> tuple[dict[str, Any], _Uploads]:
     """The typed text fields and the file parts of a multipart edit request."""
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        raise OpenAIError(400, "Image edits must be sent as multipart/form-data.")
+        raise OpenAIError(400, "Image edits must be sent as multipart/form-data or JSON.")
     try:
         form = await request.form(max_files=64, max_fields=256, max_part_size=_MAX_FORM_FIELD_BYTES)
     except (MultiPartException, HTTPException) as exc:
@@ -286,6 +287,10 @@ async def _answer(state: SandboxState, request: Request, record: RequestRecord, 
     check_auth(state, request)
     if endpoint == "generations":
         fields, uploads = await _json_fields(request), _Uploads()
+    elif request.headers.get("content-type", "").lower().startswith("application/json"):
+        fields = await _json_fields(request)
+        found = json_edit_inputs(fields, max_image_bytes=MAX_IMAGE_BYTES, max_mask_bytes=MAX_MASK_BYTES)
+        uploads = _Uploads(images=found.images, mask=found.mask, has_mask=found.has_mask)
     else:
         fields, uploads = await _edit_fields(request)
     model = fields.get("model")

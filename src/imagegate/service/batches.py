@@ -2,9 +2,10 @@
 
 ``submit`` plans every request on the alias (the same validation and 400s as a single request),
 picks the first route whose adapter offers a Batch API (``ProviderAdapter.batch_api``; routes
-without one refuse batch mode), turns each request into the provider's ordinary wire request
-and hands them to the batch API; the batch's state lives in the ``BatchStore``. ``refresh``
-polls the provider; when the batch is final the first poller to claim it writes one ledger row
+without one refuse batch mode), turns each request into the provider's batch line
+(``ProviderAdapter.batch_wire``: its ordinary wire request, JSON where that is multipart) and
+hands them to the batch API; the batch's state lives in the ``BatchStore``. ``refresh`` polls the
+provider; when the batch is final the first poller to claim it writes one ledger row
 per request, priced at the route's ``batch`` tier from the provider's usage for that line (lines
 the provider never ran: a row at 0 with ``batch_expired`` / ``batch_cancelled``). ``results``
 hands each line's images to a ``ResultSink`` (a directory, or the ImageStore port).
@@ -35,6 +36,7 @@ from imagegate.domain.request import ImageRequest
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.batch import FINAL_STATES, BatchApi, BatchError, BatchLine, LineAnswer
 from imagegate.providers.http import HttpExecutor
+from imagegate.service.batch_codec import decode_line_request, encode_line_request
 from imagegate.service.batch_lines import LineOutcome, line_outcome
 from imagegate.service.plan import Plan, PlannedRoute
 
@@ -49,26 +51,6 @@ Planner = Callable[[str, ImageRequest, Principal], Plan]
 ResultSink = Callable[[str, bytes, str], Awaitable[None]]
 """Stores one result file: (name, bytes, content type). A directory or the ImageStore port."""
 
-# The canonical fields a batch line keeps (a generation: no input images, never base64).
-_REQUEST_FIELDS = (
-    "operation",
-    "model",
-    "prompt",
-    "dialect",
-    "n",
-    "size",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "user",
-    "aspect_ratio",
-    "resolution",
-    "seed",
-    "extra",
-)
-
 
 class BatchNotFound(ClientError):
     """No batch with that id (the transports answer 404)."""
@@ -82,14 +64,6 @@ class BatchInput:
 
     custom_id: str
     request: ImageRequest
-
-
-def _encode(request: ImageRequest) -> dict[str, Any]:
-    return {name: getattr(request, name) for name in _REQUEST_FIELDS}
-
-
-def _decode(fields: dict[str, Any]) -> ImageRequest:
-    return ImageRequest(**fields)
 
 
 def _provider_error(error: BatchError, route: PlannedRoute) -> ProviderError:
@@ -157,8 +131,8 @@ class BatchService:
                 )
             line_request = planned.request_for(plan.request)
             key = f"{index:06d}"
-            lines.append(BatchLineRecord(key=key, custom_id=item.custom_id, request=_encode(line_request)))
-            wires.append(BatchLine(key, planned.adapter.to_wire(line_request, planned.target)))
+            lines.append(BatchLineRecord(key=key, custom_id=item.custom_id, request=encode_line_request(line_request)))
+            wires.append(BatchLine(key, planned.adapter.batch_wire(line_request, planned.target)))
         assert chosen is not None
         route, api = chosen
         try:
@@ -205,7 +179,7 @@ class BatchService:
         return Principal(key_id=key_id, key_name=record.key_name or "", models=None)
 
     def _route(self, record: BatchRecord, line: BatchLineRecord) -> tuple[Plan, PlannedRoute]:
-        plan = self._planner(f"{record.id}:{int(line.key)}", _decode(line.request), self._principal(record))
+        plan = self._planner(f"{record.id}:{int(line.key)}", decode_line_request(line.request), self._principal(record))
         for route in plan.routes:
             if route.target.name == record.route:
                 return plan, route

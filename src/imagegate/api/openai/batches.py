@@ -86,7 +86,7 @@ async def _submit(request: Request, service: BatchService, caller: Principal | N
     if model is None or model == "":
         raise InvalidRequest("Missing required parameter: 'model' (a query parameter).", param="model")
     gateway: Gateway = request.app.state.gateway
-    inputs = parse_batch_file(await read_body(request, gateway.limits.max_body_bytes))
+    inputs = parse_batch_file(await read_body(request, gateway.limits.max_body_bytes), gateway.limits)
     return _json(batch_view(await service.submit(inputs, model, caller)))
 
 

@@ -100,6 +100,13 @@ def generation_from_fields(fields: dict[str, Any]) -> ImageRequest:
     return _to_request(fields, "generate", [], None)
 
 
+def edit_from_fields(fields: dict[str, Any], images: list[InputImage], mask: InputImage | None) -> ImageRequest:
+    """A JSON ``/v1/images/edits`` body already decoded, its ``images``/``mask`` read (a batch file's line)."""
+    request = _to_request(fields, "edit", images, mask)
+    request.param_names = {"images": "images"}
+    return request
+
+
 async def parse_generation(
     request: Request, limits: RequestLimits, endpoint_fields: frozenset[str] = frozenset()
 ) -> ImageRequest:

@@ -9,13 +9,12 @@ allowed hosts, never a private address). Anything else is refused with a 400 nam
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from imagegate.api.openai.data_urls import image_from_data_url
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.providers.outbound import OutboundBlocked, check_addresses, host_allowed
@@ -138,19 +137,6 @@ def _image_tool(tools: list[dict[str, Any]] | None) -> ImageTool:
     return found
 
 
-def _data_url(url: str, param: str, limits: RequestLimits) -> InputImage:
-    header, _, data = url.partition(",")
-    if not header.startswith("data:image/") or not header.endswith(";base64"):
-        raise InvalidRequest(f"Invalid '{param}': expected a base64 data URL of an image.", param=param)
-    try:
-        decoded = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(f"Invalid '{param}': the data URL is not valid base64.", param=param) from None
-    if len(decoded) > limits.max_image_bytes:
-        raise InvalidRequest(f"'{param}' is larger than {limits.max_image_bytes} bytes.", param=param)
-    return InputImage(data=decoded, content_type=header[5:-7])
-
-
 async def _remote_url(url: str, param: str, limits: RequestLimits) -> None:
     """A remote image URL is forwarded only from an allowed host that resolves to public addresses."""
     if not host_allowed(url, limits.input_image_hosts):
@@ -173,7 +159,7 @@ async def _read_image(part: dict[str, Any], param: str, limits: RequestLimits) -
     if not isinstance(url, str):
         raise InvalidRequest(f"Invalid type for '{param}.image_url': expected a string.", param=f"{param}.image_url")
     if url.startswith("data:"):
-        return _data_url(url, f"{param}.image_url", limits)
+        return image_from_data_url(url, f"{param}.image_url", limits)
     await _remote_url(url, f"{param}.image_url", limits)
     return None
 
@@ -225,7 +211,7 @@ async def parse_response_request(body_bytes: bytes, limits: RequestLimits) -> Im
     texts, images = await _read_input(body, limits)
     mask = None
     if tool.input_image_mask is not None and tool.input_image_mask.image_url is not None:
-        mask = _data_url(tool.input_image_mask.image_url, "tools.input_image_mask.image_url", limits)
+        mask = image_from_data_url(tool.input_image_mask.image_url, "tools.input_image_mask.image_url", limits)
     return ImageRequest(
         operation="respond",
         model=body.model,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
@@ -44,6 +45,13 @@ def _file(name: str, image: InputImage, index: int) -> tuple[str, tuple[str, byt
     return name, (filename, image.data, image.content_type or "application/octet-stream")
 
 
+def _image_ref(image: InputImage) -> dict[str, str]:
+    """An ``ImageRefParam`` holding the image as a base64 data URL."""
+    declared = image.content_type
+    content_type = declared if declared is not None and declared.startswith("image/") else "image/png"
+    return {"image_url": f"data:{content_type};base64,{base64.b64encode(image.data).decode('ascii')}"}
+
+
 class OpenAIImagesAdapter(ProviderAdapter):
     """GPT Image models over the OpenAI Images API (sync JSON, multipart edits, SSE)."""
 
@@ -70,8 +78,25 @@ class OpenAIImagesAdapter(ProviderAdapter):
         validate_request(request, capabilities, request.model)
 
     def batch_api(self, route: RouteTarget) -> BatchApi | None:
-        """OpenAI's Files + Batch API (``/v1/images/generations`` lines)."""
+        """OpenAI's Files + Batch API (``/v1/images/generations`` or ``/v1/images/edits`` lines)."""
         return OpenAIBatchApi(self._headers)
+
+    def batch_wire(self, request: ImageRequest, route: RouteTarget) -> WireRequest:
+        """A batch line is JSON: an edit becomes the JSON edits body, its inputs as data URLs.
+
+        OpenAI's Batch API takes ``/v1/images/edits`` lines (openai 3.3 ``batch_create_params``) in
+        the ``EditImageBodyJsonParam`` shape of the OpenAPI spec: ``images`` and ``mask`` are
+        ``ImageRefParam`` objects, ``{"image_url": <URL or data URL>}`` or ``{"file_id"}``.
+        """
+        if request.operation != "edit":
+            return self.to_wire(request, route)
+        fields: dict[str, Any] = {**request.extra, "model": route.model, "prompt": request.prompt}
+        fields.update(PARAMETERS.apply(request, route.model))
+        fields["images"] = [_image_ref(image) for image in request.images]
+        if request.mask is not None:
+            fields["mask"] = _image_ref(request.mask)
+        headers = {**self._headers(route), "content-type": "application/json"}
+        return WireRequest("POST", route.base_url.rstrip("/") + EDITS_PATH, headers, content=orjson.dumps(fields))
 
     def _headers(self, route: RouteTarget) -> dict[str, str]:
         headers = {"authorization": f"Bearer {route.api_key}"}
