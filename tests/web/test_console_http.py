@@ -19,6 +19,8 @@ PAGES = (
     "/console/requests?status=error",
     "/console/routes",
     "/console/keys",
+    "/console/teams",
+    "/console/requests?team=none-such",
     "/console/catalog",
     "/console/catalog?model=gpt-image-2",
 )

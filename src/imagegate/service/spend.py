@@ -117,6 +117,15 @@ class SpendReport:
         holders = self.holders(by)
         return [await self._line(holder, period, now) for holder in holders]
 
+    async def limited_lines(self, by: SpendBy, most: int) -> tuple[list[SpendLine], int]:
+        """Lines of the first ``most`` holders (oldest first) that have a budget or an image quota,
+        and how many more such holders were left out (a bound for gauges read at scrape time)."""
+        now = self._clock()
+        limited = [
+            h for h in self.holders(by) if h.limits.budget_micros is not None or h.limits.image_quota is not None
+        ]
+        return [await self._line(holder, None, now) for holder in limited[:most]], max(len(limited) - most, 0)
+
     async def _line(self, holder: Holder, period: Period | None, now: datetime) -> SpendLine:
         limits = holder.limits
         column: Literal["key_name", "team"] = "key_name" if holder.kind == "key" else "team"
