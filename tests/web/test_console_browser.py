@@ -206,6 +206,7 @@ def test_keys_and_teams_are_made_rotated_and_revoked_from_the_console(page: Any,
     team_row = page.locator(f'tr[data-team="{team}"]')
     assert shown(team_row, "remaining-usd") == "$" + by_team["remaining_usd"]
     assert shown(team_row, "remaining-images") == str(by_team["remaining_images"]) == "18"
+    assert shown(team_row, "active-keys") == "1"
     page.screenshot(path=str(ARTIFACTS / "teams.png"), full_page=True)
 
     page.goto("/console/keys")
@@ -219,7 +220,8 @@ def test_keys_and_teams_are_made_rotated_and_revoked_from_the_console(page: Any,
     page.goto("/console/keys")
     page.locator(f'tr[data-key="{key}"]').get_by_role("link", name="Revoke").click()
     page.wait_for_url("**/console/keys/confirm-revoke?**")
-    page.get_by_role("button", name="Revoke key").click()
+    assert page.evaluate("document.activeElement.textContent") == "Revoke key"  # focused: Enter confirms
+    page.keyboard.press("Enter")
     page.wait_for_url("**/console/keys")
     assert "revoked" in page.locator(f'tr[data-key="{key}"]').inner_text()
     assert works(rotated) == 401

@@ -24,15 +24,15 @@ from imagegate.service.limit_changes import (
 from imagegate.service.spend import SpendBy, SpendLine
 from imagegate.web.state import ConsoleDeps
 
-# (field, label, hint): the template draws budget_period / quota_period as a choice of PERIODS.
+# (field, label, placeholder: an empty field means no limit): the template draws budget_period / quota_period as a choice of PERIODS.
 LIMIT_INPUTS: tuple[tuple[str, str, str], ...] = (
-    ("budget_usd", "Budget (USD)", "e.g. 50.00; empty: none"),
+    ("budget_usd", "Budget (USD)", "none"),
     ("budget_period", "Budget period", ""),
-    ("image_quota", "Image quota", "images; empty: none"),
+    ("image_quota", "Image quota", "none"),
     ("quota_period", "Quota period", ""),
-    ("rpm", "Requests per minute", "empty: none"),
-    ("ipm", "Images per minute", "empty: none"),
-    ("max_concurrent", "Concurrent requests", "empty: none"),
+    ("rpm", "Requests per minute", "none"),
+    ("ipm", "Images per minute", "none"),
+    ("max_concurrent", "Concurrent requests", "none"),
 )
 FORM_FIELDS = (*LIMIT_FIELDS, "alert_thresholds")
 PERIOD_CHOICES = PERIODS

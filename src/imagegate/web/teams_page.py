@@ -50,7 +50,8 @@ async def _teams_view(request: Request, session: ConsoleSession, *, problem: str
         active="teams",
         title="Teams",
         teams=[
-            {**team_view(team), "keys": active_keys.get(team.name, 0), "spend": lines.get(team.name)} for team in teams
+            {**team_view(team), "active_keys": active_keys.get(team.name, 0), "spend": lines.get(team.name)}
+            for team in teams
         ],
         inputs=LIMIT_INPUTS,
         periods=PERIOD_CHOICES,
