@@ -83,7 +83,7 @@ def test_posts_without_the_csrf_token_change_nothing(console_gateway: ConsoleGat
 
 
 def test_spend_csv_equals_the_report_api_for_the_same_period(console_gateway: ConsoleGateway, admin: httpx.Client):
-    for by in ("model", "route", "key"):
+    for by in ("model", "route", "key", "team"):
         period = f"by={by}&since=2026-01-01T00:00:00%2B00:00&until=2031-01-01T00:00:00%2B00:00"
         page_csv = admin.get(f"/console/spend.csv?{period}")
         api_csv = httpx.get(
@@ -221,3 +221,14 @@ def test_the_explorer_pages_back_through_older_attempts(console_gateway: Console
         path = None if found is None else found.group(1)
     rows = [row for row in console_gateway.handle.ledger() if row.key_name == "console-client"]
     assert sorted(seen) == sorted(row.request_id for row in rows)
+
+
+def test_the_chart_library_is_vendored_with_its_licence(console_gateway: ConsoleGateway):
+    from importlib.resources import files
+
+    static = files("imagegate.web") / "static"
+    with httpx.Client(base_url=console_gateway.url) as client:
+        script = client.get("/console/static/chart.umd.min.js")
+        assert script.status_code == 200 and script.content == (static / "chart.umd.min.js").read_bytes()
+        licence = client.get("/console/static/chart.js-LICENSE.md")
+        assert licence.status_code == 200 and "MIT License" in licence.text and "Chart.js Contributors" in licence.text
