@@ -35,6 +35,8 @@ def page(browser: Any, console_gateway: ConsoleGateway) -> Iterator[Any]:
 
 
 def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway):
+    page.keyboard.press("Tab")  # the first stop from the keyboard skips the navigation
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     overview = page.locator("[data-figure=images-today]").inner_text()
     assert int(overview) >= 3
     assert page.locator("[data-figure=success-rate]").inner_text().endswith("%")
