@@ -129,6 +129,19 @@ def test_rotate_shows_the_new_secret_once_and_the_old_one_stops(
     newest = _secret(graced.text)
     assert (_models_status(console_gateway.url, new), _models_status(console_gateway.url, newest)) == (200, 200)
 
+    # No page shows a secret again: not the lists, the limit form or the confirmation pages.
+    for path in (
+        "/console/keys",
+        "/console/teams",
+        f"/console/keys/edit-limits?name={key}",
+        f"/console/keys/confirm-rotate?name={key}",
+        f"/console/keys/confirm-revoke?name={key}",
+        "/console/overview",
+        "/console/requests",
+    ):
+        page = admin.get(path)
+        assert page.status_code == 200 and all(s not in page.text for s in (old, new, newest, MASTER_KEY)), path
+
     confirm = admin.get("/console/keys/confirm-revoke", params={"name": key})
     assert admin.post("/console/keys/revoke", data={"name": key, "csrf": csrf_of(confirm.text)}).status_code == 303
     assert (_models_status(console_gateway.url, new), _models_status(console_gateway.url, newest)) == (401, 401)
