@@ -29,9 +29,9 @@ def _models_status(url: str, secret: str) -> int:
 
 
 def _figure(row_html: str, name: str) -> str:
-    found = re.search(rf'data-figure="{name}">(.*?)</td>', row_html, re.S)
+    found = re.search(rf'data-figure="{name}">(.*?)</(?:td|span)>', row_html, re.S)
     assert found is not None, name
-    return re.sub(r"<[^>]+>", "", found.group(1)).split(" of ")[0].strip()
+    return found.group(1).strip()
 
 
 def _row(html: str, attribute: str, name: str) -> str:
