@@ -61,6 +61,9 @@ def team_key(console_gateway: ConsoleGateway, admin: httpx.Client) -> tuple[str,
         params={"name": key, "team": team, "role": "client", "budget_usd": "0.10", "budget_period": "month"},
     )
     assert confirm.status_code == 200 and f"Create key '{key}' ({team}" in html.unescape(confirm.text)
+    for bad, named in (({"team": "no-such-team"}, "No team named"), ({"role": "owner"}, "'role' must be one of")):
+        refused = admin.get("/console/keys/confirm-create", params={"name": key, **bad})
+        assert refused.status_code == 400 and named in html.unescape(refused.text)
     answer = admin.post("/console/keys", data=_hidden_fields(confirm.text))
     assert answer.status_code == 201
     return team, key, _secret(answer.text)

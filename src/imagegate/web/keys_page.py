@@ -21,6 +21,7 @@ from imagegate.accounting.ports import ROLES, DuplicateKeyName
 from imagegate.domain.errors import InvalidRequest
 from imagegate.service.keys import CreatedKey, KeyNotFound, KeySettings, key_view
 from imagegate.service.limit_changes import UNCHANGED
+from imagegate.service.teams import TeamNotFound
 from imagegate.web.auth import action, form_text, page, refused
 from imagegate.web.limits_form import (
     LIMIT_INPUTS,
@@ -140,12 +141,24 @@ def _create_values(source: FormData | dict[str, str]) -> dict[str, str]:
     return {name: value.strip() for name, value in found.items() if isinstance(value, str)}
 
 
+async def _team_exists(request: Request, name: str) -> bool:
+    try:
+        await anyio.to_thread.run_sync(deps(request).team_admin.show, name)
+    except TeamNotFound:
+        return False
+    return True
+
+
 async def _confirm_create(request: Request, session: ConsoleSession) -> Response:
     values = _create_values(dict(request.query_params))
     name = values.get("name", "")
     if name == "":
         return await _keys_view(request, session, problem="'name' must not be empty.")
     problem = problem_with(limit_changes({k: v for k, v in values.items() if v != ""}), UNCHANGED)
+    if values.get("role", "client") not in ROLES:
+        problem = f"'role' must be one of {', '.join(ROLES)}."
+    if values.get("team") and not await _team_exists(request, values["team"]):
+        problem = f"No team named '{values['team']}'."
     if problem is not None:
         return await _keys_view(request, session, problem=problem)
     team = values.get("team") or "no team"
