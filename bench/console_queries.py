@@ -3,7 +3,8 @@
 Fills a fresh SQLite file (WAL, as the gateway runs it) with synthetic ledger rows spread over the
 last 30 days (several models, routes, keys; a share of failures), then times, over several rounds,
 what each page asks the database: the overview (24 h and 30 d windows), the spend report for the
-month, the ledger explorer's newest page and a request-id lookup.
+month, the ledger explorer's newest page, a request-id lookup and a team filter; and what a
+``/metrics`` scrape reads for the budget gauges (50 teams and 50 keys with budgets, the bound).
 
     python bench/console_queries.py [--rows 100000] [--rounds 5]
 
@@ -13,6 +14,7 @@ Prints the median time of each, in milliseconds.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -20,15 +22,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from imagegate.accounting.insights import LedgerSearch
+from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import LedgerEntry
+from imagegate.domain.limits import Limits
 from imagegate.service.overview import build_overview, month_start
 from imagegate.service.report import build_report
+from imagegate.service.spend import SpendReport
 from imagegate.store.database import make_engine
 from imagegate.store.insights import SqlLedgerInsights
+from imagegate.store.jobs import SqlJobStore
+from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
 from imagegate.store.reports import SqlReportStore
+from imagegate.store.sql_admission import ledger_seeder
+from imagegate.store.teams import SqlTeamStore
+from imagegate.telemetry.store_state import MAX_HOLDERS, StoreStateReader
 
 MODELS = ("gpt-image-2", "nano-banana-2", "nano-banana-pro", "imagen-4")
 ERRORS = ("rate_limited", "upstream_unavailable", "timeout", "moderation_blocked")
@@ -55,6 +67,7 @@ def fill(store: SqlLedgerStore, rows: int, now: datetime) -> None:
                 error_code=ERRORS[n % len(ERRORS)] if failed else None,
                 created_at=now - timedelta(seconds=(n * 7919) % span_s),
                 key_name=f"key-{n % 25}",
+                team=f"team-{n % 5}",
                 images=0 if failed else 1,
                 usage={"output_tokens": 1056},
                 cost_micros=0 if failed else 11_000 + n % 40_000,
@@ -65,6 +78,22 @@ def fill(store: SqlLedgerStore, rows: int, now: datetime) -> None:
             store.append_entries(batch)
             batch = []
     store.append_entries(batch)
+
+
+def budget_gauges(engine: Engine) -> Callable[[], object]:
+    """50 teams and 50 keys with budgets and image quotas (``MAX_HOLDERS`` of each); reading
+    their gauges as a scrape does."""
+    teams, keys = SqlTeamStore(engine), SqlKeyStore(engine)
+    limits = Limits(budget_micros=50_000_000, image_quota=1_000, quota_period="day")
+    for n in range(MAX_HOLDERS):
+        team = teams.create_team(name=f"team-{n}", limits=limits, alert_thresholds=None)
+        new = generate_key()
+        keys.create_key(
+            name=f"key-{n}", prefix=new.prefix, key_hash=new.key_hash, models=None, team_id=team.id, limits=limits
+        )
+    spend = SpendReport(keys=keys, teams=teams, ledger_sum=ledger_seeder(engine), admission=None)
+    reader = StoreStateReader(spend, SqlJobStore(engine).count_by_status)
+    return lambda: asyncio.run(reader.read())
 
 
 def median_ms(work: Callable[[], object], rounds: int) -> float:
@@ -97,6 +126,8 @@ def main() -> None:
             "spend by key, this month": lambda: build_report(reports, "key", since=month_start(now)),
             "requests, newest 100": lambda: insights.search(LedgerSearch(), 100),
             "requests, by request id": lambda: insights.search(LedgerSearch(request_id="req_000000123456"), 1000),
+            "requests, by team": lambda: insights.search(LedgerSearch(team="team-3"), 100),
+            "/metrics budget gauges": budget_gauges(engine),
         }
         for name, work in cases.items():
             print(f"{name:28s} {median_ms(work, args.rounds):8.1f} ms (median of {args.rounds})")

@@ -61,6 +61,7 @@ from imagegate.store.compare import SqlCompareStore
 from imagegate.store.database import make_engine
 from imagegate.store.feedback import SqlFeedbackStore
 from imagegate.store.insights import SqlLedgerInsights
+from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.migrate import upgrade_database
@@ -74,6 +75,7 @@ from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
 from imagegate.store.usage_alerts import SqlAlertMarks
 from imagegate.telemetry.route_state import RouteStateReader
+from imagegate.telemetry.store_state import StoreStateReader
 from imagegate.telemetry.wiring import build_telemetry
 from imagegate.web.routes import console_routes
 from imagegate.web.session import signing_secret
@@ -238,6 +240,16 @@ def build_runtime(
         store=SqlBatchStore(engine),
         record_entry=telemetry.recorded_by(ledger.record),  # batch requests are billed: counted too
     )
+    spend = SpendReport(
+        keys=keys,
+        teams=teams,
+        ledger_sum=ledger_seeder(engine),
+        admission=admission_store,
+        timezone=settings.limits_timezone,
+    )
+    # Budgets and job counts for /metrics, read from the shared database when scraped.
+    job_counts = None if jobs is None else SqlJobStore(engine).count_by_status
+    telemetry.store_state = StoreStateReader(spend, job_counts)
     return Runtime(
         engine=engine,
         http=http,
@@ -252,13 +264,7 @@ def build_runtime(
         reports=SqlReportStore(engine),
         compare_runs=CompareRuns(SqlCompareStore(engine)),
         ledger_scan=SqlLedgerStore(engine),
-        spend=SpendReport(
-            keys=keys,
-            teams=teams,
-            ledger_sum=ledger_seeder(engine),
-            admission=admission_store,
-            timezone=settings.limits_timezone,
-        ),
+        spend=spend,
         public_pricing=settings.public_pricing,
         public_route_health=settings.public_route_health,
         edge=EdgeLimits(

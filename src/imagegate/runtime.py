@@ -126,6 +126,8 @@ def console_deps(runtime: Runtime) -> ConsoleDeps | None:
         sessions=ConsoleSessions(secret, ttl_s=runtime.console_session_ttl_s),
         gateway=runtime.gateway,
         key_admin=runtime.key_admin,
+        team_admin=runtime.team_admin,
+        spend=runtime.spend,
         reports=runtime.reports,
         insights=runtime.insights,
         routing=runtime.routing,

@@ -27,6 +27,27 @@ def test_the_document_validates_and_lists_every_route(gateway: GatewayHandle):
     served = _served(all_routes())
     assert served <= listed  # every route of api/routes.py, so the document cannot drift
     assert ("GET", "/healthz") in listed
+    # The list by name: every dialect, admin, pricing, estimate, feedback, jobs, batches, responses.
+    assert {
+        ("POST", "/v1/images/generations"),
+        ("POST", "/v1beta/models/{target}"),
+        ("POST", "/v1/responses"),
+        ("POST", "/v1/images/jobs"),
+        ("GET", "/v1/images/jobs/{job_id}"),
+        ("POST", "/v1/images/jobs/{job_id}/cancel"),
+        ("POST", "/v1/imagegate/batches"),
+        ("GET", "/v1/imagegate/batches/{batch_id}/results"),
+        ("POST", "/admin/keys"),
+        ("POST", "/admin/keys/{name}/rotate"),
+        ("GET", "/admin/teams"),
+        ("GET", "/admin/spend"),
+        ("GET", "/api/report"),
+        ("GET", "/api/pricing"),
+        ("POST", "/api/estimate"),
+        ("POST", "/v1/images/feedback"),
+        ("GET", "/metrics"),
+        ("GET", "/readyz"),
+    } <= listed
     for path, item in document["paths"].items():
         for operation in item.values():
             assert operation["summary"] != "" and operation["responses"], path

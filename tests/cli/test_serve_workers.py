@@ -10,14 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 
 from imagegate.accounting.keys import generate_key
+from imagegate.domain.limits import Limits
 from imagegate.store.keys import SqlKeyStore
 from tests.store.fixtures import migrated_sqlite_engine
-from tests.support.metrics import samples
+from tests.support.metrics import samples, value
 
 GENERATION = {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024", "quality": "low"}
 
@@ -37,7 +39,8 @@ def _url_from(process: subprocess.Popen[str]) -> str:
 def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, tmp_path: Path):
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
     new = generate_key()
-    SqlKeyStore(engine).create_key(name="workers", prefix=new.prefix, key_hash=new.key_hash, models=None)
+    budget = Limits(budget_micros=1_000_000)  # a budget gauge, read from the database by whichever worker answers
+    SqlKeyStore(engine).create_key(name="workers", prefix=new.prefix, key_hash=new.key_hash, models=None, limits=budget)
     engine.dispose()
     config = tmp_path / "imagegate.yaml"
     config.write_text(
@@ -63,6 +66,7 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
     try:
         url = _url_from(process)
         served: dict[int, str] = {}
+        costs: list[str] = []
         deadline = time.monotonic() + 60
         while len(served) < 2:
             assert time.monotonic() < deadline, f"only workers {sorted(served)} answered"
@@ -81,11 +85,23 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
                 continue
             assert response.status_code == 200, response.text
             served[worker] = response.headers["x-request-id"]
+            costs.append(response.headers["x-imagegate-cost-usd"])
         assert all(_parent_of(worker) == process.pid for worker in served)
         # Whichever worker answers the scrape, it counts the requests both served.
         found = samples(httpx.get(url + "/metrics", timeout=30).text)
         requests = {labels: count for (name, labels), count in found.items() if name == "imagegate_requests_total"}
         assert requests == {frozenset({("model", "gpt-image-2"), ("team", "none"), ("outcome", "ok")}): 2}
+        spent = sum(Decimal(cost) * 1_000_000 for cost in costs)
+        remaining = {"holder": "key", "name": "workers", "period": "month"}
+        deadline = time.monotonic() + 30  # the ledger rows are written off the response path
+        while value(found, "imagegate_budget_remaining_microusd", **remaining) != 1_000_000 - spent:
+            assert time.monotonic() < deadline, value(found, "imagegate_budget_remaining_microusd", **remaining)
+            time.sleep(0.1)
+            found = samples(httpx.get(url + "/metrics", timeout=30).text)
+        # Never summed over the workers' files: every scrape, whoever answers, reads the one figure.
+        for _ in range(4):
+            again = samples(httpx.get(url + "/metrics", timeout=30).text)
+            assert value(again, "imagegate_budget_remaining_microusd", **remaining) == 1_000_000 - spent
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not any(Path(f"/proc/{worker}").exists() for worker in served)

@@ -17,6 +17,7 @@ from imagegate.store.jobs import SqlJobStore
 from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import GatewayHandle, running_gateway
+from tests.support.metrics import samples, value
 
 JOB_FIELDS = {
     "id",
@@ -135,6 +136,25 @@ def test_a_moderation_block_fails_the_job_with_the_synchronous_code(jobs_gateway
     with pytest.raises(openai.BadRequestError) as sync_error:
         client.images.generate(model="gpt-image-2", prompt="[sandbox:moderation=output] x")
     assert sync_error.value.code == failed["error"]["code"]
+
+
+def test_job_counts_by_status_are_gauges_read_from_the_store(jobs_gateway, jobs_key):
+    _, secret = jobs_key
+    client = _client(jobs_gateway, secret)
+    before = samples(httpx.get(jobs_gateway.url + "/metrics").text)
+    done = poll(
+        jobs_gateway, secret, submit(client, {"model": "gpt-image-2", "prompt": "a kite", "quality": "low"})["id"]
+    )
+    blocked = poll(
+        jobs_gateway, secret, submit(client, {"model": "gpt-image-2", "prompt": "[sandbox:moderation=output] x"})["id"]
+    )
+    assert (done["status"], blocked["status"]) == ("completed", "failed")
+    after = samples(httpx.get(jobs_gateway.url + "/metrics").text)
+    stored = SqlJobStore(jobs_gateway.engine).count_by_status()
+    assert set(stored) == {"queued", "in_progress", "completed", "failed", "cancelled"}
+    assert {status: value(after, "imagegate_jobs", status=status) for status in stored} == stored
+    assert value(after, "imagegate_jobs", status="completed") - value(before, "imagegate_jobs", status="completed") == 1
+    assert value(after, "imagegate_jobs", status="failed") - value(before, "imagegate_jobs", status="failed") == 1
 
 
 def test_cancelling_a_running_job(jobs_gateway, jobs_key, sandbox_control):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from imagegate.accounting.insights import SeriesPoint
-from imagegate.service.overview import chart_data, day_start, month_start
+from imagegate.service.overview import NO_TEAM, chart_data, day_start, month_start
 
 
 def test_days_and_months_start_at_utc_midnight():
@@ -18,8 +18,8 @@ def test_days_and_months_start_at_utc_midnight():
 def test_chart_data_stacks_each_group_over_every_bucket():
     points = [
         SeriesPoint("2026-03-01", "m-a", "m-a/r1", spend_micros=5, images=1, attempts=1),
-        SeriesPoint("2026-03-01", "m-a", "m-a/r2", spend_micros=7, images=2, attempts=2),
-        SeriesPoint("2026-03-03", "m-b", "m-b/r1", spend_micros=11, images=0, attempts=1),
+        SeriesPoint("2026-03-01", "m-a", "m-a/r2", spend_micros=7, images=2, attempts=2, team="design"),
+        SeriesPoint("2026-03-03", "m-b", "m-b/r1", spend_micros=11, images=0, attempts=1, team="design"),
     ]
     assert chart_data(points, "model") == {
         "labels": ["2026-03-01", "2026-03-03"],
@@ -30,4 +30,8 @@ def test_chart_data_stacks_each_group_over_every_bucket():
     }
     by_route = chart_data(points, "route")
     assert [d["label"] for d in by_route["datasets"]] == ["m-a/r1", "m-a/r2", "m-b/r1"]
+    assert chart_data(points, "team")["datasets"] == [
+        {"label": NO_TEAM, "spend_micros": [5, 0], "images": [1, 0]},
+        {"label": "design", "spend_micros": [7, 11], "images": [2, 0]},
+    ]
     assert chart_data([], "route") == {"labels": [], "datasets": []}

@@ -70,6 +70,7 @@ def _rows() -> list[LedgerEntry]:
             request_id="bad",
             model="m-b",
             key_name="k2",
+            team="design",
             status="error",
             error_code="rate_limited",
             images=0,
@@ -110,6 +111,7 @@ def test_series_buckets_by_utc_hour_and_day(conn: Connection) -> None:
         ("2026-03-01T23:00", "m-a", "m-a/openai/gpt-image-2", 0, 0, 1),
         ("2026-03-01T23:00", "m-b", "m-a/openai/gpt-image-2", 7, 0, 1),
     ]
+    assert [p.team for p in hourly] == [None, None, None, "design"]
     daily = insights.series(T0 - timedelta(days=1), T0 + timedelta(hours=1), "day")
     assert [(p.bucket, p.model, p.attempts) for p in daily] == [("2026-03-01", "m-a", 10)]
 
@@ -132,6 +134,8 @@ def test_search_filters_are_exact_and_combine(conn: Connection) -> None:
     assert len(insights.search(LedgerSearch(route="m-a/openai/gpt-image-2", status="ok"), 100)) == 10
     assert insights.search(LedgerSearch(model="m-"), 10) == []
     assert [e.request_id for e in insights.search(LedgerSearch(error_code="rate_limited"), 10)] == ["bad"]
+    assert [e.request_id for e in insights.search(LedgerSearch(team="design"), 10)] == ["bad"]
+    assert insights.search(LedgerSearch(team="design", status="ok"), 10) == []
     window = LedgerSearch(since=T0 + timedelta(minutes=2), until=T0 + timedelta(minutes=4))
     assert [e.request_id for e in insights.search(window, 10)] == ["ok-3", "ok-2"]
     assert len(insights.search(LedgerSearch(), 3)) == 3

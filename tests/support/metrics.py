@@ -16,6 +16,6 @@ def samples(text: str) -> Samples:
     return found
 
 
-def value(found: Samples, name: str, **labels: str) -> float:
+def value(found: Samples, name: str, /, **labels: str) -> float:
     """One sample's value (0 when the series does not exist yet)."""
     return found.get((name, frozenset(labels.items())), 0.0)

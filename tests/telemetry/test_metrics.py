@@ -121,3 +121,52 @@ def test_a_disabled_route_shows_in_the_gauges(metered: GatewayHandle):
     finally:
         assert httpx.post(f"{metered.url}/admin/routes/{route}/enable", headers=admin).status_code == 200
         metered.runtime.controls.current = metered.runtime.routing.load_snapshot()
+
+
+def test_budget_and_quota_remaining_are_gauges_equal_to_admin_spend(metered: GatewayHandle):
+    admin = httpx.Client(base_url=metered.url, headers={"authorization": f"Bearer {MASTER}"}, timeout=30)
+    team = f"team-{uuid.uuid4().hex[:8]}"
+    limits = {"budget_usd": "1.00", "image_quota": 10, "quota_period": "day"}
+    assert admin.post("/admin/teams", json={"name": team, **limits}).status_code == 201
+    limited = admin.post("/admin/keys", json={"name": f"{team}-web", "team": team, "budget_usd": "0.50"})
+    assert limited.status_code == 201
+    free_name = f"free-{uuid.uuid4().hex[:8]}"
+    unlimited = metered.create_key(free_name)
+    before = samples(httpx.get(metered.url + "/metrics").text)
+    assert [_generate(metered, limited.json()["key"], n=n).status_code for n in (1, 2)] == [200, 200]
+    assert _generate(metered, unlimited).status_code == 200
+    assert metered.runtime.ledger.wait_idle(10.0)
+
+    scrape = httpx.get(metered.url + "/metrics").text
+    after = samples(scrape)
+    [team_line] = [
+        row for row in admin.get("/admin/spend", params={"by": "team"}).json()["data"] if row["team"] == team
+    ]
+    [key_line] = [
+        row for row in admin.get("/admin/spend", params={"by": "key"}).json()["data"] if row["key"] == f"{team}-web"
+    ]
+    spent = Decimal(team_line["spend_usd"]) * 1_000_000
+    assert spent > 0 and team_line["images"] == 3 and team_line["remaining_images"] == 7
+    remaining = "imagegate_budget_remaining_microusd"
+    assert value(after, remaining, holder="team", name=team, period="month") == 1_000_000 - spent
+    assert (
+        value(after, remaining, holder="team", name=team, period="month")
+        == Decimal(team_line["remaining_usd"]) * 1_000_000
+    )
+    assert value(after, "imagegate_budget_limit_microusd", holder="team", name=team, period="month") == 1_000_000
+    assert value(after, "imagegate_images_remaining", holder="team", name=team, period="day") == 7
+    assert value(after, remaining, holder="key", name=f"{team}-web", period="month") == 500_000 - spent
+    assert (
+        value(after, remaining, holder="key", name=f"{team}-web", period="month")
+        == Decimal(key_line["remaining_usd"]) * 1_000_000
+    )
+    # Holders without limits get no series; the team's requests are counted under its name.
+    gauges = ("imagegate_budget_remaining_microusd", "imagegate_budget_limit_microusd", "imagegate_images_remaining")
+    assert [labels for name, labels in after if name in gauges and ("name", free_name) in labels] == []
+    assert unlimited not in scrape and limited.json()["key"] not in scrape
+    assert value(after, "imagegate_limit_holders_omitted", holder="team") == 0
+    delta = value(after, "imagegate_requests_total", model="gpt-image-2", team=team, outcome="ok") - value(
+        before, "imagegate_requests_total", model="gpt-image-2", team=team, outcome="ok"
+    )
+    assert delta == 2
+    admin.close()

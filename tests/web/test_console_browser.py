@@ -3,6 +3,7 @@ the report API, a route disabled from the console, sign-out. Screenshots go to t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,12 +35,14 @@ def page(browser: Any, console_gateway: ConsoleGateway) -> Iterator[Any]:
 
 
 def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway):
+    page.keyboard.press("Tab")  # the first stop from the keyboard skips the navigation
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     overview = page.locator("[data-figure=images-today]").inner_text()
     assert int(overview) >= 3
     assert page.locator("[data-figure=success-rate]").inner_text().endswith("%")
     assert page.locator("#spend-by-model").is_visible()
     assert page.evaluate("typeof Chart") == "function"  # the vendored Chart.js, served from the package
-    assert page.evaluate("Object.keys(Chart.instances).length") == 2
+    assert page.evaluate("Object.keys(Chart.instances).length") == 3  # spend by team and by model, images by route
     assert (
         page.locator("#top-errors").inner_text().count("upstream")
         + page.locator("#top-errors").inner_text().count("server")
@@ -79,7 +82,7 @@ def test_every_page_renders_real_data(page: Any, console_gateway: ConsoleGateway
     page.screenshot(path=str(ARTIFACTS / "catalog.png"), full_page=True)
 
     page.set_viewport_size(PHONE)
-    for name in ("overview", "spend", "requests", "routes", "keys", "catalog"):
+    for name in ("overview", "spend", "requests", "routes", "keys", "teams", "catalog"):
         page.goto(f"/console/{name}")
         html = page.content()
         assert MASTER_KEY not in html and console_gateway.client_key not in html and ROUTE_SECRET not in html
@@ -150,3 +153,78 @@ def test_a_route_disabled_from_the_console_stops_receiving_traffic(page: Any, co
     page.get_by_role("button", name="Roll back").click()
     page.wait_for_url("**/console/routes")
     assert served_by() == FIRST_ROUTE
+
+
+def test_keys_and_teams_are_made_rotated_and_revoked_from_the_console(page: Any, console_gateway: ConsoleGateway):
+    url, team, key = console_gateway.url, f"team-{uuid.uuid4().hex[:6]}", f"key-{uuid.uuid4().hex[:6]}"
+    api = httpx.Client(base_url=url, headers={"authorization": f"Bearer {MASTER_KEY}"})
+
+    def works(secret: str) -> int:
+        return httpx.get(url + "/v1/models", headers={"authorization": f"Bearer {secret}"}).status_code
+
+    page.goto("/console/teams")
+    page.get_by_label("Name").fill(team)
+    page.get_by_label("Budget (USD)").fill("0.50")
+    page.get_by_label("Image quota").fill("20")
+    page.get_by_label("Quota period").select_option("day")
+    page.get_by_role("button", name="Create team…").click()
+    page.wait_for_url("**/console/teams/confirm-create?**")
+    assert "budget $0.500000 per month, image quota 20 per day" in page.locator("main").inner_text()
+    page.get_by_role("button", name="Create team").click()
+    page.wait_for_url("**/console/teams")
+
+    page.goto("/console/keys")
+    page.get_by_label("Name").fill(key)
+    page.get_by_label("Team").select_option(team)
+    page.get_by_label("Budget (USD)").fill("0.25")
+    page.get_by_role("button", name="Create key…").click()
+    page.wait_for_url("**/console/keys/confirm-create?**")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("ig-") and works(secret) == 200
+    page.screenshot(path=str(ARTIFACTS / "keys-created.png"), full_page=True)
+
+    answer = httpx.post(
+        url + "/v1/images/generations",
+        headers={"authorization": f"Bearer {secret}"},
+        json={"model": "gpt-image-2", "prompt": "a kite", "quality": "low", "size": "1024x1024", "n": 2},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert console_gateway.handle.runtime.ledger.wait_idle(10.0)
+
+    def shown(row: Any, figure: str) -> str:
+        return row.locator(f"[data-figure={figure}]").inner_text().strip()
+
+    [by_key] = [r for r in api.get("/admin/spend", params={"by": "key"}).json()["data"] if r["key"] == key]
+    page.goto("/console/keys")
+    row = page.locator(f'tr[data-key="{key}"]')
+    assert secret not in page.content()  # shown once
+    assert shown(row, "remaining-usd") == "$" + by_key["remaining_usd"]
+    assert shown(row, "spend") == "$" + by_key["spend_usd"]
+    [by_team] = [r for r in api.get("/admin/spend", params={"by": "team"}).json()["data"] if r["team"] == team]
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Teams").click()
+    page.wait_for_url("**/console/teams")
+    team_row = page.locator(f'tr[data-team="{team}"]')
+    assert shown(team_row, "remaining-usd") == "$" + by_team["remaining_usd"]
+    assert shown(team_row, "remaining-images") == str(by_team["remaining_images"]) == "18"
+    assert shown(team_row, "active-keys") == "1"
+    page.screenshot(path=str(ARTIFACTS / "teams.png"), full_page=True)
+
+    page.goto("/console/keys")
+    page.locator(f'tr[data-key="{key}"]').get_by_role("link", name="Rotate").click()
+    page.wait_for_url("**/console/keys/confirm-rotate?**")
+    page.get_by_label("Old secret keeps working for").select_option("0")
+    page.get_by_role("button", name="Rotate key").click()
+    rotated = page.locator("#new-secret").inner_text()
+    assert rotated != secret and (works(secret), works(rotated)) == (401, 200)
+
+    page.goto("/console/keys")
+    page.locator(f'tr[data-key="{key}"]').get_by_role("link", name="Revoke").click()
+    page.wait_for_url("**/console/keys/confirm-revoke?**")
+    assert page.evaluate("document.activeElement.textContent") == "Revoke key"  # focused: Enter confirms
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/keys")
+    assert "revoked" in page.locator(f'tr[data-key="{key}"]').inner_text()
+    assert works(rotated) == 401
+    api.close()

@@ -3,6 +3,8 @@ that no page ever shows a key or a provider credential."""
 
 from __future__ import annotations
 
+import html
+import math
 import re
 
 import httpx
@@ -19,6 +21,8 @@ PAGES = (
     "/console/requests?status=error",
     "/console/routes",
     "/console/keys",
+    "/console/teams",
+    "/console/requests?team=none-such",
     "/console/catalog",
     "/console/catalog?model=gpt-image-2",
 )
@@ -81,7 +85,7 @@ def test_posts_without_the_csrf_token_change_nothing(console_gateway: ConsoleGat
 
 
 def test_spend_csv_equals_the_report_api_for_the_same_period(console_gateway: ConsoleGateway, admin: httpx.Client):
-    for by in ("model", "route", "key"):
+    for by in ("model", "route", "key", "team"):
         period = f"by={by}&since=2026-01-01T00:00:00%2B00:00&until=2031-01-01T00:00:00%2B00:00"
         page_csv = admin.get(f"/console/spend.csv?{period}")
         api_csv = httpx.get(
@@ -199,6 +203,27 @@ def test_overview_figures_equal_the_report_api(console_gateway: ConsoleGateway, 
     assert figure("spend-today") == "$" + report["spend_usd"]
     assert figure("images-today") == str(report["images"])
     assert f"{report['images']} images, ${report['spend_usd']} in this window" in page
+    month = httpx.get(
+        console_gateway.url + "/api/report",
+        params={"since": midnight.replace(day=1).isoformat()},
+        headers={"authorization": f"Bearer {MASTER_KEY}"},
+    ).json()["total"]
+    assert figure("spend-month") == "$" + month["spend_usd"] and figure("images-month") == str(month["images"])
+    per_accepted = month["cost_per_accepted_image_usd"]
+    assert figure("cost-per-accepted") == ("—" if per_accepted is None else "$" + per_accepted)
+
+    # Success rate and latency percentiles, recomputed from the ledger's rows.
+    rows = console_gateway.handle.ledger()
+    requests = {row.request_id for row in rows}
+    succeeded = {row.request_id for row in rows if row.status == "ok"}
+    rate = len(succeeded) * 10_000 // len(requests)
+    assert figure("success-rate") == f"{rate // 100}.{rate % 100:02d}%"
+    latencies = sorted(row.latency_ms for row in rows if row.status == "ok")
+
+    def rank(q: float) -> int:
+        return latencies[max(1, math.ceil(q * len(latencies))) - 1]
+
+    assert figure("latency") == f"{rank(0.5)} ms / {rank(0.95)} ms"
 
 
 def test_pages_are_not_cached_framed_or_open_to_foreign_scripts(admin: httpx.Client):
@@ -219,3 +244,56 @@ def test_the_explorer_pages_back_through_older_attempts(console_gateway: Console
         path = None if found is None else found.group(1)
     rows = [row for row in console_gateway.handle.ledger() if row.key_name == "console-client"]
     assert sorted(seen) == sorted(row.request_id for row in rows)
+
+
+def test_the_chart_library_is_vendored_with_its_licence(console_gateway: ConsoleGateway):
+    from importlib.resources import files
+
+    static = files("imagegate.web") / "static"
+    with httpx.Client(base_url=console_gateway.url) as client:
+        script = client.get("/console/static/chart.umd.min.js")
+        assert script.status_code == 200 and script.content == (static / "chart.umd.min.js").read_bytes()
+        licence = client.get("/console/static/chart.js-LICENSE.md")
+        assert licence.status_code == 200 and "MIT License" in licence.text and "Chart.js Contributors" in licence.text
+
+
+def test_catalog_page_shows_what_the_pricing_api_has_for_an_exact_id(console_gateway: ConsoleGateway):
+    rows = httpx.get(console_gateway.url + "/api/pricing").json()["models"]
+    with httpx.Client(base_url=console_gateway.url) as client:
+        for wanted in ("gpt-image-2", "imagen-4.0-generate-001"):
+            page = html.unescape(client.get("/console/catalog", params={"model": wanted}).text)
+            matching = [row for row in rows if wanted in (row["model"], row["provider_model"])]
+            assert matching and page.count("<section") == len(matching)
+            for row in matching:
+                section = page.split(f'data-model="{row["model"]}"', 1)[1].split("</section>", 1)[0]
+                assert f"<code>{row['provider_model']}</code>" in section and row["unit"] in section
+                assert f"as of {row['as_of']}" in section and row["source"][0] in section
+                assert ", ".join(row["endpoint_types"]) in section
+                assert "Last checked" in section
+                for point in row["per_image"]:
+                    assert f"${point['usd']}" in section
+                life = row["lifecycle"]
+                if life["shutdown_on"] is not None:
+                    assert f"shuts down {life['shutdown_on']}" in section
+                    if life["replacement"] is not None:
+                        assert f"<code>{life['replacement']}</code>" in section
+                else:
+                    assert "no end announced" in section
+    assert any(row["provider_model"] == "imagen-4.0-generate-001" and row["lifecycle"]["shutdown_on"] for row in rows)
+
+
+def test_routes_page_shows_each_routes_figures_as_the_admin_api(console_gateway: ConsoleGateway, admin: httpx.Client):
+    overview = httpx.get(
+        console_gateway.url + "/admin/routes", headers={"authorization": f"Bearer {MASTER_KEY}"}
+    ).json()
+    page = html.unescape(admin.get("/console/routes").text)
+    routes = [route for alias in overview["data"] for route in alias["routes"]]
+    assert routes and any(route["calls"] for route in routes)
+    for route in routes:
+        row = page.split(f'<tr data-route="{route["route"]}">', 1)[1].split("</tr>", 1)[0]
+        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        millis = lambda value: "—" if value is None else f"{round(value)} ms"  # noqa: E731
+        assert cells[3] == route["status"] and cells[5] == f"{millis(route['p50_ms'])} / {millis(route['p95_ms'])}"
+        if route["calls"]:
+            assert cells[6] == f"{route['error_rate'] * 100:.1f}% of {route['calls']}"
+        assert cells[7] == "closed"  # breakers are configured never to open in this module

@@ -4,17 +4,16 @@ the admin-read role (looks, cannot change)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from imagegate.accounting.auth import KeyAuthenticator, Principal
 from imagegate.app import build_runtime, create_app
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
-from imagegate.store.keys import SqlKeyStore
+from imagegate.service.keys import KeySettings
 from imagegate.web.session import SESSION_COOKIE, ConsoleSessions, signing_secret
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.web.conftest import csrf_of
@@ -72,21 +71,10 @@ def test_signing_secret_is_shared_by_replicas_with_the_same_master_key() -> None
     assert signing_secret(None, None) != signing_secret(None, None)
 
 
-class RolesFromNames(KeyAuthenticator):
-    """Keys named ``role-<role>`` authenticate with that role (role-carrying keys are another
-    helper's work; this stands in for them at the authenticator seam)."""
-
-    async def authenticate(self, secret: str | None) -> Principal:
-        principal = await super().authenticate(secret)
-        if principal.key_name.startswith("role-"):
-            return replace(principal, role=principal.key_name.removeprefix("role-"))  # type: ignore[arg-type]
-        return principal
-
-
 @pytest.fixture(params=[True, False], ids=["public-pricing", "private-pricing"])
 def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[TestClient, str, str]]:
-    """An in-process gateway (no master key) with an admin-read key and a plain client key, with
-    public pricing on and off."""
+    """An in-process gateway (no master key, no routes, no traffic) with an admin-read key, an admin
+    key and a plain client key, with public pricing on and off."""
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
     settings = Settings(
         database_url=str(engine.url),
@@ -96,9 +84,9 @@ def console(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Te
         public_pricing=request.param,
     )
     runtime = build_runtime(settings, parse_config({"models": []}, env={}), engine=engine)
-    runtime.gateway.authenticator = RolesFromNames(SqlKeyStore(engine))
-    reader = runtime.key_admin.create("role-admin-read").secret
+    reader = runtime.key_admin.create("role-admin-read", KeySettings(role="admin-read")).secret
     client_key = runtime.key_admin.create("plain").secret
+    runtime.key_admin.create("role-admin", KeySettings(role="admin"))
     with TestClient(create_app(runtime, dispose_engine=False), follow_redirects=False) as client:
         yield client, reader, client_key
     engine.dispose()
@@ -119,6 +107,16 @@ def test_admin_read_sees_every_page_but_cannot_change(console: tuple[TestClient,
     assert "role-admin-read" in keys_page.text and "Create a key" not in keys_page.text
     for path in ("/console/overview", "/console/spend", "/console/requests", "/console/routes", "/console/catalog"):
         assert client.get(path).status_code == 200, path
+    # Empty states say what to do next.
+    empty = {
+        "/console/overview": "No requests in the last 24h. Send one with your SDK",
+        "/console/spend": "Nothing was spent in this period. Widen it",
+        "/console/requests": "The ledger is empty: no request has reached a provider yet. Make a key",
+        "/console/routes": "No routes are configured. Add models and routes to the config file",
+        "/console/teams": "No teams yet. An admin can create one",
+    }
+    for path, advice in empty.items():
+        assert advice in client.get(path).text, path
     refused = client.post("/console/keys", data={"name": "sneaky", "csrf": csrf_of(keys_page.text)})
     assert refused.status_code == 403
     assert "admin-read" in refused.text
@@ -141,3 +139,14 @@ def test_without_a_master_key_or_admin_keys_nobody_signs_in(console: tuple[TestC
     assert _sign_in(client, "ig-master-guess") == 401
     public = client.app.state.console.public_pricing  # type: ignore[attr-defined]
     assert client.get("/console/catalog").status_code == (200 if public else 303)
+
+
+def test_an_admin_role_key_signs_in_and_can_change(console: tuple[TestClient, str, str]) -> None:
+    client, _, _ = console
+    admin_key = client.app.state.console.key_admin.rotate("role-admin", timedelta(0)).secret  # type: ignore[attr-defined]
+    assert _sign_in(client, admin_key) == 303
+    teams = client.get("/console/teams")
+    assert "Create a team" in teams.text and admin_key not in teams.text
+    made = client.post("/console/teams", data={"name": "by-admin-key", "csrf": csrf_of(teams.text)})
+    assert made.status_code == 303
+    assert 'data-team="by-admin-key"' in client.get("/console/teams").text

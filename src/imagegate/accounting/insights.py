@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 from imagegate.accounting.ports import LedgerEntry
 
 Bucket = Literal["hour", "day"]
-SeriesDimension = Literal["model", "route"]
+SeriesDimension = Literal["model", "route", "team"]
 AttemptStatus = Literal["ok", "error", "unknown"]
 ATTEMPT_STATUSES: tuple[AttemptStatus, ...] = ("ok", "error", "unknown")
 
@@ -37,8 +37,8 @@ class Outcomes:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
-    """One bucket of one model's route: ``bucket`` is the bucket's start as ``YYYY-MM-DD`` or
-    ``YYYY-MM-DDTHH:00`` (UTC)."""
+    """One bucket of one model's route for one team: ``bucket`` is the bucket's start as
+    ``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:00`` (UTC); ``team`` is None for keys without a team."""
 
     bucket: str
     model: str
@@ -46,6 +46,7 @@ class SeriesPoint:
     spend_micros: int
     images: int
     attempts: int
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class LedgerSearch:
 
     request_id: str | None = None
     key_name: str | None = None
+    team: str | None = None
     model: str | None = None
     route: str | None = None
     status: AttemptStatus | None = None
@@ -85,8 +87,8 @@ class LedgerInsights(Protocol):
         ...
 
     def series(self, since: datetime, until: datetime | None, bucket: Bucket) -> list[SeriesPoint]:
-        """Spend, images and attempts per bucket, model and route, oldest bucket first (one scan
-        serves the charts by model and by route)."""
+        """Spend, images and attempts per bucket, model, route and team, oldest bucket first (one
+        scan serves the charts by model, by route and by team)."""
         ...
 
     def top_errors(self, since: datetime | None, until: datetime | None, limit: int) -> list[ErrorCount]:

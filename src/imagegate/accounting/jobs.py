@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 JobStatus = Literal["queued", "in_progress", "completed", "failed", "cancelled"]
+JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "in_progress", "completed", "failed", "cancelled")
 FINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -102,4 +103,8 @@ class JobStore(Protocol):
 
     def due(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
         """Jobs to (re)start: queued since before ``queued_before``, or in progress with a lapsed lease."""
+        ...
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs are stored in each status (every status present, zero included)."""
         ...

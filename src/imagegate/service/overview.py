@@ -22,6 +22,8 @@ WINDOWS: dict[Window, tuple[timedelta, Bucket]] = {
     "7d": (timedelta(days=7), "day"),
     "30d": (timedelta(days=30), "day"),
 }
+# The chart label of spend by keys that belong to no team.
+NO_TEAM = "(no team)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +85,12 @@ def build_overview(
 
 
 def chart_data(points: list[SeriesPoint], by: SeriesDimension) -> dict[str, object]:
-    """A stacked-bar chart's data: bucket labels, and one dataset per model (or route) with its
-    spend (micro-dollars) and images per bucket."""
+    """A stacked-bar chart's data: bucket labels, and one dataset per model (route, team) with its
+    spend (micro-dollars) and images per bucket. Keys without a team are grouped as ``NO_TEAM``."""
 
     def group_of(point: SeriesPoint) -> str:
+        if by == "team":
+            return NO_TEAM if point.team is None else point.team
         return point.model if by == "model" else point.route
 
     labels = sorted({point.bucket for point in points})

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import anyio.to_thread
+
 from imagegate.accounting.admission import AdmissionStore, Seed, period_bucket
 from imagegate.accounting.ports import KeyStore, TeamStore
 from imagegate.domain.limits import Limits, Period
@@ -114,8 +116,19 @@ class SpendReport:
     async def lines(self, by: SpendBy, period: Period | None = None) -> list[SpendLine]:
         """One line per holder; ``period`` replaces each holder's own budget and quota periods."""
         now = self._clock()
-        holders = self.holders(by)
+        holders = await anyio.to_thread.run_sync(self.holders, by)
         return [await self._line(holder, period, now) for holder in holders]
+
+    async def limited_lines(self, by: SpendBy, most: int) -> tuple[list[SpendLine], int]:
+        """Lines of the first ``most`` holders (oldest first) that have a budget or an image quota,
+        and how many more such holders were left out (a bound for gauges read at scrape time)."""
+        now = self._clock()
+        limited = [
+            h
+            for h in await anyio.to_thread.run_sync(self.holders, by)
+            if h.limits.budget_micros is not None or h.limits.image_quota is not None
+        ]
+        return [await self._line(holder, None, now) for holder in limited[:most]], max(len(limited) - most, 0)
 
     async def _line(self, holder: Holder, period: Period | None, now: datetime) -> SpendLine:
         limits = holder.limits
@@ -124,8 +137,13 @@ class SpendReport:
         quota_period = limits.quota_period if period is None else period
         usd_bucket, usd_since, _ = period_bucket("usd", budget_period, now, self._zone)
         img_bucket, img_since, _ = period_bucket("img", quota_period, now, self._zone)
-        spend = self._ledger_sum(Seed(column, holder.name, "cost", usd_since))
-        images = self._ledger_sum(Seed(column, holder.name, "images", img_since))
+        # The ledger's sums are database reads: off the event loop, which serves image requests.
+        spend, images = await anyio.to_thread.run_sync(
+            lambda: (
+                self._ledger_sum(Seed(column, holder.name, "cost", usd_since)),
+                self._ledger_sum(Seed(column, holder.name, "images", img_since)),
+            )
+        )
         reserved_micros = await self._held(holder, usd_bucket, now)
         reserved_images = await self._held(holder, img_bucket, now)
         own_budget = limits.budget_micros is not None and budget_period == limits.budget_period

@@ -102,7 +102,7 @@ class SqlLedgerInsights:
         return [by_rank.get(max(1, math.ceil(quantile * count))) for quantile in quantiles]
 
     def series(self, since: datetime, until: datetime | None, bucket: Bucket) -> list[SeriesPoint]:
-        """Spend, images and attempts per bucket, model and route, oldest bucket first."""
+        """Spend, images and attempts per bucket, model, route and team, oldest bucket first."""
         with connect(self._bind) as conn:
             slot = _bucket(conn, bucket).label("slot")
             ok_images = sa.case((ledger.c.status == "ok", ledger.c.images), else_=0)
@@ -114,10 +114,11 @@ class SqlLedgerInsights:
                     sa.func.sum(ledger.c.cost_micros),
                     sa.func.sum(ok_images),
                     sa.func.count(),
+                    ledger.c.team,
                 )
                 .where(*_window(since, until))
-                .group_by(slot, ledger.c.model, ledger.c.route)
-                .order_by(slot, ledger.c.model, ledger.c.route)
+                .group_by(slot, ledger.c.model, ledger.c.route, ledger.c.team)
+                .order_by(slot, ledger.c.model, ledger.c.route, ledger.c.team)
             )
             rows = conn.execute(stmt).all()
         return [
@@ -128,6 +129,7 @@ class SqlLedgerInsights:
                 spend_micros=_int(row[3]),
                 images=_int(row[4]),
                 attempts=_int(row[5]),
+                team=None if row[6] is None else str(row[6]),
             )
             for row in rows
         ]
@@ -157,6 +159,7 @@ class SqlLedgerInsights:
         exact = {
             ledger.c.request_id: query.request_id,
             ledger.c.key_name: query.key_name,
+            ledger.c.team: query.team,
             ledger.c.model: query.model,
             ledger.c.route: query.route,
             ledger.c.status: query.status,

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from imagegate.accounting.jobs import JobOutcome, JobRecord
+from imagegate.accounting.jobs import JOB_STATUSES, JobOutcome, JobRecord
 from imagegate.store.database import Bind, begin, connect
 from imagegate.store.tables import image_jobs
 
@@ -138,3 +138,10 @@ class SqlJobStore:
         )
         with connect(self._bind) as conn:
             return list(conn.execute(query).scalars())
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs are stored in each status (every status present, zero included)."""
+        query = sa.select(_c.status, sa.func.count()).group_by(_c.status)
+        with connect(self._bind) as conn:
+            found = {str(status): int(count) for status, count in conn.execute(query).all()}
+        return {status: found.get(status, 0) for status in JOB_STATUSES}

@@ -11,7 +11,9 @@ Series (docs/observability.md lists them with their labels):
 - ``imagegate_added_latency_seconds{model}``: a request's wall time minus the time its provider calls
   took (parsing, auth, routing, pricing, rendering, and any backoff between retries);
 - ``imagegate_route_breaker_state``, ``imagegate_route_status``, ``imagegate_route_enabled``: route
-  state read at scrape time (``telemetry/route_state.py``).
+  state read at scrape time (``telemetry/route_state.py``);
+- ``imagegate_budget_remaining_microusd``, ``imagegate_images_remaining``, ``imagegate_jobs``: budgets,
+  quotas and jobs read from the database at scrape time (``telemetry/store_state.py``).
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set (``imagegate serve --workers N`` sets it), each worker writes
 its values to files there and a scrape of any worker sums them all.
@@ -121,8 +123,9 @@ class GatewayMetrics:
             return self.labels.error_code(last.error_code if last.error_code is not None else "internal_error")
         return "ok" if status < 400 else "http_error"
 
-    def exposition(self, routes: Sequence[RouteGauge]) -> bytes:
-        """The text exposition: counters (summed over workers in multiprocess mode) and route gauges."""
+    def exposition(self, routes: Sequence[RouteGauge], live: Sequence[Collector] = ()) -> bytes:
+        """The text exposition: counters (summed over workers in multiprocess mode), route gauges
+        and the ``live`` collectors (gauges read from shared stores at scrape time)."""
         path = multiprocess_dir()
         if path is None:
             counted = generate_latest(self.registry)
@@ -130,9 +133,11 @@ class GatewayMetrics:
             merged = CollectorRegistry()
             MultiProcessCollector(merged, path)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
             counted = generate_latest(merged)
-        live = CollectorRegistry()
-        live.register(_RouteCollector(routes))
-        return counted + generate_latest(live)
+        read_now = CollectorRegistry()
+        read_now.register(_RouteCollector(routes))
+        for collector in live:
+            read_now.register(collector)
+        return counted + generate_latest(read_now)
 
 
 class _RouteCollector(Collector):

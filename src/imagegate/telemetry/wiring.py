@@ -19,6 +19,7 @@ from imagegate.telemetry.labels import LabelSets
 from imagegate.telemetry.metrics import GatewayMetrics
 from imagegate.telemetry.middleware import RequestTracer, TelemetryMiddleware
 from imagegate.telemetry.route_state import RouteStateReader
+from imagegate.telemetry.store_state import StoreStateReader
 
 log = logging.getLogger("imagegate.telemetry")
 
@@ -28,13 +29,15 @@ MetricsMode = Literal["open", "key", "off"]
 @dataclass
 class Telemetry:
     """The gateway's observability parts; ``metrics`` is None when ``IMAGEGATE_METRICS=off``,
-    ``tracer`` None unless traces are on. ``route_state`` is set once routing is built."""
+    ``tracer`` None unless traces are on. ``route_state`` is set once routing is built,
+    ``store_state`` once budgets and jobs are."""
 
     mode: MetricsMode
     metrics: GatewayMetrics | None
     tracer: RequestTracer | None = None
     attempt_observers: list[AttemptObserver] = field(default_factory=list)
     route_state: RouteStateReader | None = None
+    store_state: StoreStateReader | None = None
     # The OTLP provider built here (flushed and shut down with the app); a provider passed in is its owner's.
     owned_provider: Any = None
 

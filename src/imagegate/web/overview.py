@@ -34,7 +34,9 @@ async def _overview(request: Request, session: ConsoleSession) -> Response:
     )
     by_model = chart_data(overview.series, "model")
     by_route = chart_data(overview.series, "route")
+    by_team = chart_data(overview.series, "team")
     charts = {
+        "spend-by-team": {**by_team, "field": "spend_micros", "unit": "USD"},
         "spend-by-model": {**by_model, "field": "spend_micros", "unit": "USD"},
         "images-by-route": {**by_route, "field": "images", "unit": "images"},
     }
@@ -51,6 +53,7 @@ async def _overview(request: Request, session: ConsoleSession) -> Response:
         windows=list(WINDOWS),
         by_model=by_model,
         by_route=by_route,
+        by_team=by_team,
         charts_json=embedded,
     )
 

@@ -20,6 +20,7 @@ NAV = (
     ("requests", "Requests", "/console/requests"),
     ("routes", "Routes", "/console/routes"),
     ("keys", "Keys", "/console/keys"),
+    ("teams", "Teams", "/console/teams"),
     ("compare", "Compare", "/console/compare"),
     ("catalog", "Catalog", "/console/catalog"),
 )

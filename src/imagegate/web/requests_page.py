@@ -20,7 +20,7 @@ from imagegate.web.state import deps
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
-_TEXT_FILTERS = ("request_id", "key_name", "model", "route", "error_code")
+_TEXT_FILTERS = ("request_id", "key_name", "team", "model", "route", "error_code")
 
 
 def _search(request: Request) -> tuple[LedgerSearch, dict[str, str], str | None]:

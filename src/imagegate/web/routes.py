@@ -7,7 +7,17 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from imagegate.web import auth, catalog_page, compare_page, keys_page, overview, requests_page, routes_page, spend
+from imagegate.web import (
+    auth,
+    catalog_page,
+    compare_page,
+    keys_page,
+    overview,
+    requests_page,
+    routes_page,
+    spend,
+    teams_page,
+)
 
 
 async def root(request: Request) -> Response:
@@ -33,8 +43,20 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/routes/apply", routes_page.apply, methods=["POST"]),
         Route("/console/keys", keys_page.keys_page, methods=["GET"]),
         Route("/console/keys", keys_page.create_key, methods=["POST"]),
+        Route("/console/keys/confirm-create", keys_page.confirm_create, methods=["GET"]),
         Route("/console/keys/confirm-revoke", keys_page.confirm_revoke, methods=["GET"]),
         Route("/console/keys/revoke", keys_page.revoke_key, methods=["POST"]),
+        Route("/console/keys/confirm-rotate", keys_page.confirm_rotate, methods=["GET"]),
+        Route("/console/keys/rotate", keys_page.rotate_key, methods=["POST"]),
+        Route("/console/keys/edit-limits", keys_page.edit_limits, methods=["GET"]),
+        Route("/console/keys/confirm-limits", keys_page.confirm_limits, methods=["GET"]),
+        Route("/console/keys/limits", keys_page.set_limits, methods=["POST"]),
+        Route("/console/teams", teams_page.teams_page, methods=["GET"]),
+        Route("/console/teams", teams_page.create_team, methods=["POST"]),
+        Route("/console/teams/confirm-create", teams_page.confirm_create, methods=["GET"]),
+        Route("/console/teams/edit-limits", teams_page.edit_limits, methods=["GET"]),
+        Route("/console/teams/confirm-limits", teams_page.confirm_limits, methods=["GET"]),
+        Route("/console/teams/limits", teams_page.set_limits, methods=["POST"]),
         Route("/console/catalog", catalog_page.catalog, methods=["GET"]),
         Route("/console/compare", compare_page.runs_page, methods=["GET"]),
         Route("/console/compare/{run_id}", compare_page.run_page, methods=["GET"]),

@@ -19,6 +19,8 @@ from imagegate.service.feedback import FeedbackService
 from imagegate.service.gateway import Gateway
 from imagegate.service.keys import KeyAdmin
 from imagegate.service.route_control import RoutingAdmin
+from imagegate.service.spend import SpendReport
+from imagegate.service.teams import TeamAdmin
 from imagegate.web.session import ConsoleSessions
 
 
@@ -29,6 +31,8 @@ class ConsoleDeps:
     sessions: ConsoleSessions
     gateway: Gateway
     key_admin: KeyAdmin
+    team_admin: TeamAdmin
+    spend: SpendReport | None
     reports: ReportStore
     insights: LedgerInsights
     routing: RoutingAdmin | None

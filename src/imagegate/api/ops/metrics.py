@@ -17,6 +17,7 @@ from imagegate.api.http import bearer_token, new_request_id
 from imagegate.api.openai.errors import error_response
 from imagegate.domain.errors import AuthenticationFailed, ClientError, ImagegateError, PermissionDenied
 from imagegate.service.gateway import Gateway
+from imagegate.telemetry.store_state import StoreCollector
 from imagegate.telemetry.wiring import Telemetry
 
 READER_ROLES = frozenset({"admin", "admin-read"})
@@ -41,7 +42,7 @@ async def _check_reader(request: Request) -> None:
 
 
 async def metrics(request: Request) -> Response:
-    """``GET /metrics``: counters, histograms and route gauges in Prometheus' text format."""
+    """``GET /metrics``: counters, histograms, route, budget and job gauges in Prometheus' text format."""
     telemetry: Telemetry | None = request.app.state.telemetry
     try:
         if telemetry is None or telemetry.metrics is None:
@@ -54,8 +55,9 @@ async def metrics(request: Request) -> Response:
             response.status_code = 404
         return response
     gauges = [] if telemetry.route_state is None else await telemetry.route_state.read()
+    live = [] if telemetry.store_state is None else [StoreCollector(await telemetry.store_state.read())]
     # Multiprocess mode reads every worker's files: off the event loop.
-    body = await anyio.to_thread.run_sync(telemetry.metrics.exposition, gauges)
+    body = await anyio.to_thread.run_sync(telemetry.metrics.exposition, gauges, live)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
