@@ -61,6 +61,8 @@ class JobOutcome:
     error: dict[str, Any] | None = None
     cost_micros: int | None = None
     cost_estimated: bool | None = None
+    # The ledger's request id of the run, when it is not the one the claim gave (a resumed task's).
+    request_id: str | None = None
 
 
 class JobStore(Protocol):
@@ -102,4 +104,12 @@ class JobStore(Protocol):
 
     def due(self, *, now: datetime, queued_before: datetime, limit: int) -> list[str]:
         """Jobs to (re)start: queued since before ``queued_before``, or in progress with a lapsed lease."""
+        ...
+
+    def expired(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` finished jobs whose ``expires_at`` passed by ``now``, oldest expiry first."""
+        ...
+
+    def delete(self, job_ids: list[str], *, now: datetime) -> int:
+        """Delete those of ``job_ids`` that are finished and expired by ``now``; how many went."""
         ...

@@ -16,10 +16,18 @@ renewing, and the sweeper (this thread, at start and every ``sweep_interval_s``,
 writes records whose lease ran out to the ledger as ``unknown``, at the quote, estimated. Spools
 left by dead processes (attempts killed before their promotion) are recovered into pending records
 by the next process that shares the data directory, then swept the same way.
+
+An attempt whose outcome may be learnt by another process (a job's task accepted by a
+submit-and-poll host, polled again after a restart) is **held**: ``hold()`` gives it a durable
+pending record that the sweeper leaves alone until a given time (the job's expiry), and whoever
+learns the outcome records it with ``settle()`` (the same process's ``record()`` does so too):
+the pending record is dropped and the row appended unless the attempt is already in the ledger,
+in one transaction, so the attempt is written exactly once.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import queue
 import threading
@@ -67,11 +75,25 @@ class _Forget:
     key: tuple[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    key: tuple[str, int]
+    until: datetime
+    done: concurrent.futures.Future[bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settle:
+    entry: LedgerEntry
+
+
 @dataclass(slots=True)
 class _Batch:
     begins: list[_Begin] = field(default_factory=list)
     forgets: list[_Forget] = field(default_factory=list)
+    holds: list[_Hold] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
+    settles: list[LedgerEntry] = field(default_factory=list)
     stopping: bool = False
 
     def take(self, item: object | None, source: queue.Queue[object], batch_size: int) -> bool:
@@ -84,9 +106,13 @@ class _Batch:
                 self.begins.append(item)
             elif isinstance(item, _Forget):
                 self.forgets.append(item)
+            elif isinstance(item, _Hold):
+                self.holds.append(item)
+            elif isinstance(item, _Settle):
+                self.settles.append(item.entry)
             elif item is not None:
                 self.entries.append(item)  # type: ignore[arg-type]
-            if len(self.begins) + len(self.entries) >= batch_size:
+            if len(self.begins) + len(self.entries) + len(self.settles) >= batch_size:
                 return True
             try:
                 item = source.get_nowait()
@@ -124,6 +150,8 @@ class LedgerWriter:
         # alone (begin order), and promoted to a pending record -> when begun (monotonic).
         self._unpromoted: dict[tuple[str, int], _Begin] = {}
         self._live: dict[tuple[str, int], float] = {}
+        # Held attempts begun here (``hold``) whose rows are still to come: settled, not appended.
+        self._held: set[tuple[str, int]] = set()
 
     def start(self) -> None:
         """Start the writer thread (idempotent)."""
@@ -156,6 +184,28 @@ class LedgerWriter:
         with self._cond:
             self._pending += 1
         self._queue.put_nowait(_Forget((request_id, attempt)))
+
+    def hold(self, request_id: str, attempt: int, until: datetime) -> concurrent.futures.Future[bool]:
+        """Keep a begun attempt's pending record until ``until`` (not renewed, not swept before then).
+
+        Done (True) once the record is in the database; False when this writer keeps no pending
+        records (crash safety off) or no longer knows the attempt. Its row is then recorded by
+        ``record`` here or ``settle`` anywhere, exactly once.
+        """
+        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        if self._safety is None or not self._started:
+            done.set_result(False)
+            return done
+        with self._cond:
+            self._pending += 1
+        self._queue.put_nowait(_Hold((request_id, attempt), until, done))
+        return done
+
+    def settle(self, entry: LedgerEntry) -> None:
+        """Queue the row of an attempt another process held; written unless the ledger has it already."""
+        with self._cond:
+            self._pending += 1
+        self._queue.put_nowait(_Settle(entry))
 
     def record(self, entry: LedgerEntry) -> None:
         """Queue one entry; returns immediately."""
@@ -191,18 +241,23 @@ class LedgerWriter:
         while not stopping:
             # Sleep until an item arrives or periodic work is due: an idle gateway wakes nobody.
             item = self._next(self._idle_timeout(last_side, last_renew, last_sweep))
-            begins, forgets, entries, stopping = self._gather(item)
-            # Begins first: an attempt's row is always queued after its begin.
-            for begun in begins:
+            batch = self._gather(item)
+            stopping = batch.stopping
+            # Begins first: an attempt's row is always queued after its begin (and its hold).
+            for begun in batch.begins:
                 self._unpromoted[begun.pending.key] = begun
-            if forgets:
-                self._forget(forgets)
-            if entries:
-                self._write(entries)
+            for held in batch.holds:
+                self._hold(held)
+            if batch.forgets:
+                self._forget(batch.forgets)
+            if batch.entries or batch.settles:
+                self._write(batch.entries, batch.settles)
             now = time.monotonic()
             if self._safety is not None:
                 self._promote(now)
-            self._done(len(begins) + len(forgets) + len(entries))
+            self._done(
+                len(batch.begins) + len(batch.holds) + len(batch.forgets) + len(batch.entries) + len(batch.settles)
+            )
             if self._safety is not None:
                 if now - last_renew >= self._safety.lease_s / 3:
                     last_renew = now
@@ -224,7 +279,7 @@ class LedgerWriter:
         except queue.Empty:
             return None
 
-    def _gather(self, item: object | None) -> tuple[list[_Begin], list[_Forget], list[LedgerEntry], bool]:
+    def _gather(self, item: object | None) -> _Batch:
         """Group commit: after the first item, sleep out ``flush_interval_s`` once, then take what queued.
 
         One transaction then carries every row that arrived meanwhile, so under load the thread
@@ -235,14 +290,14 @@ class LedgerWriter:
         """
         batch = _Batch()
         if item is None:
-            return batch.begins, batch.forgets, batch.entries, False
+            return batch
         deadline = time.monotonic() + self._interval
         if not batch.take(item, self._queue, self._batch_size):
             remaining = deadline - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
             batch.take(None, self._queue, self._batch_size)
-        return batch.begins, batch.forgets, batch.entries, batch.stopping
+        return batch
 
     def _idle_timeout(self, last_side: float, last_renew: float, last_sweep: float) -> float | None:
         """Seconds until the next periodic duty (promotion, renewal, sweep, side work); None: none."""
@@ -280,15 +335,18 @@ class LedgerWriter:
                 self._live[item.pending.key] = item.began
         self._discard_spooled([item.pending.key for item in due])
 
-    def _write(self, batch: list[LedgerEntry]) -> None:
+    def _write(self, batch: list[LedgerEntry], settles: list[LedgerEntry]) -> None:
         if self._safety is None:
-            _persist(batch, self._store.append_entries, "ledger entries")
+            _persist(batch + settles, self._store.append_entries, "ledger entries")
             return
         store = self._safety.store
         live = self._live
         keys = [(entry.request_id, entry.attempt) for entry in batch]
         for key in keys:
             self._unpromoted.pop(key, None)  # ended before its promotion: no pending record to drop
+        held = [entry for entry in batch if (entry.request_id, entry.attempt) in self._held]
+        settles = settles + held
+        batch = [entry for entry in batch if (entry.request_id, entry.attempt) not in self._held]
 
         def write(entries: Sequence[LedgerEntry]) -> None:
             begun = [key for key in ((entry.request_id, entry.attempt) for entry in entries) if key in live]
@@ -296,8 +354,37 @@ class LedgerWriter:
             for key in begun:
                 live.pop(key, None)
 
-        _persist(batch, write, "ledger entries")
+        if batch:
+            _persist(batch, write, "ledger entries")
+
+        def settle(entries: Sequence[LedgerEntry]) -> None:
+            written = store.settle_attempts(entries)
+            if len(written) < len(entries):
+                # The sweeper wrote those as ``unknown`` first (their holder died before the hold was
+                # durable, or after the hold ran out): that row stands, at the quote.
+                log.warning("%d held attempts were already in the ledger", len(entries) - len(written))
+
+        if settles:
+            _persist(settles, settle, "held attempts' entries")
+            self._held.difference_update((entry.request_id, entry.attempt) for entry in held)
         self._discard_spooled(keys)
+
+    def _hold(self, held: _Hold) -> None:
+        """Give a begun attempt a pending record due at ``until`` and stop tracking it here."""
+        assert self._safety is not None
+        store = self._safety.store
+        begun = self._unpromoted.pop(held.key, None)
+        stored = False
+        if begun is not None:
+            [stored] = _persist(
+                [PendingAttempt(begun.pending.entry, held.until)], store.begin_attempts, "held attempts"
+            )
+        elif self._live.pop(held.key, None) is not None:
+            [stored] = _persist([held.key], lambda keys: store.renew_attempts(keys, held.until), "held attempts")
+        if stored:
+            self._held.add(held.key)
+            self._discard_spooled([held.key])
+        held.done.set_result(stored)
 
     def _forget(self, forgets: list[_Forget]) -> None:
         assert self._safety is not None

@@ -31,7 +31,7 @@ from imagegate.domain.result import ImageResult
 from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
-from imagegate.providers.polling import Poller
+from imagegate.providers.polling import AcceptedTask, Poller, TaskAccepted
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
@@ -39,6 +39,7 @@ from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.stream_session import StreamSession
+from imagegate.service.submissions import Submission, SubmissionHook
 from imagegate.service.wire_parse import read_answer
 
 __all__ = ["ImageService", "Served", "StreamSession"]
@@ -127,7 +128,7 @@ class ImageService:
     async def _first_success(
         self,
         plan: Plan,
-        call: Callable[[PlannedRoute], Awaitable[T]],
+        call: Callable[[PlannedRoute, int], Awaitable[T]],
         attempts: Iterator[int] | None = None,
         n: int | None = None,
     ) -> tuple[T, PlannedRoute, int, float]:
@@ -180,7 +181,7 @@ class ImageService:
         self,
         plan: Plan,
         route_pass: RoutePass,
-        call: Callable[[PlannedRoute], Awaitable[T]],
+        call: Callable[[PlannedRoute, int], Awaitable[T]],
         attempts: Iterator[int],
         deadline: float,
         n: int | None = None,
@@ -197,7 +198,7 @@ class ImageService:
             self.recorder.begin(plan, route, attempt)
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
-                    value = await call(route)
+                    value = await call(route, attempt)
             except TimeoutError:
                 error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
                 record(plan, route, attempt, started, error=error, charge=self.recorder.quote(plan, route))
@@ -255,23 +256,97 @@ class ImageService:
         await route.adapter.authorize(wire, route.target, self._http)
         return wire
 
-    async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+    async def serve(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None = None) -> Served:
         """Serve a plain (non-streamed) request.
 
         ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
         forwarding unchanged. When the route's model makes fewer images per call than asked
         (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
+        ``submissions`` is told of each task a submit-and-poll host accepts, before it is polled
+        (``service.submissions``; not for fanned-out parts, which are never resumed).
         """
         await self._admit(plan)
         try:
-            return await self._serve_parts(plan, keep_raw_for=keep_raw_for)
+            return await self._serve_parts(plan, keep_raw_for=keep_raw_for, submissions=submissions)
         finally:
             await self._finish(plan)
 
-    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+    async def resume(self, plan: Plan, submission: Submission) -> Served:
+        """Poll a task accepted before a restart (``plan.request_id`` is the submission's) to its end.
+
+        Served like the attempt it continues: same route, admission, pricing, and one ledger row
+        under the attempt's own number (written unless the sweeper already wrote it as ``unknown``).
+        """
+        route = next((r for r in plan.routes if r.target.name == submission.route), None)
+        if route is None:
+            raise UpstreamUnavailable(
+                f"Route '{submission.route}', which accepted this request's task, is no longer configured."
+            )
+        request = route.request_for(plan.request)
+        accepted = AcceptedTask.from_document(submission.task)
+        attempt = submission.attempt
+        await self._admit(plan)
+        try:
+            await self._before_attempt(plan, route, attempt, None)
+            started = self._clock()
+            try:
+                response = await self._poller.resume(route.adapter, accepted, route.target)
+                result = self._result(route, request, response, keep_raw=False)
+            except ProviderError as error:
+                charge = self.recorder.for_error(plan, route, error, request)
+                self.recorder.record(plan, route, attempt, started, error=error, charge=charge, resumed=True)
+                raise
+            except asyncio.CancelledError:
+                code = "cancelled"
+                self.recorder.record(
+                    plan,
+                    route,
+                    attempt,
+                    started,
+                    error_code=code,
+                    charge=self.recorder.quote(plan, route),
+                    resumed=True,
+                )
+                raise
+            except Exception:
+                log.exception(
+                    "resuming attempt %d of %s on route %s failed", attempt, plan.request_id, route.target.name
+                )
+                charge = self.recorder.quote(plan, route)
+                self.recorder.record(
+                    plan, route, attempt, started, error_code="internal_error", charge=charge, resumed=True
+                )
+                raise
+            charge = self.recorder.settle(plan, route, result, request)
+            self.recorder.record(
+                plan, route, attempt, started, result=result, charge=charge, http_status=response.status, resumed=True
+            )
+            return Served(result=result, route=route, charge=charge, attempt=attempt)
+        finally:
+            await self._finish(plan)
+
+    def _result(
+        self, route: PlannedRoute, request: ImageRequest, response: WireResponse, *, keep_raw: bool
+    ) -> ImageResult:
+        """The provider's answer as a result, or the domain error it stands for."""
+        if response.status >= 300:
+            raise read_answer(
+                response,
+                lambda: route.adapter.error_from_wire(response),
+                route.adapter.provider_request_id(response.headers),
+            )
+        return read_answer(
+            response,
+            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
+            route.adapter.provider_request_id(response.headers),
+        )
+
+    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None) -> Served:
         chunks = plan.routes[0].chunks
         if chunks is None:
-            return await self._serve_part(plan, keep_raw_for=keep_raw_for, n=None, attempts=None)
+            return await self._serve_part(
+                plan, keep_raw_for=keep_raw_for, n=None, attempts=None, submissions=submissions
+            )
         attempts = itertools.count(1)
         parts = await asyncio.gather(
             *(self._serve_part(plan, keep_raw_for=None, n=count, attempts=attempts) for count in chunks),
@@ -289,40 +364,45 @@ class ImageService:
         )
 
     async def _serve_part(
-        self, plan: Plan, *, keep_raw_for: str | None, n: int | None, attempts: Iterator[int] | None
+        self,
+        plan: Plan,
+        *,
+        keep_raw_for: str | None,
+        n: int | None,
+        attempts: Iterator[int] | None,
+        submissions: SubmissionHook | None = None,
     ) -> Served:
         def request_for(route: PlannedRoute) -> ImageRequest:
             request = route.request_for(plan.request)
             return request if n is None else dataclasses.replace(request, n=n)
 
-        async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
+        async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
             request = request_for(route)
             wire = await self._wire(route, request)
+            on_accepted = None if submissions is None else self._keeper(plan, route, attempt, submissions)
             # One call for the service whether the host answers at once or is polled (providers.polling).
-            response = await self._poller.exchange(route.adapter, wire, route.target)
-            if response.status >= 300:
-                raise read_answer(
-                    response,
-                    lambda: route.adapter.error_from_wire(response),
-                    route.adapter.provider_request_id(response.headers),
-                )
+            response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect
-            result = read_answer(
-                response,
-                lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
-                route.adapter.provider_request_id(response.headers),
-            )
-            return response, result
+            return response, self._result(route, request, response, keep_raw=keep_raw)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
+    def _keeper(self, plan: Plan, route: PlannedRoute, attempt: int, hook: SubmissionHook) -> TaskAccepted:
+        """The ``on_accepted`` of one attempt: hold its ledger record, then hand the task to ``hook``."""
+
+        async def accepted(task: AcceptedTask) -> None:
+            await self.recorder.hold(plan, attempt, hook.hold_until)
+            await hook.record(Submission(plan.request_id, attempt, route.target.name, task.document()))
+
+        return accepted
+
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
-        async def call(route: PlannedRoute) -> StreamingResponse:
+        async def call(route: PlannedRoute, attempt: int) -> StreamingResponse:
             wire = await self._wire(route, route.request_for(plan.request))
             opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
             if opened.status >= 300:

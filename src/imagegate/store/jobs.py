@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from imagegate.accounting.jobs import JobOutcome, JobRecord
+from imagegate.accounting.jobs import FINAL_STATUSES, JobOutcome, JobRecord
 from imagegate.store.database import Bind, begin, connect
 from imagegate.store.tables import image_jobs
 
@@ -106,7 +106,7 @@ class SqlJobStore:
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:
         """Record a run's outcome if ``owner`` still runs the job; None otherwise (it was cancelled)."""
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
-        values = {
+        values: dict[str, Any] = {
             "status": outcome.status,
             "result": outcome.result,
             "error": outcome.error,
@@ -116,6 +116,8 @@ class SqlJobStore:
             "updated_at": outcome.finished_at,
             "lease_until": None,
         }
+        if outcome.request_id is not None:
+            values["request_id"] = outcome.request_id
         return self._update(where, values)
 
     def cancel(self, job_id: str, *, now: datetime) -> JobRecord | None:
@@ -138,3 +140,22 @@ class SqlJobStore:
         )
         with connect(self._bind) as conn:
             return list(conn.execute(query).scalars())
+
+    def expired(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` finished jobs whose ``expires_at`` passed by ``now``, oldest expiry first."""
+        query = (
+            sa.select(image_jobs)
+            .where(_c.expires_at <= now, _c.status.in_(sorted(FINAL_STATUSES)))
+            .order_by(_c.expires_at)
+            .limit(limit)
+        )
+        with connect(self._bind) as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def delete(self, job_ids: list[str], *, now: datetime) -> int:
+        """Delete those of ``job_ids`` that are finished and expired by ``now``; how many went."""
+        if not job_ids:
+            return 0
+        where = sa.and_(_c.id.in_(job_ids), _c.expires_at <= now, _c.status.in_(sorted(FINAL_STATUSES)))
+        with begin(self._bind) as conn:
+            return conn.execute(sa.delete(image_jobs).where(where)).rowcount or 0
