@@ -36,9 +36,8 @@ def test_a_flux_job_cut_off_by_sigkill_resumes_by_polling_its_task(sandbox_url, 
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
     document = jobs_config(sandbox_url)
     # Four "Pending" polls 0.3 s, 0.45 s, ... apart: the task is still running when the gateway dies.
-    document["models"].append(
-        alias("flux-2-pro", route("bfl", "flux-2-pro", sandbox_url, timeout=30, poll_interval=0.3))
-    )
+    flux = route("bfl", "flux-2-pro", sandbox_url, timeout=30, poll_interval=0.3)
+    document["models"].append(alias("flux-slow-polls", flux))
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump(document))
     env = {
@@ -62,7 +61,7 @@ def test_a_flux_job_cut_off_by_sigkill_resumes_by_polling_its_task(sandbox_url, 
     with serving_disk_store(tmp_path / "images") as store:
         images = (store.root, store.base_url)
         with job_process("serve", env, config, images) as (url, process):
-            body = {"model": "flux-2-pro", "prompt": "[sandbox:polls=4] a lighthouse", "size": "1024x768"}
+            body = {"model": "flux-slow-polls", "prompt": "[sandbox:polls=4] a lighthouse", "size": "1024x768"}
             job = httpx.post(f"{url}/v1/images/jobs", json=body, headers=headers).json()
             kept = wait_for(kept_task, 20)
             process.send_signal(signal.SIGKILL)
