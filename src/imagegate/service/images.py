@@ -40,7 +40,7 @@ from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.stream_session import StreamSession
 from imagegate.service.submissions import Submission, SubmissionHook
-from imagegate.service.wire_parse import read_answer
+from imagegate.service.wire_parse import image_result, read_answer
 
 __all__ = ["ImageService", "Served", "StreamSession"]
 
@@ -291,31 +291,18 @@ class ImageService:
             started = self._clock()
             try:
                 response = await self._poller.resume(route.adapter, accepted, route.target)
-                result = self._result(route, request, response, keep_raw=False)
+                result = image_result(route, request, response, keep_raw=False)
             except ProviderError as error:
                 charge = self.recorder.for_error(plan, route, error, request)
                 self.recorder.record(plan, route, attempt, started, error=error, charge=charge, resumed=True)
                 raise
-            except asyncio.CancelledError:
-                code = "cancelled"
-                self.recorder.record(
-                    plan,
-                    route,
-                    attempt,
-                    started,
-                    error_code=code,
-                    charge=self.recorder.quote(plan, route),
-                    resumed=True,
-                )
-                raise
-            except Exception:
-                log.exception(
-                    "resuming attempt %d of %s on route %s failed", attempt, plan.request_id, route.target.name
-                )
-                charge = self.recorder.quote(plan, route)
-                self.recorder.record(
-                    plan, route, attempt, started, error_code="internal_error", charge=charge, resumed=True
-                )
+            except BaseException as leaving:
+                # Cut short, or a gateway fault: the host may have finished (and billed) it.
+                cancelled = isinstance(leaving, asyncio.CancelledError)
+                if not cancelled:
+                    log.exception("resuming attempt %d of %s failed", attempt, plan.request_id)
+                code, charge = ("cancelled" if cancelled else "internal_error"), self.recorder.quote(plan, route)
+                self.recorder.record(plan, route, attempt, started, error_code=code, charge=charge, resumed=True)
                 raise
             charge = self.recorder.settle(plan, route, result, request)
             self.recorder.record(
@@ -324,22 +311,6 @@ class ImageService:
             return Served(result=result, route=route, charge=charge, attempt=attempt)
         finally:
             await self._finish(plan)
-
-    def _result(
-        self, route: PlannedRoute, request: ImageRequest, response: WireResponse, *, keep_raw: bool
-    ) -> ImageResult:
-        """The provider's answer as a result, or the domain error it stands for."""
-        if response.status >= 300:
-            raise read_answer(
-                response,
-                lambda: route.adapter.error_from_wire(response),
-                route.adapter.provider_request_id(response.headers),
-            )
-        return read_answer(
-            response,
-            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
-            route.adapter.provider_request_id(response.headers),
-        )
 
     async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None) -> Served:
         chunks = plan.routes[0].chunks
@@ -383,7 +354,7 @@ class ImageService:
             # One call for the service whether the host answers at once or is polled (providers.polling).
             response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect
-            return response, self._result(route, request, response, keep_raw=keep_raw)
+            return response, image_result(route, request, response, keep_raw=keep_raw)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
