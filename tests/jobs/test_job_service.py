@@ -1,35 +1,48 @@
 """``JobService`` driven directly (no engine): the submit-and-poll resume hook, a job whose key
-was revoked while it waited, and expired jobs swept with their images."""
+was revoked while it waited, a cancelled job whose runner died, and expired jobs swept with their images."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import sqlalchemy as sa
 from PIL import Image
 
+from imagegate.accounting.jobs import JobOutcome
 from imagegate.accounting.keys import hash_key
 from imagegate.accounting.ledger import utc_now
+from imagegate.app import build_runtime
+from imagegate.config.file import parse_config
+from imagegate.config.settings import Settings
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, Usage
 from imagegate.pricing.engine import Charge
+from imagegate.providers.base import WireResponse
+from imagegate.providers.polling import AcceptedTask
+from imagegate.runtime import Runtime
 from imagegate.service.images import Served
 from imagegate.service.jobs import JobService
 from imagegate.service.retention import LocalSweepLock, Sweeper
 from imagegate.service.submissions import Submission
 from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
+from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.tables import api_keys
-from tests.jobs.conftest import sandbox_submissions
+from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import serving_disk_store
+from tests.support.flux import tasks
+from tests.support.gateway import GatewayHandle
 
 
 def direct_service(gateway, image_store, jobs_db: Path, **hooks: Any) -> tuple[JobService, SqlJobStore]:
@@ -145,10 +158,15 @@ def test_the_retention_sweeper_deletes_expired_jobs_and_their_images_a_bounded_b
 
         async def scenario() -> None:
             finished = []
-            for _ in range(3):
+            for index in range(3):
                 job, _ = await jobs.submit(principal, request, key_digest=hash_key(secret))
-                await jobs.run(job.id)
-                finished.append(store.get(job.id))
+                now = utc_now()
+                assert store.claim(job.id, owner="runner", request_id=f"req_{index}", lease_until=now, now=now)
+                key = f"jobs/{job.id}/0.png"
+                await images.put(key, b"png", content_type="image/png", expires_at=job.expires_at, owner=job.id)
+                result = {"images": [{"key": key, "content_type": "image/png", "bytes": 3}]}
+                outcome = JobOutcome(status="completed", finished_at=now, result=result)
+                finished.append(store.finish(job.id, owner="runner", outcome=outcome))
             waiting, _ = await jobs.submit(principal, request, key_digest=hash_key(secret))
             assert await jobs.sweep_expired(utc_now()) == 0  # nothing expired yet
             assert await jobs.sweep_expired(later, limit=2) == 2  # a bounded batch, oldest first
@@ -161,3 +179,61 @@ def test_the_retention_sweeper_deletes_expired_jobs_and_their_images_a_bounded_b
             assert kept is not None and kept.status == "queued"  # not finished: left until it ends
 
         anyio.run(scenario)
+
+
+@contextlib.contextmanager
+def own_runtime(sandbox_url: str, tmp_path: Path, image_store: Any) -> Iterator[tuple[Runtime, str]]:
+    """A runtime of this test's own (unserved, its HTTP client on the test's event loop) and a key."""
+    engine = migrated_sqlite_engine(tmp_path / "gateway.db")
+    settings = Settings(database_url=str(engine.url), auto_migrate=False, data_dir=tmp_path / "data")
+    runtime = build_runtime(
+        settings, parse_config(jobs_config(sandbox_url), env={}), engine=engine, image_store=image_store
+    )
+    secret = GatewayHandle(url="", runtime=runtime, engine=engine).create_key("orphan")
+    runtime.ledger.start()
+    try:
+        yield runtime, secret
+    finally:
+        runtime.ledger.close()
+        engine.dispose()
+
+
+def test_cancelling_a_job_whose_runner_died_calls_its_task_off_at_the_host(image_store, sandbox_url, tmp_path):
+    request = ImageRequest(
+        operation="generate", model="fal-flux-2-pro", prompt="[sandbox:never-finish] x", dialect="openai-images"
+    )
+    with own_runtime(sandbox_url, tmp_path, image_store) as (runtime, secret):
+        gateway = runtime.gateway
+        assert runtime.jobs is not None
+        jobs, store = runtime.jobs, SqlJobStore(runtime.engine)
+        jobs.engine = None  # nothing runs the job here: it stays the dead runner's
+
+        async def scenario() -> tuple[str, str]:
+            principal = await gateway.authenticate(secret)
+            # What a runner that then died did: fal accepted the task, and the job kept it.
+            [route] = gateway.plan("req_probe", request, principal).routes
+            wire = route.adapter.to_wire(request, route.target)
+            async with httpx.AsyncClient() as client:
+                answer = await client.post(wire.url, content=wire.content, headers=wire.headers)
+            headers = {name.lower(): value for name, value in answer.headers.items()}
+            submitted = WireResponse(answer.status_code, headers, answer.content)
+            task = route.adapter.accepted_task(submitted, route.target)
+            assert task is not None
+            kept = Submission("req_orphan", 1, route.target.name, AcceptedTask(task, submitted).document())
+            job, _ = await jobs.submit(principal, request, key_digest=hash_key(secret))
+            lapsed = utc_now() - timedelta(seconds=1)
+            assert store.claim(job.id, owner="dead", request_id="req_orphan", lease_until=lapsed, now=lapsed)
+            assert store.record_task(job.id, owner="dead", task=kept.document())
+            try:
+                cancelled = await jobs.cancel(principal, job.id)
+            finally:
+                await runtime.http.aclose()  # its connections belong to this event loop
+            assert cancelled.status == "cancelled"
+            return task.id, route.target.name
+
+        task_id, route_name = anyio.run(scenario)
+        assert tasks(sandbox_url, "fal")[task_id]["cancelled"]
+        assert runtime.ledger.wait_idle(10)
+        [row] = SqlLedgerStore(runtime.engine).query_entries(request_id="req_orphan")
+    assert (row.attempt, row.route, row.error_code) == (1, route_name, "cancelled")
+    assert row.cost_estimated and row.cost_micros > 0  # the quote: the host may have billed part of it

@@ -301,6 +301,11 @@ class Poller:
         policy = await url_policy(adapter, route)
         return await self._see_through(adapter, route, policy, accepted, deadline, None)
 
+    async def call_off(self, adapter: ProviderAdapter, accepted: AcceptedTask, route: RouteTarget) -> None:
+        """Cancel a task accepted earlier (by another process) at its host, where it has a cancel call."""
+        policy = await url_policy(adapter, route)
+        await self._cancel(adapter, route, policy, accepted.task)
+
     async def _see_through(
         self,
         adapter: ProviderAdapter,

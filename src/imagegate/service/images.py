@@ -28,18 +28,19 @@ from imagegate.domain.errors import (
 )
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
-from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
-from imagegate.providers.polling import AcceptedTask, Poller, TaskAccepted
+from imagegate.providers.polling import Poller
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
+from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
 from imagegate.service.submissions import Submission, SubmissionHook
+from imagegate.service.submitted_tasks import SubmittedTasks
 from imagegate.service.wire_parse import image_result, read_answer
 
 __all__ = ["ImageService", "Served", "StreamSession"]
@@ -47,16 +48,6 @@ __all__ = ["ImageService", "Served", "StreamSession"]
 log = logging.getLogger("imagegate.service")
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Served:
-    """A request served: the result, the route that served it, and what it cost."""
-
-    result: ImageResult
-    route: PlannedRoute
-    charge: Charge
-    attempt: int
 
 
 @dataclass(slots=True)
@@ -91,6 +82,14 @@ class ImageService:
         if admission is not None:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
+        self.tasks = SubmittedTasks(
+            self._poller,
+            self.recorder,
+            admit=self._admit,
+            before_attempt=self._before_attempt,
+            finish=self._finish,
+            clock=clock,
+        )
 
     # -- admission -----------------------------------------------------------------------
 
@@ -272,45 +271,8 @@ class ImageService:
             await self._finish(plan)
 
     async def resume(self, plan: Plan, submission: Submission) -> Served:
-        """Poll a task accepted before a restart (``plan.request_id`` is the submission's) to its end.
-
-        Served like the attempt it continues: same route, admission, pricing, and one ledger row
-        under the attempt's own number (written unless the sweeper already wrote it as ``unknown``).
-        """
-        route = next((r for r in plan.routes if r.target.name == submission.route), None)
-        if route is None:
-            raise UpstreamUnavailable(
-                f"Route '{submission.route}', which accepted this request's task, is no longer configured."
-            )
-        request = route.request_for(plan.request)
-        accepted = AcceptedTask.from_document(submission.task)
-        attempt = submission.attempt
-        await self._admit(plan)
-        try:
-            await self._before_attempt(plan, route, attempt, None)
-            started = self._clock()
-            try:
-                response = await self._poller.resume(route.adapter, accepted, route.target)
-                result = image_result(route, request, response, keep_raw=False)
-            except ProviderError as error:
-                charge = self.recorder.for_error(plan, route, error, request)
-                self.recorder.record(plan, route, attempt, started, error=error, charge=charge, resumed=True)
-                raise
-            except BaseException as leaving:
-                # Cut short, or a gateway fault: the host may have finished (and billed) it.
-                cancelled = isinstance(leaving, asyncio.CancelledError)
-                if not cancelled:
-                    log.exception("resuming attempt %d of %s failed", attempt, plan.request_id)
-                code, charge = ("cancelled" if cancelled else "internal_error"), self.recorder.quote(plan, route)
-                self.recorder.record(plan, route, attempt, started, error_code=code, charge=charge, resumed=True)
-                raise
-            charge = self.recorder.settle(plan, route, result, request)
-            self.recorder.record(
-                plan, route, attempt, started, result=result, charge=charge, http_status=response.status, resumed=True
-            )
-            return Served(result=result, route=route, charge=charge, attempt=attempt)
-        finally:
-            await self._finish(plan)
+        """Poll a task accepted before a restart to its end (``service.submitted_tasks``)."""
+        return await self.tasks.resume(plan, submission)
 
     async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None) -> Served:
         chunks = plan.routes[0].chunks
@@ -350,7 +312,7 @@ class ImageService:
         async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
             request = request_for(route)
             wire = await self._wire(route, request)
-            on_accepted = None if submissions is None else self._keeper(plan, route, attempt, submissions)
+            on_accepted = None if submissions is None else self.tasks.keeper(plan, route, attempt, submissions)
             # One call for the service whether the host answers at once or is polled (providers.polling).
             response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect
@@ -360,15 +322,6 @@ class ImageService:
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
-
-    def _keeper(self, plan: Plan, route: PlannedRoute, attempt: int, hook: SubmissionHook) -> TaskAccepted:
-        """The ``on_accepted`` of one attempt: hold its ledger record, then hand the task to ``hook``."""
-
-        async def accepted(task: AcceptedTask) -> None:
-            await self.recorder.hold(plan, attempt, hook.hold_until)
-            await hook.record(Submission(plan.request_id, attempt, route.target.name, task.document()))
-
-        return accepted
 
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -50,6 +49,7 @@ from imagegate.service.job_codec import (
     request_from_document,
 )
 from imagegate.service.job_costs import RunCosts
+from imagegate.service.job_lease import leased
 from imagegate.service.plan import Plan
 from imagegate.service.storage_port import ImageStore
 from imagegate.service.submissions import Submission, SubmissionHook
@@ -223,8 +223,24 @@ class JobService:
             raise JobFinished(f"Job '{job_id}' has already {job.status}.", param="job_id")
         if self.engine is not None:
             self.engine.cancel_local(job_id)
+        if job.provider_task is not None and job.lease_until is not None and job.lease_until <= self._clock():
+            await self._call_off(job)  # its runner died: nobody else will stop the provider's task
         await self._emit(cancelled)
         return cancelled
+
+    async def _call_off(self, job: JobRecord) -> None:
+        """Cancel an orphaned job's accepted task at its host and record its attempt (at the quote)."""
+        submission = Submission.from_document(job.provider_task) if job.provider_task is not None else None
+        if submission is None:
+            return
+        try:
+            request = request_from_document(job.request, [await self._read(key) for key in job.input_keys])
+            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
+            plan = self._gateway.plan(submission.request_id, request, principal)
+            await self._gateway.images.tasks.call_off(plan, submission)
+        except ImagegateError as error:
+            # The held attempt is still written, as ``unknown`` at the quote, when the job expires.
+            log.warning("job %s: its provider task was not called off: %s", job.id, error)
 
     async def view(self, job: JobRecord) -> dict[str, Any]:
         """The job object, with result URLs signed until the job expires."""
@@ -263,7 +279,8 @@ class JobService:
             }
             outcome = JobOutcome(status="failed", finished_at=self._clock(), error=error)
         else:
-            async with self._leased(job) as execution:
+            lease = leased(self._store, job.id, owner=self.owner, lease_s=self.settings.lease_s, clock=self._clock)
+            async with lease as execution:
                 execution.task = asyncio.ensure_future(self._execute(job, request_id))
                 try:
                     outcome = await execution.task
@@ -401,34 +418,3 @@ class JobService:
         except Exception:
             # The job's state is already recorded; a lost event must not turn it into a failure.
             log.exception("queueing the %s event of job %s failed", job.status, job.id)
-
-    @contextlib.asynccontextmanager
-    async def _leased(self, job: JobRecord) -> AsyncIterator[_Execution]:
-        """Renew the job's lease while it runs; stop the run when another process cancelled it."""
-        execution = _Execution()
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.settings.lease_s / 3)
-                lease_until = self._clock() + timedelta(seconds=self.settings.lease_s)
-                try:
-                    owned = await anyio.to_thread.run_sync(
-                        functools.partial(self._store.renew, job.id, owner=self.owner, lease_until=lease_until)
-                    )
-                except Exception:
-                    log.warning("renewing the lease of job %s failed; retrying", job.id, exc_info=True)
-                    continue
-                if not owned and execution.task is not None:
-                    execution.task.cancel()
-                    return
-
-        heartbeat = asyncio.create_task(renew(), name=f"imagegate-job-lease-{job.id}")
-        try:
-            yield execution
-        finally:
-            heartbeat.cancel()
-
-
-@dataclass
-class _Execution:
-    task: asyncio.Future[JobOutcome] | None = None
