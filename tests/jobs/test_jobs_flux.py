@@ -10,25 +10,15 @@ import httpx
 import pytest
 
 from imagegate.store.jobs import SqlJobStore
-from tests.jobs.test_jobs_e2e import _client, fetch_image, poll, submit
+from tests.jobs.test_jobs_e2e import _client, fetch_image, poll, submit, submit_over
 from tests.support.flux import tasks, wait_for
-from tests.support.gateway import GatewayHandle
-
-
-def _submit_over(kind: str, gateway: GatewayHandle, secret: str, body: dict[str, Any]) -> dict[str, Any]:
-    if kind == "sdk":
-        return submit(_client(gateway, secret), body)
-    created = httpx.post(f"{gateway.url}/v1/images/jobs", json=body, headers={"authorization": f"Bearer {secret}"})
-    assert created.status_code == 202, created.text
-    job: dict[str, Any] = created.json()
-    return job
 
 
 @pytest.mark.parametrize("kind", ["sdk", "http"])
 def test_a_flux_job_completes_with_the_image_by_url(jobs_gateway, jobs_key, sandbox_url, kind):
     _, secret = jobs_key
     body = {"model": "flux-2-pro", "prompt": f"a harbour ({kind})", "size": "1024x768", "output_format": "png"}
-    done = poll(jobs_gateway, secret, _submit_over(kind, jobs_gateway, secret, body)["id"])
+    done = poll(jobs_gateway, secret, submit_over(kind, jobs_gateway, secret, body)["id"])
     assert done["status"] == "completed", done["error"]
     [image] = done["result"]["data"]
     assert set(image) == {"url"}
