@@ -18,7 +18,7 @@ from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.tables import image_jobs
 from tests.jobs.conftest import jobs_config
-from tests.jobs.test_job_crash import job_process
+from tests.jobs.test_job_crash import job_process, quick_recovery_env
 from tests.jobs.test_jobs_e2e import poll
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import serving_disk_store
@@ -40,15 +40,7 @@ def test_a_flux_job_cut_off_by_sigkill_resumes_by_polling_its_task(sandbox_url, 
     document["models"].append(alias("flux-slow-polls", flux))
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump(document))
-    env = {
-        "IMAGEGATE_DATABASE_URL": str(engine.url),
-        "IMAGEGATE_DATA_DIR": str(tmp_path),
-        "IMAGEGATE_LOG_LEVEL": "warning",
-        "IMAGEGATE_JOBS_LEASE_S": "1",
-        "IMAGEGATE_JOBS_RESUME_INTERVAL_S": "0.2",
-        "IMAGEGATE_LEDGER_PENDING_LEASE_S": "1",
-        "IMAGEGATE_LEDGER_SWEEP_INTERVAL_S": "0.2",
-    }
+    env = quick_recovery_env(engine.url, tmp_path)
     handle = GatewayHandle(url="", runtime=None, engine=engine)  # type: ignore[arg-type]  # only create_key is used
     secret = handle.create_key("resume")
     headers = {"authorization": f"Bearer {secret}"}
