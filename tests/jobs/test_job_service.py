@@ -27,8 +27,8 @@ from imagegate.config.settings import Settings
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import GeneratedImage, ImageResult, Usage
 from imagegate.pricing.engine import Charge
+from imagegate.providers.accepted_task import AcceptedTask
 from imagegate.providers.base import WireResponse
-from imagegate.providers.polling import AcceptedTask
 from imagegate.runtime import Runtime
 from imagegate.service.images import Served
 from imagegate.service.jobs import JobService

@@ -10,9 +10,10 @@ import pytest
 
 from imagegate.domain.errors import InvalidRequest, ModerationBlocked, UpstreamBadResponse, UpstreamTimeout
 from imagegate.domain.request import ImageRequest
+from imagegate.providers.accepted_task import AcceptedTask
 from imagegate.providers.base import RouteTarget, WireRequest
 from imagegate.providers.bfl import BflAdapter
-from imagegate.providers.polling import AcceptedTask, Poller, PollTiming, check_route_options, pinned
+from imagegate.providers.polling import Poller, PollTiming, check_route_options, pinned
 from tests.support.scripted_http import Reply, ScriptedHttp
 
 BASE = "http://127.0.0.1:9"

@@ -16,7 +16,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from imagegate.domain.errors import ProviderError, UpstreamUnavailable
-from imagegate.providers.polling import AcceptedTask, Poller, TaskAccepted
+from imagegate.providers.accepted_task import AcceptedTask, TaskAccepted
+from imagegate.providers.polling import Poller
 from imagegate.service.attempts import AttemptRecorder
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.served import Served
