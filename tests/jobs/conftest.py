@@ -31,6 +31,13 @@ def jobs_config(sandbox_url: str) -> dict[str, Any]:
         [
             alias("flux-2-pro", route("bfl", "flux-2-pro", sandbox_url), attempts=1),
             alias("fal-flux-2-pro", route("fal", "fal-ai/flux-2-pro", sandbox_url), attempts=1),
+            # A polled host first, then a synchronous one (a failed task falls back).
+            alias(
+                "flux-then-gpt",
+                route("bfl", "flux-2-pro", sandbox_url),
+                {"provider": "openai", "model": "gpt-image-2", "base_url": f"{sandbox_url}/v1", "api_key": "sk-x"},
+                attempts=1,
+            ),
         ]
     )
     document["webhooks"] = {"allow_cidrs": ["127.0.0.0/8"]}

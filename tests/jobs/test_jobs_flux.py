@@ -72,3 +72,17 @@ def test_cancelling_a_flux_job_cancels_its_task_at_the_host(jobs_gateway, jobs_k
     rows = wait_for(lambda: jobs_gateway.ledger(running["request_id"]), 10)
     [row] = rows
     assert (row.error_code, row.cost_estimated) == ("cancelled", True) and row.cost_micros > 0
+
+
+def test_a_failed_task_followed_by_a_fallback_leaves_no_task_to_resume(jobs_gateway, jobs_key, sandbox_control):
+    _, secret = jobs_key
+    fault = {"fault": "task-error", "model": "flux-2-pro", "path": "/v1/flux-2-pro", "count": 1}
+    assert sandbox_control.post("/_sandbox/faults", json=fault).status_code == 201
+    job = submit(_client(jobs_gateway, secret), {"model": "flux-then-gpt", "prompt": "a boat", "size": "1024x1024"})
+    done = poll(jobs_gateway, secret, job["id"])
+    assert done["status"] == "completed", done["error"]
+    first, second = jobs_gateway.ledger(done["request_id"])
+    assert (first.provider, first.status, second.provider, second.status) == ("bfl", "error", "openai", "ok")
+    stored = SqlJobStore(jobs_gateway.engine).get(job["id"])
+    # The BFL task was kept while it ran; the fallback's attempt dropped it: a crash now reruns the job.
+    assert stored is not None and stored.provider_task is None

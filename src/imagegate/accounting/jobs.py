@@ -90,8 +90,9 @@ class JobStore(Protocol):
         """Extend a running job's lease; False when ``owner`` no longer runs it (cancelled, taken over)."""
         ...
 
-    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
-        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any] | None) -> bool:
+        """Keep the provider's accepted task on the running job (None: none any more); False when
+        ``owner`` no longer runs it."""
         ...
 
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:

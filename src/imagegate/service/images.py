@@ -312,7 +312,11 @@ class ImageService:
         async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
             request = request_for(route)
             wire = await self._wire(route, request)
-            on_accepted = None if submissions is None else self.tasks.keeper(plan, route, attempt, submissions)
+            on_accepted = None
+            if submissions is not None:
+                if attempt > 1:
+                    await submissions.record(None)  # an earlier attempt's task is over
+                on_accepted = self.tasks.keeper(plan, route, attempt, submissions)
             # One call for the service whether the host answers at once or is polled (providers.polling).
             response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect

@@ -313,15 +313,15 @@ class JobService:
         ids = [job.id for job in jobs]
         return await anyio.to_thread.run_sync(lambda: self._store.delete(ids, now=now))
 
-    async def record_submission(self, job_id: str, submission: Submission) -> bool:
+    async def record_submission(self, job_id: str, submission: Submission | None) -> bool:
         """Keep the task a submit-and-poll provider accepted for this job (before it is polled),
-        so a run after a restart polls it (``resume``) instead of submitting again; False when
-        this process no longer runs the job."""
-        document = submission.document()
+        so a run after a restart polls it (``resume``) instead of submitting again; None: no task
+        to resume any more. False when this process no longer runs the job."""
+        document = None if submission is None else submission.document()
         kept = await anyio.to_thread.run_sync(lambda: self._store.record_task(job_id, owner=self.owner, task=document))
         if not kept:
             # Cancelled or taken over meanwhile: the lease renewal stops this run shortly.
-            log.warning("job %s: not keeping task %s, this process no longer runs the job", job_id, submission.route)
+            log.warning("job %s: not keeping its provider task, this process no longer runs the job", job_id)
         return kept
 
     async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:

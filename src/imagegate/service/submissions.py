@@ -45,7 +45,9 @@ class Submission:
 @dataclass(frozen=True, slots=True)
 class SubmissionHook:
     """What ``ImageService.serve`` does with an accepted task: hold its attempt until
-    ``hold_until``, then ``record`` it (both before the first poll)."""
+    ``hold_until``, then ``record`` it (both before the first poll). ``record(None)`` at the
+    start of every later attempt of the request: a task kept before is no longer the one to
+    resume (it failed, and a retry or fallback runs)."""
 
     hold_until: datetime
-    record: Callable[[Submission], Awaitable[object]]
+    record: Callable[[Submission | None], Awaitable[object]]

@@ -98,8 +98,9 @@ class SqlJobStore:
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
         return self._update(where, {"lease_until": lease_until}) is not None
 
-    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
-        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any] | None) -> bool:
+        """Keep the provider's accepted task on the running job (None: none any more); False when
+        ``owner`` no longer runs it."""
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
         return self._update(where, {"provider_task": task}) is not None
 
