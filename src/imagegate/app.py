@@ -234,6 +234,8 @@ def build_runtime(
     )
     master_key = None if settings.master_key is None else settings.master_key.get_secret_value()
     jobs, job_engine = build_jobs(settings, engine, gateway, image_store, webhooks, run_costs)
+    if jobs is not None and storage is not None:
+        storage.sweeper.add_round("image jobs", jobs.sweep_expired)  # rows expire with their images
     batches = BatchService(
         planner=gateway.plan,
         http=http,

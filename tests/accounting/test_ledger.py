@@ -221,3 +221,29 @@ async def test_an_idle_writer_still_wakes_to_promote_a_long_attempt(tmp_path):
         await _until(lambda: [item.entry.request_id for item in pending.pending()] == ["req_long"])
     finally:
         writer.close()
+
+
+async def test_a_held_attempt_outlives_its_lease_and_its_row_is_written_once(tmp_path):
+    clock = [NOW]
+    writer, pending, _spool = _writer(tmp_path, clock, promote_after_s=60)
+    writer.start()
+    ledger = SqlLedgerStore(pending._bind)
+    held_until = NOW + timedelta(days=1)
+    try:
+        writer.begin(_unknown("req_held"))
+        assert await asyncio.wrap_future(writer.hold("req_held", 1, held_until))
+        assert [(item.entry.request_id, item.resolve_after) for item in pending.pending()] == [("req_held", held_until)]
+        # Far past the lease, a sweep (any replica's) leaves it alone.
+        assert pending.resolve_stale_attempts(NOW + timedelta(hours=1)) == []
+        # The same process learns the outcome: its plain record settles the held attempt.
+        writer.record(replace(_unknown("req_held"), status="ok", cost_estimated=False))
+        assert writer.wait_idle(5)
+        assert pending.pending() == []
+        assert [row.status for row in ledger.query_entries(request_id="req_held")] == ["ok"]
+        # Another process resuming it later finds it recorded: nothing is written twice.
+        writer.settle(replace(_unknown("req_held"), status="ok", cost_estimated=False))
+        assert writer.wait_idle(5)
+        assert [row.status for row in ledger.query_entries(request_id="req_held")] == ["ok"]
+        assert not await asyncio.wrap_future(writer.hold("req_unknown", 1, held_until))  # never begun here
+    finally:
+        writer.close()

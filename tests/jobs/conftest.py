@@ -16,6 +16,7 @@ import pytest
 
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import DiskImageStore, serving_disk_store
+from tests.support.flux import alias, route
 from tests.support.gateway import GatewayHandle, running_gateway
 from tests.support.google import google_models_config
 
@@ -23,8 +24,22 @@ MASTER_KEY = "sk-master-jobs-test"
 
 
 def jobs_config(sandbox_url: str) -> dict[str, Any]:
-    """The Google test aliases (Gemini and OpenAI routes), webhooks allowed to reach 127.0.0.1."""
+    """The Google test aliases (Gemini and OpenAI routes) and FLUX on BFL and fal (submit-and-poll),
+    webhooks allowed to reach 127.0.0.1."""
     document = google_models_config(sandbox_url)
+    document["models"].extend(
+        [
+            alias("flux-2-pro", route("bfl", "flux-2-pro", sandbox_url), attempts=1),
+            alias("fal-flux-2-pro", route("fal", "fal-ai/flux-2-pro", sandbox_url), attempts=1),
+            # A polled host first, then a synchronous one (a failed task falls back).
+            alias(
+                "flux-then-gpt",
+                route("bfl", "flux-2-pro", sandbox_url),
+                {"provider": "openai", "model": "gpt-image-2", "base_url": f"{sandbox_url}/v1", "api_key": "sk-x"},
+                attempts=1,
+            ),
+        ]
+    )
     document["webhooks"] = {"allow_cidrs": ["127.0.0.0/8"]}
     document["breaker"] = {"consecutive_failures": 10_000, "failure_rate": 1.0, "min_calls": 10_000}
     return document

@@ -66,20 +66,25 @@ def job_process(
         process.wait(15)
 
 
-def test_a_sigkill_mid_job_then_a_restart_completes_every_job(sandbox_url, tmp_path):
-    engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
-    config = tmp_path / "gateway.yaml"
-    config.write_text(yaml.safe_dump(jobs_config(sandbox_url)))
-    env = {
-        "IMAGEGATE_DATABASE_URL": str(engine.url),
-        "IMAGEGATE_DATA_DIR": str(tmp_path),
+def quick_recovery_env(database_url: object, data_dir: Path, **more: str) -> dict[str, str]:
+    """Settings for a gateway process whose dead runs are found and resumed within a second or so."""
+    return {
+        "IMAGEGATE_DATABASE_URL": str(database_url),
+        "IMAGEGATE_DATA_DIR": str(data_dir),
         "IMAGEGATE_LOG_LEVEL": "warning",
-        "IMAGEGATE_JOBS_CONCURRENCY": "1",
         "IMAGEGATE_JOBS_LEASE_S": "1",
         "IMAGEGATE_JOBS_RESUME_INTERVAL_S": "0.2",
         "IMAGEGATE_LEDGER_PENDING_LEASE_S": "1",
         "IMAGEGATE_LEDGER_SWEEP_INTERVAL_S": "0.2",
+        **more,
     }
+
+
+def test_a_sigkill_mid_job_then_a_restart_completes_every_job(sandbox_url, tmp_path):
+    engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(jobs_config(sandbox_url)))
+    env = quick_recovery_env(engine.url, tmp_path, IMAGEGATE_JOBS_CONCURRENCY="1")
     handle = GatewayHandle(url="", runtime=None, engine=engine)  # type: ignore[arg-type]  # only create_key is used
     secret = handle.create_key("crash")
     headers = {"authorization": f"Bearer {secret}"}

@@ -44,6 +44,16 @@ def submit(client: openai.OpenAI, body: dict[str, Any], **headers: str) -> dict[
     return job
 
 
+def submit_over(kind: str, gateway: GatewayHandle, secret: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Submit a job through the openai SDK's raw client (``sdk``) or plain HTTP (``http``)."""
+    if kind == "sdk":
+        return submit(_client(gateway, secret), body)
+    created = httpx.post(f"{gateway.url}/v1/images/jobs", json=body, headers={"authorization": f"Bearer {secret}"})
+    assert created.status_code == 202, created.text
+    job: dict[str, Any] = created.json()
+    return job
+
+
 def poll(gateway: GatewayHandle, secret: str, job_id: str, until: set[str] | None = None) -> dict[str, Any]:
     """GET the job until it is in one of ``until`` (a final status by default)."""
     until = until or {"completed", "failed", "cancelled"}
@@ -101,6 +111,19 @@ def test_a_gemini_route_job_over_plain_http(jobs_gateway, jobs_key):
     assert row.provider == "gemini" and row.cost_micros == done["cost"]["micros"]
     picture = fetch_image(done["result"]["data"][0]["url"])
     assert picture.format in ("PNG", "JPEG") and picture.size[0] > 0
+
+
+@pytest.mark.parametrize(("model", "kind"), [("gpt-image-2", "http"), ("nano-banana-2", "sdk")])
+def test_the_other_client_on_the_openai_and_gemini_routes(jobs_gateway, jobs_key, model, kind):
+    _, secret = jobs_key
+    body = {"model": model, "prompt": f"a kite ({kind})", "size": "1024x1024"}
+    done = poll(jobs_gateway, secret, submit_over(kind, jobs_gateway, secret, body)["id"])
+    assert done["status"] == "completed", done["error"]
+    [row] = jobs_gateway.ledger(done["request_id"])
+    assert row.model == model and row.cost_micros == done["cost"]["micros"]
+    picture = fetch_image(done["result"]["data"][0]["url"])
+    # The format the result names (Gemini answers JPEG, GPT Image PNG by default).
+    assert picture.size == (1024, 1024) and picture.format == done["result"]["output_format"].upper()
 
 
 def test_an_edit_job_takes_multipart_and_keeps_no_bytes_in_the_database(jobs_gateway, jobs_key):

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import orjson
 import pytest
 
 from imagegate.domain.errors import InvalidRequest, ModerationBlocked, UpstreamBadResponse, UpstreamTimeout
 from imagegate.domain.request import ImageRequest
+from imagegate.providers.accepted_task import AcceptedTask
 from imagegate.providers.base import RouteTarget, WireRequest
 from imagegate.providers.bfl import BflAdapter
 from imagegate.providers.polling import Poller, PollTiming, check_route_options, pinned
@@ -185,3 +187,41 @@ async def test_a_refused_poll_ends_the_task_without_a_cancel_call() -> None:
     with pytest.raises(Exception, match="404"):
         await Poller(http, timing=FAST).exchange(_Cancellable(), _submit(route), route)
     assert http.urls() == [f"{BASE}/v1/flux-2-pro", POLL]
+
+
+async def test_an_accepted_task_is_reported_before_the_first_poll_and_resumed_from_its_document() -> None:
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], POLL: [PENDING, PENDING, READY], PINNED_RESULT: [JPEG]})
+    route = _route()
+    reported: list[tuple[AcceptedTask, int]] = []
+
+    async def keep(accepted: AcceptedTask) -> None:
+        reported.append((accepted, len(http.sent)))
+
+    first = await Poller(http, timing=FAST).exchange(BflAdapter(), _submit(route), route, on_accepted=keep)
+    [(accepted, calls_then)] = reported
+    assert calls_then == 1 and accepted.task.id == "t1"  # after the submit, before any poll
+    # What a job keeps (JSON), read back by another process, polls the same task: no second submit.
+    document = orjson.loads(orjson.dumps(accepted.document()))
+    assert AcceptedTask.from_document(document) == accepted
+    again = ScriptedHttp({POLL: [PENDING, READY], PINNED_RESULT: [JPEG]})
+    resumed = await Poller(again, timing=FAST).resume(BflAdapter(), AcceptedTask.from_document(document), route)
+    assert again.urls() == [POLL, POLL, PINNED_RESULT]
+    assert resumed.files == first.files and resumed.submitted is not None
+    assert resumed.submitted.body == SUBMIT.body  # the adapter reads usage from the submit's answer
+
+
+async def test_a_failing_report_calls_the_task_off_unpolled() -> None:
+    http = ScriptedHttp({f"{BASE}/v1/flux-2-pro": [SUBMIT], f"{BASE}/cancel/t1": [Reply.json(200, {})]})
+
+    async def refuse(accepted: AcceptedTask) -> None:
+        raise RuntimeError("the job store is down")
+
+    route = _route()
+    with pytest.raises(RuntimeError):
+        await Poller(http, timing=FAST).exchange(_Cancellable(), _submit(route), route, on_accepted=refuse)
+    assert http.urls() == [f"{BASE}/v1/flux-2-pro", f"{BASE}/cancel/t1"]
+
+
+def test_a_kept_task_that_is_not_one_is_a_bad_response() -> None:
+    with pytest.raises(UpstreamBadResponse, match="kept provider task"):
+        AcceptedTask.from_document({"id": "t1"})

@@ -57,7 +57,7 @@ def test_upgrade_from_empty_to_head(empty_engine: Engine) -> None:
 
     upgrade_database(empty_engine)
 
-    assert current_revision(empty_engine) == head_revision() == "0011"
+    assert current_revision(empty_engine) == head_revision() == "0012"
     assert _tables(empty_engine) == APP_TABLES | {"alembic_version"}
 
 

@@ -72,3 +72,20 @@ def test_recovered_attempts_are_adopted_unless_their_row_or_record_exists(conn: 
     assert pending.adopt_attempts(recovered) == 1
     assert sorted(item.entry.request_id for item in pending.pending()) == ["lost", "promoted"]
     assert pending.adopt_attempts(recovered) == 0  # a second recovery of the same spool changes nothing
+
+
+def test_a_held_attempt_is_settled_once_whoever_gets_there_first(conn: Connection) -> None:
+    pending = SqlPendingAttempts(conn)
+    held_until = T0 + timedelta(days=1)
+    pending.begin_attempts([PendingAttempt(_unknown("held"), held_until), PendingAttempt(_unknown("swept"), T0)])
+    assert pending.resolve_stale_attempts(T0 + timedelta(hours=1)) == [_unknown("swept")]  # "held" stays
+    outcome = replace(_unknown("held"), status="ok", error_code=None, cost_micros=45_000, cost_estimated=False)
+    late = replace(_unknown("swept"), status="ok", error_code=None, cost_micros=45_000, cost_estimated=False)
+    # The resumed outcome goes in; an attempt the sweeper already wrote keeps its unknown row.
+    assert pending.settle_attempts([outcome, late]) == [outcome]
+    assert pending.settle_attempts([outcome]) == []  # a second settle of the same attempt: nothing
+    assert pending.pending() == []
+    ledger = SqlLedgerStore(conn)
+    assert ledger.query_entries(request_id="held") == [outcome]
+    assert ledger.query_entries(request_id="swept") == [_unknown("swept")]
+    assert pending.resolve_stale_attempts(held_until) == []

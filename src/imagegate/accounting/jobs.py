@@ -62,6 +62,8 @@ class JobOutcome:
     error: dict[str, Any] | None = None
     cost_micros: int | None = None
     cost_estimated: bool | None = None
+    # The ledger's request id of the run, when it is not the one the claim gave (a resumed task's).
+    request_id: str | None = None
 
 
 class JobStore(Protocol):
@@ -89,8 +91,9 @@ class JobStore(Protocol):
         """Extend a running job's lease; False when ``owner`` no longer runs it (cancelled, taken over)."""
         ...
 
-    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
-        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any] | None) -> bool:
+        """Keep the provider's accepted task on the running job (None: none any more); False when
+        ``owner`` no longer runs it."""
         ...
 
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:
@@ -107,4 +110,12 @@ class JobStore(Protocol):
 
     def count_by_status(self) -> dict[str, int]:
         """How many jobs are stored in each status (every status present, zero included)."""
+        ...
+
+    def expired(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` finished jobs whose ``expires_at`` passed by ``now``, oldest expiry first."""
+        ...
+
+    def delete(self, job_ids: list[str], *, now: datetime) -> int:
+        """Delete those of ``job_ids`` that are finished and expired by ``now``; how many went."""
         ...

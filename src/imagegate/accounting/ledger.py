@@ -16,26 +16,30 @@ renewing, and the sweeper (this thread, at start and every ``sweep_interval_s``,
 writes records whose lease ran out to the ledger as ``unknown``, at the quote, estimated. Spools
 left by dead processes (attempts killed before their promotion) are recovered into pending records
 by the next process that shares the data directory, then swept the same way.
+
+An attempt whose outcome may be learnt by another process (a job's task accepted by a
+submit-and-poll host, polled again after a restart) is **held**: ``hold()`` gives it a durable
+pending record that the sweeper leaves alone until a given time (the job's expiry), and whoever
+learns the outcome records it with ``settle()`` (the same process's ``record()`` does so too):
+the pending record is dropped and the row appended unless the attempt is already in the ledger,
+in one transaction, so the attempt is written exactly once.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
+from imagegate.accounting.ledger_batch import STOP, Batch, Begin, Forget, Hold, Settle, persist
 from imagegate.accounting.ports import AttemptSpool, LedgerEntry, LedgerStore, PendingAttempt, PendingAttemptStore
 
 log = logging.getLogger("imagegate.ledger")
-
-_STOP = object()
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,44 +58,6 @@ class CrashSafety:
     promote_after_s: float = 1.0
     # Told (on the writer's thread) of the rows the sweeper wrote: admission counts their cost.
     on_resolved: Callable[[list[LedgerEntry]], None] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Begin:
-    pending: PendingAttempt
-    began: float  # monotonic
-
-
-@dataclass(frozen=True, slots=True)
-class _Forget:
-    key: tuple[str, int]
-
-
-@dataclass(slots=True)
-class _Batch:
-    begins: list[_Begin] = field(default_factory=list)
-    forgets: list[_Forget] = field(default_factory=list)
-    entries: list[LedgerEntry] = field(default_factory=list)
-    stopping: bool = False
-
-    def take(self, item: object | None, source: queue.Queue[object], batch_size: int) -> bool:
-        """Add ``item`` and whatever is queued now; True once the batch is full or a stop came."""
-        while True:
-            if item is _STOP:
-                self.stopping = True
-                return True
-            if isinstance(item, _Begin):
-                self.begins.append(item)
-            elif isinstance(item, _Forget):
-                self.forgets.append(item)
-            elif item is not None:
-                self.entries.append(item)  # type: ignore[arg-type]
-            if len(self.begins) + len(self.entries) >= batch_size:
-                return True
-            try:
-                item = source.get_nowait()
-            except queue.Empty:
-                return False
 
 
 class LedgerWriter:
@@ -122,8 +88,10 @@ class LedgerWriter:
         self._started = False
         # Attempts begun here and not yet recorded, touched by the writer thread only: in the spool
         # alone (begin order), and promoted to a pending record -> when begun (monotonic).
-        self._unpromoted: dict[tuple[str, int], _Begin] = {}
+        self._unpromoted: dict[tuple[str, int], Begin] = {}
         self._live: dict[tuple[str, int], float] = {}
+        # Held attempts begun here (``hold``) whose rows are still to come: settled, not appended.
+        self._held: set[tuple[str, int]] = set()
 
     def start(self) -> None:
         """Start the writer thread (idempotent)."""
@@ -147,7 +115,7 @@ class LedgerWriter:
             log.exception("spooling %s attempt %d failed", unknown_outcome.request_id, unknown_outcome.attempt)
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(_Begin(pending, time.monotonic()))
+        self._queue.put_nowait(Begin(pending, time.monotonic()))
 
     def forget(self, request_id: str, attempt: int) -> None:
         """Drop a begun attempt that never reached its provider (refused while building the wire request)."""
@@ -155,7 +123,29 @@ class LedgerWriter:
             return
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(_Forget((request_id, attempt)))
+        self._queue.put_nowait(Forget((request_id, attempt)))
+
+    def hold(self, request_id: str, attempt: int, until: datetime) -> concurrent.futures.Future[bool]:
+        """Keep a begun attempt's pending record until ``until`` (not renewed, not swept before then).
+
+        Done (True) once the record is in the database; False when this writer keeps no pending
+        records (crash safety off) or no longer knows the attempt. Its row is then recorded by
+        ``record`` here or ``settle`` anywhere, exactly once.
+        """
+        done: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        if self._safety is None or not self._started:
+            done.set_result(False)
+            return done
+        with self._cond:
+            self._pending += 1
+        self._queue.put_nowait(Hold((request_id, attempt), until, done))
+        return done
+
+    def settle(self, entry: LedgerEntry) -> None:
+        """Queue the row of an attempt another process held; written unless the ledger has it already."""
+        with self._cond:
+            self._pending += 1
+        self._queue.put_nowait(Settle(entry))
 
     def record(self, entry: LedgerEntry) -> None:
         """Queue one entry; returns immediately."""
@@ -178,7 +168,7 @@ class LedgerWriter:
         """Flush everything queued, then stop the thread."""
         if not self._started:
             return
-        self._queue.put_nowait(_STOP)
+        self._queue.put_nowait(STOP)
         self._thread.join(timeout_s)
         self._started = False
         if self._safety is not None:
@@ -191,18 +181,23 @@ class LedgerWriter:
         while not stopping:
             # Sleep until an item arrives or periodic work is due: an idle gateway wakes nobody.
             item = self._next(self._idle_timeout(last_side, last_renew, last_sweep))
-            begins, forgets, entries, stopping = self._gather(item)
-            # Begins first: an attempt's row is always queued after its begin.
-            for begun in begins:
+            batch = self._gather(item)
+            stopping = batch.stopping
+            # Begins first: an attempt's row is always queued after its begin (and its hold).
+            for begun in batch.begins:
                 self._unpromoted[begun.pending.key] = begun
-            if forgets:
-                self._forget(forgets)
-            if entries:
-                self._write(entries)
+            for held in batch.holds:
+                self._hold(held)
+            if batch.forgets:
+                self._forget(batch.forgets)
+            if batch.entries or batch.settles:
+                self._write(batch.entries, batch.settles)
             now = time.monotonic()
             if self._safety is not None:
                 self._promote(now)
-            self._done(len(begins) + len(forgets) + len(entries))
+            self._done(
+                len(batch.begins) + len(batch.holds) + len(batch.forgets) + len(batch.entries) + len(batch.settles)
+            )
             if self._safety is not None:
                 if now - last_renew >= self._safety.lease_s / 3:
                     last_renew = now
@@ -224,7 +219,7 @@ class LedgerWriter:
         except queue.Empty:
             return None
 
-    def _gather(self, item: object | None) -> tuple[list[_Begin], list[_Forget], list[LedgerEntry], bool]:
+    def _gather(self, item: object | None) -> Batch:
         """Group commit: after the first item, sleep out ``flush_interval_s`` once, then take what queued.
 
         One transaction then carries every row that arrived meanwhile, so under load the thread
@@ -233,16 +228,16 @@ class LedgerWriter:
         rather than waiting on the queue, which would wake it at every put. A backlog that fills a
         batch is taken without sleeping.
         """
-        batch = _Batch()
+        batch = Batch()
         if item is None:
-            return batch.begins, batch.forgets, batch.entries, False
+            return batch
         deadline = time.monotonic() + self._interval
         if not batch.take(item, self._queue, self._batch_size):
             remaining = deadline - time.monotonic()
             if remaining > 0:
                 time.sleep(remaining)
             batch.take(None, self._queue, self._batch_size)
-        return batch.begins, batch.forgets, batch.entries, batch.stopping
+        return batch
 
     def _idle_timeout(self, last_side: float, last_renew: float, last_sweep: float) -> float | None:
         """Seconds until the next periodic duty (promotion, renewal, sweep, side work); None: none."""
@@ -263,7 +258,7 @@ class LedgerWriter:
     def _promote(self, now: float) -> None:
         """Give attempts running past ``promote_after_s`` a pending record, in one transaction."""
         assert self._safety is not None
-        due: list[_Begin] = []
+        due: list[Begin] = []
         for begun in self._unpromoted.values():  # oldest first: stop at the first one too young
             if now - begun.began < self._safety.promote_after_s:
                 break
@@ -273,22 +268,25 @@ class LedgerWriter:
         # A full lease from now: the spool line's lease counted from the begin, which may be long past.
         resolve_after = self._wall_clock() + timedelta(seconds=self._safety.lease_s)
         records = [PendingAttempt(item.pending.entry, resolve_after) for item in due]
-        stored = _persist(records, self._safety.store.begin_attempts, "pending attempts")
+        stored = persist(records, self._safety.store.begin_attempts, "pending attempts")
         for item, ok in zip(due, stored, strict=True):
             del self._unpromoted[item.pending.key]
             if ok:
                 self._live[item.pending.key] = item.began
         self._discard_spooled([item.pending.key for item in due])
 
-    def _write(self, batch: list[LedgerEntry]) -> None:
+    def _write(self, batch: list[LedgerEntry], settles: list[LedgerEntry]) -> None:
         if self._safety is None:
-            _persist(batch, self._store.append_entries, "ledger entries")
+            persist(batch + settles, self._store.append_entries, "ledger entries")
             return
         store = self._safety.store
         live = self._live
         keys = [(entry.request_id, entry.attempt) for entry in batch]
         for key in keys:
             self._unpromoted.pop(key, None)  # ended before its promotion: no pending record to drop
+        held = [entry for entry in batch if (entry.request_id, entry.attempt) in self._held]
+        settles = settles + held
+        batch = [entry for entry in batch if (entry.request_id, entry.attempt) not in self._held]
 
         def write(entries: Sequence[LedgerEntry]) -> None:
             begun = [key for key in ((entry.request_id, entry.attempt) for entry in entries) if key in live]
@@ -296,17 +294,44 @@ class LedgerWriter:
             for key in begun:
                 live.pop(key, None)
 
-        _persist(batch, write, "ledger entries")
+        if batch:
+            persist(batch, write, "ledger entries")
+
+        def settle(entries: Sequence[LedgerEntry]) -> None:
+            written = store.settle_attempts(entries)
+            if len(written) < len(entries):
+                # The sweeper wrote those as ``unknown`` first (their holder died before the hold was
+                # durable, or after the hold ran out): that row stands, at the quote.
+                log.warning("%d held attempts were already in the ledger", len(entries) - len(written))
+
+        if settles:
+            persist(settles, settle, "held attempts' entries")
+            self._held.difference_update((entry.request_id, entry.attempt) for entry in held)
         self._discard_spooled(keys)
 
-    def _forget(self, forgets: list[_Forget]) -> None:
+    def _hold(self, held: Hold) -> None:
+        """Give a begun attempt a pending record due at ``until`` and stop tracking it here."""
+        assert self._safety is not None
+        store = self._safety.store
+        begun = self._unpromoted.pop(held.key, None)
+        stored = False
+        if begun is not None:
+            [stored] = persist([PendingAttempt(begun.pending.entry, held.until)], store.begin_attempts, "held attempts")
+        elif self._live.pop(held.key, None) is not None:
+            [stored] = persist([held.key], lambda keys: store.renew_attempts(keys, held.until), "held attempts")
+        if stored:
+            self._held.add(held.key)
+            self._discard_spooled([held.key])
+        held.done.set_result(stored)
+
+    def _forget(self, forgets: list[Forget]) -> None:
         assert self._safety is not None
         store = self._safety.store
         for item in forgets:
             self._unpromoted.pop(item.key, None)
         keys = [item.key for item in forgets if self._live.pop(item.key, None) is not None]
         if keys:
-            _persist(keys, lambda batch: store.complete_attempts([], batch), "dropped pending attempts")
+            persist(keys, lambda batch: store.complete_attempts([], batch), "dropped pending attempts")
         self._discard_spooled([item.key for item in forgets])
 
     def _discard_spooled(self, keys: list[tuple[str, int]]) -> None:
@@ -376,38 +401,6 @@ class LedgerWriter:
         with self._cond:
             self._pending -= count
             self._cond.notify_all()
-
-
-def _persist(items: list[T], write: Callable[[Sequence[T]], None], what: str) -> list[bool]:
-    """Write ``items`` in one call, retrying while the store is down; which items went in.
-
-    Row by row when the batch fails: if some rows go in, the store is up and the rest are bad
-    rows, which are logged in full (they hold no image data) rather than blocking every later
-    row. If nothing goes in, the store is down; losing rows loses money, so wait and retry.
-    """
-    delay = 0.1
-    while True:
-        try:
-            write(items)
-            return [True] * len(items)
-        except Exception:
-            log.exception("writing %d %s failed", len(items), what)
-        stored = [_write_one(write, item) for item in items]
-        if any(stored):
-            for item, ok in zip(items, stored, strict=True):
-                if not ok:
-                    log.error("%s could not be stored and is logged instead: %r", what, item)
-            return stored
-        time.sleep(delay)
-        delay = min(delay * 2, 5.0)
-
-
-def _write_one(write: Callable[[Sequence[T]], None], item: T) -> bool:
-    try:
-        write([item])
-    except Exception:
-        return False
-    return True
 
 
 def utc_now() -> datetime:

@@ -258,6 +258,12 @@ class PendingAttemptStore(Protocol):
         row or pending record already exists; how many were stored (one transaction)."""
         ...
 
+    def settle_attempts(self, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        """Record the outcomes of held attempts exactly once: drop their pending records and append
+        each entry whose attempt has no ledger row yet (the sweeper may have written it as
+        ``unknown`` first), in one transaction; the entries appended."""
+        ...
+
 
 class AttemptSpool(Protocol):
     """This process's local write-ahead log of begun attempts (see ``accounting.ledger``).

@@ -6,6 +6,12 @@ is; when the adapter's ``accepted_task`` says the 2xx answer started a task, the
 it as ready or failed, or the route's timeout passes. The service sees one call either way: the
 submit is the attempt (and its ledger row), the polls are not.
 
+A caller that must survive its own process (a job) passes ``on_accepted``: it is awaited with the
+accepted task (``AcceptedTask``, a JSON-ready document) before the first poll, so the caller can
+keep it durably; after a restart ``Poller.resume`` follows that task to its end instead of
+submitting again. Neither side knows the other: the provider only names its task, the caller
+only stores a document.
+
 Leaving early calls the task off at the host (its cancel call, where it has one): on the
 deadline, when the request is cancelled (the client hung up, the alias deadline passed), and on
 any error while the task may still run.
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from imagegate.domain.errors import InvalidRequest, ProviderError, UpstreamBadResponse, UpstreamTimeout
+from imagegate.providers.accepted_task import AcceptedTask, TaskAccepted
 from imagegate.providers.base import (
     FetchedFile,
     PollTask,
@@ -193,12 +200,20 @@ class Poller:
         self._timing = PollTiming() if timing is None else timing
         self._clock = clock
 
-    async def exchange(self, adapter: ProviderAdapter, wire: WireRequest, route: RouteTarget) -> WireResponse:
+    async def exchange(
+        self,
+        adapter: ProviderAdapter,
+        wire: WireRequest,
+        route: RouteTarget,
+        *,
+        on_accepted: TaskAccepted | None = None,
+    ) -> WireResponse:
         """Send ``wire``; for a submit-and-poll host, follow the task to its end within ``route.timeout_s``.
 
         A non-2xx answer to the submit is returned as is (the caller maps it). A task that fails
         raises the adapter's error; one that outlives the timeout raises ``UpstreamTimeout`` after
-        the host was asked to cancel it.
+        the host was asked to cancel it. ``on_accepted`` is awaited with a task still running
+        before it is polled (if it raises, the task is called off and the error raised).
         """
         deadline = self._clock() + route.timeout_s
         # Known before the submit, so nothing stands between an accepted task and the try below.
@@ -211,9 +226,39 @@ class Poller:
             return submitted
         if policy is None:
             policy = await url_policy(adapter, route)
+        # A task that already failed has nothing left to resume.
+        report = on_accepted if task.state.status != "failed" else None
+        return await self._see_through(adapter, route, policy, AcceptedTask(task, submitted), deadline, report)
+
+    async def resume(self, adapter: ProviderAdapter, accepted: AcceptedTask, route: RouteTarget) -> WireResponse:
+        """Follow a task accepted earlier (by another process) to its end, as ``exchange`` would have.
+
+        The route's timeout counts from now; leaving early calls the task off, as in ``exchange``.
+        """
+        deadline = self._clock() + route.timeout_s
+        policy = await url_policy(adapter, route)
+        return await self._see_through(adapter, route, policy, accepted, deadline, None)
+
+    async def call_off(self, adapter: ProviderAdapter, accepted: AcceptedTask, route: RouteTarget) -> None:
+        """Cancel a task accepted earlier (by another process) at its host, where it has a cancel call."""
+        policy = await url_policy(adapter, route)
+        await self._cancel(adapter, route, policy, accepted.task)
+
+    async def _see_through(
+        self,
+        adapter: ProviderAdapter,
+        route: RouteTarget,
+        policy: UrlPolicy,
+        accepted: AcceptedTask,
+        deadline: float,
+        on_accepted: TaskAccepted | None,
+    ) -> WireResponse:
+        task = accepted.task
         timing = route_timing(route, self._timing)
         try:
-            return await self._follow(adapter, route, policy, timing, submitted, task, deadline)
+            if on_accepted is not None:
+                await on_accepted(accepted)
+            return await self._follow(adapter, route, policy, timing, accepted.submitted, task, deadline)
         except _Finished as finished:
             raise finished.error from None
         except BaseException as leaving:

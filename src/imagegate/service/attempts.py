@@ -165,6 +165,11 @@ class AttemptRecorder:
         )
         self._ledger.begin(unknown)
 
+    async def hold(self, plan: Plan, attempt: int, until: datetime) -> bool:
+        """Keep the begun attempt's record until ``until``: its outcome may be learnt by another
+        process (``record(..., resumed=True)``); whether the record is durable."""
+        return await asyncio.wrap_future(self._ledger.hold(plan.request_id, attempt, until))
+
     def forget(self, plan: Plan, attempt: int) -> None:
         """The begun attempt never reached its provider: no row, pending or final."""
         self._ledger.forget(plan.request_id, attempt)
@@ -185,8 +190,13 @@ class AttemptRecorder:
         usage: Usage | None = None,
         client_disconnected: bool = False,
         error_code: str | None = None,
+        resumed: bool = False,
     ) -> LedgerEntry:
-        """Write one attempt's ledger row (off the response path) and its log line."""
+        """Write one attempt's ledger row (off the response path) and its log line.
+
+        ``resumed``: the attempt was begun and held by another process (``hold``); its row is
+        written unless that attempt is in the ledger already.
+        """
         charge = charge if charge is not None else zero_charge()
         if result is not None and result.provider_request_id is not None:
             provider_request_id = result.provider_request_id
@@ -216,7 +226,10 @@ class AttemptRecorder:
             provider_request_id=provider_request_id,
             client_disconnected=client_disconnected,
         )
-        self._ledger.record(entry)
+        if resumed:
+            self._ledger.settle(entry)
+        else:
+            self._ledger.record(entry)
         for observer in self._observers:
             try:
                 observer(entry)

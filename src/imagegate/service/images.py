@@ -28,7 +28,6 @@ from imagegate.domain.errors import (
 )
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
-from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.providers.polling import Poller
@@ -38,24 +37,17 @@ from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancell
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
+from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
-from imagegate.service.wire_parse import read_answer
+from imagegate.service.submissions import Submission, SubmissionHook
+from imagegate.service.submitted_tasks import SubmittedTasks
+from imagegate.service.wire_parse import image_result, read_answer
 
 __all__ = ["ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Served:
-    """A request served: the result, the route that served it, and what it cost."""
-
-    result: ImageResult
-    route: PlannedRoute
-    charge: Charge
-    attempt: int
 
 
 @dataclass(slots=True)
@@ -90,6 +82,14 @@ class ImageService:
         if admission is not None:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
+        self.tasks = SubmittedTasks(
+            self._poller,
+            self.recorder,
+            admit=self._admit,
+            before_attempt=self._before_attempt,
+            finish=self._finish,
+            clock=clock,
+        )
 
     # -- admission -----------------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class ImageService:
     async def _first_success(
         self,
         plan: Plan,
-        call: Callable[[PlannedRoute], Awaitable[T]],
+        call: Callable[[PlannedRoute, int], Awaitable[T]],
         attempts: Iterator[int] | None = None,
         n: int | None = None,
     ) -> tuple[T, PlannedRoute, int, float]:
@@ -180,7 +180,7 @@ class ImageService:
         self,
         plan: Plan,
         route_pass: RoutePass,
-        call: Callable[[PlannedRoute], Awaitable[T]],
+        call: Callable[[PlannedRoute, int], Awaitable[T]],
         attempts: Iterator[int],
         deadline: float,
         n: int | None = None,
@@ -197,7 +197,7 @@ class ImageService:
             self.recorder.begin(plan, route, attempt)
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
-                    value = await call(route)
+                    value = await call(route, attempt)
             except TimeoutError:
                 error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
                 record(plan, route, attempt, started, error=error, charge=self.recorder.quote(plan, route))
@@ -255,23 +255,31 @@ class ImageService:
         await route.adapter.authorize(wire, route.target, self._http)
         return wire
 
-    async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+    async def serve(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None = None) -> Served:
         """Serve a plain (non-streamed) request.
 
         ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
         forwarding unchanged. When the route's model makes fewer images per call than asked
         (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
+        ``submissions`` is told of each task a submit-and-poll host accepts, before it is polled
+        (``service.submissions``; not for fanned-out parts, which are never resumed).
         """
         await self._admit(plan)
         try:
-            return await self._serve_parts(plan, keep_raw_for=keep_raw_for)
+            return await self._serve_parts(plan, keep_raw_for=keep_raw_for, submissions=submissions)
         finally:
             await self._finish(plan)
 
-    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
+    async def resume(self, plan: Plan, submission: Submission) -> Served:
+        """Poll a task accepted before a restart to its end (``service.submitted_tasks``)."""
+        return await self.tasks.resume(plan, submission)
+
+    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None) -> Served:
         chunks = plan.routes[0].chunks
         if chunks is None:
-            return await self._serve_part(plan, keep_raw_for=keep_raw_for, n=None, attempts=None)
+            return await self._serve_part(
+                plan, keep_raw_for=keep_raw_for, n=None, attempts=None, submissions=submissions
+            )
         attempts = itertools.count(1)
         parts = await asyncio.gather(
             *(self._serve_part(plan, keep_raw_for=None, n=count, attempts=attempts) for count in chunks),
@@ -289,30 +297,30 @@ class ImageService:
         )
 
     async def _serve_part(
-        self, plan: Plan, *, keep_raw_for: str | None, n: int | None, attempts: Iterator[int] | None
+        self,
+        plan: Plan,
+        *,
+        keep_raw_for: str | None,
+        n: int | None,
+        attempts: Iterator[int] | None,
+        submissions: SubmissionHook | None = None,
     ) -> Served:
         def request_for(route: PlannedRoute) -> ImageRequest:
             request = route.request_for(plan.request)
             return request if n is None else dataclasses.replace(request, n=n)
 
-        async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
+        async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
             request = request_for(route)
             wire = await self._wire(route, request)
+            on_accepted = None
+            if submissions is not None:
+                if attempt > 1:
+                    await submissions.record(None)  # an earlier attempt's task is over
+                on_accepted = self.tasks.keeper(plan, route, attempt, submissions)
             # One call for the service whether the host answers at once or is polled (providers.polling).
-            response = await self._poller.exchange(route.adapter, wire, route.target)
-            if response.status >= 300:
-                raise read_answer(
-                    response,
-                    lambda: route.adapter.error_from_wire(response),
-                    route.adapter.provider_request_id(response.headers),
-                )
+            response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect
-            result = read_answer(
-                response,
-                lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
-                route.adapter.provider_request_id(response.headers),
-            )
-            return response, result
+            return response, image_result(route, request, response, keep_raw=keep_raw)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
@@ -322,7 +330,7 @@ class ImageService:
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
-        async def call(route: PlannedRoute) -> StreamingResponse:
+        async def call(route: PlannedRoute, attempt: int) -> StreamingResponse:
             wire = await self._wire(route, route.request_for(plan.request))
             opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
             if opened.status >= 300:

@@ -11,18 +11,21 @@ A run whose process died leaves the job ``in_progress`` with a lapsing lease; ``
 back to the engine, and the next run starts over. A provider call the dead run had made is in the
 ledger as an ``unknown`` attempt (crash-safe attempt recording); the new run submits again. After
 ``max_runs`` interrupted runs the job fails with ``outcome_unknown`` instead of trying forever.
-Providers that accept a submission and are polled (``resume_hook``) can resume instead.
+
+A submit-and-poll host's accepted task is kept on the job (``provider_task``, a
+``service.submissions.Submission``) before it is polled, and its attempt's ledger record is held
+until the job expires; a later run resumes by polling that task (``ImageService.resume``), never
+submitting again, and records that attempt's outcome once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -46,8 +49,10 @@ from imagegate.service.job_codec import (
     request_from_document,
 )
 from imagegate.service.job_costs import RunCosts
+from imagegate.service.job_lease import leased
 from imagegate.service.plan import Plan
 from imagegate.service.storage_port import ImageStore
+from imagegate.service.submissions import Submission, SubmissionHook
 
 log = logging.getLogger("imagegate.jobs")
 
@@ -98,8 +103,9 @@ class JobSettings:
 ErrorView = Callable[[ImagegateError], dict[str, Any]]
 UsageView = Callable[[Usage], dict[str, Any] | None]
 WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
-ResumeHook = Callable[[Plan, dict[str, Any]], Awaitable[Served]]
-"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it."""
+ResumeHook = Callable[[Plan, Submission], Awaitable[Served]]
+"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it;
+``ImageService.resume`` unless a test replaces it."""
 
 
 class JobService:
@@ -130,7 +136,7 @@ class JobService:
         self.settings = settings if settings is not None else JobSettings()
         self._clock = clock
         self._run_costs = run_costs if run_costs is not None else RunCosts()
-        self._resume = resume
+        self._resume = resume if resume is not None else gateway.images.resume
         self.owner = f"runner_{uuid.uuid4().hex[:16]}"
         self.engine: JobEngine | None = None
 
@@ -217,8 +223,24 @@ class JobService:
             raise JobFinished(f"Job '{job_id}' has already {job.status}.", param="job_id")
         if self.engine is not None:
             self.engine.cancel_local(job_id)
+        if job.provider_task is not None and job.lease_until is not None and job.lease_until <= self._clock():
+            await self._call_off(job)  # its runner died: nobody else will stop the provider's task
         await self._emit(cancelled)
         return cancelled
+
+    async def _call_off(self, job: JobRecord) -> None:
+        """Cancel an orphaned job's accepted task at its host and record its attempt (at the quote)."""
+        submission = Submission.from_document(job.provider_task) if job.provider_task is not None else None
+        if submission is None:
+            return
+        try:
+            request = request_from_document(job.request, [await self._read(key) for key in job.input_keys])
+            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
+            plan = self._gateway.plan(submission.request_id, request, principal)
+            await self._gateway.images.tasks.call_off(plan, submission)
+        except ImagegateError as error:
+            # The held attempt is still written, as ``unknown`` at the quote, when the job expires.
+            log.warning("job %s: its provider task was not called off: %s", job.id, error)
 
     async def view(self, job: JobRecord) -> dict[str, Any]:
         """The job object, with result URLs signed until the job expires."""
@@ -257,7 +279,8 @@ class JobService:
             }
             outcome = JobOutcome(status="failed", finished_at=self._clock(), error=error)
         else:
-            async with self._leased(job) as execution:
+            lease = leased(self._store, job.id, owner=self.owner, lease_s=self.settings.lease_s, clock=self._clock)
+            async with lease as execution:
                 execution.task = asyncio.ensure_future(self._execute(job, request_id))
                 try:
                     outcome = await execution.task
@@ -273,23 +296,52 @@ class JobService:
             return
         await self._emit(finished)
 
-    async def record_submission(self, job_id: str, task: dict[str, Any]) -> bool:
-        """The hook for submit-and-poll providers: keep the task a provider accepted for this job,
-        so a run after a restart polls it (``resume``) instead of submitting again."""
-        return await anyio.to_thread.run_sync(lambda: self._store.record_task(job_id, owner=self.owner, task=task))
+    async def sweep_expired(self, now: datetime, limit: int = 500) -> int:
+        """Delete up to ``limit`` finished jobs past ``expires_at`` and their stored images; how many.
+
+        Objects first, then rows: a round cut short leaves rows whose objects are gone (deleted
+        again next round, harmlessly), never objects nobody references. A job still queued or
+        running at its expiry is left until it ends.
+        """
+        jobs = await anyio.to_thread.run_sync(lambda: self._store.expired(now=now, limit=limit))
+        for job in jobs:
+            keys = list(job.input_keys)
+            if job.result is not None:
+                keys.extend(image["key"] for image in job.result["images"])
+            for key in keys:
+                await self._images.delete(key)
+        ids = [job.id for job in jobs]
+        return await anyio.to_thread.run_sync(lambda: self._store.delete(ids, now=now))
+
+    async def record_submission(self, job_id: str, submission: Submission | None) -> bool:
+        """Keep the task a submit-and-poll provider accepted for this job (before it is polled),
+        so a run after a restart polls it (``resume``) instead of submitting again; None: no task
+        to resume any more. False when this process no longer runs the job."""
+        document = None if submission is None else submission.document()
+        kept = await anyio.to_thread.run_sync(lambda: self._store.record_task(job_id, owner=self.owner, task=document))
+        if not kept:
+            # Cancelled or taken over meanwhile: the lease renewal stops this run shortly.
+            log.warning("job %s: not keeping its provider task, this process no longer runs the job", job_id)
+        return kept
 
     async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:
         inputs = [await self._read(key) for key in job.input_keys]
         request = request_from_document(job.request, inputs)
+        submission = None if job.provider_task is None else Submission.from_document(job.provider_task)
+        if submission is not None:
+            request_id = submission.request_id  # the accepted attempt's request, continued
         self._run_costs.track(request_id)
         try:
             # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
             principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
             plan = self._gateway.plan(request_id, request, principal)
-            if job.provider_task is not None and self._resume is not None:
-                served = await self._resume(plan, job.provider_task)  # accepted before a restart: poll it
+            if submission is not None:
+                served = await self._resume(plan, submission)  # accepted before a restart: poll it
             else:
-                served = await self._gateway.images.serve(plan, keep_raw_for=None)
+                keeper = SubmissionHook(
+                    hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id)
+                )
+                served = await self._gateway.images.serve(plan, keep_raw_for=None, submissions=keeper)
             images = await self._store_images(job, served.result)
         except ImagegateError as error:
             micros, estimated = self._run_costs.take(request_id)
@@ -299,6 +351,7 @@ class JobService:
                 error=self._describe_error(error),
                 cost_micros=micros,
                 cost_estimated=estimated,
+                request_id=request_id,
             )
         finally:
             self._run_costs.take(request_id)  # stop tracking (cancelled, or completed)
@@ -319,6 +372,7 @@ class JobService:
             result=body,
             cost_micros=served.charge.micros,
             cost_estimated=served.charge.estimated,
+            request_id=request_id,
         )
 
     async def _store_images(self, job: JobRecord, result: ImageResult) -> list[dict[str, Any]]:
@@ -364,34 +418,3 @@ class JobService:
         except Exception:
             # The job's state is already recorded; a lost event must not turn it into a failure.
             log.exception("queueing the %s event of job %s failed", job.status, job.id)
-
-    @contextlib.asynccontextmanager
-    async def _leased(self, job: JobRecord) -> AsyncIterator[_Execution]:
-        """Renew the job's lease while it runs; stop the run when another process cancelled it."""
-        execution = _Execution()
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.settings.lease_s / 3)
-                lease_until = self._clock() + timedelta(seconds=self.settings.lease_s)
-                try:
-                    owned = await anyio.to_thread.run_sync(
-                        functools.partial(self._store.renew, job.id, owner=self.owner, lease_until=lease_until)
-                    )
-                except Exception:
-                    log.warning("renewing the lease of job %s failed; retrying", job.id, exc_info=True)
-                    continue
-                if not owned and execution.task is not None:
-                    execution.task.cancel()
-                    return
-
-        heartbeat = asyncio.create_task(renew(), name=f"imagegate-job-lease-{job.id}")
-        try:
-            yield execution
-        finally:
-            heartbeat.cancel()
-
-
-@dataclass
-class _Execution:
-    task: asyncio.Future[JobOutcome] | None = None

@@ -1,5 +1,8 @@
 """The retention sweeper: deletes stored images past their lifetime, on one replica at a time.
 
+Other records that expire with their images (image jobs) join a round with ``add_round``: each
+deletes a bounded batch per round and runs before the store's own sweep.
+
 Every replica runs the loop; each round first takes the deployment's sweep lock (a PostgreSQL
 advisory lock, or a Redis lock when Redis is configured; on SQLite an in-process lock, since a
 single-host deployment needs no more) and skips the round when another replica holds it.
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +48,10 @@ class LocalSweepLock:
             yield True
 
 
+ExpirySweep = Callable[[datetime], Awaitable[int]]
+"""Delete a bounded batch of what expired by the given time; how many records went."""
+
+
 class Sweeper:
     """One round deletes what the store retains past now; ``forever`` repeats it."""
 
@@ -55,13 +62,27 @@ class Sweeper:
         self.lock = lock
         self.interval_s = interval_s
         self._clock = clock
+        self._rounds: list[tuple[str, ExpirySweep]] = []
+
+    def add_round(self, what: str, sweep: ExpirySweep) -> None:
+        """Also run ``sweep`` (deleting expired ``what``) in every round, under the same lock."""
+        self._rounds.append((what, sweep))
 
     async def sweep_once(self) -> int | None:
         """Run one round if this replica gets the lock: how many objects it deleted, or None."""
         async with self.lock.hold() as held:
             if not held:
                 return None
-            deleted = await self.store.sweep(self._clock())
+            now = self._clock()
+            for what, sweep in self._rounds:
+                try:
+                    gone = await sweep(now)
+                except Exception:
+                    log.exception("retention sweep of expired %s failed; retrying next round", what)
+                    continue
+                if gone:
+                    log.info("retention sweep deleted %d expired %s", gone, what)
+            deleted = await self.store.sweep(now)
         if deleted:
             log.info("retention sweep deleted %d stored images", deleted)
         return deleted

@@ -13,7 +13,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from imagegate.domain.errors import ProviderError, UpstreamBadResponse
+from imagegate.domain.request import ImageRequest
+from imagegate.domain.result import ImageResult
 from imagegate.providers.base import WireResponse
+from imagegate.service.plan import PlannedRoute
 
 T = TypeVar("T")
 
@@ -43,3 +46,13 @@ def read_answer(response: WireResponse, parse: Callable[[], T], request_id: str 
         raise
     except Exception as exc:
         raise bad_response(exc, response.status, request_id) from exc
+
+
+def image_result(route: PlannedRoute, request: ImageRequest, response: WireResponse, *, keep_raw: bool) -> ImageResult:
+    """A whole answer of ``route`` as a result, or (non-2xx) the domain error it stands for, raised."""
+    request_id = route.adapter.provider_request_id(response.headers)
+    if response.status >= 300:
+        raise read_answer(response, lambda: route.adapter.error_from_wire(response), request_id)
+    return read_answer(
+        response, lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw), request_id
+    )

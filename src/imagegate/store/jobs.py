@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from imagegate.accounting.jobs import JOB_STATUSES, JobOutcome, JobRecord
+from imagegate.accounting.jobs import FINAL_STATUSES, JOB_STATUSES, JobOutcome, JobRecord
 from imagegate.store.database import Bind, begin, connect
 from imagegate.store.tables import image_jobs
 
@@ -98,15 +98,16 @@ class SqlJobStore:
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
         return self._update(where, {"lease_until": lease_until}) is not None
 
-    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any]) -> bool:
-        """Keep the provider's accepted task on the running job; False when ``owner`` no longer runs it."""
+    def record_task(self, job_id: str, *, owner: str, task: dict[str, Any] | None) -> bool:
+        """Keep the provider's accepted task on the running job (None: none any more); False when
+        ``owner`` no longer runs it."""
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
         return self._update(where, {"provider_task": task}) is not None
 
     def finish(self, job_id: str, *, owner: str, outcome: JobOutcome) -> JobRecord | None:
         """Record a run's outcome if ``owner`` still runs the job; None otherwise (it was cancelled)."""
         where = sa.and_(_c.id == job_id, _c.owner == owner, _c.status == "in_progress")
-        values = {
+        values: dict[str, Any] = {
             "status": outcome.status,
             "result": outcome.result,
             "error": outcome.error,
@@ -116,6 +117,8 @@ class SqlJobStore:
             "updated_at": outcome.finished_at,
             "lease_until": None,
         }
+        if outcome.request_id is not None:
+            values["request_id"] = outcome.request_id
         return self._update(where, values)
 
     def cancel(self, job_id: str, *, now: datetime) -> JobRecord | None:
@@ -145,3 +148,22 @@ class SqlJobStore:
         with connect(self._bind) as conn:
             found = {str(status): int(count) for status, count in conn.execute(query).all()}
         return {status: found.get(status, 0) for status in JOB_STATUSES}
+
+    def expired(self, *, now: datetime, limit: int) -> list[JobRecord]:
+        """Up to ``limit`` finished jobs whose ``expires_at`` passed by ``now``, oldest expiry first."""
+        query = (
+            sa.select(image_jobs)
+            .where(_c.expires_at <= now, _c.status.in_(sorted(FINAL_STATUSES)))
+            .order_by(_c.expires_at)
+            .limit(limit)
+        )
+        with connect(self._bind) as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def delete(self, job_ids: list[str], *, now: datetime) -> int:
+        """Delete those of ``job_ids`` that are finished and expired by ``now``; how many went."""
+        if not job_ids:
+            return 0
+        where = sa.and_(_c.id.in_(job_ids), _c.expires_at <= now, _c.status.in_(sorted(FINAL_STATUSES)))
+        with begin(self._bind) as conn:
+            return conn.execute(sa.delete(image_jobs).where(where)).rowcount or 0

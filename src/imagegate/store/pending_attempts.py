@@ -82,6 +82,25 @@ class SqlPendingAttempts:
                 conn.execute(sa.insert(pending_attempts), _rows(list(fresh.values())))
         return len(fresh)
 
+    def settle_attempts(self, entries: Sequence[LedgerEntry]) -> list[LedgerEntry]:
+        """Append each entry whose attempt has no ledger row yet, dropping its pending row, in one transaction.
+
+        The pending row is deleted first: a sweeper racing for it either got it (and its ledger
+        row is then visible here) or waits and finds nothing to write.
+        """
+        if not entries:
+            return []
+        with begin(self._bind) as conn:
+            conn.execute(sa.delete(pending_attempts).where(_KEY), _keys([(e.request_id, e.attempt) for e in entries]))
+            request_ids = sorted({entry.request_id for entry in entries})
+            rows = conn.execute(
+                sa.select(ledger.c.request_id, ledger.c.attempt).where(ledger.c.request_id.in_(request_ids))
+            )
+            known = {(row.request_id, row.attempt) for row in rows}
+            fresh = [entry for entry in entries if (entry.request_id, entry.attempt) not in known]
+            SqlLedgerStore(conn).append_entries(fresh)
+        return fresh
+
     def pending(self) -> list[PendingAttempt]:
         """Every pending attempt (operators and tests), oldest resolution first."""
         stmt = sa.select(pending_attempts.c.entry, pending_attempts.c.resolve_after).order_by(

@@ -344,6 +344,7 @@ image_jobs = sa.Table(
     sa.UniqueConstraint("key_id", "idempotency_key", name="uq_image_jobs_key_id_idempotency_key"),
     sa.Index("ix_image_jobs_key_id_created_at", "key_id", "created_at"),
     sa.Index("ix_image_jobs_status_lease_until", "status", "lease_until"),
+    sa.Index("ix_image_jobs_expires_at", "expires_at"),  # the retention sweeper's rounds (0012)
 )
 
 # Webhook endpoints (docs/jobs.md, "Webhooks"). No signing secret is stored: it is derived from
