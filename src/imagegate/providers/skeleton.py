@@ -75,3 +75,121 @@ def parse_skeleton(body: bytes, keys: tuple[bytes, ...]) -> tuple[Any, int]:
         return orjson.loads(light), count
     except orjson.JSONDecodeError as exc:
         raise MalformedBody(str(exc)) from exc
+
+
+class SkeletonScanner:
+    """``skeleton`` for a body that arrives in chunks: feed each chunk, then ``parse()`` at the end.
+
+    Keeps only the JSON structure and the strings shorter than ``max_string`` bytes (longer ones,
+    the base64 payloads, become ``""`` whatever their key), so what it holds is bounded by the
+    body's structure, never by its images. Strings are skipped with ``bytes.find`` (the bytes are
+    never decoded); escapes split across chunks are carried over. A skeleton over ``max_skeleton``
+    bytes stops growing and ``parse()`` raises ``MalformedBody``.
+    """
+
+    __slots__ = (
+        "_escape",
+        "_in_string",
+        "_long",
+        "_max_skeleton",
+        "_max_string",
+        "_overflow",
+        "_parts",
+        "_size",
+        "_string",
+        "_string_size",
+    )
+
+    def __init__(self, *, max_string: int = 8192, max_skeleton: int = 1 << 20) -> None:
+        self._max_string = max_string
+        self._max_skeleton = max_skeleton
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._in_string = False
+        self._escape = False  # the previous chunk ended inside a string on a backslash
+        self._long = False  # the current string passed ``max_string``: its content is dropped
+        self._overflow = False
+        # The current string's content kept so far (while it is short).
+        self._string: list[bytes] = []
+        self._string_size = 0
+
+    @property
+    def kept_bytes(self) -> int:
+        """How much of the body the scanner holds (the structure and its short strings)."""
+        return self._size + self._string_size
+
+    def _keep(self, part: bytes) -> None:
+        if self._overflow or len(part) == 0:
+            return
+        self._size += len(part)
+        if self._size > self._max_skeleton:
+            self._overflow = True
+            self._parts.clear()
+            return
+        self._parts.append(part)
+
+    def _string_part(self, part: bytes) -> None:
+        if self._long or len(part) == 0:
+            return
+        self._string_size += len(part)
+        if self._string_size > self._max_string:
+            self._long = True
+            self._string.clear()
+            return
+        self._string.append(part)
+
+    def _close_string(self) -> None:
+        self._keep(b'"' + b"".join(self._string) + b'"')
+        self._in_string = False
+        self._long = False
+        self._string.clear()
+        self._string_size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next chunk of the body."""
+        position = 0
+        end = len(chunk)
+        while position < end:
+            if not self._in_string:
+                quote = chunk.find(b'"', position)
+                if quote == -1:
+                    self._keep(chunk[position:])
+                    return
+                self._keep(chunk[position:quote])
+                self._in_string = True
+                position = quote + 1
+                continue
+            if self._escape:
+                # The escaped character, which the previous chunk's backslash announced.
+                self._string_part(chunk[position : position + 1])
+                self._escape = False
+                position += 1
+                continue
+            quote = chunk.find(b'"', position)
+            stop = end if quote == -1 else quote
+            backslash = chunk.find(b"\\", position, stop)
+            if backslash != -1:
+                # Keep through the backslash; the next character is escaped (maybe in the next chunk).
+                self._string_part(chunk[position : backslash + 1])
+                if backslash + 1 == end:
+                    self._escape = True
+                    return
+                self._string_part(chunk[backslash + 1 : backslash + 2])
+                position = backslash + 2
+                continue
+            self._string_part(chunk[position:stop])
+            if quote == -1:
+                return
+            self._close_string()
+            position = quote + 1
+
+    def parse(self) -> Any:
+        """The skeleton parsed; raises ``MalformedBody`` for a cut, invalid or oversized body."""
+        if self._overflow:
+            raise MalformedBody(f"the body's structure is larger than {self._max_skeleton} bytes")
+        if self._in_string:
+            raise MalformedBody("unterminated string")
+        try:
+            return orjson.loads(b"".join(self._parts))
+        except orjson.JSONDecodeError as exc:
+            raise MalformedBody(str(exc)) from exc

@@ -32,20 +32,26 @@ from imagegate.pricing.engine import Charge
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.providers.polling import Poller
+from imagegate.providers.skeleton import SkeletonScanner
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
+from imagegate.service.body_stream import BodyStream
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.stream_session import StreamSession
 from imagegate.service.wire_parse import read_answer
 
-__all__ = ["ImageService", "Served", "StreamSession"]
+__all__ = ["BodyStream", "ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
 T = TypeVar("T")
+
+# A 2xx body declared no larger than this is read whole before answering, so a bad one still gets
+# a retry and a 502, and its cost a header; a larger one (or one of unknown length) passes through.
+PASSTHROUGH_MIN_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -81,8 +87,10 @@ class ImageService:
         guards: RouteGuards | None = None,
         observers: Sequence[AttemptObserver] = (),
         admission: AdmissionGate | None = None,
+        passthrough_min_bytes: int = PASSTHROUGH_MIN_BYTES,
     ) -> None:
         self._http = http
+        self._passthrough_min_bytes = passthrough_min_bytes
         self._poller = Poller(http)
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
@@ -296,47 +304,118 @@ class ImageService:
             return request if n is None else dataclasses.replace(request, n=n)
 
         async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
-            request = request_for(route)
-            wire = await self._wire(route, request)
-            # One call for the service whether the host answers at once or is polled (providers.polling).
-            response = await self._poller.exchange(route.adapter, wire, route.target)
-            if response.status >= 300:
-                raise read_answer(
-                    response,
-                    lambda: route.adapter.error_from_wire(response),
-                    route.adapter.provider_request_id(response.headers),
-                )
-            keep_raw = keep_raw_for == route.adapter.dialect
-            result = read_answer(
-                response,
-                lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
-                route.adapter.provider_request_id(response.headers),
-            )
-            return response, result
+            return await self._exchange(route, request_for(route), keep_raw=keep_raw_for == route.adapter.dialect)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
+    async def _exchange(
+        self, route: PlannedRoute, request: ImageRequest, *, keep_raw: bool
+    ) -> tuple[WireResponse, ImageResult]:
+        """One call whose answer is read whole: the response and its parsed result; an error answer raises."""
+        wire = await self._wire(route, request)
+        # One call for the service whether the host answers at once or is polled (providers.polling).
+        response = await self._poller.exchange(route.adapter, wire, route.target)
+        if response.status >= 300:
+            raise read_answer(
+                response,
+                lambda: route.adapter.error_from_wire(response),
+                route.adapter.provider_request_id(response.headers),
+            )
+        result = read_answer(
+            response,
+            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
+            route.adapter.provider_request_id(response.headers),
+        )
+        return response, result
+
+    async def _open(self, route: PlannedRoute, request: ImageRequest) -> StreamingResponse:
+        """One call answered 2xx, its body not yet read; an error answer is read and raised."""
+        wire = await self._wire(route, request)
+        opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
+        if opened.status >= 300:
+            try:
+                body = await opened.read()
+            finally:
+                await opened.aclose()
+            response = WireResponse(status=opened.status, headers=opened.headers, body=body)
+            raise read_answer(
+                response,
+                lambda: route.adapter.error_from_wire(response),
+                route.adapter.provider_request_id(response.headers),
+            )
+        return opened
+
+    def _small(self, opened: StreamingResponse) -> bool:
+        """Whether a 2xx body is declared small enough to read whole (and so to check before answering)."""
+        length = opened.headers.get("content-length")
+        return length is not None and length.isdigit() and int(length) <= self._passthrough_min_bytes
+
+    async def _read_whole(
+        self, route: PlannedRoute, request: ImageRequest, opened: StreamingResponse
+    ) -> tuple[WireResponse, ImageResult]:
+        try:
+            body = await opened.read()
+        finally:
+            await opened.aclose()
+        response = WireResponse(status=opened.status, headers=opened.headers, body=body)
+        result = read_answer(
+            response,
+            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=True),
+            route.adapter.provider_request_id(response.headers),
+        )
+        return response, result
+
+    async def serve_passthrough(self, plan: Plan, *, dialect: str) -> Served | BodyStream:
+        """Serve a plain request whose answer may go to the client as it arrives.
+
+        A route that speaks the client's ``dialect`` and whose adapter scans bodies
+        (``body_scanner``) answers with a ``BodyStream``: its 2xx body is forwarded unchanged as
+        it arrives and recorded when it ends, unless its declared length is at most
+        ``passthrough_min_bytes`` (then it is read whole). Any other route (a translation, a polled
+        host), and a fanned-out request, is served whole as by ``serve``. Failures before the body (error
+        answers, connection failures) are retried and fallen back on as usual.
+        """
+        if plan.routes[0].chunks is not None:
+            return await self.serve(plan, keep_raw_for=dialect)
+
+        async def call(
+            route: PlannedRoute,
+        ) -> tuple[WireResponse, ImageResult] | tuple[StreamingResponse, SkeletonScanner]:
+            request = route.request_for(plan.request)
+            speaks = route.adapter.dialect == dialect
+            scanner = route.adapter.body_scanner(request) if speaks else None
+            if scanner is None:
+                return await self._exchange(route, request, keep_raw=speaks)
+            opened = await self._open(route, request)
+            if not self._small(opened):
+                return opened, scanner
+            return await self._read_whole(route, request, opened)
+
+        admitted = await self._admit(plan)
+        try:
+            (answer, read), route, attempt, started = await self._first_success(plan, call)
+        except BaseException:
+            await self._finish(plan)
+            raise
+        if isinstance(answer, StreamingResponse) and isinstance(read, SkeletonScanner):
+            on_close = (lambda: self._finish(plan)) if admitted else None
+            return BodyStream(self.recorder, plan, route, attempt, started, answer, read, on_close=on_close)
+        try:
+            assert isinstance(answer, WireResponse) and isinstance(read, ImageResult)
+            charge = self.recorder.settle(plan, route, read)
+            self.recorder.record(plan, route, attempt, started, result=read, charge=charge, http_status=answer.status)
+            return Served(result=read, route=route, charge=charge, attempt=attempt)
+        finally:
+            await self._finish(plan)
+
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
         async def call(route: PlannedRoute) -> StreamingResponse:
-            wire = await self._wire(route, route.request_for(plan.request))
-            opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
-            if opened.status >= 300:
-                try:
-                    body = await opened.read()
-                finally:
-                    await opened.aclose()
-                response = WireResponse(status=opened.status, headers=opened.headers, body=body)
-                raise read_answer(
-                    response,
-                    lambda: route.adapter.error_from_wire(response),
-                    route.adapter.provider_request_id(response.headers),
-                )
-            return opened
+            return await self._open(route, route.request_for(plan.request))
 
         admitted = await self._admit(plan)
         try:

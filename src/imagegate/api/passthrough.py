@@ -1,0 +1,50 @@
+"""A provider's 2xx body forwarded to the client as it arrives (``service.body_stream``).
+
+The gateway holds one chunk back, so that the dialect can still add to the body's last bytes
+once the body has ended and the attempt is priced (OpenAI: the ``imagegate`` cost object before
+the closing ``}``). A body that breaks off mid-way is not completed: the connection is aborted,
+so the client's HTTP library reports a transport error instead of parsing a cut body. ``aclosing``
+ends the provider call, and so writes its ledger row, at once when the client leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from starlette.responses import StreamingResponse
+
+from imagegate.domain.errors import ProviderError
+from imagegate.pricing.engine import Charge
+from imagegate.service.images import BodyStream
+
+# A last chunk this short that is only whitespace is merged into the chunk before it, so the
+# dialect always finds the body's closing bytes in the final chunk it is handed.
+_SHORT = 64
+
+
+def body_response(
+    stream: BodyStream, headers: dict[str, str], finish: Callable[[bytes, Charge], bytes]
+) -> StreamingResponse:
+    """The provider's body as it arrives; ``finish(last_chunk, charge)`` renders the last chunk
+    once the attempt was priced from a complete, readable body (otherwise it goes as it came)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        held: bytes | None = None
+        async with contextlib.aclosing(stream.chunks()) as body:
+            try:
+                async for chunk in body:
+                    if held is None:
+                        held = chunk
+                    elif len(chunk) <= _SHORT and chunk.strip() == b"":
+                        held += chunk
+                    else:
+                        yield held
+                        held = chunk
+            except ProviderError:
+                if not stream.complete:
+                    raise  # cut mid-body: abort the connection rather than end a broken body cleanly
+        if held is not None:
+            yield held if stream.charge is None else finish(held, stream.charge)
+
+    return StreamingResponse(chunks(), status_code=stream.status, headers=headers, media_type=stream.content_type)
