@@ -1,8 +1,9 @@
 """A provider's 2xx body forwarded to the client as it arrives (``service.body_stream``).
 
-The gateway holds one chunk back, so that the dialect can still add to the body's last bytes
-once the body has ended and the attempt is priced (OpenAI: the ``imagegate`` cost object before
-the closing ``}``). A body that breaks off mid-way is not completed: the connection is aborted,
+The dialect may add to the body's last bytes once the body has ended and the attempt is priced
+(OpenAI: the ``imagegate`` cost object before the closing ``}``). The last chunk is the one that
+reaches the declared ``content-length``, so nothing else is held; without a declared length each
+chunk is held until the next arrives. A body that breaks off mid-way is not completed: the connection is aborted,
 so the client's HTTP library reports a transport error instead of parsing a cut body. ``aclosing``
 ends the provider call, and so writes its ledger row, at once when the client leaves.
 """
@@ -31,15 +32,21 @@ def body_response(
 
     async def chunks() -> AsyncIterator[bytes]:
         held: bytes | None = None
+        remaining = stream.declared_length
         async with contextlib.aclosing(stream.chunks()) as body:
             try:
                 async for chunk in body:
-                    if held is None:
-                        held = chunk
-                    elif len(chunk) <= _SHORT and chunk.strip() == b"":
-                        held += chunk
-                    else:
+                    if remaining is not None:
+                        remaining -= len(chunk)
+                    if held is not None:
+                        if len(chunk) <= _SHORT and chunk.strip() == b"":
+                            held += chunk
+                            continue
                         yield held
+                        held = None
+                    if remaining is not None and remaining > _SHORT:
+                        yield chunk  # not the end: nothing held
+                    else:
                         held = chunk
             except ProviderError:
                 if not stream.complete:

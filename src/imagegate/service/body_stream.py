@@ -51,6 +51,9 @@ class BodyStream:
         self.attempt = attempt
         self.status = opened.status
         self.content_type = opened.headers.get("content-type", "application/json")
+        length = opened.headers.get("content-length")
+        # What the provider declared it will send (None: chunked); aiohttp checks it is kept.
+        self.declared_length = int(length) if length is not None and length.isdigit() else None
         self._started = started
         self._opened = opened
         self._scanner = scanner
