@@ -77,7 +77,7 @@ class BodyStream:
         error: ImagegateError | None = None
         disconnected = False
         try:
-            async for chunk in self._opened.aiter_bytes():
+            async for chunk in self._opened.aiter_received():
                 self._scanner.feed(chunk)
                 yield chunk
             self.complete = True

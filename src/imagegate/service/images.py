@@ -21,7 +21,6 @@ from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.domain.errors import (
     CircuitOpen,
     ImagegateError,
-    InvalidRequest,
     ProviderError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -29,9 +28,8 @@ from imagegate.domain.errors import (
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
 from imagegate.pricing.engine import Charge
-from imagegate.providers.base import WireRequest, WireResponse
+from imagegate.providers.base import WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
-from imagegate.providers.polling import Poller
 from imagegate.providers.skeleton import SkeletonScanner
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
@@ -39,19 +37,15 @@ from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancell
 from imagegate.service.body_stream import BodyStream
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
+from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, ProviderCalls
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.stream_session import StreamSession
-from imagegate.service.wire_parse import read_answer
 
-__all__ = ["BodyStream", "ImageService", "Served", "StreamSession"]
+__all__ = ["PASSTHROUGH_MIN_BYTES", "BodyStream", "ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
 T = TypeVar("T")
-
-# A 2xx body declared no larger than this is read whole before answering, so a bad one still gets
-# a retry and a 502, and its cost a header; a larger one (or one of unknown length) passes through.
-PASSTHROUGH_MIN_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -89,9 +83,7 @@ class ImageService:
         admission: AdmissionGate | None = None,
         passthrough_min_bytes: int = PASSTHROUGH_MIN_BYTES,
     ) -> None:
-        self._http = http
-        self._passthrough_min_bytes = passthrough_min_bytes
-        self._poller = Poller(http)
+        self._calls = ProviderCalls(http, passthrough_min_bytes=passthrough_min_bytes)
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
         self.admission = admission
@@ -248,21 +240,6 @@ class ImageService:
             await self._guards.observe(route_pass, self._clock() - started)
             return _Attempted(value, route, attempt, started)
 
-    async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
-        try:
-            wire = route.adapter.request_to_wire(request, route.target)
-        except ImagegateError:
-            raise
-        except Exception as exc:
-            # Input the provider's wire format cannot carry (a JSON value nested past the serialiser's limit).
-            log.warning("request cannot be sent to route %s: %s", route.target.name, type(exc).__name__)
-            raise InvalidRequest(
-                f"The request cannot be sent to the provider as given ({type(exc).__name__}: {exc})."
-            ) from None
-        # The one adapter hook that may do I/O: OAuth tokens for routes that need them.
-        await route.adapter.authorize(wire, route.target, self._http)
-        return wire
-
     async def serve(self, plan: Plan, *, keep_raw_for: str | None) -> Served:
         """Serve a plain (non-streamed) request.
 
@@ -304,69 +281,12 @@ class ImageService:
             return request if n is None else dataclasses.replace(request, n=n)
 
         async def call(route: PlannedRoute) -> tuple[WireResponse, ImageResult]:
-            return await self._exchange(route, request_for(route), keep_raw=keep_raw_for == route.adapter.dialect)
+            return await self._calls.exchange(route, request_for(route), keep_raw=keep_raw_for == route.adapter.dialect)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
-
-    async def _exchange(
-        self, route: PlannedRoute, request: ImageRequest, *, keep_raw: bool
-    ) -> tuple[WireResponse, ImageResult]:
-        """One call whose answer is read whole: the response and its parsed result; an error answer raises."""
-        wire = await self._wire(route, request)
-        # One call for the service whether the host answers at once or is polled (providers.polling).
-        response = await self._poller.exchange(route.adapter, wire, route.target)
-        if response.status >= 300:
-            raise read_answer(
-                response,
-                lambda: route.adapter.error_from_wire(response),
-                route.adapter.provider_request_id(response.headers),
-            )
-        result = read_answer(
-            response,
-            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=keep_raw),
-            route.adapter.provider_request_id(response.headers),
-        )
-        return response, result
-
-    async def _open(self, route: PlannedRoute, request: ImageRequest) -> StreamingResponse:
-        """One call answered 2xx, its body not yet read; an error answer is read and raised."""
-        wire = await self._wire(route, request)
-        opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
-        if opened.status >= 300:
-            try:
-                body = await opened.read()
-            finally:
-                await opened.aclose()
-            response = WireResponse(status=opened.status, headers=opened.headers, body=body)
-            raise read_answer(
-                response,
-                lambda: route.adapter.error_from_wire(response),
-                route.adapter.provider_request_id(response.headers),
-            )
-        return opened
-
-    def _small(self, opened: StreamingResponse) -> bool:
-        """Whether a 2xx body is declared small enough to read whole (and so to check before answering)."""
-        length = opened.headers.get("content-length")
-        return length is not None and length.isdigit() and int(length) <= self._passthrough_min_bytes
-
-    async def _read_whole(
-        self, route: PlannedRoute, request: ImageRequest, opened: StreamingResponse
-    ) -> tuple[WireResponse, ImageResult]:
-        try:
-            body = await opened.read()
-        finally:
-            await opened.aclose()
-        response = WireResponse(status=opened.status, headers=opened.headers, body=body)
-        result = read_answer(
-            response,
-            lambda: route.adapter.result_from_wire(response, request, route.target, keep_raw=True),
-            route.adapter.provider_request_id(response.headers),
-        )
-        return response, result
 
     async def serve_passthrough(self, plan: Plan, *, dialect: str) -> Served | BodyStream:
         """Serve a plain request whose answer may go to the client as it arrives.
@@ -388,11 +308,11 @@ class ImageService:
             speaks = route.adapter.dialect == dialect
             scanner = route.adapter.body_scanner(request) if speaks else None
             if scanner is None:
-                return await self._exchange(route, request, keep_raw=speaks)
-            opened = await self._open(route, request)
-            if not self._small(opened):
+                return await self._calls.exchange(route, request, keep_raw=speaks)
+            opened = await self._calls.open(route, request)
+            if not self._calls.small(opened):
                 return opened, scanner
-            return await self._read_whole(route, request, opened)
+            return await self._calls.read_whole(route, request, opened)
 
         admitted = await self._admit(plan)
         try:
@@ -415,7 +335,7 @@ class ImageService:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
         async def call(route: PlannedRoute) -> StreamingResponse:
-            return await self._open(route, route.request_for(plan.request))
+            return await self._calls.open(route, route.request_for(plan.request))
 
         admitted = await self._admit(plan)
         try:
