@@ -58,14 +58,17 @@ def test_whitespace_around_colon_is_accepted():
 SCANNED = orjson.dumps(
     {
         "created": 1,
-        "data": [{"b64_json": "QUJD" * 40, "revised_prompt": 'a "quoted" \\ prompt \u00e9'}, {"b64_json": "eHl6" * 40}],
+        "data": [
+            {"b64_json": "QUJD" * 40, "revised_prompt": 'a "quoted" \\ prompt \u00e9 \\"'},
+            {"b64_json": "eHl6" * 40},
+        ],
         "size": "1024x1024",
         "usage": {"input_tokens": 5, "output_tokens": 196, "note": "\\"},
     }
 )
 EXPECTED = {
     "created": 1,
-    "data": [{"b64_json": "", "revised_prompt": 'a "quoted" \\ prompt \u00e9'}, {"b64_json": ""}],
+    "data": [{"b64_json": "", "revised_prompt": 'a "quoted" \\ prompt \u00e9 \\"'}, {"b64_json": ""}],
     "size": "1024x1024",
     "usage": {"input_tokens": 5, "output_tokens": 196, "note": "\\"},
 }

@@ -77,6 +77,14 @@ def parse_skeleton(body: bytes, keys: tuple[bytes, ...]) -> tuple[Any, int]:
         raise MalformedBody(str(exc)) from exc
 
 
+def _backslashes_before(chunk: bytes, start: int, stop: int) -> int:
+    """How many backslashes end ``chunk[start:stop]``."""
+    index = stop
+    while index > start and chunk[index - 1] == 0x5C:
+        index -= 1
+    return stop - index
+
+
 class SkeletonScanner:
     """``skeleton`` for a body that arrives in chunks: feed each chunk, then ``parse()`` at the end.
 
@@ -106,7 +114,7 @@ class SkeletonScanner:
         self._parts: list[bytes] = []
         self._size = 0
         self._in_string = False
-        self._escape = False  # the previous chunk ended inside a string on a backslash
+        self._escape = False  # the string so far ends in an odd run of backslashes (escaping what follows)
         self._long = False  # the current string passed ``max_string``: its content is dropped
         self._overflow = False
         # The current string's content kept so far (while it is short).
@@ -128,15 +136,16 @@ class SkeletonScanner:
             return
         self._parts.append(part)
 
-    def _string_part(self, part: bytes) -> None:
-        if self._long or len(part) == 0:
+    def _string_part(self, chunk: bytes, start: int, stop: int) -> None:
+        # Sliced only when kept: a base64 payload is skipped without a copy.
+        if self._long or stop <= start:
             return
-        self._string_size += len(part)
+        self._string_size += stop - start
         if self._string_size > self._max_string:
             self._long = True
             self._string.clear()
             return
-        self._string.append(part)
+        self._string.append(chunk[start:stop])
 
     def _close_string(self) -> None:
         self._keep(b'"' + b"".join(self._string) + b'"')
@@ -157,30 +166,24 @@ class SkeletonScanner:
                     return
                 self._keep(chunk[position:quote])
                 self._in_string = True
+                self._escape = False
                 position = quote + 1
                 continue
-            if self._escape:
-                # The escaped character, which the previous chunk's backslash announced.
-                self._string_part(chunk[position : position + 1])
-                self._escape = False
-                position += 1
-                continue
+            # One scan for the next quote; it is escaped when an odd run of backslashes precedes it
+            # (a run that may have begun in an earlier chunk).
             quote = chunk.find(b'"', position)
             stop = end if quote == -1 else quote
-            backslash = chunk.find(b"\\", position, stop)
-            if backslash != -1:
-                # Keep through the backslash; the next character is escaped (maybe in the next chunk).
-                self._string_part(chunk[position : backslash + 1])
-                if backslash + 1 == end:
-                    self._escape = True
-                    return
-                self._string_part(chunk[backslash + 1 : backslash + 2])
-                position = backslash + 2
-                continue
-            self._string_part(chunk[position:stop])
+            run = _backslashes_before(chunk, position, stop)
+            escaped = (run % 2 == 1) != (self._escape and run == stop - position)
+            self._string_part(chunk, position, stop)
             if quote == -1:
+                self._escape = escaped
                 return
-            self._close_string()
+            if escaped:
+                self._string_part(chunk, quote, quote + 1)
+                self._escape = False
+            else:
+                self._close_string()
             position = quote + 1
 
     def parse(self) -> Any:
