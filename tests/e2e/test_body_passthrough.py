@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -55,15 +56,26 @@ def token_price_micros(usage: dict) -> int:
     return int(Decimal(details["text_tokens"]) * 5 + Decimal(details["image_tokens"]) * 8 + usage["output_tokens"] * 30)
 
 
-@pytest.fixture
-def passthrough(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One gateway in front of one streaming fake OpenAI for the module."""
     with streaming_upstream() as upstream:
         route = {"provider": "openai", "model": "gpt-image-2", "base_url": upstream.url, "api_key": "k", "timeout": 30}
         document = {"models": [{"name": "gpt-image-2", "routes": [route]}]}
-        engine = migrated_sqlite_engine(tmp_path / "passthrough.db")
+        engine = migrated_sqlite_engine(tmp_path_factory.mktemp("passthrough") / "passthrough.db")
         with running_gateway(engine, document) as handle:
             yield handle, upstream
         engine.dispose()
+
+
+@pytest.fixture
+def passthrough(served):
+    """The module's gateway, its fake OpenAI reset to a plain answer with no calls counted."""
+    handle, upstream = served
+    upstream.release.set()  # a stall left by an earlier test ends
+    upstream.release = threading.Event()
+    upstream.declare_length, upstream.stall_after, upstream.break_after, upstream.calls = True, None, None, 0
+    return handle, upstream
 
 
 def _client(handle) -> OpenAI:
@@ -153,10 +165,11 @@ def test_a_body_breaking_off_is_recorded_and_the_client_sees_a_transport_error(p
     handle, upstream = passthrough
     upstream.body = images_response(2 * 1024 * 1024)
     upstream.break_after = 1024 * 1024
-    client = _client(handle)
+    name = f"pt-break-{uuid.uuid4().hex[:8]}"
+    client = OpenAI(base_url=handle.url + "/v1", api_key=handle.create_key(name), max_retries=0)
     with pytest.raises(openai.APIConnectionError):
         client.images.generate(model="gpt-image-2", prompt="a fox", quality="low", size="1024x1024")
-    [row] = [row for row in handle.ledger() if row.key_name is not None and row.key_name.startswith("pt-")]
+    [row] = [row for row in handle.ledger() if row.key_name == name]
     assert (row.status, row.error_code, row.http_status) == ("error", "upstream_bad_response", 200)
     assert row.cost_estimated and row.cost_micros > 0  # a 200 that broke off: possibly billed, the quote
     assert upstream.calls == 1  # after the first byte there is no retry

@@ -48,14 +48,15 @@ def _app(upstream: StreamingUpstream) -> Any:
             headers.append((b"content-length", str(len(upstream.body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         sent = 0
+        stall_after, release = upstream.stall_after, upstream.release  # this answer's, whatever comes next
         while sent < len(upstream.body):
             if upstream.break_after is not None and sent >= upstream.break_after:
                 raise BrokeOff
-            if upstream.stall_after is not None and sent >= upstream.stall_after:
+            if stall_after is not None and sent >= stall_after:
                 deadline = time.monotonic() + 30
-                while not upstream.release.is_set() and time.monotonic() < deadline:
+                while not release.is_set() and time.monotonic() < deadline:
                     await asyncio.sleep(0.01)
-                upstream.stall_after = None
+                stall_after = None
             piece = upstream.body[sent : sent + upstream.chunk]
             await send({"type": "http.response.body", "body": piece, "more_body": True})
             sent += len(piece)
