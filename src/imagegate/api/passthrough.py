@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
+import anyio
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from imagegate.domain.errors import ProviderError
 from imagegate.pricing.engine import Charge
@@ -54,4 +57,20 @@ def body_response(
         if held is not None:
             yield held if stream.charge is None else finish(held, stream.charge)
 
-    return StreamingResponse(chunks(), status_code=stream.status, headers=headers, media_type=stream.content_type)
+    return _BodyResponse(stream, chunks(), status_code=stream.status, headers=headers, media_type=stream.content_type)
+
+
+class _BodyResponse(StreamingResponse):
+    """A ``StreamingResponse`` that still records its attempt when cancelled before the body began
+    (the client gone between the provider's headers and the first chunk)."""
+
+    def __init__(self, stream: BodyStream, content: AsyncIterator[bytes], **options: Any) -> None:
+        super().__init__(content, **options)
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._stream.abandon()

@@ -63,6 +63,7 @@ class BodyStream:
         self.charge: Charge | None = None
         # Whether the provider's body arrived whole (it may still fail to read as a result).
         self.complete = False
+        self._iterated = False  # ``chunks()`` started (it then records); else ``abandon()`` does
 
     def _result(self) -> ImageResult:
         try:
@@ -71,8 +72,22 @@ class BodyStream:
             raise UpstreamBadResponse(f"the provider's response is not valid JSON: {exc}") from exc
         return self.route.adapter.result_from_skeleton(parsed, self.status, self._opened.headers)
 
+    async def abandon(self) -> None:
+        """End a stream whose ``chunks()`` never started (the client left before the body began):
+        recorded as a disconnect, the provider's connection released. Does nothing otherwise."""
+        if self._iterated:
+            return
+        self._iterated = True
+        self._record(None, None, disconnected=True)
+        try:
+            await self._opened.aclose()
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
+
     async def chunks(self) -> AsyncGenerator[bytes]:
         """The body as it arrives; the attempt's ledger row is written when this ends, however it ends."""
+        self._iterated = True
         result: ImageResult | None = None
         error: ImagegateError | None = None
         disconnected = False
