@@ -6,11 +6,18 @@ alone) in front of the sandbox, with the client as a third process:
 - ``generations``: 64 concurrent ``gpt-image-2`` generations at 3840x2160, quality high;
 - ``edits``: 8 concurrent edits, each uploading one ~27 MB PNG.
 
-    python bench/memory.py [--generations 64] [--edits 8] [--edit-mib 27] [--fixed-image-bytes N]
+    python bench/memory.py [--generations 64] [--edits 8] [--edit-mib 27] [--body-bytes N]
+                           [--variant before:PYTHONPATH=/work/main/src --variant now:]
 
-Prints, per scenario, the gateway's RSS when idle (after one warm-up request), its peak RSS, and
-the peak per request in flight above idle. The budget settings are raised out of the way, so the
-figures show what the requests themselves hold.
+The generations' answer is realistically sized by default: the sandbox's own 3840x2160 render is a
+flat test picture that compresses to ~0.25 MB, while a photo-like 3840x2160 PNG (what ``quality:
+high`` returns) is ~12 MB, ~16 MB in base64. ``--body-bytes`` (default 16 MiB) sets the whole
+answer through the sandbox's benchmark mode; ``--body-bytes 0`` uses the sandbox's render.
+
+Prints, per scenario and variant (``label:KEY=VALUE,...`` environment overrides, e.g. another
+build's ``PYTHONPATH``), the gateway's RSS when idle (after one warm-up request), its peak RSS,
+and the peak per request in flight above idle. The budget settings are raised out of the way, so
+the figures show what the requests themselves hold.
 """
 
 from __future__ import annotations
@@ -28,7 +35,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
-from gateway_overhead import create_bench_key, free_port, peak_rss_mib, wait_ready, write_bench_config
+from gateway_overhead import (
+    create_bench_key,
+    free_port,
+    parse_variant,
+    peak_rss_mib,
+    wait_ready,
+    write_bench_config,
+)
 from PIL import Image
 
 Request = tuple[str, aiohttp.FormData | bytes]
@@ -73,10 +87,10 @@ async def post_all(requests: list[Request], key: str) -> int:
         async def one(url: str, data: aiohttp.FormData | bytes) -> int:
             extra = {"content-type": "application/json"} if isinstance(data, bytes) else {}
             async with client.post(url, data=data, headers={**headers, **extra}) as response:
-                body = await response.read()
                 if response.status != 200:
-                    raise SystemExit(f"bad answer: {response.status} {body[:300]!r}")
-                return len(body)
+                    raise SystemExit(f"bad answer: {response.status} {(await response.read())[:300]!r}")
+                # Counted, not kept: the client's memory is not what is measured.
+                return sum([len(chunk) async for chunk in response.content.iter_chunked(1 << 20)])
 
         return max(await asyncio.gather(*(one(url, data) for url, data in requests)))
 
@@ -114,13 +128,15 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=8)
     parser.add_argument("--edit-mib", type=int, default=27)
     parser.add_argument(
-        "--fixed-image-bytes",
+        "--body-bytes",
         type=int,
-        default=None,
-        help="Sandbox benchmark mode: every generation answers with a pre-encoded body this large "
-        "(the sandbox's own 4K render compresses to ~0.3 MB; a photo-like 4K PNG is ~10-20 MB).",
+        default=16 * 1024 * 1024,
+        help="Every generation answers with a pre-encoded body this large (sandbox benchmark mode); "
+        "0: the sandbox's own render (~0.3 MB at 4K).",
     )
+    parser.add_argument("--variant", action="append", default=[], help="label:KEY=VALUE,... (repeatable)")
     args = parser.parse_args()
+    variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
 
     exe = [sys.executable, "-m", "imagegate.cli"]
     workdir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
@@ -134,31 +150,34 @@ def main() -> None:
         "IMAGEGATE_MAX_INFLIGHT_BODY_BYTES": str(1 << 40),
     }
     up_port = free_port()
-    fixed = [] if args.fixed_image_bytes is None else ["--fixed-image-bytes", str(args.fixed_image_bytes)]
+    fixed = [] if args.body_bytes == 0 else ["--fixed-image-bytes", str(args.body_bytes)]
     upstream = subprocess.Popen([*exe, "sandbox", "--port", str(up_port), *fixed], env=env)
     config = write_bench_config(workdir, up_port)
     key = create_bench_key(exe, env)
     image = noise_png(args.edit_mib)
-    print(f"edit upload: {len(image) / 1024 / 1024:.1f} MiB PNG", flush=True)
+    body = "the sandbox's render" if args.body_bytes == 0 else f"{args.body_bytes / 1024 / 1024:.1f} MiB"
+    print(f"generation answer: {body}; edit upload: {len(image) / 1024 / 1024:.1f} MiB PNG", flush=True)
     generation = json.dumps(GENERATION).encode()
     try:
         wait_ready(f"http://127.0.0.1:{up_port}/healthz")
-        scenario(
-            "generations 3840x2160 high",
-            exe,
-            env,
-            config,
-            key,
-            lambda url: [(f"{url}/v1/images/generations", generation)] * args.generations,
-        )
-        scenario(
-            f"edits {args.edit_mib} MiB",
-            exe,
-            env,
-            config,
-            key,
-            lambda url: [(f"{url}/v1/images/edits", edit_form(image)) for _ in range(args.edits)],
-        )
+        for label, overrides in variants:
+            variant_env = {**env, **overrides}
+            scenario(
+                f"[{label}] generations 3840x2160 high",
+                exe,
+                variant_env,
+                config,
+                key,
+                lambda url: [(f"{url}/v1/images/generations", generation)] * args.generations,
+            )
+            scenario(
+                f"[{label}] edits {args.edit_mib} MiB",
+                exe,
+                variant_env,
+                config,
+                key,
+                lambda url: [(f"{url}/v1/images/edits", edit_form(image)) for _ in range(args.edits)],
+            )
     finally:
         upstream.terminate()
         upstream.wait(timeout=30)

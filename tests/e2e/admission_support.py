@@ -66,6 +66,10 @@ class Served(Protocol):
     url: str
 
 
+# The status a storm gives an answer whose streamed body broke off (the gateway aborts the connection).
+BROKE_OFF = -1
+
+
 @dataclass
 class Answer:
     status: int
@@ -82,7 +86,8 @@ class Answer:
 async def storm(
     gateways: Sequence[Served], secret: str, bodies: list[dict[str, Any]], *, timeout: float = 30.0
 ) -> list[Answer]:
-    """Send every body at once, spread over the gateways in turn; a client timeout is status 0."""
+    """Send every body at once, spread over the gateways in turn; a client timeout is status 0, an
+    answer whose body broke off mid-way ``BROKE_OFF``."""
     limits = httpx.Limits(max_connections=len(bodies) + 10)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
 
@@ -97,6 +102,9 @@ async def storm(
                 )
             except httpx.TimeoutException:
                 return Answer(0, {}, httpx.Headers(), body)
+            except httpx.RemoteProtocolError:
+                # A large answer streaming through that broke off after it started (docs/performance.md).
+                return Answer(BROKE_OFF, {}, httpx.Headers(), body)
             return Answer(response.status_code, response.json(), response.headers, body)
 
         return list(await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies))))

@@ -3,7 +3,7 @@ import base64
 import orjson
 import pytest
 
-from imagegate.providers.skeleton import MalformedBody, parse_skeleton, skeleton
+from imagegate.providers.skeleton import MalformedBody, SkeletonScanner, parse_skeleton, skeleton
 
 
 def _body(images: int = 2) -> bytes:
@@ -51,3 +51,70 @@ def test_truncated_body_is_malformed(cut):
 def test_whitespace_around_colon_is_accepted():
     parsed, count = parse_skeleton(b'{"b64_json" :\n "QUJD"}', (b"b64_json",))
     assert (parsed, count) == ({"b64_json": ""}, 1)
+
+
+# -- SkeletonScanner: the same reading, fed in chunks ---------------------------------------------
+
+SCANNED = orjson.dumps(
+    {
+        "created": 1,
+        "data": [
+            {"b64_json": "QUJD" * 40, "revised_prompt": 'a "quoted" \\ prompt \u00e9 \\"'},
+            {"b64_json": "eHl6" * 40},
+        ],
+        "size": "1024x1024",
+        "usage": {"input_tokens": 5, "output_tokens": 196, "note": "\\"},
+    }
+)
+EXPECTED = {
+    "created": 1,
+    "data": [{"b64_json": "", "revised_prompt": 'a "quoted" \\ prompt \u00e9 \\"'}, {"b64_json": ""}],
+    "size": "1024x1024",
+    "usage": {"input_tokens": 5, "output_tokens": 196, "note": "\\"},
+}
+
+
+def _scan(chunks: list[bytes], **limits: int) -> object:
+    scanner = SkeletonScanner(**limits)
+    for chunk in chunks:
+        scanner.feed(chunk)
+    return scanner.parse()
+
+
+def test_one_chunk_keeps_short_strings_and_blanks_long_ones():
+    assert _scan([SCANNED], max_string=100) == EXPECTED
+
+
+@pytest.mark.parametrize("split", range(1, len(SCANNED)))
+def test_a_split_at_every_position_reads_the_same(split):
+    assert _scan([SCANNED[:split], SCANNED[split:]], max_string=100) == EXPECTED
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_tiny_chunks_read_the_same(size):
+    chunks = [SCANNED[start : start + size] for start in range(0, len(SCANNED), size)]
+    assert _scan(chunks, max_string=100) == EXPECTED
+
+
+def test_empty_chunks_change_nothing():
+    middle = len(SCANNED) // 2
+    assert _scan([b"", SCANNED[:middle], b"", SCANNED[middle:], b""], max_string=100) == EXPECTED
+
+
+@pytest.mark.parametrize("cut", [10, 40, len(SCANNED) // 2, -20, -1])
+def test_a_cut_body_is_malformed(cut):
+    with pytest.raises(MalformedBody):
+        _scan([SCANNED[:cut]], max_string=100)
+
+
+def test_a_structure_over_the_limit_is_malformed():
+    body = orjson.dumps({"data": [{"n": index} for index in range(200)]})
+    assert _scan([body], max_skeleton=len(body)) == orjson.loads(body)
+    with pytest.raises(MalformedBody, match="larger than"):
+        _scan([body], max_skeleton=len(body) - 1)
+
+
+def test_the_held_skeleton_is_the_structure_not_the_images():
+    scanner = SkeletonScanner()
+    scanner.feed(_body(4))
+    assert scanner.kept_bytes < 300

@@ -32,6 +32,11 @@ REPLAYED_HEADERS = frozenset(
 )
 
 
+def replays_response(request: Request, gateway: Gateway) -> bool:
+    """Whether this request's response is kept for replay (so it must be produced whole, not streamed)."""
+    return request.headers.get("idempotency-key") is not None and gateway.idempotency is not None
+
+
 async def idempotent(
     request: Request,
     gateway: Gateway,

@@ -61,11 +61,12 @@ def served_headers(served: Served, request_id: str, *, models_path: str) -> dict
 
 def stream_headers(session: StreamSession, request_id: str, *, models_path: str) -> dict[str, str]:
     """The gateway's headers for a passed-through stream (its cost is known only at the end)."""
-    return {
-        "x-request-id": request_id,
-        "x-imagegate-route": session.route.target.name,
-        **_route_headers(session.route, models_path),
-    }
+    return passthrough_headers(session.route, request_id, models_path=models_path)
+
+
+def passthrough_headers(route: PlannedRoute, request_id: str, *, models_path: str) -> dict[str, str]:
+    """The gateway's headers for an answer forwarded as it arrives: no cost (it comes last, in the body)."""
+    return {"x-request-id": request_id, "x-imagegate-route": route.target.name, **_route_headers(route, models_path)}
 
 
 def _route_headers(route: PlannedRoute, models_path: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, StreamEvent, Usage
+from imagegate.providers.skeleton import SkeletonScanner
 
 if TYPE_CHECKING:  # providers.http and providers.batch import this module's wire types
     from imagegate.providers.batch import BatchApi
@@ -193,6 +194,17 @@ class ProviderAdapter(ABC):
         """The domain counters of a usage object as the ledger keeps it (the provider's own, as sent);
         traces read token counts through this. The default knows no counters."""
         return Usage(raw=dict(raw))
+
+    # -- a 2xx body forwarded as it arrives (the client speaks this provider's dialect) -------------
+
+    def body_scanner(self, request: ImageRequest) -> SkeletonScanner | None:
+        """A scanner for ``request``'s 2xx body when it may pass through to the client as it arrives
+        (``result_from_skeleton`` then reads the scanned structure); None, the default: read it whole."""
+        return None
+
+    def result_from_skeleton(self, parsed: Any, status: int, headers: Mapping[str, str]) -> ImageResult:
+        """The result (image count, usage) a passed-through 2xx body described, from its parsed skeleton."""
+        raise NotImplementedError(f"{self.name} does not scan bodies")
 
     # -- submit-and-poll: a host whose 2xx answer is a task, not the image -------------------------
     # Hosts the provider documents for its API (polling and cancel URLs; the key is sent there) and

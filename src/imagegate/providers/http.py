@@ -58,6 +58,18 @@ class StreamingResponse:
         except aiohttp.ClientError as exc:
             raise UpstreamBadResponse(f"the provider's response broke off: {type(exc).__name__}") from exc
 
+    async def aiter_received(self) -> AsyncIterator[bytes]:
+        """The body in the pieces the socket delivered, never joined or sliced (no copy); for
+        forwarding a body unchanged. A broken-off body raises ``UpstreamBadResponse``."""
+        try:
+            async for piece, _end_of_http_chunk in self._response.content.iter_chunks():
+                if len(piece) > 0:
+                    yield piece
+        except TimeoutError as exc:
+            raise UpstreamTimeout("the provider stopped sending within the deadline") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamBadResponse(f"the provider's response broke off: {type(exc).__name__}") from exc
+
     async def read(self) -> bytes:
         """The whole remaining body."""
         try:

@@ -21,29 +21,29 @@ from imagegate.accounting.ledger import LedgerWriter, utc_now
 from imagegate.domain.errors import (
     CircuitOpen,
     ImagegateError,
-    InvalidRequest,
     ProviderError,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
-from imagegate.providers.base import WireRequest, WireResponse
+from imagegate.providers.base import WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
-from imagegate.providers.polling import Poller
+from imagegate.providers.skeleton import SkeletonScanner
 from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
+from imagegate.service.body_stream import BodyStream
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
+from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, ProviderCalls
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
 from imagegate.service.submissions import Submission, SubmissionHook
 from imagegate.service.submitted_tasks import SubmittedTasks
-from imagegate.service.wire_parse import image_result, read_answer
 
-__all__ = ["ImageService", "Served", "StreamSession"]
+__all__ = ["PASSTHROUGH_MIN_BYTES", "BodyStream", "ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
@@ -73,9 +73,9 @@ class ImageService:
         guards: RouteGuards | None = None,
         observers: Sequence[AttemptObserver] = (),
         admission: AdmissionGate | None = None,
+        passthrough_min_bytes: int = PASSTHROUGH_MIN_BYTES,
     ) -> None:
-        self._http = http
-        self._poller = Poller(http)
+        self._calls = ProviderCalls(http, passthrough_min_bytes=passthrough_min_bytes)
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
         self.admission = admission
@@ -83,7 +83,7 @@ class ImageService:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
         self.tasks = SubmittedTasks(
-            self._poller,
+            self._calls.poller,
             self.recorder,
             admit=self._admit,
             before_attempt=self._before_attempt,
@@ -240,21 +240,6 @@ class ImageService:
             await self._guards.observe(route_pass, self._clock() - started)
             return _Attempted(value, route, attempt, started)
 
-    async def _wire(self, route: PlannedRoute, request: ImageRequest) -> WireRequest:
-        try:
-            wire = route.adapter.request_to_wire(request, route.target)
-        except ImagegateError:
-            raise
-        except Exception as exc:
-            # Input the provider's wire format cannot carry (a JSON value nested past the serialiser's limit).
-            log.warning("request cannot be sent to route %s: %s", route.target.name, type(exc).__name__)
-            raise InvalidRequest(
-                f"The request cannot be sent to the provider as given ({type(exc).__name__}: {exc})."
-            ) from None
-        # The one adapter hook that may do I/O: OAuth tokens for routes that need them.
-        await route.adapter.authorize(wire, route.target, self._http)
-        return wire
-
     async def serve(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None = None) -> Served:
         """Serve a plain (non-streamed) request.
 
@@ -310,41 +295,67 @@ class ImageService:
             return request if n is None else dataclasses.replace(request, n=n)
 
         async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
-            request = request_for(route)
-            wire = await self._wire(route, request)
             on_accepted = None
             if submissions is not None:
                 if attempt > 1:
                     await submissions.record(None)  # an earlier attempt's task is over
                 on_accepted = self.tasks.keeper(plan, route, attempt, submissions)
-            # One call for the service whether the host answers at once or is polled (providers.polling).
-            response = await self._poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
             keep_raw = keep_raw_for == route.adapter.dialect
-            return response, image_result(route, request, response, keep_raw=keep_raw)
+            return await self._calls.exchange(route, request_for(route), keep_raw=keep_raw, on_accepted=on_accepted)
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
         self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
+    async def serve_passthrough(self, plan: Plan, *, dialect: str) -> Served | BodyStream:
+        """Serve a plain request whose answer may go to the client as it arrives.
+
+        A route that speaks the client's ``dialect`` and whose adapter scans bodies
+        (``body_scanner``) answers with a ``BodyStream``: its 2xx body is forwarded unchanged as
+        it arrives and recorded when it ends, unless its declared length is at most
+        ``passthrough_min_bytes`` (then it is read whole). Any other route (a translation, a polled
+        host), and a fanned-out request, is served whole as by ``serve``. Failures before the body (error
+        answers, connection failures) are retried and fallen back on as usual.
+        """
+        if plan.routes[0].chunks is not None:
+            return await self.serve(plan, keep_raw_for=dialect)
+
+        async def call(
+            route: PlannedRoute, attempt: int
+        ) -> tuple[WireResponse, ImageResult] | tuple[StreamingResponse, SkeletonScanner]:
+            request = route.request_for(plan.request)
+            speaks = route.adapter.dialect == dialect
+            scanner = route.adapter.body_scanner(request) if speaks else None
+            if scanner is None:
+                return await self._calls.exchange(route, request, keep_raw=speaks)
+            opened = await self._calls.open(route, request)
+            if not self._calls.small(opened):
+                return opened, scanner
+            return await self._calls.read_whole(route, request, opened)
+
+        admitted = await self._admit(plan)
+        try:
+            (answer, read), route, attempt, started = await self._first_success(plan, call)
+        except BaseException:
+            await self._finish(plan)
+            raise
+        if isinstance(answer, StreamingResponse) and isinstance(read, SkeletonScanner):
+            on_close = (lambda: self._finish(plan)) if admitted else None
+            return BodyStream(self.recorder, plan, route, attempt, started, answer, read, on_close=on_close)
+        try:
+            assert isinstance(answer, WireResponse) and isinstance(read, ImageResult)
+            charge = self.recorder.settle(plan, route, read)
+            self.recorder.record(plan, route, attempt, started, result=read, charge=charge, http_status=answer.status)
+            return Served(result=read, route=route, charge=charge, attempt=attempt)
+        finally:
+            await self._finish(plan)
+
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
         async def call(route: PlannedRoute, attempt: int) -> StreamingResponse:
-            wire = await self._wire(route, route.request_for(plan.request))
-            opened = await self._http.open(wire, timeout_s=route.target.timeout_s)
-            if opened.status >= 300:
-                try:
-                    body = await opened.read()
-                finally:
-                    await opened.aclose()
-                response = WireResponse(status=opened.status, headers=opened.headers, body=body)
-                raise read_answer(
-                    response,
-                    lambda: route.adapter.error_from_wire(response),
-                    route.adapter.provider_request_id(response.headers),
-                )
-            return opened
+            return await self._calls.open(route, route.request_for(plan.request))
 
         admitted = await self._admit(plan)
         try:

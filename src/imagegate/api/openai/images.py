@@ -11,19 +11,21 @@ from starlette.routing import Route
 
 from imagegate.accounting.auth import Principal
 from imagegate.api.http import bearer_token, new_request_id, request_tags, while_connected
-from imagegate.api.idempotency import idempotent
+from imagegate.api.idempotency import idempotent, replays_response
 from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
 from imagegate.api.openai.fields import delivery
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
-from imagegate.api.openai.render import emulated_stream, render_result
+from imagegate.api.openai.render import emulated_stream, render_result, with_cost
 from imagegate.api.openai.urls import stored_response, url_response_request
+from imagegate.api.passthrough import body_response
 from imagegate.api.route_pin import pin_route
-from imagegate.api.served_headers import served_headers, stream_headers
+from imagegate.api.served_headers import passthrough_headers, served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import Gateway
+from imagegate.service.images import BodyStream
 
 Parser = Callable[[Request, object], Awaitable[ImageRequest]]
 
@@ -63,9 +65,17 @@ async def _serve(
             return passthrough_response(
                 session, stream_headers(session, request_id, models_path="/v1/models/"), stream_error_frame
             )
-        # A URL response needs the images themselves: no raw pass-through then.
-        keep_raw_for = DIALECT if storage is None else None
-        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=keep_raw_for))
+        if storage is None and not image_request.stream and not replays_response(request, gateway):
+            # The provider's own body passes through as it arrives (its cost in the body's end).
+            outcome = await while_connected(request, gateway.images.serve_passthrough(plan, dialect=DIALECT))
+            if isinstance(outcome, BodyStream):
+                headers = passthrough_headers(outcome.route, request_id, models_path="/v1/models/")
+                return body_response(outcome, headers, with_cost)
+            served = outcome
+        else:
+            # A URL response needs the images themselves; a kept (idempotent) answer is stored whole.
+            keep_raw_for = DIALECT if storage is None else None
+            served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=keep_raw_for))
         if storage is not None:
             body = await stored_response(request, storage, served, principal, request_id)
     except ImagegateError as error:

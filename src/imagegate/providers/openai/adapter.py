@@ -25,7 +25,7 @@ from imagegate.providers.openai.parameters import (
 )
 from imagegate.providers.openai.responses import responses_events, responses_result, responses_wire
 from imagegate.providers.openai.usage import usage_from_openai
-from imagegate.providers.skeleton import MalformedBody, parse_skeleton
+from imagegate.providers.skeleton import MalformedBody, SkeletonScanner, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
 from imagegate.providers.validation import validate_request
 
@@ -128,26 +128,18 @@ class OpenAIImagesAdapter(ProviderAdapter):
         self, response: WireResponse, request: ImageRequest, route: RouteTarget, *, keep_raw: bool
     ) -> ImageResult:
         """Parse an ``ImagesResponse``; base64 stays in the raw body unless a translation needs it."""
-        provider_request_id = self.provider_request_id(response.headers)
         try:
             parsed, _blanked = parse_skeleton(response.body, IMAGE_KEYS)
         except MalformedBody as exc:
             raise UpstreamBadResponse(
                 f"the provider's response is not valid JSON: {exc}",
                 provider_status=response.status,
-                provider_request_id=provider_request_id,
+                provider_request_id=self.provider_request_id(response.headers),
             ) from exc
-        data = parsed.get("data") if isinstance(parsed, dict) else None
-        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-            raise UpstreamBadResponse(
-                "the provider's response has no 'data' list of image objects",
-                provider_status=response.status,
-                provider_request_id=provider_request_id,
-            )
-        images: list[GeneratedImage] = []
+        result = self.result_from_skeleton(parsed, response.status, response.headers)
         if not keep_raw:
             full = orjson.loads(response.body)
-            images = [
+            result.images = [
                 GeneratedImage(
                     b64_json=item.get("b64_json"),
                     url=item.get("url"),
@@ -156,13 +148,31 @@ class OpenAIImagesAdapter(ProviderAdapter):
                 )
                 for item in full["data"]
             ]
+        if keep_raw:
+            result.raw_body = response.body
+            result.raw_dialect = DIALECT
+        return result
+
+    def body_scanner(self, request: ImageRequest) -> SkeletonScanner | None:
+        """An ``ImagesResponse`` (generations and edits) can be forwarded as it arrives."""
+        if request.operation in ("generate", "edit") and not request.stream:
+            return SkeletonScanner()
+        return None
+
+    def result_from_skeleton(self, parsed: Any, status: int, headers: Mapping[str, str]) -> ImageResult:
+        """Image count, usage and the echoed options of an ``ImagesResponse`` whose base64 was blanked."""
+        provider_request_id = self.provider_request_id(headers)
+        data = parsed.get("data") if isinstance(parsed, dict) else None
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise UpstreamBadResponse(
+                "the provider's response has no 'data' list of image objects",
+                provider_status=status,
+                provider_request_id=provider_request_id,
+            )
         return ImageResult(
             image_count=len(data),
             usage=usage_from_openai(parsed.get("usage")),
             provider_request_id=provider_request_id,
-            images=images,
-            raw_body=response.body if keep_raw else None,
-            raw_dialect=DIALECT if keep_raw else None,
             created=parsed.get("created"),
             size=parsed.get("size"),
             quality=parsed.get("quality"),
