@@ -36,7 +36,7 @@ from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancell
 from imagegate.service.body_stream import BodyStream
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
-from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, ProviderCalls
+from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, Attempt, ProviderCalls
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
@@ -127,7 +127,7 @@ class ImageService:
     async def _first_success(
         self,
         plan: Plan,
-        call: Callable[[PlannedRoute, int], Awaitable[T]],
+        call: Callable[[PlannedRoute, Attempt], Awaitable[T]],
         attempts: Iterator[int] | None = None,
         n: int | None = None,
     ) -> tuple[T, PlannedRoute, int, float]:
@@ -180,7 +180,7 @@ class ImageService:
         self,
         plan: Plan,
         route_pass: RoutePass,
-        call: Callable[[PlannedRoute, int], Awaitable[T]],
+        call: Callable[[PlannedRoute, Attempt], Awaitable[T]],
         attempts: Iterator[int],
         deadline: float,
         n: int | None = None,
@@ -195,12 +195,21 @@ class ImageService:
             await self._before_attempt(plan, route, attempt, n)
             started = self._clock()
             self.recorder.begin(plan, route, attempt)
+            seen = Attempt(attempt)
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
-                    value = await call(route, attempt)
+                    value = await call(route, seen)
             except TimeoutError:
                 error: ProviderError = UpstreamTimeout(f"the request's deadline of {policy.deadline_s:g} s passed")
-                record(plan, route, attempt, started, error=error, charge=self.recorder.quote(plan, route))
+                record(
+                    plan,
+                    route,
+                    attempt,
+                    started,
+                    error=error,
+                    charge=self.recorder.quote(plan, route),
+                    provider_request_id=seen.task_id,
+                )
                 await self._guards.observe(route_pass, self._clock() - started, error)
                 raise error from None
             except ProviderError as error:
@@ -225,6 +234,7 @@ class ImageService:
                     error_code="client_disconnected" if by_client else "cancelled",
                     charge=self.recorder.quote(plan, route),
                     client_disconnected=by_client,
+                    provider_request_id=seen.task_id,
                 )
                 raise
             except ImagegateError:
@@ -234,7 +244,13 @@ class ImageService:
                 # A gateway fault mid-attempt; whether the provider was reached is unknown, so it is recorded.
                 log.exception("attempt %d of %s on route %s failed", attempt, plan.request_id, route.target.name)
                 record(
-                    plan, route, attempt, started, error_code="internal_error", charge=self.recorder.quote(plan, route)
+                    plan,
+                    route,
+                    attempt,
+                    started,
+                    error_code="internal_error",
+                    charge=self.recorder.quote(plan, route),
+                    provider_request_id=seen.task_id,
                 )
                 raise
             await self._guards.observe(route_pass, self._clock() - started)
@@ -294,14 +310,16 @@ class ImageService:
             request = route.request_for(plan.request)
             return request if n is None else dataclasses.replace(request, n=n)
 
-        async def call(route: PlannedRoute, attempt: int) -> tuple[WireResponse, ImageResult]:
-            on_accepted = None
+        async def call(route: PlannedRoute, attempt: Attempt) -> tuple[WireResponse, ImageResult]:
+            keeper = None
             if submissions is not None:
-                if attempt > 1:
+                if attempt.number > 1:
                     await submissions.record(None)  # an earlier attempt's task is over
-                on_accepted = self.tasks.keeper(plan, route, attempt, submissions)
+                keeper = self.tasks.keeper(plan, route, attempt.number, submissions)
             keep_raw = keep_raw_for == route.adapter.dialect
-            return await self._calls.exchange(route, request_for(route), keep_raw=keep_raw, on_accepted=on_accepted)
+            return await self._calls.exchange(
+                route, request_for(route), keep_raw=keep_raw, attempt=attempt, keeper=keeper
+            )
 
         (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
         charge = self.recorder.settle(plan, route, result, request_for(route))
@@ -322,13 +340,13 @@ class ImageService:
             return await self.serve(plan, keep_raw_for=dialect)
 
         async def call(
-            route: PlannedRoute, attempt: int
+            route: PlannedRoute, attempt: Attempt
         ) -> tuple[WireResponse, ImageResult] | tuple[StreamingResponse, SkeletonScanner]:
             request = route.request_for(plan.request)
             speaks = route.adapter.dialect == dialect
             scanner = route.adapter.body_scanner(request) if speaks else None
             if scanner is None:
-                return await self._calls.exchange(route, request, keep_raw=speaks)
+                return await self._calls.exchange(route, request, keep_raw=speaks, attempt=attempt)
             opened = await self._calls.open(route, request)
             if not self._calls.small(opened):
                 return opened, scanner
@@ -354,7 +372,7 @@ class ImageService:
     async def open_stream(self, plan: Plan) -> StreamSession:
         """Connect to the first route that answers 2xx; errors before that raise as usual."""
 
-        async def call(route: PlannedRoute, attempt: int) -> StreamingResponse:
+        async def call(route: PlannedRoute, attempt: Attempt) -> StreamingResponse:
             return await self._calls.open(route, route.request_for(plan.request))
 
         admitted = await self._admit(plan)

@@ -7,11 +7,12 @@ Kept apart from the attempt loop (``service.images``), which decides what to cal
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult
-from imagegate.providers.accepted_task import TaskAccepted
+from imagegate.providers.accepted_task import AcceptedTask, TaskAccepted
 from imagegate.providers.base import WireRequest, WireResponse
 from imagegate.providers.http import HttpExecutor, StreamingResponse
 from imagegate.providers.polling import Poller
@@ -23,6 +24,16 @@ log = logging.getLogger("imagegate.service")
 # A 2xx body declared no larger than this is read whole before answering, so a bad one still gets
 # a retry and a 502, and its cost a header; a larger one (or one of unknown length) passes through.
 PASSTHROUGH_MIN_BYTES = 256 * 1024
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One attempt as the call sees it: its number, and what the provider said of it so far."""
+
+    number: int
+    # The id of a task a submit-and-poll host accepted, so that an attempt cut short while polling
+    # (client gone, server stopping) still names the task that may go on running and billing.
+    task_id: str | None = None
 
 
 class ProviderCalls:
@@ -50,12 +61,25 @@ class ProviderCalls:
         return wire
 
     async def exchange(
-        self, route: PlannedRoute, request: ImageRequest, *, keep_raw: bool, on_accepted: TaskAccepted | None = None
+        self,
+        route: PlannedRoute,
+        request: ImageRequest,
+        *,
+        keep_raw: bool,
+        attempt: Attempt,
+        keeper: TaskAccepted | None = None,
     ) -> tuple[WireResponse, ImageResult]:
         """One call whose answer is read whole: the response and its parsed result; an error answer raises.
 
-        ``on_accepted`` is awaited with a task a submit-and-poll host accepted, before its first poll.
+        A task a submit-and-poll host accepted is noted on ``attempt`` and handed to ``keeper``
+        (a job keeping it to resume), both before its first poll.
         """
+
+        async def on_accepted(task: AcceptedTask) -> None:
+            attempt.task_id = task.task.id
+            if keeper is not None:
+                await keeper(task)
+
         wire = await self.wire(route, request)
         # One call for the service whether the host answers at once or is polled (providers.polling).
         response = await self.poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)

@@ -133,7 +133,7 @@ def test_a_task_that_never_finishes_ends_at_the_deadline_without_a_cancel_call(
     assert _bfl_calls(sandbox_control) == {("POST", "/v1/flux-2-pro"), ("GET", "/v1/get_result")}
 
 
-def test_a_client_that_hangs_up_ends_the_task_at_the_gateway(flux_gateway, sandbox_control):
+def test_a_client_that_hangs_up_ends_the_task_at_the_gateway(flux_gateway, sandbox_url, sandbox_control):
     sandbox_control.delete("/_sandbox/requests")
     marker = uuid.uuid4().hex
     impatient = OpenAI(
@@ -146,6 +146,8 @@ def test_a_client_that_hangs_up_ends_the_task_at_the_gateway(flux_gateway, sandb
     # Recorded at the quote (BFL may still run and bill the task); no call but the submit and polls.
     assert row.cost_estimated and row.cost_micros > 0
     assert _bfl_calls(sandbox_control) == {("POST", "/v1/flux-2-pro"), ("GET", "/v1/get_result")}
+    # The row names the task BFL may still run and bill, though the hang-up carried no error to hold it.
+    assert row.provider_request_id in tasks(sandbox_url, "bfl")
 
 
 def test_an_expired_result_url_is_a_bad_response(client, flux_gateway):
