@@ -25,6 +25,7 @@ from imagegate.accounting.admission import Admission
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
+from imagegate.api.passthrough import BrokenBodyLogFilter
 from imagegate.api.request_ids import RequestIdMiddleware
 from imagegate.api.routes import all_routes, carries_images, dialect_error_response
 from imagegate.config.file import GatewayConfig
@@ -146,7 +147,7 @@ def build_runtime(
         crash_safety=crash_safety,
         side_work=lambda: _flush_last_used(authenticator, keys),
     )
-    http = http if http is not None else HttpExecutor()
+    http = http if http is not None else HttpExecutor(max_body_bytes=settings.max_provider_body_bytes)
     idempotency_limits = IdempotencyLimits(
         max_total_bytes=settings.idempotency_max_total_bytes,
         max_entry_bytes=settings.idempotency_max_entry_bytes,
@@ -205,6 +206,8 @@ def build_runtime(
             guards=guards,
             observers=(*telemetry.observers(), alerts.observe, run_costs.observe),
             admission=admission,
+            passthrough=settings.passthrough,
+            passthrough_min_bytes=settings.passthrough_min_bytes,
         ),
         limits=RequestLimits(
             max_body_bytes=config.limits.max_body_bytes,
@@ -332,6 +335,9 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # A streamed provider body that breaks off is logged by the server as one warning line.
+        broken_body_filter = BrokenBodyLogFilter()
+        logging.getLogger("uvicorn.error").addFilter(broken_body_filter)
         if runtime.gateway.images.admission is not None:
             runtime.gateway.images.admission.bind(asyncio.get_running_loop())
         runtime.ledger.start()
@@ -362,6 +368,7 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
                 runtime.telemetry.close()
             if dispose_engine:
                 runtime.engine.dispose()
+            logging.getLogger("uvicorn.error").removeFilter(broken_body_filter)
 
     middleware = [Middleware(RequestIdMiddleware)]
     observed = None if runtime.telemetry is None else runtime.telemetry.middleware(carries_images)

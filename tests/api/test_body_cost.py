@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from imagegate.api.openai.render import with_cost
+from imagegate.api.passthrough import with_cost
 from imagegate.pricing.engine import Charge
 
 CHARGE = Charge(micros=52_980, estimated=False, breakdown={}, unit="token")

@@ -1,24 +1,29 @@
 """A provider's 2xx body forwarded to the client as it arrives (``service.body_stream``).
 
-The dialect may add to the body's last bytes once the body has ended and the attempt is priced
-(OpenAI: the ``imagegate`` cost object before the closing ``}``). The last chunk is the one that
+The body's last bytes get the gateway's ``imagegate`` cost object before the closing ``}`` once the
+body has ended and the attempt is priced (``with_cost``; the OpenAI and Gemini dialects alike). The last chunk is the one that
 reaches the declared ``content-length``, so nothing else is held; without a declared length each
-chunk is held until the next arrives. A body that breaks off mid-way is not completed: the connection is aborted,
-so the client's HTTP library reports a transport error instead of parsing a cut body. ``aclosing``
+chunk is held until the next arrives. A body that breaks off mid-way is not completed: ``BodyBrokeOff``
+reaches the server, which aborts the connection (ASGI's only way to say a body is incomplete), so the
+client's HTTP library reports a transport error instead of parsing a cut body; ``BrokenBodyLogFilter``
+makes the server's log of it one warning line rather than an error with a traceback. ``aclosing``
 ends the provider call, and so writes its ledger row, at once when the client leaves.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
+import orjson
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from imagegate.domain.errors import ProviderError
+from imagegate.domain.money import usd_string
 from imagegate.pricing.engine import Charge
 from imagegate.service.images import BodyStream
 
@@ -27,8 +32,51 @@ from imagegate.service.images import BodyStream
 _SHORT = 64
 
 
+class BodyBrokeOff(Exception):
+    """A provider's body broke off (or stalled) after part of it went to the client."""
+
+
+def _broke_off(error: BaseException | None) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return all(_broke_off(inner) for inner in error.exceptions)
+    return isinstance(error, BodyBrokeOff)
+
+
+class BrokenBodyLogFilter(logging.Filter):
+    """For the server's logger: its "Exception in ASGI application" record for a ``BodyBrokeOff``
+    becomes one warning line without a traceback (the break-off is the provider's, expected, and
+    recorded in the ledger); every other record passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record of a broken-off body; keep every record."""
+        error = record.exc_info[1] if record.exc_info is not None else None
+        if _broke_off(error):
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+            record.msg, record.args = "%s", (_leaf_message(error),)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _leaf_message(error: BaseException | None) -> str:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return str(error)
+
+
+def with_cost(last_chunk: bytes, charge: Charge) -> bytes:
+    """A passed-through body's last chunk with the gateway's ``imagegate`` object added before its
+    closing ``}``: ``{"cost_usd": "0.052980", "cost_estimated": false}``, what the
+    ``x-imagegate-cost-usd``/``-estimated`` headers say on a buffered answer (the ``openai`` SDK keeps
+    unknown fields: ``response.model_extra["imagegate"]``). A body not ending in ``}`` goes as it came."""
+    end = len(last_chunk.rstrip())
+    if end == 0 or last_chunk[end - 1] != 0x7D:
+        return last_chunk
+    field = orjson.dumps({"cost_usd": usd_string(charge.micros), "cost_estimated": charge.estimated})
+    return last_chunk[: end - 1] + b',"imagegate":' + field + last_chunk[end - 1 :]
+
+
 def body_response(
-    stream: BodyStream, headers: dict[str, str], finish: Callable[[bytes, Charge], bytes]
+    stream: BodyStream, headers: dict[str, str], finish: Callable[[bytes, Charge], bytes] = with_cost
 ) -> StreamingResponse:
     """The provider's body as it arrives; ``finish(last_chunk, charge)`` renders the last chunk
     once the attempt was priced from a complete, readable body (otherwise it goes as it came)."""
@@ -51,9 +99,13 @@ def body_response(
                         yield chunk  # not the end: nothing held
                     else:
                         held = chunk
-            except ProviderError:
+            except ProviderError as error:
                 if not stream.complete:
-                    raise  # cut mid-body: abort the connection rather than end a broken body cleanly
+                    # Cut mid-body: abort the connection rather than end a broken body cleanly.
+                    raise BodyBrokeOff(
+                        f"request {headers.get('x-request-id')}: the provider's body broke off after part of it "
+                        f"was sent; the client's connection was aborted ({type(error).__name__}: {error})"
+                    ) from error
         if held is not None:
             yield held if stream.charge is None else finish(held, stream.charge)
 

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     # request bytes they may hold together; past either: 503 + Retry-After.
     max_inflight_requests: int = Field(default=256, gt=0)
     max_inflight_body_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    # Provider bodies (docs/performance.md, "Provider bodies streamed through"). Whether a 2xx body
+    # in the client's own dialect streams through as it arrives (false: every body is read whole and
+    # its cost goes in the x-imagegate-cost-usd header), the declared size up to which it is still
+    # read whole, and the largest body ever read whole (past it the attempt fails as
+    # upstream_bad_response; 256 MiB holds ten photo-like 4K PNGs in base64).
+    passthrough: bool = True
+    passthrough_min_bytes: int = Field(default=256 * 1024, ge=0)
+    max_provider_body_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
     # On SIGTERM, requests in flight may finish for this long (routes time out at 300 s by default);
     # what still runs then is answered 503 in its dialect.
     shutdown_grace_s: float = Field(default=300.0, ge=0)

@@ -2,7 +2,7 @@
 
 It owns the connection pool and turns transport failures into the domain error tree: nothing
 answered -> ``UpstreamUnavailable``; too slow -> ``UpstreamTimeout``; the body broke off after the
-headers -> ``UpstreamBadResponse``.
+headers, or a body to be read whole is larger than ``max_body_bytes`` -> ``UpstreamBadResponse``.
 
 aiohttp rather than httpx here: its C response parser reads a 1.4 MB image body about 3 ms faster
 than httpx's pure-Python one (bench/gateway_overhead.py), which is most of the gateway's own cost.
@@ -22,6 +22,9 @@ from imagegate.providers.base import WireRequest, WireResponse
 
 CONNECT_TIMEOUT_S = 10.0
 READ_CHUNK_BYTES = 256 * 1024
+# The largest provider body read whole (IMAGEGATE_MAX_PROVIDER_BODY_BYTES): ten 3840x2160 PNGs of
+# photo-like content in base64 (~16 MiB each) with room to spare; bodies streamed through are not held.
+MAX_BODY_BYTES = 256 * 1024 * 1024
 
 
 def _form(wire: WireRequest) -> aiohttp.FormData:
@@ -47,6 +50,8 @@ class StreamingResponse:
     status: int
     headers: CIMultiDictProxy[str]
     _response: aiohttp.ClientResponse
+    # ``read()`` fails past this many bytes rather than hold an unbounded body.
+    max_body_bytes: int = MAX_BODY_BYTES
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body as it arrives; a broken-off body raises ``UpstreamBadResponse``."""
@@ -70,10 +75,32 @@ class StreamingResponse:
         except aiohttp.ClientError as exc:
             raise UpstreamBadResponse(f"the provider's response broke off: {type(exc).__name__}") from exc
 
+    def _too_large(self) -> UpstreamBadResponse:
+        return UpstreamBadResponse(
+            f"the provider's response is larger than {self.max_body_bytes} bytes (IMAGEGATE_MAX_PROVIDER_BODY_BYTES)"
+        )
+
     async def read(self) -> bytes:
-        """The whole remaining body."""
+        """The whole remaining body; one over ``max_body_bytes`` raises ``UpstreamBadResponse``
+        without being read past that limit."""
+        limit = self.max_body_bytes
+        length = self.headers.get("content-length")
+        declared = int(length) if length is not None and length.isdigit() else None
+        if declared is not None and declared > limit:
+            raise self._too_large()
         try:
-            return await self._response.read()
+            if declared is not None and self.headers.get("content-encoding", "identity") == "identity":
+                # aiohttp reads exactly the declared length: one buffer, no join.
+                return await self._response.read()
+            # Chunked or compressed (it may inflate past its declared length): counted as it comes.
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in self._response.content.iter_chunked(READ_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise self._too_large()
+                parts.append(chunk)
+            return b"".join(parts)
         except TimeoutError as exc:
             raise UpstreamTimeout("the provider stopped sending within the deadline") from exc
         except aiohttp.ClientError as exc:
@@ -87,8 +114,9 @@ class StreamingResponse:
 class HttpExecutor:
     """Sends wire requests over a shared pool, with a total deadline per request."""
 
-    def __init__(self, *, max_connections: int = 512) -> None:
+    def __init__(self, *, max_connections: int = 512, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self._max_connections = max_connections
+        self._max_body_bytes = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
@@ -147,7 +175,9 @@ class HttpExecutor:
             raise UpstreamTimeout(f"the provider did not answer within {timeout_s:g} s") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(f"could not reach the provider: {type(exc).__name__}") from exc
-        return StreamingResponse(status=response.status, headers=response.headers, _response=response)
+        return StreamingResponse(
+            status=response.status, headers=response.headers, _response=response, max_body_bytes=self._max_body_bytes
+        )
 
     async def aclose(self) -> None:
         """Close the pool."""

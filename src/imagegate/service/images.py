@@ -73,8 +73,10 @@ class ImageService:
         guards: RouteGuards | None = None,
         observers: Sequence[AttemptObserver] = (),
         admission: AdmissionGate | None = None,
+        passthrough: bool = True,
         passthrough_min_bytes: int = PASSTHROUGH_MIN_BYTES,
     ) -> None:
+        self._passthrough = passthrough
         self._calls = ProviderCalls(http, passthrough_min_bytes=passthrough_min_bytes)
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
@@ -333,10 +335,11 @@ class ImageService:
         (``body_scanner``) answers with a ``BodyStream``: its 2xx body is forwarded unchanged as
         it arrives and recorded when it ends, unless its declared length is at most
         ``passthrough_min_bytes`` (then it is read whole). Any other route (a translation, a polled
-        host), and a fanned-out request, is served whole as by ``serve``. Failures before the body (error
+        host), a fanned-out request, and every request when pass-through is off (``passthrough``),
+        is served whole as by ``serve``. Failures before the body (error
         answers, connection failures) are retried and fallen back on as usual.
         """
-        if plan.routes[0].chunks is not None:
+        if not self._passthrough or plan.routes[0].chunks is not None:
             return await self.serve(plan, keep_raw_for=dialect)
 
         async def call(

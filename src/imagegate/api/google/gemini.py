@@ -23,13 +23,15 @@ from imagegate.api.google.gemini_parse import DIALECT, parse_generate_content
 from imagegate.api.google.gemini_render import blocked_body, emulated_frames, is_answer, render_result, sse
 from imagegate.api.google.surface import GEMINI_API, GoogleSurface, models_path
 from imagegate.api.http import google_api_key, new_request_id, request_tags, while_connected
-from imagegate.api.idempotency import idempotent
+from imagegate.api.idempotency import idempotent, replays_response
+from imagegate.api.passthrough import body_response
 from imagegate.api.route_pin import pin_route
-from imagegate.api.served_headers import served_headers, stream_headers
+from imagegate.api.served_headers import passthrough_headers, served_headers, stream_headers
 from imagegate.api.sse import passthrough_response, sse_response
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
 from imagegate.service.gateway import Gateway
+from imagegate.service.images import BodyStream
 
 
 def _gateway(request: Request) -> Gateway:
@@ -96,7 +98,17 @@ async def _serve(
             return passthrough_response(
                 session, stream_headers(session, request_id, models_path=models_path(request)), stream_error_frame
             )
-        served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
+        if stream or replays_response(request, gateway):
+            # A kept (idempotent) answer is stored whole; an emulated stream needs the result.
+            served = await while_connected(request, gateway.images.serve(plan, keep_raw_for=DIALECT))
+        else:
+            # The provider's own body passes through as it arrives (its cost in the body's end).
+            outcome = await while_connected(request, gateway.images.serve_passthrough(plan, dialect=DIALECT))
+            if isinstance(outcome, BodyStream):
+                return body_response(
+                    outcome, passthrough_headers(outcome.route, request_id, models_path=models_path(request))
+                )
+            served = outcome
     except ImagegateError as error:
         if isinstance(error, ProviderError) and is_answer(error):
             # Google answers a blocked prompt or a missing image with HTTP 200, not an error.

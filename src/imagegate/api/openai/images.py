@@ -16,7 +16,7 @@ from imagegate.api.model_cards import model_cards
 from imagegate.api.openai.errors import error_response, stream_error_frame
 from imagegate.api.openai.fields import delivery
 from imagegate.api.openai.parse import DIALECT, parse_edit, parse_generation
-from imagegate.api.openai.render import emulated_stream, render_result, with_cost
+from imagegate.api.openai.render import emulated_stream, render_result
 from imagegate.api.openai.urls import stored_response, url_response_request
 from imagegate.api.passthrough import body_response
 from imagegate.api.route_pin import pin_route
@@ -70,7 +70,7 @@ async def _serve(
             outcome = await while_connected(request, gateway.images.serve_passthrough(plan, dialect=DIALECT))
             if isinstance(outcome, BodyStream):
                 headers = passthrough_headers(outcome.route, request_id, models_path="/v1/models/")
-                return body_response(outcome, headers, with_cost)
+                return body_response(outcome, headers)
             served = outcome
         else:
             # A URL response needs the images themselves; a kept (idempotent) answer is stored whole.

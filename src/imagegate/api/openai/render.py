@@ -9,9 +9,7 @@ from typing import Any
 import orjson
 
 from imagegate.api.openai.parse import DIALECT
-from imagegate.domain.money import usd_string
 from imagegate.domain.result import ImageResult, Usage
-from imagegate.pricing.engine import Charge
 from imagegate.service.images import Served
 
 
@@ -39,18 +37,6 @@ def render_result(served: Served) -> bytes:
     if result.raw_body is not None and result.raw_dialect == DIALECT:
         return result.raw_body
     return orjson.dumps(translated_body(result))
-
-
-def with_cost(last_chunk: bytes, charge: Charge) -> bytes:
-    """A passed-through body's last chunk with the gateway's ``imagegate`` object added before its
-    closing ``}``: ``{"cost_usd": "0.052980", "cost_estimated": false}``, what the
-    ``x-imagegate-cost-usd``/``-estimated`` headers say on a buffered answer (SDKs keep unknown
-    fields: ``response.model_extra["imagegate"]``). A body not ending in ``}`` goes as it came."""
-    end = len(last_chunk.rstrip())
-    if end == 0 or last_chunk[end - 1] != 0x7D:
-        return last_chunk
-    field = orjson.dumps({"cost_usd": usd_string(charge.micros), "cost_estimated": charge.estimated})
-    return last_chunk[: end - 1] + b',"imagegate":' + field + last_chunk[end - 1 :]
 
 
 def translated_body(result: ImageResult) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from imagegate.providers.google.errors import error_from_google, error_from_resp
 from imagegate.providers.google.pictures import image_size_from_b64
 from imagegate.providers.mapping import ParameterTable
 from imagegate.providers.shapes import size_text
-from imagegate.providers.skeleton import MalformedBody, parse_skeleton
+from imagegate.providers.skeleton import MalformedBody, SkeletonScanner, parse_skeleton
 from imagegate.providers.sse import frame_fields, sse_frames
 
 
@@ -79,24 +79,46 @@ class GeminiImageAdapter(GoogleAdapterBase):
             raise UpstreamBadResponse(
                 f"the provider's response is not valid JSON: {exc}", provider_status=response.status
             ) from exc
+        if not keep_raw:
+            return self._result(parsed, response.status, response.headers, raw_body=response.body, decoded=True)
+        result = self._result(parsed, response.status, response.headers, raw_body=response.body, decoded=False)
+        result.raw_body = response.body
+        result.raw_dialect = DIALECT
+        return result
+
+    def body_scanner(self, request: ImageRequest) -> SkeletonScanner | None:
+        """A ``generateContent`` answer (not the SSE stream) can be forwarded as it arrives."""
+        return None if request.stream else SkeletonScanner()
+
+    def result_from_skeleton(self, parsed: Any, status: int, headers: Mapping[str, str]) -> ImageResult:
+        """Images, usage and outcome of a ``GenerateContentResponse`` whose base64 was blanked.
+
+        An answer without an image (``promptFeedback.blockReason``, a blocking ``finishReason``, or
+        none) raises its ``ModerationBlocked``/``NoImageGenerated`` with the usage Google billed; the
+        body itself has already gone to the client as Google sent it.
+        """
+        return self._result(parsed, status, headers, raw_body=None, decoded=False)
+
+    def _result(
+        self, parsed: Any, status: int, headers: Mapping[str, str], *, raw_body: bytes | None, decoded: bool
+    ) -> ImageResult:
+        """The result of a parsed body; ``decoded``: its images hold their base64 (a translation)."""
         if not isinstance(parsed, dict):
-            raise UpstreamBadResponse("the provider's response is not a JSON object", provider_status=response.status)
+            raise UpstreamBadResponse("the provider's response is not a JSON object", provider_status=status)
         content = read_content(parsed)
         usage = usage_from_gemini(content.usage_metadata, has_image=bool(content.images))
         if not content.images:
-            raise outcome_error(content, usage, raw_body=response.body)
+            raise outcome_error(content, usage, raw_body=raw_body)
         first = content.images[0]
         size = None
-        if not keep_raw and first.b64_json is not None:
+        if decoded and first.b64_json is not None:
             dims = image_size_from_b64(first.b64_json)
             size = None if dims is None else size_text(*dims)
         return ImageResult(
             image_count=len(content.images),
             usage=usage,
-            provider_request_id=self.provider_request_id(response.headers, parsed),
-            images=[] if keep_raw else content.images,
-            raw_body=response.body if keep_raw else None,
-            raw_dialect=DIALECT if keep_raw else None,
+            provider_request_id=self.provider_request_id(headers, parsed),
+            images=content.images if decoded else [],
             size=size,
             output_format=output_format(first.mime_type),
             texts=content.texts,
