@@ -6,7 +6,11 @@ alone) in front of the sandbox, with the client as a third process:
 - ``generations``: 64 concurrent ``gpt-image-2`` generations at 3840x2160, quality high;
 - ``edits``: 8 concurrent edits, each uploading one ~27 MB PNG.
 
+With ``--dialect gemini`` the generations are Gemini ``generateContent`` calls (4K, 16:9) to a
+``gemini-3.1-flash-image`` route, in the Gemini dialect (no edits scenario).
+
     python bench/memory.py [--generations 64] [--edits 8] [--edit-mib 27] [--body-bytes N]
+                           [--dialect openai|gemini]
                            [--variant before:PYTHONPATH=/work/main/src --variant now:]
 
 The generations' answer is realistically sized by default: the sandbox's own 3840x2160 render is a
@@ -47,6 +51,22 @@ from PIL import Image
 
 Request = tuple[str, aiohttp.FormData | bytes]
 GENERATION = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "3840x2160", "quality": "high"}
+GEMINI_GENERATION = {
+    "contents": [{"parts": [{"text": "a lighthouse at dusk"}]}],
+    "generationConfig": {"imageConfig": {"aspectRatio": "16:9", "imageSize": "4K"}},
+}
+GEMINI_PATH = "/v1beta/models/nano-banana-2:generateContent"
+
+
+def write_gemini_config(workdir: Path, upstream_port: int) -> Path:
+    """A gateway config with one ``nano-banana-2`` route (Gemini API) to the sandbox on ``upstream_port``."""
+    config = workdir / "bench-gemini.yaml"
+    config.write_text(
+        "models:\n  - name: nano-banana-2\n    routes:\n      - provider: gemini\n"
+        f"        model: gemini-3.1-flash-image\n        base_url: http://127.0.0.1:{upstream_port}\n"
+        "        api_key: AIza-bench\n"
+    )
+    return config
 
 
 def current_rss_mib(pid: int) -> float:
@@ -78,9 +98,8 @@ def gateway_process(exe: list[str], env: dict[str, str], config: Path) -> Iterat
         process.wait(timeout=60)
 
 
-async def post_all(requests: list[Request], key: str) -> int:
-    """Send every request at once; the size of the largest answer."""
-    headers = {"authorization": f"Bearer {key}"}
+async def post_all(requests: list[Request], headers: dict[str, str]) -> int:
+    """Send every request at once (``headers`` carry the key); the size of the largest answer."""
     connector = aiohttp.TCPConnector(limit=len(requests))
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as client:
 
@@ -106,13 +125,18 @@ def edit_form(image: bytes) -> aiohttp.FormData:
 
 
 def scenario(
-    name: str, exe: list[str], env: dict[str, str], config: Path, key: str, build: Callable[[str], list[Request]]
+    name: str,
+    exe: list[str],
+    env: dict[str, str],
+    config: Path,
+    headers: dict[str, str],
+    build: Callable[[str], list[Request]],
 ) -> None:
     with gateway_process(exe, env, config) as (url, pid):
-        asyncio.run(post_all(build(url)[:1], key))  # warm-up: one request alone
+        asyncio.run(post_all(build(url)[:1], headers))  # warm-up: one request alone
         idle = current_rss_mib(pid)
         requests = build(url)
-        answer = asyncio.run(post_all(requests, key))
+        answer = asyncio.run(post_all(requests, headers))
         peak = peak_rss_mib(pid)
     per_request = (peak - idle) / len(requests)
     print(
@@ -134,6 +158,7 @@ def main() -> None:
         help="Every generation answers with a pre-encoded body this large (sandbox benchmark mode); "
         "0: the sandbox's own render (~0.3 MB at 4K).",
     )
+    parser.add_argument("--dialect", choices=("openai", "gemini"), default="openai")
     parser.add_argument("--variant", action="append", default=[], help="label:KEY=VALUE,... (repeatable)")
     args = parser.parse_args()
     variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
@@ -152,30 +177,35 @@ def main() -> None:
     up_port = free_port()
     fixed = [] if args.body_bytes == 0 else ["--fixed-image-bytes", str(args.body_bytes)]
     upstream = subprocess.Popen([*exe, "sandbox", "--port", str(up_port), *fixed], env=env)
-    config = write_bench_config(workdir, up_port)
+    gemini = args.dialect == "gemini"
+    config = write_gemini_config(workdir, up_port) if gemini else write_bench_config(workdir, up_port)
     key = create_bench_key(exe, env)
+    headers = {"x-goog-api-key": key} if gemini else {"authorization": f"Bearer {key}"}
     image = noise_png(args.edit_mib)
     body = "the sandbox's render" if args.body_bytes == 0 else f"{args.body_bytes / 1024 / 1024:.1f} MiB"
     print(f"generation answer: {body}; edit upload: {len(image) / 1024 / 1024:.1f} MiB PNG", flush=True)
-    generation = json.dumps(GENERATION).encode()
+    generation = json.dumps(GEMINI_GENERATION if gemini else GENERATION).encode()
+    generation_path = GEMINI_PATH if gemini else "/v1/images/generations"
     try:
         wait_ready(f"http://127.0.0.1:{up_port}/healthz")
         for label, overrides in variants:
             variant_env = {**env, **overrides}
             scenario(
-                f"[{label}] generations 3840x2160 high",
+                f"[{label}] " + ("gemini generateContent 4K" if gemini else "generations 3840x2160 high"),
                 exe,
                 variant_env,
                 config,
-                key,
-                lambda url: [(f"{url}/v1/images/generations", generation)] * args.generations,
+                headers,
+                lambda url: [(f"{url}{generation_path}", generation)] * args.generations,
             )
+            if gemini:
+                continue
             scenario(
                 f"[{label}] edits {args.edit_mib} MiB",
                 exe,
                 variant_env,
                 config,
-                key,
+                headers,
                 lambda url: [(f"{url}/v1/images/edits", edit_form(image)) for _ in range(args.edits)],
             )
     finally:

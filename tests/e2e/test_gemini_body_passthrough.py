@@ -149,6 +149,20 @@ def test_a_large_body_passes_through_unchanged_with_its_exact_cost_at_the_end(pa
     client.close()
 
 
+def test_a_small_body_is_read_whole_and_its_cost_is_a_header(passthrough):
+    handle, upstream = passthrough
+    upstream.body = generate_content_response(64 * 1024)  # declared, under the 256 KiB threshold
+    client = _client(handle)
+    raw = client.models.generate_content(
+        model="nano-banana-2", contents="a fox", config=types.GenerateContentConfig(should_return_http_response=True)
+    )
+    assert raw.sdk_http_response.body.encode() == upstream.body  # no cost object in the body
+    [row] = handle.ledger(raw.sdk_http_response.headers["x-request-id"])
+    assert row.cost_micros == COST_MICROS
+    assert raw.sdk_http_response.headers["x-imagegate-cost-usd"] == usd_string(COST_MICROS)
+    client.close()
+
+
 @pytest.mark.parametrize("kind", ["prompt", "output"])
 def test_a_block_known_only_at_the_end_goes_as_google_sent_it_and_is_recorded_as_moderation(passthrough, kind):
     handle, upstream = passthrough
@@ -247,6 +261,7 @@ def test_a_body_breaking_off_is_recorded_and_logged_as_one_warning_line(passthro
     assert (row.status, row.error_code, row.http_status) == ("error", "upstream_bad_response", 200)
     assert row.cost_estimated and row.cost_micros > 0  # a 200 that broke off: possibly billed, the quote
     assert upstream.calls == 1  # after the first byte there is no retry
+
     def gateway_records() -> list[logging.LogRecord]:
         # The fake provider's own server logs its break-off to the same logger: left out.
         return [r for r in server_log.records if not (r.exc_info is not None and isinstance(r.exc_info[1], BrokeOff))]

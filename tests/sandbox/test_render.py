@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from imagegate.sandbox.render import Renderer, RenderSpec, inspect_image, pad_png, seed_from
+from imagegate.sandbox.render import Renderer, RenderSpec, inspect_image, pad_jpeg, pad_png, seed_from
 
 
 def load(data: bytes) -> Image.Image:
@@ -69,6 +69,14 @@ def test_pad_png_keeps_a_valid_png_of_the_requested_size() -> None:
     assert len(padded) == 50_000
     assert load(padded).tobytes() == load(png).tobytes()
     assert pad_png(png, 10) == png
+
+
+def test_pad_jpeg_keeps_a_valid_jpeg_of_about_the_requested_size() -> None:
+    jpeg = Renderer().render(RenderSpec(64, 64, "jpeg", False, seed=3))
+    padded = pad_jpeg(jpeg, 200_000)  # several comment segments (each at most 64 KiB)
+    assert 200_000 - 4 <= len(padded) <= 200_000
+    assert load(padded).tobytes() == load(jpeg).tobytes()
+    assert pad_jpeg(jpeg, 10) == jpeg
 
 
 def test_inspect_image() -> None:

@@ -58,6 +58,23 @@ def test_benchmark_mode_fixed_body_and_delay(special: httpx.Client) -> None:
     assert again.json()["data"] == body["data"]  # pre-encoded once, not re-rendered
 
 
+def test_benchmark_mode_pads_generate_content_answers_too(special: httpx.Client) -> None:
+    body = {"contents": [{"parts": [{"text": "p"}]}], "generationConfig": {"imageConfig": {"imageSize": "4K"}}}
+    response = special.post(
+        "/v1beta/models/gemini-3.1-flash-image:generateContent",
+        json=body,
+        headers={"x-goog-api-key": "sk-good-key-123"},
+    )
+    assert response.status_code == 200
+    assert abs(len(response.content) - 1_400_000) < 0.01 * 1_400_000
+    answer = response.json()
+    [part] = [p for p in answer["candidates"][0]["content"]["parts"] if "inlineData" in p]
+    image = Image.open(io.BytesIO(base64.b64decode(part["inlineData"]["data"])))
+    image.load()  # a real JPEG, padded with comment segments
+    assert image.format == "JPEG" and part["inlineData"]["mimeType"] == "image/jpeg"
+    assert answer["usageMetadata"]["candidatesTokensDetails"][0]["modality"] == "IMAGE"  # usage still follows
+
+
 def test_benchmark_mode_n_and_faults(special: httpx.Client) -> None:
     body = special.post("/v1/images/generations", json={**GEN, "n": 2}).json()
     assert len(body["data"]) == 2

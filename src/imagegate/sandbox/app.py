@@ -25,7 +25,7 @@ from imagegate.sandbox.fal import fal_routes
 from imagegate.sandbox.faults import FaultStore, RequestLog, control_routes
 from imagegate.sandbox.gemini_auth import token_routes
 from imagegate.sandbox.gemini_batches import gemini_batch_routes
-from imagegate.sandbox.gemini_content import gemini_routes
+from imagegate.sandbox.gemini_content import benchmark_image, gemini_routes
 from imagegate.sandbox.imagen_predict import answer_predict
 from imagegate.sandbox.openai_batches import openai_batch_routes
 from imagegate.sandbox.openai_images import benchmark_body, error_response, openai_routes
@@ -115,6 +115,7 @@ def build_sandbox_app(config: SandboxConfig | None = None) -> Starlette:
     )
     if config.fixed_image_bytes is not None:
         state.benchmark = benchmark_body(config.fixed_image_bytes)
+        state.gemini_benchmark = benchmark_image(config.fixed_image_bytes)
     routes = [
         Route("/healthz", _healthz, methods=["GET"]),
         *control_routes(state.faults, state.requests),

@@ -26,7 +26,9 @@ class SandboxConfig:
     - ``fixed_delay_ms``: benchmark mode; every image request answers after this delay.
     - ``fixed_image_bytes``: benchmark mode; every non-streaming image request answers with one
       response pre-encoded at startup whose whole JSON body is about this many bytes (a real PNG
-      padded with a private chunk), so image encoding is not what a benchmark measures.
+      padded with a private chunk), so image encoding is not what a benchmark measures; a
+      non-streaming ``generateContent`` answers with one JPEG (padded with comment segments) of
+      that size, whatever the requested size.
     - ``max_request_bytes``: requests declaring a larger Content-Length get 413.
     - ``hang_max_s``: a ``hang`` fault closes the connection after this long if the client is
       still waiting (so a client without a timeout cannot pin a task forever).
@@ -88,6 +90,9 @@ class SandboxState:
     hosted_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Benchmark mode: (body prefix, one data item), built once at startup; None otherwise.
     benchmark: tuple[bytes, bytes] | None = None
+    # Benchmark mode for generateContent: the one image every answer carries, padded so that its
+    # body is about ``fixed_image_bytes``; None otherwise.
+    gemini_benchmark: bytes | None = None
     # OAuth access tokens issued by ``POST /token`` -> expiry (unix seconds), for Vertex paths.
     google_tokens: dict[str, float] = field(default_factory=dict)
     # Tasks of the submit-and-poll hosts (BFL, fal, Replicate), by id.

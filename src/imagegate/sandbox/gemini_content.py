@@ -41,7 +41,7 @@ from imagegate.sandbox.google_faults import (
     google_plan,
     request_id_of,
 )
-from imagegate.sandbox.render import RenderSpec, seed_from
+from imagegate.sandbox.render import Renderer, RenderSpec, pad_jpeg, seed_from
 
 __all__ = ["gemini_routes"]
 
@@ -87,6 +87,13 @@ def _render(state: SandboxState, job: GeminiJob) -> bytes:
         compression=90,
     )
     return state.renderer.render(spec)
+
+
+def benchmark_image(target_bytes: int) -> bytes:
+    """Benchmark mode's image, built once at startup: a JPEG padded so that a whole answer is about
+    ``target_bytes``."""
+    jpeg = Renderer(cache_entries=0).render(RenderSpec(1024, 1024, "jpeg", False, seed_from("benchmark")))
+    return pad_jpeg(jpeg, (target_bytes - 800) * 3 // 4)  # base64 makes 4 bytes of every 3
 
 
 def _b64(data: bytes) -> str:
@@ -284,7 +291,10 @@ async def answer_generate(
     response_id = secrets.token_urlsafe(16)
     image = None
     if job.want_image and name not in ("moderation-input", "moderation-output", "prohibited", "no-image"):
-        image = await run_in_threadpool(_render, state, job)
+        if state.gemini_benchmark is not None and not stream:
+            image = state.gemini_benchmark
+        else:
+            image = await run_in_threadpool(_render, state, job)
     pieces = await run_in_threadpool(_chunks, job, name, image, response_id)
     if stream:
         return _SSE(_stream(pieces, name), state.transport_lookup)

@@ -215,3 +215,19 @@ def pad_png(png: bytes, total_bytes: int) -> bytes:
     data = random.Random(0).randbytes(missing)
     chunk = struct.pack(">I", missing) + chunk_type + data + struct.pack(">I", zlib.crc32(chunk_type + data))
     return png[:iend] + chunk + png[iend:]
+
+
+def pad_jpeg(jpeg: bytes, total_bytes: int) -> bytes:
+    """``jpeg`` grown to about ``total_bytes`` with comment (COM) segments after its SOI marker.
+
+    Decoders skip comment segments, so the result is still the same valid JPEG. Returns ``jpeg``
+    unchanged if it is already at least that large.
+    """
+    rng = random.Random(0)  # noise, as in ``pad_png``: HTTP compression cannot shrink it
+    missing = total_bytes - len(jpeg)
+    segments: list[bytes] = []
+    while missing > 4:
+        size = min(missing - 4, 65533)  # a segment's length field counts itself: at most 65535
+        segments.append(b"\xff\xfe" + struct.pack(">H", size + 2) + rng.randbytes(size))
+        missing -= size + 4
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]
