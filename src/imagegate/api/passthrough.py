@@ -1,13 +1,14 @@
 """A provider's 2xx body forwarded to the client as it arrives (``service.body_stream``).
 
-The body's last bytes get the gateway's ``imagegate`` cost object before the closing ``}`` once the
-body has ended and the attempt is priced (``with_cost``; the OpenAI and Gemini dialects alike). The last chunk is the one that
-reaches the declared ``content-length``, so nothing else is held; without a declared length each
-chunk is held until the next arrives. A body that breaks off mid-way is not completed: ``BodyBrokeOff``
-reaches the server, which aborts the connection (ASGI's only way to say a body is incomplete), so the
-client's HTTP library reports a transport error instead of parsing a cut body; ``BrokenBodyLogFilter``
-makes the server's log of it one warning line rather than an error with a traceback. ``aclosing``
-ends the provider call, and so writes its ledger row, at once when the client leaves.
+The body's last bytes get the gateway's ``imagegate`` cost object before the closing ``}`` once
+the body has ended and the attempt is priced (``with_cost``; the OpenAI and Gemini dialects
+alike). The last chunk is the one that reaches the declared ``content-length``, so nothing else is
+held; without a declared length each chunk is held until the next arrives. A body that breaks off
+mid-way is not completed: ``BodyBrokeOff`` reaches the server, which aborts the connection (ASGI's
+only way to say a body is incomplete), so the client's HTTP library reports a transport error
+instead of parsing a cut body; ``BrokenBodyLogFilter`` makes the server's log of it one warning
+line rather than an error with a traceback. ``aclosing`` ends the provider call, and so writes its
+ledger row, at once when the client leaves.
 """
 
 from __future__ import annotations
