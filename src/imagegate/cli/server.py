@@ -13,28 +13,11 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from imagegate.app import build_runtime, create_app
+from imagegate.cli.listeners import WorkerListeners
 from imagegate.config.file import GatewayConfig, load_config
 from imagegate.config.settings import Settings
 from imagegate.telemetry.json_logs import configure_logging
 from imagegate.telemetry.multiprocess import multiprocess_metrics
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (port 0 picks a free port), so the URL is known before serving."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_of(sock: socket.socket, host: str) -> str:
-    """``http://host:port`` for a bound socket."""
-    port = sock.getsockname()[1]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
-    return f"http://{shown}:{port}"
 
 
 def uvicorn_config(
@@ -73,7 +56,9 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
         # Every worker writes its metrics to files a scrape of any worker sums (docs/observability.md).
         with multiprocess_metrics():
             # uvicorn >= 0.34: the supervisor builds each worker's Server itself (no ``target``).
-            Multiprocess(server_config, sockets=[sock]).run()
+            listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+            sockets = [sock] if listening else WorkerListeners(sock.getsockname()[0], sock.getsockname()[1])
+            Multiprocess(server_config, sockets=sockets).run()
         return
     app = create_app(build_runtime(settings, config))
     uvicorn.Server(uvicorn_config(app, log_level=settings.log_level, grace_s=grace_s)).run(sockets=[sock])
