@@ -69,6 +69,7 @@ from imagegate.store.readiness import database_check, redis_check
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
+from imagegate.store.routing_notify import PgChangeFeed
 from imagegate.store.routing_state import SqlRoutingState
 from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
@@ -271,6 +272,8 @@ def build_runtime(
         routing=routing,
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
+        controls_feed=PgChangeFeed(engine.url) if engine.dialect.name == "postgresql" else None,
+        controls_fallback_refresh_s=settings.controls_fallback_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
