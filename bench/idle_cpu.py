@@ -113,7 +113,10 @@ def main() -> None:
         busiest = sorted(used.items(), key=lambda item: -item[1])[:4]
         threads = ", ".join(f"{name} {value / args.seconds * 1000:.1f}" for name, value in busiest if value > 0)
         print(f"  {label:10} {total:6.1f} ms CPU per s   (by thread, ms/s: {threads or 'none'})")
-        woken = {name: woken_after[pid].get(name, 0) - woken_before[pid].get(name, 0) for name in woken_after[pid]}
+        # A thread that ended in the window takes its count with it: never below zero.
+        woken = {
+            name: max(0, woken_after[pid].get(name, 0) - woken_before[pid].get(name, 0)) for name in woken_after[pid]
+        }
         per_s = sum(woken.values()) / args.seconds
         most = sorted(woken.items(), key=lambda item: -item[1])[:4]
         by_thread = ", ".join(f"{name} {count / args.seconds:.1f}" for name, count in most if count > 0)
