@@ -263,11 +263,15 @@ def main() -> None:
             port = free_port()
             # WORKERS=n in a variant serves with ``--workers n`` (CPU and RSS then sum the workers).
             workers = ["--workers", env.pop("WORKERS")] if "WORKERS" in env else []
-            gateway = subprocess.Popen(
-                [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
+            # Its log (INFO: a line per attempt) goes to a file, as the wrk harness keeps it: the
+            # gateway pays for writing it, and the figures stay readable.
+            with (workdir / "gateway.log").open("wb") as log:
+                gateway = subprocess.Popen(
+                    [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             processes.append(gateway)
             url = f"http://127.0.0.1:{port}"
             targets.append(
