@@ -232,11 +232,14 @@ class LedgerWriter:
         item), polling every ``_LINGER_POLL_S`` instead, so a ``put`` finds no waiting thread to
         wake: a wake-up costs the request's own thread ~0.5 ms on a VM (docs/performance.md)."""
         if time.monotonic() < self._polling_until:
-            time.sleep(max(self._interval, _LINGER_POLL_S))
-            try:
-                return self._queue.get_nowait()
-            except queue.Empty:
-                return None
+            for pause in (0.0, max(self._interval, _LINGER_POLL_S)):  # a backlog is taken without a pause
+                if pause:
+                    time.sleep(pause)
+                try:
+                    return self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+            return None
         try:
             return self._queue.get(timeout=timeout_s)
         except queue.Empty:
