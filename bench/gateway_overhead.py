@@ -106,6 +106,30 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def connections_per_worker(pid: int, port: int) -> list[int]:
+    """Established connections to ``port`` that each worker of ``pid`` holds (``pid`` itself if it has none).
+
+    Shows how the kernel spread a client's keep-alive connections over ``serve --workers N``.
+    """
+    established: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "01":  # local port, ESTABLISHED
+                established.add(fields[9])  # the socket's inode
+    counts = []
+    for member in process_tree(pid)[1:] or [pid]:
+        held = 0
+        for fd in Path(f"/proc/{member}/fd").iterdir():
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            held += link.startswith("socket:[") and link[8:-1] in established
+        counts.append(held)
+    return counts
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process and its children alive now have used so far."""
     total = 0
@@ -173,6 +197,7 @@ class Target:
     rate: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     requests: int = 0
+    spread: list[list[int]] = field(default_factory=list)  # connections per worker after each burst
 
 
 async def measure(args: argparse.Namespace, targets: list[Target]) -> None:
@@ -194,6 +219,8 @@ async def measure(args: argparse.Namespace, targets: list[Target]) -> None:
                 if target.pid is not None:
                     target.cpu_s += cpu_seconds(target.pid) - cpu_before
                     target.requests += round(per_second * args.burst_seconds)
+                    port = int(target.url.split(":")[2].split("/")[0])
+                    target.spread.append(connections_per_worker(target.pid, port))
             rates = ", ".join(f"{target.name} {target.rate[-1]:.1f}" for target in targets)
             print(f"  round {round_index + 1}/{args.rounds}: c=32 req/s: {rates}", flush=True)
 
@@ -317,6 +344,9 @@ def report(targets: list[Target], rss: dict[str, float]) -> None:
             f" CPU per request {target.cpu_s / max(1, target.requests) * 1000:.2f} ms;"
             f" peak RSS {rss[target.name]:.0f} MiB"
         )
+        if any(len(counts) > 1 for counts in target.spread):
+            spread = " / ".join("+".join(map(str, counts)) for counts in target.spread)
+            print(f"  {target.name}: the client's connections per worker after each burst: {spread}")
 
 
 if __name__ == "__main__":
