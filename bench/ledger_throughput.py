@@ -103,11 +103,7 @@ def main() -> None:
                 for interval in intervals:
                     _CountingPending.commits = 0
                     safety = CrashSafety(_CountingPending(engine), FileAttemptSpool(workdir / f"spool{interval}"))
-                    # Interval 0 is the writer before group commit: woken by every item, never polling.
-                    before = {"linger_s": 0.0} if interval == 0 else {}
-                    writer = LedgerWriter(
-                        SqlLedgerStore(engine), crash_safety=safety, flush_interval_s=interval, **before
-                    )
+                    writer = LedgerWriter(SqlLedgerStore(engine), crash_safety=safety, flush_interval_s=interval)
                     writer.start()
                     tag = f"{round_index}_{str(interval).replace('.', '')}"
                     started, cpu_before = time.monotonic(), time.process_time()

@@ -33,6 +33,7 @@ from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
+from imagegate.routing.control_store import ChangeFeed
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.runtime import Runtime, console_deps, start_background_tasks
@@ -69,7 +70,6 @@ from imagegate.store.readiness import database_check, redis_check
 from imagegate.store.redis_breaker import RedisBreakerStore
 from imagegate.store.redis_idempotency import RedisIdempotencyStore
 from imagegate.store.reports import SqlReportStore
-from imagegate.store.routing_notify import PgChangeFeed
 from imagegate.store.routing_state import SqlRoutingState
 from imagegate.store.sql_admission import ledger_seeder
 from imagegate.store.teams import SqlTeamStore
@@ -272,7 +272,7 @@ def build_runtime(
         routing=routing,
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
-        controls_feed=PgChangeFeed(engine.url) if engine.dialect.name == "postgresql" else None,
+        controls_feed=_controls_feed(engine),
         controls_fallback_refresh_s=settings.controls_fallback_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
         telemetry=telemetry,
@@ -292,6 +292,16 @@ def build_runtime(
         batches=batches,
         batch_poll_interval_s=settings.batch_poll_interval_s,
     )
+
+
+def _controls_feed(engine: Engine) -> ChangeFeed | None:
+    """PostgreSQL pushes routing changes; other databases are polled (``controls_refresh_s``)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    # Imported here: psycopg costs an SQLite gateway ~30 MiB of RSS it would never use.
+    from imagegate.store.routing_notify import PgChangeFeed
+
+    return PgChangeFeed(engine.url)
 
 
 def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:

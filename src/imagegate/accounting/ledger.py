@@ -94,10 +94,6 @@ class _Batch:
                 return False
 
 
-# While traffic flows the writer looks at its queue this often (rows land at most this late).
-_LINGER_POLL_S = 0.1
-
-
 class LedgerWriter:
     """Batches ledger entries (and pending attempts) into the store from a background thread."""
 
@@ -108,7 +104,6 @@ class LedgerWriter:
         crash_safety: CrashSafety | None = None,
         batch_size: int = 200,
         flush_interval_s: float = 0.02,
-        linger_s: float = 1.0,
         side_work: Callable[[], None] | None = None,
         side_work_interval_s: float = 30.0,
         wall_clock: Callable[[], datetime] | None = None,
@@ -118,8 +113,6 @@ class LedgerWriter:
         self._queue: queue.Queue[object] = queue.Queue()
         self._batch_size = batch_size
         self._interval = flush_interval_s
-        self._linger = linger_s
-        self._polling_until = 0.0  # monotonic; see _next
         self._side_work = side_work
         self._side_interval = side_work_interval_s
         self._wall_clock = wall_clock if wall_clock is not None else utc_now
@@ -199,8 +192,6 @@ class LedgerWriter:
             # Sleep until an item arrives or periodic work is due: an idle gateway wakes nobody.
             item = self._next(self._idle_timeout(last_side, last_renew, last_sweep))
             begins, forgets, entries, stopping = self._gather(item)
-            if begins or forgets or entries:
-                self._polling_until = time.monotonic() + self._linger
             # Begins first: an attempt's row is always queued after its begin.
             for begun in begins:
                 self._unpromoted[begun.pending.key] = begun
@@ -228,18 +219,6 @@ class LedgerWriter:
                     log.exception("ledger side work failed")
 
     def _next(self, timeout_s: float | None) -> object | None:
-        """The next item, blocking while idle; while traffic flows (``linger_s`` after the last
-        item), polling every ``_LINGER_POLL_S`` instead, so a ``put`` finds no waiting thread to
-        wake: a wake-up costs the request's own thread ~0.5 ms on a VM (docs/performance.md)."""
-        if time.monotonic() < self._polling_until:
-            for pause in (0.0, max(self._interval, _LINGER_POLL_S)):  # a backlog is taken without a pause
-                if pause:
-                    time.sleep(pause)
-                try:
-                    return self._queue.get_nowait()
-                except queue.Empty:
-                    pass
-            return None
         try:
             return self._queue.get(timeout=timeout_s)
         except queue.Empty:

@@ -17,7 +17,6 @@ import copy
 import logging
 import logging.handlers
 import queue
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -69,38 +68,8 @@ class _LazyQueueHandler(logging.handlers.QueueHandler):
         return record
 
 
-class _PollingQueueListener(logging.handlers.QueueListener):
-    """A listener that, while lines keep coming, polls the queue rather than blocking on it.
-
-    A blocked listener is woken by every ``put``, and on a VM waking a thread costs the logging
-    thread (the event loop, mid-request) ~0.5 ms. For ``LINGER_S`` after a line it sleeps
-    ``POLL_S`` between looks instead, so a ``put`` wakes nobody; idle, it blocks again.
-    """
-
-    POLL_S = 0.1
-    LINGER_S = 1.0
-
-    def __init__(self, records: queue.SimpleQueue[logging.LogRecord], *handlers: logging.Handler) -> None:
-        super().__init__(records, *handlers, respect_handler_level=True)
-        self._records = records
-        self._polling_until = 0.0
-
-    def dequeue(self, block: bool) -> logging.LogRecord:
-        """The next record (the listener thread's only caller; ``stop()``'s sentinel included)."""
-        while time.monotonic() < self._polling_until:
-            try:
-                record = self._records.get_nowait()
-                break
-            except queue.Empty:
-                time.sleep(self.POLL_S)
-        else:
-            record = self._records.get(block)
-        self._polling_until = time.monotonic() + self.LINGER_S
-        return record
-
-
 _TRACEBACKS = logging.Formatter()
-_listener: _PollingQueueListener | None = None
+_listener: logging.handlers.QueueListener | None = None
 
 
 def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
@@ -117,7 +86,7 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     if _listener is not None:  # configured before in this process (a forked worker): a fresh thread
         _listener.stop()
-    _listener = _PollingQueueListener(records, handler)
+    _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     _listener.start()
     atexit.register(_listener.stop)  # written out before the process exits: no line lost
     # Neither format shows them, and looking them up is a good part of building each record.
