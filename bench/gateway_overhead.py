@@ -1,15 +1,19 @@
 """Gateway overhead: added latency and throughput through imagegate vs. straight to the upstream.
 
-The upstream is the sandbox in benchmark mode: every generation answers after a fixed delay
-(200 ms) with a pre-encoded ~1.4 MB body, so image encoding is not what is measured. Gateway and
-upstream each run as their own process; the client is a third. Runs alternate (direct, gateway,
-direct, ...) so drift on the machine hits both sides alike.
+The same measurement as the wrk harness (``bench/wrk/``, ``make bench``), with the project's own
+aiohttp client instead of wrk: the same upstream (``bench/wrk/fake_upstream.py``: a pre-encoded
+~1.4 MB noise PNG as ``b64_json``, or a 1x1 PNG with ``--body tiny``, answered after
+``--delay-ms``), the same request body, the same gateway config (one ``gpt-image-2`` route,
+SQLite, a master key) and the same log level (INFO, the default). Gateway and upstream each run as
+their own process; the client is a third. Runs alternate (direct, gateway, direct, ...) so drift
+on the machine hits both sides alike.
 
-    python bench/gateway_overhead.py [--rounds 5] [--seq-requests 40] [--burst-seconds 6]
+    python bench/gateway_overhead.py [--rounds 5] [--seq-requests 40] [--burst-seconds 6] [--body tiny --delay-ms 0]
 
 Prints added p50/p99 latency at concurrency 1, throughput ratio at concurrency 32, the gateway's
-CPU per request and its peak RSS (VmHWM). With ``--variant`` several gateways (builds or settings)
-run side by side and alternate in every round, so a before/after comparison is made in one run:
+CPU per request and its peak RSS (VmHWM; with several workers, summed over the process tree). With
+``--variant`` several gateways (builds or settings) run side by side and alternate in every
+round, so a before/after comparison is made in one run:
 
     python bench/gateway_overhead.py --variant base:PYTHONPATH=/tmp/main/src --variant new: --rounds 4
 """
@@ -32,7 +36,18 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-BODY = json.dumps({"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "size": "1024x1024", "quality": "low"})
+HERE = Path(__file__).resolve().parent
+FAKE_UPSTREAM = HERE / "wrk" / "fake_upstream.py"
+
+
+def request_body(body: str, delay_ms: int) -> str:
+    """The wrk harness's request (``run_bench.req_body``): the prompt picks the upstream's body and delay."""
+    return json.dumps(
+        {"model": "gpt-image-2", "prompt": f"peerbench body={body} delay_ms={delay_ms}", "n": 1, "size": "1024x1024"}
+    )
+
+
+BODY = [request_body("big", 200)]  # set from --body and --delay-ms
 
 
 def free_port() -> int:
@@ -41,7 +56,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_ready(url: str, timeout_s: float = 30.0) -> None:
+def wait_ready(url: str, timeout_s: float = 120.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -54,10 +69,13 @@ def wait_ready(url: str, timeout_s: float = 30.0) -> None:
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak RSS (VmHWM) of the process, summed with its children's (an upper bound for several workers)."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def write_bench_config(workdir: Path, upstream_port: int) -> Path:
@@ -78,10 +96,50 @@ def create_bench_key(exe: list[str], env: dict[str, str]) -> str:
     return str(json.loads(created.stdout)["key"])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the workers of ``serve --workers N``)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        for child in children:
+            found += process_tree(int(child))
+    return found
+
+
+def connections_per_worker(pid: int, port: int) -> list[int]:
+    """Established connections to ``port`` that each worker of ``pid`` holds (``pid`` itself if it has none).
+
+    Shows how the kernel spread a client's keep-alive connections over ``serve --workers N``.
+    """
+    established: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].endswith(f":{port:04X}") and fields[3] == "01":  # local port, ESTABLISHED
+                established.add(fields[9])  # the socket's inode
+    counts = []
+    for member in process_tree(pid)[1:] or [pid]:
+        held = 0
+        for fd in Path(f"/proc/{member}/fd").iterdir():
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            held += link.startswith("socket:[") and link[8:-1] in established
+        counts.append(held)
+    return counts
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time the process and its children alive now have used so far."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,18 +148,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-# The answer is about --body-bytes long (the sandbox pads to roughly that size): a much shorter one is
-# an error or a lost image. Set from --body-bytes.
-EXPECTED_BODY_BYTES = [1_000_000]
+# A much shorter answer than the upstream's body is an error or a lost image. Set from --body.
+EXPECTED_BODY_BYTES = {"big": 1_000_000, "tiny": 100}
+EXPECTED = [EXPECTED_BODY_BYTES["big"]]
 
 
 async def one(client: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> float:
     started = time.perf_counter()
-    async with client.post(url, data=BODY, headers=headers) as response:
+    async with client.post(url, data=BODY[0], headers=headers) as response:
         body = await response.read()
         status = response.status
     elapsed = time.perf_counter() - started
-    if status != 200 or len(body) < EXPECTED_BODY_BYTES[0]:
+    if status != 200 or len(body) < EXPECTED[0]:
         raise SystemExit(f"bad answer from {url}: {status} {body[:200]!r}")
     return elapsed
 
@@ -139,6 +197,7 @@ class Target:
     rate: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     requests: int = 0
+    spread: list[list[int]] = field(default_factory=list)  # connections per worker after each burst
 
 
 async def measure(args: argparse.Namespace, targets: list[Target]) -> None:
@@ -160,6 +219,8 @@ async def measure(args: argparse.Namespace, targets: list[Target]) -> None:
                 if target.pid is not None:
                     target.cpu_s += cpu_seconds(target.pid) - cpu_before
                     target.requests += round(per_second * args.burst_seconds)
+                    port = int(target.url.split(":")[2].split("/")[0])
+                    target.spread.append(connections_per_worker(target.pid, port))
             rates = ", ".join(f"{target.name} {target.rate[-1]:.1f}" for target in targets)
             print(f"  round {round_index + 1}/{args.rounds}: c=32 req/s: {rates}", flush=True)
 
@@ -177,7 +238,7 @@ def main() -> None:
     parser.add_argument("--seq-requests", type=int, default=40)
     parser.add_argument("--burst-seconds", type=float, default=6.0)
     parser.add_argument("--delay-ms", type=int, default=200)
-    parser.add_argument("--body-bytes", type=int, default=1_400_000)
+    parser.add_argument("--body", choices=("big", "tiny"), default="big", help="the upstream's answer (as wrk's cells)")
     parser.add_argument(
         "--variant",
         action="append",
@@ -188,33 +249,29 @@ def main() -> None:
         "WORKERS=2 serves with --workers 2",
     )
     args = parser.parse_args()
-    EXPECTED_BODY_BYTES[0] = args.body_bytes * 9 // 10
+    EXPECTED[0] = EXPECTED_BODY_BYTES[args.body]
+    BODY[0] = request_body(args.body, args.delay_ms)
     variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
 
     exe = [sys.executable, "-m", "imagegate.cli"]
     base_dir = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
     # INFO, the default, as the wrk harness runs it: the per-attempt line is part of what a request costs.
-    base_env = {**os.environ, "IMAGEGATE_DATA_DIR": str(base_dir), "IMAGEGATE_LOG_LEVEL": "info"}
+    base_env = {
+        **os.environ,
+        "IMAGEGATE_DATA_DIR": str(base_dir),
+        "IMAGEGATE_LOG_LEVEL": "info",
+        "IMAGEGATE_MASTER_KEY": "bench-master-key",
+    }
     up_port = free_port()
     upstream = subprocess.Popen(
-        [
-            *exe,
-            "sandbox",
-            "--port",
-            str(up_port),
-            "--fixed-delay-ms",
-            str(args.delay_ms),
-            "--fixed-image-bytes",
-            str(args.body_bytes),
-        ],
-        env=base_env,
+        [sys.executable, str(FAKE_UPSTREAM), "--port", str(up_port), "--body", args.body], stdout=subprocess.DEVNULL
     )
     processes = [upstream]
     targets = [
         Target(
             "direct",
             f"http://127.0.0.1:{up_port}/v1/images/generations",
-            {"authorization": "Bearer sk-bench", "content-type": "application/json"},
+            {"authorization": "Bearer fake", "content-type": "application/json"},
         )
     ]
     try:
@@ -231,13 +288,17 @@ def main() -> None:
             config = write_bench_config(workdir, up_port)
             key = create_bench_key(exe, env)
             port = free_port()
-            # WORKERS=n in a variant serves with ``--workers n`` (CPU and RSS then count the supervisor only).
+            # WORKERS=n in a variant serves with ``--workers n`` (CPU and RSS then sum the workers).
             workers = ["--workers", env.pop("WORKERS")] if "WORKERS" in env else []
-            gateway = subprocess.Popen(
-                [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
-                env=env,
-                stdout=subprocess.DEVNULL,
-            )
+            # Its log (INFO: a line per attempt) goes to a file, as the wrk harness keeps it: the
+            # gateway pays for writing it, and the figures stay readable.
+            with (workdir / "gateway.log").open("wb") as log:
+                gateway = subprocess.Popen(
+                    [*exe, "serve", "--config", str(config), "--port", str(port), *workers],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             processes.append(gateway)
             url = f"http://127.0.0.1:{port}"
             targets.append(
@@ -248,11 +309,11 @@ def main() -> None:
                     pid=gateway.pid,
                 )
             )
-        wait_ready(f"http://127.0.0.1:{up_port}/healthz")
+        wait_ready(f"http://127.0.0.1:{up_port}/stats")
         for target in targets[1:]:
             wait_ready(target.url.removesuffix("/v1/images/generations") + "/healthz")
         print(
-            f"upstream: sandbox, {args.delay_ms} ms delay, {args.body_bytes:,}-byte body; "
+            f"upstream: bench/wrk/fake_upstream.py, {args.delay_ms} ms delay, {args.body} body; "
             f"{os.cpu_count()} cores; {args.rounds} interleaved rounds; gateways: {', '.join(v[0] for v in variants)}",
             flush=True,
         )
@@ -283,6 +344,9 @@ def report(targets: list[Target], rss: dict[str, float]) -> None:
             f" CPU per request {target.cpu_s / max(1, target.requests) * 1000:.2f} ms;"
             f" peak RSS {rss[target.name]:.0f} MiB"
         )
+        if any(len(counts) > 1 for counts in target.spread):
+            spread = " / ".join("+".join(map(str, counts)) for counts in target.spread)
+            print(f"  {target.name}: the client's connections per worker after each burst: {spread}")
 
 
 if __name__ == "__main__":

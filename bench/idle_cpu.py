@@ -3,8 +3,10 @@
 Starts ``imagegate serve`` (SQLite, the sandbox as its upstream) once per ``--variant``, sends one
 request to each so every lazy part has started, lets them settle, then reads each process's CPU
 time per thread from /proc over ``--seconds`` (all variants over the same window) and prints the
-total in ms of CPU per second, with the busiest threads. Polling loops show up here; waits and
-events do not.
+total in ms of CPU per second, with the busiest threads, and the wake-ups per second (voluntary
+context switches: each is a thread that slept and was woken). Polling loops show up here; waits
+on events do not. CPU is counted in scheduler ticks (10 ms), so over a short window the wake-ups
+are the finer figure.
 
     .venv/bin/python bench/idle_cpu.py --variant base:PYTHONPATH=/tmp/main/src --variant new:
 """
@@ -35,6 +37,20 @@ def thread_cpu(pid: int) -> dict[str, float]:
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
         totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def thread_wakeups(pid: int) -> dict[str, int]:
+    """Voluntary context switches so far per thread name (threads of one name summed)."""
+    totals: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except FileNotFoundError:
+            continue
+        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+        name = fields["Name"].strip()
+        totals[name] = totals.get(name, 0) + int(fields["voluntary_ctxt_switches"])
     return totals
 
 
@@ -81,8 +97,10 @@ def main() -> None:
             ).raise_for_status()
         time.sleep(args.settle)
         before = {pid: thread_cpu(pid) for _label, pid, _url, _key in gateways}
+        woken_before = {pid: thread_wakeups(pid) for _label, pid, _url, _key in gateways}
         time.sleep(args.seconds)
         after = {pid: thread_cpu(pid) for _label, pid, _url, _key in gateways}
+        woken_after = {pid: thread_wakeups(pid) for _label, pid, _url, _key in gateways}
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -95,6 +113,14 @@ def main() -> None:
         busiest = sorted(used.items(), key=lambda item: -item[1])[:4]
         threads = ", ".join(f"{name} {value / args.seconds * 1000:.1f}" for name, value in busiest if value > 0)
         print(f"  {label:10} {total:6.1f} ms CPU per s   (by thread, ms/s: {threads or 'none'})")
+        # A thread that ended in the window takes its count with it: never below zero.
+        woken = {
+            name: max(0, woken_after[pid].get(name, 0) - woken_before[pid].get(name, 0)) for name in woken_after[pid]
+        }
+        per_s = sum(woken.values()) / args.seconds
+        most = sorted(woken.items(), key=lambda item: -item[1])[:4]
+        by_thread = ", ".join(f"{name} {count / args.seconds:.1f}" for name, count in most if count > 0)
+        print(f"  {'':10} {per_s:6.1f} wake-ups per s (by thread: {by_thread or 'none'})")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
 from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
+from imagegate.routing.control_store import ChangeFeed
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.runtime import Runtime, console_deps, start_background_tasks
@@ -282,6 +283,8 @@ def build_runtime(
         routing=routing,
         smoke=smoke,
         controls_refresh_s=settings.controls_refresh_s,
+        controls_feed=_controls_feed(engine),
+        controls_fallback_refresh_s=settings.controls_fallback_refresh_s,
         smoke_interval_s=settings.smoke_interval_s,
         telemetry=telemetry,
         readiness=Readiness(checks, timeout_s=settings.readiness_timeout_s),
@@ -300,6 +303,16 @@ def build_runtime(
         batches=batches,
         batch_poll_interval_s=settings.batch_poll_interval_s,
     )
+
+
+def _controls_feed(engine: Engine) -> ChangeFeed | None:
+    """PostgreSQL pushes routing changes; other databases are polled (``controls_refresh_s``)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    # Imported here: psycopg costs an SQLite gateway ~30 MiB of RSS it would never use.
+    from imagegate.store.routing_notify import PgChangeFeed
+
+    return PgChangeFeed(engine.url)
 
 
 def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None:

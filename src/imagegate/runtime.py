@@ -16,6 +16,7 @@ from imagegate.api.edge import EdgeLimits
 from imagegate.catalog import Catalog
 from imagegate.providers.http import HttpExecutor
 from imagegate.routing.breaker import BreakerStore
+from imagegate.routing.control_store import ChangeFeed
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
 from imagegate.service.batches import BatchService
@@ -73,6 +74,8 @@ class Runtime:
     routing: RoutingAdmin | None = None
     smoke: SmokeTester | None = None
     controls_refresh_s: float = 2.0
+    controls_feed: ChangeFeed | None = None
+    controls_fallback_refresh_s: float = 60.0
     smoke_interval_s: float | None = None
     telemetry: Telemetry | None = None
     readiness: Readiness | None = None
@@ -99,7 +102,13 @@ async def start_background_tasks(runtime: Runtime) -> list[asyncio.Task[None]]:
             log.exception("loading routing controls failed; the refresher will retry")
         tasks.append(
             asyncio.create_task(
-                refresh_controls(runtime.routing, runtime.controls, runtime.controls_refresh_s),
+                refresh_controls(
+                    runtime.routing,
+                    runtime.controls,
+                    runtime.controls_refresh_s,
+                    feed=runtime.controls_feed,
+                    fallback_interval_s=runtime.controls_fallback_refresh_s,
+                ),
                 name="imagegate-controls",
             )
         )

@@ -1,6 +1,7 @@
 """``imagegate serve --workers 2`` as an operator runs it: a real process tree over an SQLite file and
 the sandbox, a request served by each worker (told apart by ``/healthz``'s ``worker`` pid), a
-``/metrics`` scrape that sums both workers, then a clean exit on SIGTERM."""
+``/metrics`` scrape that sums both workers, then a clean exit on SIGTERM. Over PostgreSQL and Redis,
+the two workers are one gateway: a rate limit, a breaker and an idempotency key hold across them."""
 
 from __future__ import annotations
 
@@ -10,17 +11,23 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import redis
 
 from imagegate.accounting.keys import generate_key
 from imagegate.domain.limits import Limits
+from imagegate.store.database import make_engine
 from imagegate.store.keys import SqlKeyStore
-from tests.store.fixtures import migrated_sqlite_engine
+from tests.store.fixtures import migrated_sqlite_engine, require_postgres, throwaway_pg_database
 from tests.support.metrics import samples, value
 
+REDIS_URL = os.environ.get("IMAGEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 GENERATION = {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024", "quality": "low"}
 
 
@@ -111,3 +118,119 @@ def test_two_workers_each_serve_requests_and_stop_on_sigterm(sandbox_url: str, t
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@contextmanager
+def _serving_two_workers(config: Path, env: dict[str, str]) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "imagegate.cli", "serve", "--workers", "2", "--port", "0", "--config", str(config)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield _url_from(process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _client_per_worker(url: str) -> list[httpx.Client]:
+    """Two keep-alive clients, each connected to a different worker (a connection stays on its worker)."""
+    pinned: dict[int, httpx.Client] = {}
+    deadline = time.monotonic() + 60
+    while len(pinned) < 2:
+        assert time.monotonic() < deadline, f"only workers {sorted(pinned)} answered"
+        client = httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_connections=1))
+        try:
+            worker = client.get("/healthz").json()["worker"]
+        except httpx.ConnectError:
+            client.close()
+            time.sleep(0.1)  # the workers are still starting
+            continue
+        if worker in pinned:
+            client.close()
+        else:
+            pinned[worker] = client
+    return list(pinned.values())
+
+
+def test_two_workers_share_limits_breakers_and_idempotency(sandbox_url: str, sandbox_control: httpx.Client, tmp_path):
+    require_postgres()
+    alias = f"workers-{uuid.uuid4().hex[:8]}"  # route names, hence breaker keys in Redis, unique to this test
+    prefix = f"imagegate-test-{alias}:"
+    route = "api_key: k\n        timeout: 10"
+    config = tmp_path / "imagegate.yaml"
+    config.write_text(
+        f"models:\n  - name: {alias}\n    retry: {{max_attempts_per_route: 1}}\n    routes:\n"
+        f"      - provider: openai\n        model: gpt-image-2\n        base_url: {sandbox_url}/v1\n        {route}\n"
+        f"      - provider: gemini\n        model: gemini-2.5-flash-image\n        base_url: {sandbox_url}\n"
+        f"        {route}\n"
+        "breaker: {consecutive_failures: 2, cooldown: 60}\n"
+    )
+    with throwaway_pg_database() as database_url:
+        engine = make_engine(database_url)
+        keys = SqlKeyStore(engine)
+        plain, limited = generate_key(), generate_key()
+        keys.create_key(name="plain", prefix=plain.prefix, key_hash=plain.key_hash, models=None)
+        keys.create_key(
+            name="rpm-2", prefix=limited.prefix, key_hash=limited.key_hash, models=None, limits=Limits(rpm=2)
+        )
+        engine.dispose()
+        env = {
+            **os.environ,
+            "IMAGEGATE_DATA_DIR": str(tmp_path),
+            "IMAGEGATE_DATABASE_URL": database_url.render_as_string(hide_password=False),
+            "IMAGEGATE_REDIS_URL": REDIS_URL,
+            "IMAGEGATE_ADMISSION_REDIS_PREFIX": prefix,
+            "IMAGEGATE_LOG_LEVEL": "warning",
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        }
+        (tmp_path / "metrics").mkdir()
+        with _serving_two_workers(config, env) as url:
+            first, second = _client_per_worker(url)
+            try:
+                request = {"model": alias, "prompt": "a lighthouse"}
+                auth = {"authorization": f"Bearer {plain.secret}"}
+
+                # A rate limit: two requests through the first worker use the key's minute up,
+                # so the second worker refuses the third.
+                rpm = {"authorization": f"Bearer {limited.secret}"}
+                served = [first.post("/v1/images/generations", json=request, headers=rpm) for _ in range(2)]
+                assert [response.status_code for response in served] == [200, 200]
+                refused = second.post("/v1/images/generations", json=request, headers=rpm)
+                assert refused.status_code == 429, refused.text
+
+                # A breaker: two failures of the OpenAI route on the first worker open it on the second.
+                sandbox_control.post("/_sandbox/faults", json={"fault": "500", "count": 2, "model": "gpt-image-2"})
+                for _ in range(2):
+                    assert first.post("/v1/images/generations", json=request, headers=auth).status_code == 200
+                sandbox_control.delete("/_sandbox/requests")
+                fallback = second.post("/v1/images/generations", json=request, headers=auth)
+                assert fallback.status_code == 200, fallback.text
+                assert fallback.headers["x-imagegate-route"] == f"{alias}/gemini/gemini-2.5-flash-image"
+                assert sandbox_control.get("/_sandbox/requests").json()["count"] == 1  # OpenAI not called
+
+                # An idempotency key: the second worker replays what the first one answered.
+                again = {**auth, "idempotency-key": uuid.uuid4().hex}
+                once = first.post("/v1/images/generations", json=request, headers=again)
+                replayed = second.post("/v1/images/generations", json=request, headers=again)
+                assert once.status_code == 200
+                assert replayed.headers["idempotent-replayed"] == "true" and replayed.content == once.content
+                assert sandbox_control.get("/_sandbox/requests").json()["count"] == 2  # one provider call
+            finally:
+                first.close()
+                second.close()
+    client = redis.Redis.from_url(REDIS_URL)
+    stale = [
+        *client.scan_iter(match=f"{prefix}*"),
+        *client.scan_iter(match=f"imagegate:breaker:{alias}/*"),
+        *client.scan_iter(match=f"imagegate:idem:*:{again['idempotency-key']}"),
+    ]
+    assert len(stale) >= 3  # the shared state really lived in Redis
+    client.delete(*stale)

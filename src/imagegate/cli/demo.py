@@ -19,7 +19,8 @@ import yaml
 from imagegate.accounting.keys import generate_key
 from imagegate.catalog.loader import load_catalog
 from imagegate.cli.common import LOCAL_CONFIG_NAME, console, fail, local_dir
-from imagegate.cli.server import bind_socket, serve_forever, url_of
+from imagegate.cli.listeners import bind_socket, url_of
+from imagegate.cli.server import serve_forever
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
 from imagegate.store.database import make_engine

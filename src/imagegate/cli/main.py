@@ -55,14 +55,15 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
 ) -> None:
     """Run the gateway."""
-    from imagegate.cli.server import bind_socket, serve_forever, url_of
+    from imagegate.cli.listeners import bind_socket, url_of
+    from imagegate.cli.server import serve_forever
 
     # Only the environment: a production server never picks up a demo's ./.imagegate by accident.
     settings = Settings()
     gateway_config = config_from(config, settings)
     if config is not None:
         os.environ["IMAGEGATE_CONFIG"] = str(config)
-    sock = bind_socket(host, port)
+    sock = bind_socket(host, port, workers=workers)
     console.print(f"imagegate listening on {url_of(sock, host)}", highlight=False)
     serve_forever(settings, gateway_config, sock, workers=workers)
 

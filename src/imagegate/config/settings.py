@@ -52,8 +52,11 @@ class Settings(BaseSettings):
     ledger_pending_promote_s: float | None = Field(default=None, ge=0)
     # GET /api/pricing answers without a key unless this is false (prices are not secrets).
     public_pricing: bool = True
-    # How often each replica polls the database for routing changes (docs/routing.md).
+    # How often each replica polls the database for routing changes (docs/routing.md). On
+    # PostgreSQL a change is pushed (LISTEN/NOTIFY) and the poll runs every
+    # controls_fallback_refresh_s instead, in case a notification was lost.
     controls_refresh_s: float = 2.0
+    controls_fallback_refresh_s: float = Field(default=60.0, gt=0)
     # Run smoke checks of every route this often, in this server; None or 0: never (the default,
     # as each check is a real, billed request).
     smoke_interval_s: float | None = None

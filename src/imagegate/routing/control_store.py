@@ -109,3 +109,20 @@ class RoutingStateStore(Protocol):
     def checks(self) -> dict[str, RouteCheck]:
         """The latest check of every route that has one, by route name."""
         ...
+
+
+class ChangeFeed(Protocol):
+    """Tells a replica that the stored routing controls may have changed (a push, not a poll).
+
+    ``store/routing_notify.py`` implements it with PostgreSQL ``LISTEN``/``NOTIFY``. The refresher
+    still reads the version after every wake-up, so a spurious wake-up costs one cheap read and a
+    missed one is caught by its slow fallback poll.
+    """
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return once a change was announced, or after ``timeout_s`` (also when the feed is down)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop listening and release the connection."""
+        ...

@@ -2,8 +2,8 @@
 
 Every change goes through ``RoutingAdmin`` (the admin API and the CLI share it), is stored with
 an entry in the change log naming its actor, and reaches every replica through
-``refresh_controls``: each replica polls the store's version and swaps in a new snapshot only
-when it moved. Nothing is cached between calls here; the store is the single source of truth.
+``refresh_controls``: each replica reads the store's version (when PostgreSQL announces a change,
+else on a poll) and swaps in a new snapshot only when it moved. Nothing is cached between calls here; the store is the single source of truth.
 
 Rollback is an undo stack per alias: it restores the state before that alias's most recent
 change that has not been rolled back yet, so repeated rollbacks walk back through its history.
@@ -26,7 +26,7 @@ from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import ClientError, InvalidRequest, ProviderError
 from imagegate.providers.base import RouteTarget
 from imagegate.routing.breaker import is_route_fault
-from imagegate.routing.control_store import RouteCheck, RoutingChange, RoutingStateStore
+from imagegate.routing.control_store import ChangeFeed, RouteCheck, RoutingChange, RoutingStateStore
 from imagegate.routing.controls import ControlsHolder, ControlsSnapshot
 from imagegate.routing.health import RouteHealth, RouteStats, RouteStatus
 from imagegate.routing.policy import POLICIES, Policy
@@ -345,12 +345,30 @@ async def refresh_once(admin: RoutingAdmin, holder: ControlsHolder) -> bool:
     return True
 
 
-async def refresh_controls(admin: RoutingAdmin, holder: ControlsHolder, interval_s: float) -> None:
-    """Keep ``holder`` current forever (a server lifespan task); a failed poll is retried next time."""
-    while True:
-        try:
-            await refresh_once(admin, holder)
-        except Exception:
-            # The database being briefly away must not stop routing: keep the last snapshot.
-            log.exception("refreshing routing controls failed; keeping version %d", holder.current.version)
-        await asyncio.sleep(interval_s)
+async def refresh_controls(
+    admin: RoutingAdmin,
+    holder: ControlsHolder,
+    interval_s: float,
+    *,
+    feed: ChangeFeed | None = None,
+    fallback_interval_s: float = 60.0,
+) -> None:
+    """Keep ``holder`` current forever (a server lifespan task); a failed read is retried next time.
+
+    Without a ``feed`` it reads the version every ``interval_s``. With one it reads when the feed
+    announces a change, and every ``fallback_interval_s`` in case an announcement was lost.
+    """
+    try:
+        while True:
+            try:
+                await refresh_once(admin, holder)
+            except Exception:
+                # The database being briefly away must not stop routing: keep the last snapshot.
+                log.exception("refreshing routing controls failed; keeping version %d", holder.current.version)
+            if feed is None:
+                await asyncio.sleep(interval_s)
+            else:
+                await feed.wait(fallback_interval_s)
+    finally:
+        if feed is not None:
+            await feed.close()

@@ -18,6 +18,8 @@ from imagegate.store.tables import alias_policies, route_controls, route_status,
 
 # pg_advisory_xact_lock key serialising routing changes across replicas ("igroute" in ASCII).
 PG_ROUTING_LOCK_ID = 0x6967726F757465
+# The channel a committed change is announced on (PostgreSQL NOTIFY; store/routing_notify.py listens).
+CONTROLS_CHANNEL = "imagegate_routing_controls"
 _ROUTE_FIELDS = ("enabled", "weight")
 
 
@@ -42,6 +44,8 @@ class SqlRoutingState:
         with begin(bind) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_ROUTING_LOCK_ID)))
+                # Delivered to every listening replica at commit, never if the change rolls back.
+                conn.execute(sa.select(sa.func.pg_notify(CONTROLS_CHANNEL, "")))
             yield conn
 
     def version(self) -> int:
