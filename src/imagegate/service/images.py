@@ -390,4 +390,6 @@ class ImageService:
             await self._finish(plan)
             raise
         on_close = (lambda: self._finish(plan)) if admitted else None
-        return StreamSession(self.recorder, plan, route, attempt, started, opened, on_close=on_close)
+        return StreamSession(
+            self.recorder, plan, route, attempt, started, opened, on_close=on_close, drains=self.drains
+        )
