@@ -207,7 +207,7 @@ class StreamSession:
         error = tally.error
         if isinstance(error, ProviderError):
             if error.usage is not None:
-                return recorder.settle(plan, route, ImageResult(image_count=0, usage=tally.totals))
+                return recorder.settle(plan, route, ImageResult(image_count=0, usage=result.usage))
             return recorder.for_error(plan, route, error)
         return recorder.quote(plan, route)
 
