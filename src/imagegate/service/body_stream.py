@@ -84,16 +84,15 @@ class BodyStream:
 
     async def abandon(self) -> None:
         """End a stream whose ``chunks()`` never started (the client left before the body began):
-        recorded as a disconnect, the provider's connection released. Does nothing otherwise."""
+        drained and recorded as a disconnect, the provider's connection released. Does nothing
+        otherwise."""
         if self._iterated:
             return
         self._iterated = True
+        if self._drains is not None and self._drains.start(lambda: self._drain(None)):
+            return
         self._record(None, None, disconnected=True)
-        try:
-            await self._opened.aclose()
-        finally:
-            if self._on_close is not None:
-                await self._on_close()
+        await self._release()
 
     async def chunks(self) -> AsyncGenerator[bytes]:
         """The body as it arrives; the attempt's ledger row is written when this ends, however it ends."""
@@ -138,7 +137,7 @@ class BodyStream:
     def _bound(self) -> DrainBound:
         return DrainBound(self._started + self.route.target.timeout_s, self._opened.max_body_bytes)
 
-    async def _drain(self, body: AsyncIterator[bytes]) -> None:
+    async def _drain(self, body: AsyncIterator[bytes] | None) -> None:
         """The rest of a body whose client left, read (discarded) to price it from its usage; then
         the row, the connection released and admission settled. Cancelled: the server is stopping."""
         result: ImageResult | None = None
