@@ -183,10 +183,18 @@ def test_the_client_leaving_mid_body_is_recorded_at_the_exact_cost_once_the_body
 
 
 @pytest.fixture
-def own_gateway(tmp_path):
-    """A gateway of its own (stopped by the test or at teardown) whose provider body cap is 1 MiB."""
+def own_gateway(tmp_path, request):
+    """A gateway of its own (stopped by the test or at teardown) whose provider body cap is 1 MiB;
+    its route's timeout is 30 s unless the test passes another (indirect parametrization)."""
+    timeout = getattr(request, "param", 30)
     with streaming_upstream() as upstream:
-        route = {"provider": "openai", "model": "gpt-image-2", "base_url": upstream.url, "api_key": "k", "timeout": 30}
+        route = {
+            "provider": "openai",
+            "model": "gpt-image-2",
+            "base_url": upstream.url,
+            "api_key": "k",
+            "timeout": timeout,
+        }
         document = {"models": [{"name": "gpt-image-2", "routes": [route]}]}
         engine = migrated_sqlite_engine(tmp_path / "drain.db")
         stack = contextlib.ExitStack()
@@ -207,6 +215,17 @@ def test_a_drain_past_the_provider_body_cap_is_recorded_at_the_quote(own_gateway
     # The quote (the usage was never read), not the usage's price.
     assert row.cost_estimated and 0 < row.cost_micros != token_price_micros(USAGE)
     assert row.usage == {}
+
+
+@pytest.mark.parametrize("own_gateway", [1.5], indirect=True)
+def test_a_drain_past_the_route_timeout_is_recorded_at_the_quote(own_gateway):
+    handle, upstream, _ = own_gateway
+    upstream.declare_length = False
+    request_id = _leave_mid_body(handle, upstream)  # the provider stalls and is never released
+    [row] = _rows_when_recorded(handle, request_id)
+    assert (row.error_code, row.client_disconnected, row.http_status) == ("client_disconnected", True, 200)
+    assert row.cost_estimated and 0 < row.cost_micros != token_price_micros(USAGE)
+    assert handle.runtime.gateway.images.drains.running == 0
 
 
 def test_a_drain_cut_short_by_the_server_stopping_is_recorded_at_the_quote(own_gateway):
