@@ -362,6 +362,9 @@ def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
         try:
             yield
         finally:
+            # Answers still read after their client left are recorded (at the quote) while the
+            # ledger, admission and HTTP pool are still up.
+            await runtime.gateway.images.drains.close()
             if runtime.job_engine is not None:
                 await runtime.job_engine.stop()
             if runtime.webhooks is not None:

@@ -8,6 +8,7 @@ recorded in the ledger. The official ``openai`` SDK is the client.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from openai import OpenAI
 
 from imagegate.domain.money import usd_string
 from imagegate.service.images import PASSTHROUGH_MIN_BYTES
+from imagegate.store.ledger import SqlLedgerStore
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.gateway import running_gateway
 from tests.support.streaming_upstream import streaming_upstream
@@ -130,8 +132,9 @@ def test_a_small_body_is_read_whole_and_its_cost_is_a_header(passthrough):
     assert raw.headers["x-imagegate-cost-usd"] == usd_string(row.cost_micros) == usd_string(token_price_micros(USAGE))
 
 
-def test_the_client_leaving_mid_body_is_recorded(passthrough):
-    handle, upstream = passthrough
+def _leave_mid_body(handle, upstream) -> str:
+    """A generation whose client reads 256 KiB of a 2 MiB body and leaves while the provider
+    stalls at 512 KiB; its request id."""
     upstream.body = images_response(2 * 1024 * 1024)
     upstream.stall_after = 512 * 1024
     key = handle.create_key(f"pt-{uuid.uuid4().hex[:8]}")
@@ -148,17 +151,93 @@ def test_the_client_leaving_mid_body_is_recorded(passthrough):
             received += len(piece)
             if received >= 256 * 1024:
                 break  # leaving the block closes the connection mid-body
-    [row] = _rows_when_recorded(handle, request_id)
+    return request_id
+
+
+def _until(condition, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_the_client_leaving_mid_body_is_recorded_at_the_exact_cost_once_the_body_is_drained(passthrough):
+    handle, upstream = passthrough
+    request_id = _leave_mid_body(handle, upstream)
+    drains = handle.runtime.gateway.images.drains
+    _until(lambda: drains.running == 1, "the drain to start")
+    assert handle.ledger(request_id) == []  # the usage is still to come: nothing recorded yet
     upstream.release.set()
+    [row] = _rows_when_recorded(handle, request_id)
+    assert drains.running == 0
     assert (row.status, row.error_code, row.client_disconnected, row.http_status) == (
         "error",
         "client_disconnected",
         True,
         200,
     )
-    # The provider did the work, but the usage that prices it exactly was never read: the quote.
-    assert row.cost_estimated and row.cost_micros > 0
+    # The provider did the work; its usage, read from the rest of the body, prices it exactly.
+    assert (row.cost_micros, row.cost_estimated, row.usage) == (token_price_micros(USAGE), False, USAGE)
     assert row.provider_request_id == "req_streaming_upstream"
+
+
+@pytest.fixture
+def own_gateway(tmp_path, request):
+    """A gateway of its own (stopped by the test or at teardown) whose provider body cap is 1 MiB;
+    its route's timeout is 30 s unless the test passes another (indirect parametrization)."""
+    timeout = getattr(request, "param", 30)
+    with streaming_upstream() as upstream:
+        route = {
+            "provider": "openai",
+            "model": "gpt-image-2",
+            "base_url": upstream.url,
+            "api_key": "k",
+            "timeout": timeout,
+        }
+        document = {"models": [{"name": "gpt-image-2", "routes": [route]}]}
+        engine = migrated_sqlite_engine(tmp_path / "drain.db")
+        stack = contextlib.ExitStack()
+        handle = stack.enter_context(running_gateway(engine, document, max_provider_body_bytes=1024 * 1024))
+        with stack:
+            yield handle, upstream, stack
+        engine.dispose()
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared-over-the-cap", "counted-past-the-cap"])
+def test_a_drain_past_the_provider_body_cap_is_recorded_at_the_quote(own_gateway, declared):
+    handle, upstream, _ = own_gateway
+    upstream.declare_length = declared  # a declared length over the cap is not drained at all
+    request_id = _leave_mid_body(handle, upstream)
+    upstream.release.set()
+    [row] = _rows_when_recorded(handle, request_id)
+    assert (row.error_code, row.client_disconnected, row.http_status) == ("client_disconnected", True, 200)
+    # The quote (the usage was never read), not the usage's price.
+    assert row.cost_estimated and 0 < row.cost_micros != token_price_micros(USAGE)
+    assert row.usage == {}
+
+
+@pytest.mark.parametrize("own_gateway", [1.5], indirect=True)
+def test_a_drain_past_the_route_timeout_is_recorded_at_the_quote(own_gateway):
+    handle, upstream, _ = own_gateway
+    upstream.declare_length = False
+    request_id = _leave_mid_body(handle, upstream)  # the provider stalls and is never released
+    [row] = _rows_when_recorded(handle, request_id)
+    assert (row.error_code, row.client_disconnected, row.http_status) == ("client_disconnected", True, 200)
+    assert row.cost_estimated and 0 < row.cost_micros != token_price_micros(USAGE)
+    assert handle.runtime.gateway.images.drains.running == 0
+
+
+def test_a_drain_cut_short_by_the_server_stopping_is_recorded_at_the_quote(own_gateway):
+    handle, upstream, stack = own_gateway
+    upstream.declare_length = False  # a declared 2 MiB, over the 1 MiB cap, would not be drained at all
+    request_id = _leave_mid_body(handle, upstream)
+    _until(lambda: handle.runtime.gateway.images.drains.running == 1, "the drain to start")
+    stack.close()  # the server stops while the provider stalls mid-body
+    [row] = SqlLedgerStore(handle.engine).query_entries(request_id=request_id, limit=10)
+    assert (row.error_code, row.client_disconnected, row.http_status) == ("client_disconnected", True, 200)
+    assert row.cost_estimated and 0 < row.cost_micros != token_price_micros(USAGE)
+    assert handle.runtime.gateway.images.drains.running == 0
 
 
 def test_a_body_breaking_off_is_recorded_and_the_client_sees_a_transport_error(passthrough):

@@ -197,7 +197,7 @@ def test_a_block_known_only_at_the_end_goes_as_google_sent_it_and_is_recorded_as
     client.close()
 
 
-def test_the_client_leaving_mid_body_is_recorded(passthrough):
+def test_the_client_leaving_mid_body_is_recorded_at_the_exact_cost_once_the_body_is_drained(passthrough):
     handle, upstream = passthrough
     upstream.body = generate_content_response(2 * 1024 * 1024)
     upstream.stall_after = 512 * 1024
@@ -214,15 +214,22 @@ def test_the_client_leaving_mid_body_is_recorded(passthrough):
             received += len(piece)
             if received >= 256 * 1024:
                 break  # leaving the block closes the connection mid-body
-    [row] = _rows_when_recorded(handle, request_id)
+    drains = handle.runtime.gateway.images.drains
+    deadline = time.monotonic() + 10
+    while drains.running == 0:
+        assert time.monotonic() < deadline, "the drain did not start"
+        time.sleep(0.02)
+    assert handle.ledger(request_id) == []  # the usageMetadata is still to come
     upstream.release.set()
+    [row] = _rows_when_recorded(handle, request_id)
     assert (row.status, row.error_code, row.client_disconnected, row.http_status) == (
         "error",
         "client_disconnected",
         True,
         200,
     )
-    assert row.cost_estimated and row.cost_micros > 0  # the usage at the end was never read: the quote
+    # Google did the work; the usageMetadata read from the rest of the body prices it exactly.
+    assert (row.cost_micros, row.cost_estimated, row.usage) == (COST_MICROS, False, USAGE)
 
 
 class _Records(logging.Handler):

@@ -7,6 +7,7 @@ import socket
 import struct
 import time
 import uuid
+from decimal import Decimal
 
 import httpx
 import orjson
@@ -72,7 +73,7 @@ def test_a_reset_during_upload_is_one_log_line(gateway, caplog):
     assert not any(record.exc_info is not None for record in caplog.records)
 
 
-def test_client_that_leaves_a_stream_gets_a_disconnected_row_priced_at_the_quote(gateway):
+def test_client_that_leaves_a_stream_gets_a_disconnected_row_priced_from_the_drained_usage(gateway):
     name = f"stream-leaver-{uuid.uuid4().hex[:8]}"
     key = gateway.create_key(name)
     with (
@@ -98,8 +99,14 @@ def test_client_that_leaves_a_stream_gets_a_disconnected_row_priced_at_the_quote
     [row] = rows
     assert row.client_disconnected is True and row.stream is True
     assert row.status == "error" and row.error_code == "client_disconnected"
-    # Nothing was delivered, but the provider may bill: the upper-bound quote is recorded, flagged estimated.
-    assert row.cost_estimated is True and row.cost_micros > 0
+    # Nothing was delivered, but the provider finished and bills: the rest of the stream was read
+    # (not forwarded) and its usage prices the row exactly.
+    assert row.cost_estimated is False and row.images == 1
+    usage = row.usage
+    details = usage["input_tokens_details"]
+    # gpt-image-2: $5/1M text in, $8/1M image in, $30/1M image out (the catalog's published rates).
+    expected = Decimal(details["text_tokens"]) * 5 + Decimal(details["image_tokens"]) * 8 + usage["output_tokens"] * 30
+    assert usage["output_tokens"] > 0 and row.cost_micros == int(expected)
 
 
 def test_no_base64_or_credentials_in_database_or_logs(gateway, caplog):

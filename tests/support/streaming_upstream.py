@@ -1,4 +1,5 @@
-"""A fake OpenAI that sends its answer in chunks and can stall or break off mid-body (raw ASGI).
+"""A fake OpenAI that sends its answer (a JSON body or an SSE stream) in chunks and can stall or
+break off mid-body (raw ASGI).
 
 The sandbox answers small bodies in one piece; these tests need a body larger than the gateway's
 read-whole limit, sent in pieces, and the two ways a body goes wrong once it has started.
@@ -28,6 +29,7 @@ class StreamingUpstream:
 
     url: str
     body: bytes = b"{}"
+    content_type: bytes = b"application/json"
     chunk: int = 64 * 1024
     declare_length: bool = True
     stall_after: int | None = None
@@ -43,7 +45,7 @@ def _app(upstream: StreamingUpstream) -> Any:
         while (await receive()).get("more_body", False):
             pass
         upstream.calls += 1
-        headers = [(b"content-type", b"application/json"), (b"x-request-id", b"req_streaming_upstream")]
+        headers = [(b"content-type", upstream.content_type), (b"x-request-id", b"req_streaming_upstream")]
         if upstream.declare_length:
             headers.append((b"content-length", str(len(upstream.body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})

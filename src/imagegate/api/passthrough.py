@@ -7,8 +7,8 @@ held; without a declared length each chunk is held until the next arrives. A bod
 mid-way is not completed: ``BodyBrokeOff`` reaches the server, which aborts the connection (ASGI's
 only way to say a body is incomplete), so the client's HTTP library reports a transport error
 instead of parsing a cut body; ``BrokenBodyLogFilter`` makes the server's log of it one warning
-line rather than an error with a traceback. ``aclosing`` ends the provider call, and so writes its
-ledger row, at once when the client leaves.
+line rather than an error with a traceback. ``aclosing`` hands the rest of the provider's body to a
+drain at once when the client leaves (``service.body_stream``), which writes its ledger row.
 """
 
 from __future__ import annotations

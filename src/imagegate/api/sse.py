@@ -2,8 +2,9 @@
 
 Pass-through forwards the provider's frames as they arrive. A failure after the headers went out
 is reported in-band, in the dialect's own error frame; that frame is written under a shield so a
-cancellation (client gone) cannot cut it in half. ``aclosing`` ends the provider stream — and so
-writes its ledger row — at once when the client leaves.
+cancellation (client gone) cannot cut it in half. ``aclosing`` hands the rest of the provider
+stream to a drain at once when the client leaves (``service.stream_session``), which writes its
+ledger row.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from imagegate.routing.retry import may_fall_back, next_delay
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.attempts import AttemptObserver, AttemptRecorder, cancelled_by_client
 from imagegate.service.body_stream import BodyStream
+from imagegate.service.drains import Drains
 from imagegate.service.fanout import merge_charges, merge_results
 from imagegate.service.plan import Plan, PlannedRoute
 from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, Attempt, ProviderCalls
@@ -81,6 +82,8 @@ class ImageService:
         self._guards = guards if guards is not None else RouteGuards()
         self._clock = clock
         self.admission = admission
+        # Answers read on after their client left (cancelled at shutdown: ``drains.close()``).
+        self.drains = Drains()
         if admission is not None:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
@@ -363,7 +366,9 @@ class ImageService:
             raise
         if isinstance(answer, StreamingResponse) and isinstance(read, SkeletonScanner):
             on_close = (lambda: self._finish(plan)) if admitted else None
-            return BodyStream(self.recorder, plan, route, attempt, started, answer, read, on_close=on_close)
+            return BodyStream(
+                self.recorder, plan, route, attempt, started, answer, read, on_close=on_close, drains=self.drains
+            )
         try:
             assert isinstance(answer, WireResponse) and isinstance(read, ImageResult)
             charge = self.recorder.settle(plan, route, read)
@@ -385,4 +390,6 @@ class ImageService:
             await self._finish(plan)
             raise
         on_close = (lambda: self._finish(plan)) if admitted else None
-        return StreamSession(self.recorder, plan, route, attempt, started, opened, on_close=on_close)
+        return StreamSession(
+            self.recorder, plan, route, attempt, started, opened, on_close=on_close, drains=self.drains
+        )
