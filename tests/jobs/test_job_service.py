@@ -75,7 +75,7 @@ def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
     Image.new("RGB", (32, 32), "green").save(png, format="PNG")
     seen: list[tuple[str, Submission]] = []
 
-    async def resume(plan, submission) -> Served:
+    async def resume(plan, submission, keeper) -> Served:
         seen.append((plan.request_id, submission))
         result = ImageResult(
             image_count=1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 import time
@@ -41,13 +42,14 @@ from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
 from imagegate.service.submissions import Submission, SubmissionHook
-from imagegate.service.submitted_tasks import SubmittedTasks
+from imagegate.service.submitted_tasks import SubmittedTasks, resumed_order
 
 __all__ = ["PASSTHROUGH_MIN_BYTES", "BodyStream", "ImageService", "Served", "StreamSession"]
 
 log = logging.getLogger("imagegate.service")
 
 T = TypeVar("T")
+Prepare = Callable[[Attempt], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -84,14 +86,7 @@ class ImageService:
         if admission is not None:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
-        self.tasks = SubmittedTasks(
-            self._calls.poller,
-            self.recorder,
-            admit=self._admit,
-            before_attempt=self._before_attempt,
-            finish=self._finish,
-            clock=clock,
-        )
+        self.tasks = SubmittedTasks(self._calls.poller, self.recorder, clock=clock)
 
     # -- admission -----------------------------------------------------------------------
 
@@ -132,6 +127,8 @@ class ImageService:
         call: Callable[[PlannedRoute, Attempt], Awaitable[T]],
         attempts: Iterator[int] | None = None,
         n: int | None = None,
+        resume: Submission | None = None,
+        prepare: Prepare | None = None,
     ) -> tuple[T, PlannedRoute, int, float]:
         """Try the routes in policy order until one succeeds; every attempt is recorded.
 
@@ -141,23 +138,33 @@ class ImageService:
         skipped so, ``CircuitOpen`` says when to come back. A cancelled attempt (client gone,
         server stopping) is recorded at its quote before the cancellation propagates, and nothing
         is retried after it. ``attempts`` numbers the attempts (shared by fanned-out parts);
-        ``n`` is a fanned-out part's image count.
+        ``n`` is a fanned-out part's image count. ``resume``: a task accepted before a restart;
+        the loop carries on from it (its attempt polls the task, then retries and fallbacks as
+        the run it continues had left them; the deadline counts from now). ``prepare`` runs
+        before each attempt is noted (``AttemptRecorder.begin``) and sent.
         """
-        attempts = itertools.count(1) if attempts is None else attempts
+        if attempts is None:
+            attempts = itertools.count(1 if resume is None else resume.attempt)
         deadline = self._clock() + plan.alias.retry.deadline_s
         routes = self._guards.ordered(plan)
+        if resume is not None:
+            routes = resumed_order(plan, routes, resume)
         if not routes:
             raise UpstreamUnavailable(f"Every route of model '{plan.alias.name}' is disabled or unavailable.")
         last_error: ProviderError | None = None
         reopen_in: list[float] = []
+        tried: tuple[str, ...] = () if resume is None else resume.tried
         for route in routes:
             # The pass hands back an unused half-open probe slot on every way out of this block.
             async with self._guards.admitted(route) as route_pass:
-                if not route_pass.allowed:
+                if not route_pass.allowed and resume is None:
                     retry_after = route_pass.admission.retry_after_s
                     reopen_in.append(1.0 if retry_after is None else retry_after)
+                    tried = (*tried, route.target.name)
                     continue
-                outcome = await self._try_route(plan, route_pass, call, attempts, deadline, n)
+                outcome = await self._try_route(plan, route_pass, call, attempts, deadline, n, tried, resume, prepare)
+            resume = None  # only the first route polls a kept task
+            tried = (*tried, route.target.name)
             if isinstance(outcome, ProviderError):
                 last_error = outcome
                 continue
@@ -186,18 +193,29 @@ class ImageService:
         attempts: Iterator[int],
         deadline: float,
         n: int | None = None,
+        tried: tuple[str, ...] = (),
+        resume: Submission | None = None,
+        prepare: Prepare | None = None,
     ) -> _Attempted[T] | ProviderError:
-        """Call one route (with its retries): the success, or the error to fall back after; raises otherwise."""
+        """Call one route (with its retries): the success, or the error to fall back after; raises otherwise.
+
+        With ``resume`` the first attempt polls that kept task (its held record settled once,
+        ``resumed``) and the retries count on from the run it continues."""
         route = route_pass.route
         policy = plan.alias.retry
-        retry_number = 0
-        record = self.recorder.record
+        retry_number = 0 if resume is None else resume.retries
         while True:
             attempt = next(attempts)
             await self._before_attempt(plan, route, attempt, n)
+            # ``resume``: the kept task's attempt, begun and held by the process that died.
+            seen = Attempt(attempt, retries=retry_number, tried=tried, resume=None if resume is None else resume.task)
+            if prepare is not None:
+                await prepare(seen)
             started = self._clock()
-            self.recorder.begin(plan, route, attempt)
-            seen = Attempt(attempt)
+            if resume is None:
+                self.recorder.begin(plan, route, attempt)
+            record = functools.partial(self.recorder.record, resumed=resume is not None)
+            resume = None
             try:
                 async with asyncio.timeout(max(0.0, deadline - started)):
                     value = await call(route, seen)
@@ -240,7 +258,8 @@ class ImageService:
                 )
                 raise
             except ImagegateError:
-                self.recorder.forget(plan, attempt)
+                if seen.resume is None:
+                    self.recorder.forget(plan, attempt)
                 raise  # the caller's request, refused before anything was sent: no attempt
             except Exception:
                 # A gateway fault mid-attempt; whether the provider was reached is unknown, so it is recorded.
@@ -258,7 +277,14 @@ class ImageService:
             await self._guards.observe(route_pass, self._clock() - started)
             return _Attempted(value, route, attempt, started)
 
-    async def serve(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None = None) -> Served:
+    async def serve(
+        self,
+        plan: Plan,
+        *,
+        keep_raw_for: str | None,
+        submissions: SubmissionHook | None = None,
+        resume: Submission | None = None,
+    ) -> Served:
         """Serve a plain (non-streamed) request.
 
         ``keep_raw_for`` is the client's dialect: a provider speaking it keeps its raw body for
@@ -266,22 +292,33 @@ class ImageService:
         (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
         ``submissions`` is told of each task a submit-and-poll host accepts, before it is polled
         (``service.submissions``; not for fanned-out parts, which are never resumed).
+        ``resume``: a task kept so, accepted before a restart: see ``resume``.
         """
         await self._admit(plan)
         try:
-            return await self._serve_parts(plan, keep_raw_for=keep_raw_for, submissions=submissions)
+            return await self._serve_parts(plan, keep_raw_for=keep_raw_for, submissions=submissions, resume=resume)
         finally:
             await self._finish(plan)
 
-    async def resume(self, plan: Plan, submission: Submission) -> Served:
-        """Poll a task accepted before a restart to its end (``service.submitted_tasks``)."""
-        return await self.tasks.resume(plan, submission)
+    async def resume(self, plan: Plan, submission: Submission, submissions: SubmissionHook | None = None) -> Served:
+        """Serve ``plan`` (``plan.request_id`` is the submission's) carrying on from a task accepted
+        before a restart: the same attempt loop, its first attempt polling that task on its route
+        (the route's timeout counting from now), then, if the task failed, the retries and
+        fallbacks the run had left, numbered on from it (``service.submitted_tasks``)."""
+        return await self.serve(plan, keep_raw_for=None, submissions=submissions, resume=submission)
 
-    async def _serve_parts(self, plan: Plan, *, keep_raw_for: str | None, submissions: SubmissionHook | None) -> Served:
+    async def _serve_parts(
+        self,
+        plan: Plan,
+        *,
+        keep_raw_for: str | None,
+        submissions: SubmissionHook | None,
+        resume: Submission | None = None,
+    ) -> Served:
         chunks = plan.routes[0].chunks
-        if chunks is None:
+        if chunks is None or resume is not None:
             return await self._serve_part(
-                plan, keep_raw_for=keep_raw_for, n=None, attempts=None, submissions=submissions
+                plan, keep_raw_for=keep_raw_for, n=None, attempts=None, submissions=submissions, resume=resume
             )
         attempts = itertools.count(1)
         parts = await asyncio.gather(
@@ -307,25 +344,35 @@ class ImageService:
         n: int | None,
         attempts: Iterator[int] | None,
         submissions: SubmissionHook | None = None,
+        resume: Submission | None = None,
     ) -> Served:
         def request_for(route: PlannedRoute) -> ImageRequest:
             request = route.request_for(plan.request)
             return request if n is None else dataclasses.replace(request, n=n)
 
+        async def drop_earlier_task(attempt: Attempt) -> None:
+            # Before the attempt is noted: a crash after it must not resume a task that is over
+            # (and a resumed run's next attempt number is then free).
+            if submissions is not None and attempt.number > 1 and attempt.resume is None:
+                await submissions.record(None)
+
         async def call(route: PlannedRoute, attempt: Attempt) -> tuple[WireResponse, ImageResult]:
-            keeper = None
-            if submissions is not None:
-                if attempt.number > 1:
-                    await submissions.record(None)  # an earlier attempt's task is over
-                keeper = self.tasks.keeper(plan, route, attempt.number, submissions)
             keep_raw = keep_raw_for == route.adapter.dialect
+            if attempt.resume is not None:
+                return await self._calls.resume(route, request_for(route), keep_raw=keep_raw, attempt=attempt)
+            keeper = None if submissions is None else self.tasks.keeper(plan, route, attempt, submissions)
             return await self._calls.exchange(
                 route, request_for(route), keep_raw=keep_raw, attempt=attempt, keeper=keeper
             )
 
-        (response, result), route, attempt, started = await self._first_success(plan, call, attempts, n)
+        (response, result), route, attempt, started = await self._first_success(
+            plan, call, attempts, n, resume, drop_earlier_task
+        )
         charge = self.recorder.settle(plan, route, result, request_for(route))
-        self.recorder.record(plan, route, attempt, started, result=result, charge=charge, http_status=response.status)
+        resumed = resume is not None and attempt == resume.attempt  # the kept task's own outcome
+        self.recorder.record(
+            plan, route, attempt, started, result=result, charge=charge, http_status=response.status, resumed=resumed
+        )
         return Served(result=result, route=route, charge=charge, attempt=attempt)
 
     async def serve_passthrough(self, plan: Plan, *, dialect: str) -> Served | BodyStream:

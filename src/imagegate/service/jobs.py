@@ -15,7 +15,8 @@ ledger as an ``unknown`` attempt (crash-safe attempt recording); the new run sub
 A submit-and-poll host's accepted task is kept on the job (``provider_task``, a
 ``service.submissions.Submission``) before it is polled, and its attempt's ledger record is held
 until the job expires; a later run resumes by polling that task (``ImageService.resume``), never
-submitting again, and records that attempt's outcome once.
+submitting it again, records that attempt's outcome once, and, if the task failed, carries on
+with the retries and fallbacks the interrupted run had left.
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ class JobSettings:
 ErrorView = Callable[[ImagegateError], dict[str, Any]]
 UsageView = Callable[[Usage], dict[str, Any] | None]
 WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
-ResumeHook = Callable[[Plan, Submission], Awaitable[Served]]
-"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it;
+ResumeHook = Callable[[Plan, Submission, SubmissionHook], Awaitable[Served]]
+"""Carry on a run from a submit-and-poll provider's accepted task (recorded with ``record_submission``):
+poll it, then retry or fall back as the run would have (keeping later tasks through the hook);
 ``ImageService.resume`` unless a test replaces it."""
 
 
@@ -335,12 +337,11 @@ class JobService:
             # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
             principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
             plan = self._gateway.plan(request_id, request, principal)
+            keeper = SubmissionHook(hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id))
             if submission is not None:
-                served = await self._resume(plan, submission)  # accepted before a restart: poll it
+                # Accepted before a restart: poll it, and carry on the attempt loop if it failed.
+                served = await self._resume(plan, submission, keeper)
             else:
-                keeper = SubmissionHook(
-                    hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id)
-                )
                 served = await self._gateway.images.serve(plan, keep_raw_for=None, submissions=keeper)
             images = await self._store_images(job, served.result)
         except ImagegateError as error:

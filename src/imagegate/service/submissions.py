@@ -5,8 +5,9 @@ A submit-and-poll host answers a submit with a task to poll. ``ImageService.serv
 held until ``hold_until`` (``AttemptRecorder.hold``: the sweeper will not write it as
 ``unknown`` meanwhile), then ``record`` keeps the ``Submission``. After a restart
 ``ImageService.resume`` polls that task on the same route and records the attempt's outcome
-once, under the attempt's own request id and number. Which provider polls, and how, stays in
-``providers.polling``: here a task is an opaque JSON document.
+once, under the attempt's own request id and number; a task that failed is followed by the rest
+of the attempt loop the run had left (``retries`` on its route, the routes not ``tried`` yet).
+Which provider polls, and how, stays in ``providers.polling``: here a task is an opaque JSON document.
 """
 
 from __future__ import annotations
@@ -19,16 +20,29 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One accepted submission: the attempt it belongs to, its route, and the provider's task."""
+    """One accepted submission: the attempt it belongs to, its route, and the provider's task.
+
+    ``retries``: earlier failed attempts of the run on this route; ``tried``: the routes the run
+    had left behind before this one (a resume carries on the attempt loop from there).
+    """
 
     request_id: str
     attempt: int
     route: str
     task: dict[str, Any]
+    retries: int = 0
+    tried: tuple[str, ...] = ()
 
     def document(self) -> dict[str, Any]:
         """JSON values (what a job row keeps)."""
-        return {"request_id": self.request_id, "attempt": self.attempt, "route": self.route, "task": self.task}
+        return {
+            "request_id": self.request_id,
+            "attempt": self.attempt,
+            "route": self.route,
+            "task": self.task,
+            "retries": self.retries,
+            "tried": list(self.tried),
+        }
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> Submission | None:
@@ -39,7 +53,13 @@ class Submission:
             return None
         if isinstance(attempt, bool) or not isinstance(attempt, int):
             return None
-        return cls(request_id=request_id, attempt=attempt, route=route, task=task)
+        # Rows kept before ``retries`` / ``tried`` existed resume as the route's first try.
+        retries, tried = document.get("retries", 0), document.get("tried", [])
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            retries = 0
+        if not isinstance(tried, list) or not all(isinstance(name, str) for name in tried):
+            tried = []
+        return cls(request_id=request_id, attempt=attempt, route=route, task=task, retries=retries, tried=tuple(tried))
 
 
 @dataclass(frozen=True, slots=True)
