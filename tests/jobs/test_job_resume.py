@@ -5,6 +5,9 @@ host: after a restart each job resumes by polling the same task, never submittin
   once, at the cost BFL reported (nothing left pending).
 - A task that fails: the resumed run carries on the attempt loop the dead run had left (the
   route's remaining retry, then the next route), numbering its attempts on from the task's.
+- A fanned-out job (``n`` split into one BFL call per image), one part finished and one pending:
+  neither is submitted again; the finished part's task is read again for its image, the pending
+  one polled to its end, and each part's attempt is in the ledger once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import io
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -50,13 +54,20 @@ class Resumed:
     rows: list[Any]  # the ledger rows of the key
     runs: int
     since: float
+    at_kill: dict[str, dict[str, Any]]  # the kept tasks as the sandbox saw them at the kill
 
 
 def kill_while_pending_then_finish(
-    sandbox_url: str, tmp_path: Path, model: dict[str, Any], body: dict[str, Any], key: str, ledger_rows: int
+    sandbox_url: str,
+    tmp_path: Path,
+    model: dict[str, Any],
+    body: dict[str, Any],
+    key: str,
+    ledger_rows: int,
+    killable: Callable[[dict[str, Any]], bool] = lambda kept: True,
 ) -> Resumed:
-    """Submit ``body`` to a gateway serving ``model``, SIGKILL it once the task is kept (still
-    pending at the host), finish the job with a second gateway and read what was recorded."""
+    """Submit ``body`` to a gateway serving ``model``, SIGKILL it once what the job keeps of its
+    tasks is ``killable``, finish the job with a second gateway and read what was recorded."""
     engine = migrated_sqlite_engine(tmp_path / "imagegate.db")
     document = jobs_config(sandbox_url)
     document["models"].append(model)
@@ -70,7 +81,8 @@ def kill_while_pending_then_finish(
 
     def kept_task() -> dict | None:
         with engine.connect() as conn:
-            return conn.execute(sa.select(image_jobs.c.provider_task)).scalar_one_or_none()
+            kept = conn.execute(sa.select(image_jobs.c.provider_task)).scalar_one_or_none()
+        return kept if kept is not None and killable(kept) else None
 
     with serving_disk_store(tmp_path / "images") as store:
         images = (store.root, store.base_url)
@@ -79,8 +91,8 @@ def kill_while_pending_then_finish(
             kept = wait_for(kept_task, 20)
             process.send_signal(signal.SIGKILL)
             process.wait(10)
-        [task] = [t for t in tasks(sandbox_url, "bfl").values() if t["id"] == kept["task"]["id"]]
-        assert task["polls"] < 3 and not task["cancelled"]  # killed while the task was pending
+        at_kill = {task_id: tasks(sandbox_url, "bfl")[task_id] for task_id in kept_task_ids(kept)}
+        assert not any(task["cancelled"] for task in at_kill.values())
         with job_process("serve", env, config, images) as (url, _):
             gateway = GatewayHandle(url=url, runtime=None, engine=engine)  # type: ignore[arg-type]  # poll reads .url
             finished = poll(gateway, secret, job["id"])
@@ -92,7 +104,13 @@ def kill_while_pending_then_finish(
     with engine.connect() as conn:
         runs = conn.execute(sa.select(image_jobs.c.runs)).scalar_one()
     engine.dispose()
-    return Resumed(kept=kept, finished=finished, image=image, rows=rows, runs=runs, since=since)
+    return Resumed(kept=kept, finished=finished, image=image, rows=rows, runs=runs, since=since, at_kill=at_kill)
+
+
+def kept_task_ids(kept: dict[str, Any]) -> list[str]:
+    """The ids of the tasks a job keeps (one, or one per fanned-out part)."""
+    parts = kept.get("parts", [kept])
+    return [part["task"]["id"] for part in parts if part is not None]
 
 
 def test_a_flux_job_cut_off_by_sigkill_resumes_by_polling_its_task(sandbox_url, tmp_path):
@@ -101,11 +119,13 @@ def test_a_flux_job_cut_off_by_sigkill_resumes_by_polling_its_task(sandbox_url, 
     body = {"model": "flux-slow-polls", "prompt": "[sandbox:polls=3] a lighthouse", "size": "1024x768"}
     resumed = kill_while_pending_then_finish(sandbox_url, tmp_path, model, body, "resume", 1)
     finished, kept = resumed.finished, resumed.kept
+    assert resumed.at_kill[kept["task"]["id"]]["polls"] <= 3  # killed while the task was pending
     assert finished["status"] == "completed", finished["error"]
     assert resumed.image is not None and resumed.image.status_code == 200
     with Image.open(io.BytesIO(resumed.image.content)) as picture:
         assert (picture.format, picture.size) == ("JPEG", (1024, 768))
     assert len(bfl_submissions(sandbox_url, resumed.since)) == 1  # polled again, never submitted again
+    assert tasks(sandbox_url, "bfl")[kept["task"]["id"]]["polls"] > 3  # pending at the kill, then polled to its end
     assert finished["request_id"] == kept["request_id"]
     [row] = resumed.rows
     assert (row.request_id, row.attempt, row.status) == (kept["request_id"], kept["attempt"], "ok")
@@ -131,6 +151,7 @@ def test_a_resumed_task_that_fails_carries_on_with_the_retries_and_fallbacks_the
     body = {"model": "flux-resume-then-fal", "prompt": "[sandbox:polls=3] a lighthouse", "size": "1024x768"}
     resumed = kill_while_pending_then_finish(sandbox_url, tmp_path, model, body, "carry-on", 3)
     finished, kept = resumed.finished, resumed.kept
+    assert resumed.at_kill[kept["task"]["id"]]["polls"] <= 3  # killed while the task was pending
     assert finished["status"] == "completed", finished["error"]
     assert resumed.image is not None and resumed.image.status_code == 200
     assert finished["request_id"] == kept["request_id"]
@@ -149,4 +170,39 @@ def test_a_resumed_task_that_fails_carries_on_with_the_retries_and_fallbacks_the
     assert retry.provider_request_id != kept["task"]["id"]
     assert (fallback.attempt, fallback.provider, fallback.status) == (3, "fal", "ok")
     assert finished["cost"]["micros"] == sum(row.cost_micros for row in resumed.rows)
+    assert resumed.runs == 2
+
+
+def test_a_fanned_out_job_resumes_each_part_without_submitting_any_again(sandbox_url, sandbox_control, tmp_path):
+    # Two images from a one-image-per-call model: two parts, two BFL tasks. The first submit
+    # answers 3 s late (fault ``slow``), so the other part's task is finished by the time the
+    # slow part's task is accepted and pending: the gateway is killed then.
+    fault = {"fault": "slow=3", "model": "flux-2-pro", "path": "/v1/flux-2-pro", "count": 1}
+    assert sandbox_control.post("/_sandbox/faults", json=fault).status_code == 201
+    model = alias("flux-parts", route("bfl", "flux-2-pro", sandbox_url, timeout=30, poll_interval=0.3))
+    body = {"model": "flux-parts", "prompt": "[sandbox:polls=3] two lighthouses", "size": "1024x768", "n": 2}
+
+    def one_finished_one_pending(kept: dict[str, Any]) -> bool:
+        ids = kept_task_ids(kept)
+        if len(ids) != 2:
+            return False
+        seen = tasks(sandbox_url, "bfl")
+        return sorted(seen[task_id]["polls"] > 3 for task_id in ids) == [False, True]
+
+    resumed = kill_while_pending_then_finish(
+        sandbox_url, tmp_path, model, body, "parts", 2, killable=one_finished_one_pending
+    )
+    finished, kept = resumed.finished, resumed.kept
+    assert finished["status"] == "completed", finished["error"]
+    assert len(finished["result"]["data"]) == 2
+    assert resumed.image is not None and resumed.image.status_code == 200
+    assert len(bfl_submissions(sandbox_url, resumed.since)) == 2  # one per part, none again
+    assert finished["request_id"] == kept["request_id"]
+    finished_part = next(task for task in resumed.at_kill.values() if task["polls"] > 3)
+    assert tasks(sandbox_url, "bfl")[finished_part["id"]]["polls"] > finished_part["polls"]  # read again
+    rows = sorted(resumed.rows, key=lambda row: row.attempt)
+    assert [(row.attempt, row.status) for row in rows] == [(1, "ok"), (2, "ok")]
+    assert sorted(row.provider_request_id for row in rows) == sorted(kept_task_ids(kept))
+    assert finished["cost"]["micros"] == sum(row.cost_micros for row in rows)
+    assert not finished["cost"]["estimated"]
     assert resumed.runs == 2

@@ -41,8 +41,8 @@ from imagegate.service.provider_calls import PASSTHROUGH_MIN_BYTES, Attempt, Pro
 from imagegate.service.route_guards import RouteGuards, RoutePass
 from imagegate.service.served import Served
 from imagegate.service.stream_session import StreamSession
-from imagegate.service.submissions import Submission, SubmissionHook
-from imagegate.service.submitted_tasks import SubmittedTasks, resumed_order
+from imagegate.service.submissions import Kept, Submission, SubmissionHook
+from imagegate.service.submitted_tasks import PartKeeper, SubmittedTasks, resumed_order
 
 __all__ = ["PASSTHROUGH_MIN_BYTES", "BodyStream", "ImageService", "Served", "StreamSession"]
 
@@ -86,7 +86,7 @@ class ImageService:
         if admission is not None:
             observers = (*observers, admission.observe)
         self.recorder = AttemptRecorder(ledger, clock=clock, wall_clock=wall_clock, observers=observers)
-        self.tasks = SubmittedTasks(self._calls.poller, self.recorder, clock=clock)
+        self.tasks = SubmittedTasks(self._calls.poller, self.recorder, clock=clock, wall_clock=wall_clock)
 
     # -- admission -----------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class ImageService:
         before each attempt is noted (``AttemptRecorder.begin``) and sent.
         """
         if attempts is None:
-            attempts = itertools.count(1 if resume is None else resume.attempt)
+            attempts = itertools.count(1 if resume is None else resume.attempt + 1)
         deadline = self._clock() + plan.alias.retry.deadline_s
         routes = self._guards.ordered(plan)
         if resume is not None:
@@ -205,7 +205,7 @@ class ImageService:
         policy = plan.alias.retry
         retry_number = 0 if resume is None else resume.retries
         while True:
-            attempt = next(attempts)
+            attempt = next(attempts) if resume is None else resume.attempt
             await self._before_attempt(plan, route, attempt, n)
             # ``resume``: the kept task's attempt, begun and held by the process that died.
             seen = Attempt(attempt, retries=retry_number, tried=tried, resume=None if resume is None else resume.task)
@@ -283,7 +283,7 @@ class ImageService:
         *,
         keep_raw_for: str | None,
         submissions: SubmissionHook | None = None,
-        resume: Submission | None = None,
+        resume: Kept | None = None,
     ) -> Served:
         """Serve a plain (non-streamed) request.
 
@@ -291,8 +291,8 @@ class ImageService:
         forwarding unchanged. When the route's model makes fewer images per call than asked
         (``PlannedRoute.chunks``), the parts run in parallel, each with its own ledger rows.
         ``submissions`` is told of each task a submit-and-poll host accepts, before it is polled
-        (``service.submissions``; not for fanned-out parts, which are never resumed).
-        ``resume``: a task kept so, accepted before a restart: see ``resume``.
+        (``service.submissions``; fanned-out parts keep theirs through a ``PartKeeper``).
+        ``resume``: what was kept so before a restart: see ``resume``.
         """
         await self._admit(plan)
         try:
@@ -300,11 +300,12 @@ class ImageService:
         finally:
             await self._finish(plan)
 
-    async def resume(self, plan: Plan, submission: Submission, submissions: SubmissionHook | None = None) -> Served:
+    async def resume(self, plan: Plan, submission: Kept, submissions: SubmissionHook | None = None) -> Served:
         """Serve ``plan`` (``plan.request_id`` is the submission's) carrying on from a task accepted
         before a restart: the same attempt loop, its first attempt polling that task on its route
         (the route's timeout counting from now), then, if the task failed, the retries and
-        fallbacks the run had left, numbered on from it (``service.submitted_tasks``)."""
+        fallbacks the run had left, numbered on from it (``service.submitted_tasks``). A
+        fanned-out request resumes each part so; a part with no task kept runs again."""
         return await self.serve(plan, keep_raw_for=None, submissions=submissions, resume=submission)
 
     async def _serve_parts(
@@ -313,16 +314,29 @@ class ImageService:
         *,
         keep_raw_for: str | None,
         submissions: SubmissionHook | None,
-        resume: Submission | None = None,
+        resume: Kept | None = None,
     ) -> Served:
         chunks = plan.routes[0].chunks
-        if chunks is None or resume is not None:
+        if isinstance(resume, Submission) or (chunks is None and resume is None):
             return await self._serve_part(
                 plan, keep_raw_for=keep_raw_for, n=None, attempts=None, submissions=submissions, resume=resume
             )
-        attempts = itertools.count(1)
+        counts = resume.counts if resume is not None else chunks
+        assert counts is not None
+        kept = None if submissions is None else PartKeeper(submissions, plan.request_id, counts, resume)
+        attempts = itertools.count(1 if resume is None else resume.attempts + 1)
         parts = await asyncio.gather(
-            *(self._serve_part(plan, keep_raw_for=None, n=count, attempts=attempts) for count in chunks),
+            *(
+                self._serve_part(
+                    plan,
+                    keep_raw_for=None,
+                    n=count,
+                    attempts=attempts,
+                    submissions=None if kept is None else kept.part(index),
+                    resume=None if resume is None else resume.parts[index],
+                )
+                for index, count in enumerate(counts)
+            ),
             return_exceptions=True,
         )
         for part in parts:
@@ -353,7 +367,11 @@ class ImageService:
         async def drop_earlier_task(attempt: Attempt) -> None:
             # Before the attempt is noted: a crash after it must not resume a task that is over
             # (and a resumed run's next attempt number is then free).
-            if submissions is not None and attempt.number > 1 and attempt.resume is None:
+            if submissions is None or attempt.resume is not None:
+                return
+            if submissions.starting is not None:
+                await submissions.starting(attempt.number)
+            elif attempt.number > 1:
                 await submissions.record(None)
 
         async def call(route: PlannedRoute, attempt: Attempt) -> tuple[WireResponse, ImageResult]:
