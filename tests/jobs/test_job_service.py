@@ -3,13 +3,15 @@ was revoked while it waited, a cancelled job whose runner died, and expired jobs
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import functools
 import io
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,11 @@ from imagegate.runtime import Runtime
 from imagegate.service.images import Served
 from imagegate.service.jobs import JobService
 from imagegate.service.retention import LocalSweepLock, Sweeper
-from imagegate.service.submissions import Submission
+from imagegate.service.submissions import Submission, SubmissionHook
 from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.pending_attempts import SqlPendingAttempts
 from imagegate.store.tables import api_keys
 from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.store.fixtures import migrated_sqlite_engine
@@ -75,7 +78,7 @@ def test_a_recorded_provider_task_is_resumed_by_the_hook_not_resubmitted(
     Image.new("RGB", (32, 32), "green").save(png, format="PNG")
     seen: list[tuple[str, Submission]] = []
 
-    async def resume(plan, submission) -> Served:
+    async def resume(plan, submission, keeper) -> Served:
         seen.append((plan.request_id, submission))
         result = ImageResult(
             image_count=1,
@@ -237,3 +240,56 @@ def test_cancelling_a_job_whose_runner_died_calls_its_task_off_at_the_host(image
         [row] = SqlLedgerStore(runtime.engine).query_entries(request_id="req_orphan")
     assert (row.attempt, row.route, row.error_code) == (1, route_name, "cancelled")
     assert row.cost_estimated and row.cost_micros > 0  # the quote: the host may have billed part of it
+
+
+def test_an_accepted_task_is_held_briefly_until_it_is_kept_then_until_the_job_expires(
+    jobs_gateway, jobs_key, sandbox_url
+):
+    # The pipeline as a job drives it, with a hook that records the task (as a job row would)
+    # and a BFL task that never finishes: the test reads the held record at each step.
+    _, secret = jobs_key
+    gateway = jobs_gateway.runtime.gateway
+    pending = SqlPendingAttempts(jobs_gateway.engine)
+    expires_at = utc_now() + timedelta(hours=24)
+    unkept_hold = timedelta(minutes=5)
+    resolve_after: list[datetime] = []
+
+    def held(request_id: str) -> datetime | None:
+        found = [p.resolve_after for p in pending.pending() if p.entry.request_id == request_id]
+        return None if not found else _aware(found[0])
+
+    async def scenario() -> None:
+        principal = await gateway.authenticate(secret)
+        request = ImageRequest(
+            operation="generate", model="flux-2-pro", prompt="[sandbox:never-finish] a kite", dialect="openai-images"
+        )
+        plan = gateway.plan("req_held_" + uuid.uuid4().hex[:8], request, principal)
+
+        async def record(kept: object) -> bool:
+            if kept is not None:
+                first = held(plan.request_id)
+                assert first is not None  # held (durably) before the task is kept
+                resolve_after.append(first)
+            return True
+
+        hook = SubmissionHook(hold_until=expires_at, record=record, unkept_hold=unkept_hold)
+        serving = asyncio.ensure_future(gateway.images.serve(plan, keep_raw_for=None, submissions=hook))
+        deadline = time.monotonic() + 10
+        while (moved := held(plan.request_id)) is None or moved < expires_at - timedelta(seconds=1):
+            assert not serving.done() and time.monotonic() < deadline, "the hold was not moved to the job's expiry"
+            await asyncio.sleep(0.02)
+        resolve_after.append(moved)
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    anyio.run(scenario)
+    unkept, kept = resolve_after
+    # Until kept: the short hold (a process dying now leaves an ``unknown`` row within minutes).
+    assert unkept <= utc_now() + unkept_hold and unkept < expires_at - timedelta(hours=23)
+    assert abs((kept - expires_at).total_seconds()) < 1  # once kept: until the job expires
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive (they are stored in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -89,13 +89,13 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(delay: float) -> None:
         # asyncio.sleep is one module attribute for every thread: servers other tests left running
         # in this worker (polling loops) call it too. Only the service's own waits are the test's.
-        if sys._getframe(1).f_globals.get("__name__") != "imagegate.service.images":
+        if sys._getframe(1).f_globals.get("__name__") != "imagegate.service.attempt_loop":
             await real_sleep(delay)
             return
         asked.append(delay)
         await real_sleep(0)
 
-    monkeypatch.setattr("imagegate.service.images.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("imagegate.service.attempt_loop.asyncio.sleep", fake_sleep)
     return asked
 
 

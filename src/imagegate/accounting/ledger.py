@@ -317,7 +317,8 @@ class LedgerWriter:
         stored = False
         if begun is not None:
             [stored] = persist([PendingAttempt(begun.pending.entry, held.until)], store.begin_attempts, "held attempts")
-        elif self._live.pop(held.key, None) is not None:
+        elif self._live.pop(held.key, None) is not None or held.key in self._held:
+            # A held attempt held again: its hold is moved (a job keeps it until it expires).
             [stored] = persist([held.key], lambda keys: store.renew_attempts(keys, held.until), "held attempts")
         if stored:
             self._held.add(held.key)

@@ -15,7 +15,8 @@ ledger as an ``unknown`` attempt (crash-safe attempt recording); the new run sub
 A submit-and-poll host's accepted task is kept on the job (``provider_task``, a
 ``service.submissions.Submission``) before it is polled, and its attempt's ledger record is held
 until the job expires; a later run resumes by polling that task (``ImageService.resume``), never
-submitting again, and records that attempt's outcome once.
+submitting it again, records that attempt's outcome once, and, if the task failed, carries on
+with the retries and fallbacks the interrupted run had left.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from imagegate.service.job_costs import RunCosts
 from imagegate.service.job_lease import leased
 from imagegate.service.plan import Plan
 from imagegate.service.storage_port import ImageStore
-from imagegate.service.submissions import Submission, SubmissionHook
+from imagegate.service.submissions import Kept, SubmissionHook, SubmittedParts, kept_from_document
 
 log = logging.getLogger("imagegate.jobs")
 
@@ -103,8 +104,9 @@ class JobSettings:
 ErrorView = Callable[[ImagegateError], dict[str, Any]]
 UsageView = Callable[[Usage], dict[str, Any] | None]
 WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
-ResumeHook = Callable[[Plan, Submission], Awaitable[Served]]
-"""Resume a submit-and-poll provider's accepted task (recorded with ``record_submission``) by polling it;
+ResumeHook = Callable[[Plan, Kept, SubmissionHook], Awaitable[Served]]
+"""Carry on a run from a submit-and-poll provider's accepted task (recorded with ``record_submission``):
+poll it, then retry or fall back as the run would have (keeping later tasks through the hook);
 ``ImageService.resume`` unless a test replaces it."""
 
 
@@ -230,14 +232,18 @@ class JobService:
 
     async def _call_off(self, job: JobRecord) -> None:
         """Cancel an orphaned job's accepted task at its host and record its attempt (at the quote)."""
-        submission = Submission.from_document(job.provider_task) if job.provider_task is not None else None
-        if submission is None:
+        kept = kept_from_document(job.provider_task) if job.provider_task is not None else None
+        if kept is None:
             return
         try:
             request = request_from_document(job.request, [await self._read(key) for key in job.input_keys])
             principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
-            plan = self._gateway.plan(submission.request_id, request, principal)
-            await self._gateway.images.tasks.call_off(plan, submission)
+            plan = self._gateway.plan(kept.request_id, request, principal)
+            # A fanned-out job's finished parts are called off too: their hosts refuse, harmlessly,
+            # and their attempts are in the ledger already (not written again).
+            for submission in kept.parts if isinstance(kept, SubmittedParts) else (kept,):
+                if submission is not None:
+                    await self._gateway.images.tasks.call_off(plan, submission)
         except ImagegateError as error:
             # The held attempt is still written, as ``unknown`` at the quote, when the job expires.
             log.warning("job %s: its provider task was not called off: %s", job.id, error)
@@ -313,7 +319,7 @@ class JobService:
         ids = [job.id for job in jobs]
         return await anyio.to_thread.run_sync(lambda: self._store.delete(ids, now=now))
 
-    async def record_submission(self, job_id: str, submission: Submission | None) -> bool:
+    async def record_submission(self, job_id: str, submission: Kept | None) -> bool:
         """Keep the task a submit-and-poll provider accepted for this job (before it is polled),
         so a run after a restart polls it (``resume``) instead of submitting again; None: no task
         to resume any more. False when this process no longer runs the job."""
@@ -327,7 +333,7 @@ class JobService:
     async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:
         inputs = [await self._read(key) for key in job.input_keys]
         request = request_from_document(job.request, inputs)
-        submission = None if job.provider_task is None else Submission.from_document(job.provider_task)
+        submission = None if job.provider_task is None else kept_from_document(job.provider_task)
         if submission is not None:
             request_id = submission.request_id  # the accepted attempt's request, continued
         self._run_costs.track(request_id)
@@ -335,12 +341,11 @@ class JobService:
             # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
             principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
             plan = self._gateway.plan(request_id, request, principal)
+            keeper = SubmissionHook(hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id))
             if submission is not None:
-                served = await self._resume(plan, submission)  # accepted before a restart: poll it
+                # Accepted before a restart: poll it, and carry on the attempt loop if it failed.
+                served = await self._resume(plan, submission, keeper)
             else:
-                keeper = SubmissionHook(
-                    hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id)
-                )
                 served = await self._gateway.images.serve(plan, keep_raw_for=None, submissions=keeper)
             images = await self._store_images(job, served.result)
         except ImagegateError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from imagegate.domain.errors import ImagegateError, InvalidRequest, ProviderError
 from imagegate.domain.request import ImageRequest
@@ -34,6 +35,12 @@ class Attempt:
     # The id of a task a submit-and-poll host accepted, so that an attempt cut short while polling
     # (client gone, server stopping) still names the task that may go on running and billing.
     task_id: str | None = None
+    # Where the attempt loop stands: earlier failed tries on this route, routes already left behind
+    # (kept with an accepted task, so a resume carries on from there).
+    retries: int = 0
+    tried: tuple[str, ...] = ()
+    # A task accepted before a restart (``AcceptedTask.document()``): this attempt polls it, sending nothing.
+    resume: dict[str, Any] | None = None
 
 
 class ProviderCalls:
@@ -83,6 +90,16 @@ class ProviderCalls:
         wire = await self.wire(route, request)
         # One call for the service whether the host answers at once or is polled (providers.polling).
         response = await self.poller.exchange(route.adapter, wire, route.target, on_accepted=on_accepted)
+        return response, image_result(route, request, response, keep_raw=keep_raw)
+
+    async def resume(
+        self, route: PlannedRoute, request: ImageRequest, *, keep_raw: bool, attempt: Attempt
+    ) -> tuple[WireResponse, ImageResult]:
+        """Poll the task ``attempt.resume`` (accepted before a restart) to its end, parsed like ``exchange``."""
+        assert attempt.resume is not None
+        accepted = AcceptedTask.from_document(attempt.resume)
+        attempt.task_id = accepted.task.id
+        response = await self.poller.resume(route.adapter, accepted, route.target)
         return response, image_result(route, request, response, keep_raw=keep_raw)
 
     async def open(self, route: PlannedRoute, request: ImageRequest) -> StreamingResponse:
