@@ -63,11 +63,24 @@ def run_sandbox(
     app = build_sandbox_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=access_log, timeout_graceful_shutdown=5
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=access_log,
+            timeout_graceful_shutdown=5,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     )
     _install_transport_lookup(app, server)
     server.run()
+
+
+# Idle keep-alive connections are kept as long as providers' front ends keep them (the gateway's own
+# is 75 s), past the gateway pool's 15 s: with uvicorn's default of 5 s the sandbox closed idle
+# connections the gateway was about to reuse, and a request sent at that instant failed to connect,
+# which real providers do not make happen every few seconds.
+KEEP_ALIVE_S = 75
 
 
 class SandboxServer:
@@ -89,7 +102,12 @@ class SandboxServer:
         # log_config=None: leave the host process's logging setup alone (tests, the gateway).
         self._server = uvicorn.Server(
             uvicorn.Config(
-                self.app, log_level=log_level, log_config=None, access_log=False, timeout_graceful_shutdown=2
+                self.app,
+                log_level=log_level,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=2,
+                timeout_keep_alive=KEEP_ALIVE_S,
             )
         )
         _install_transport_lookup(self.app, self._server)
