@@ -46,10 +46,13 @@ check: install-test
 ## BENCH_TARGETS=direct,litellm,portkey,imagegate adds the peers (installed by bench/wrk/setup.sh).
 BENCH_TARGETS ?= direct,imagegate
 BENCH_CELLS ?= big:200:1,big:200:32,tiny:0:32
+## Each run starts from a fresh BENCH_OUT: the harness keeps the gateway's SQLite file (and its key) there.
+BENCH_OUT ?= /tmp/imagegate-bench
 bench: install-test
+	rm -rf $(BENCH_OUT)
 	bash bench/wrk/run.sh --targets $(BENCH_TARGETS) --cells $(BENCH_CELLS) --rounds 3 --duration 10 \
-	  --warmup 2 --model gpt-image-2 --imagegate-proj . --out /tmp/imagegate-bench
-	cat /tmp/imagegate-bench/table.md
+	  --warmup 2 --model gpt-image-2 --imagegate-proj . --out $(BENCH_OUT)
+	cat $(BENCH_OUT)/table.md
 	$(BIN)/python bench/gateway_overhead.py
 	$(BIN)/python bench/memory.py
 	PYTHONPATH=. $(BIN)/python bench/ledger_throughput.py
