@@ -10,6 +10,7 @@ goes through ``service.keys.KeyAdmin`` like the CLI and ``/admin/keys``. The rem
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
@@ -19,22 +20,20 @@ from starlette.responses import RedirectResponse, Response
 
 from imagegate.accounting.ports import ROLES, DuplicateKeyName
 from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.limits import Limits
 from imagegate.service.keys import CreatedKey, KeyNotFound, KeySettings, key_view
-from imagegate.service.limit_changes import UNCHANGED
+from imagegate.service.limit_changes import UNCHANGED, Unchanged
 from imagegate.service.teams import TeamNotFound
 from imagegate.web.auth import action, form_text, page, refused
 from imagegate.web.limits_form import (
     LIMIT_INPUTS,
     PERIOD_CHOICES,
-    confirm_fields,
     describe,
-    form_values,
     limit_changes,
     problem_with,
-    sent_fields,
     spend_lines,
-    thresholds_of,
 )
+from imagegate.web.limits_pages import LimitsPages
 from imagegate.web.render import render
 from imagegate.web.session import ConsoleSession
 from imagegate.web.state import deps
@@ -254,62 +253,23 @@ async def _rotate(request: Request, session: ConsoleSession, form: FormData) -> 
     return await _keys_view(request, session, rotated=rotated)
 
 
-async def _edit_limits(request: Request, session: ConsoleSession) -> Response:
-    name = request.query_params.get("name", "")
-    try:
-        record = await anyio.to_thread.run_sync(deps(request).key_admin.show, name)
-    except KeyNotFound:
-        return refused(request, session, f"No key named '{name}'.", 404)
-    return render(
-        request,
-        "limits.html",
-        session,
-        active="keys",
-        title=f"Limits of key {name}",
-        holder="key",
-        name=name,
-        values=form_values(record.limits, record.alert_thresholds),
-        inputs=LIMIT_INPUTS,
-        periods=PERIOD_CHOICES,
-        confirm="/console/keys/confirm-limits",
-        cancel="/console/keys",
-    )
+def _read_limits(request: Request, name: str) -> tuple[Limits, tuple[int, ...] | None]:
+    record = deps(request).key_admin.show(name)
+    return record.limits, record.alert_thresholds
 
 
-async def _confirm_limits(request: Request, session: ConsoleSession) -> Response:
-    query = sent_fields(request.query_params)
-    name = request.query_params.get("name", "")
-    changes, thresholds = limit_changes(query), thresholds_of(query)
-    problem = problem_with(changes, thresholds)
-    if problem is not None:
-        return refused(request, session, problem, 400)
-    return render(
-        request,
-        "confirm.html",
-        session,
-        active="keys",
-        title="Confirm",
-        question=f"Set the limits of key '{name}' to: {describe(changes, thresholds)}? "
-        "Every replica applies them within seconds; a team's own limits still apply on top.",
-        confirm_label="Set limits",
-        danger=False,
-        action="/console/keys/limits",
-        fields=[("name", name), *confirm_fields(changes, thresholds)],
-        cancel="/console/keys",
-    )
+def _write_limits(request: Request, name: str, changes: Mapping[str, str], thresholds: str | Unchanged) -> None:
+    deps(request).key_admin.update(name, KeySettings(limits=dict(changes), alert_thresholds=thresholds))
 
 
-async def _set_limits(request: Request, session: ConsoleSession, form: FormData) -> Response:
-    values = sent_fields(form)
-    name = form_text(form, "name") or ""
-    settings = KeySettings(limits=limit_changes(values), alert_thresholds=thresholds_of(values))
-    try:
-        await anyio.to_thread.run_sync(deps(request).key_admin.update, name, settings)
-    except KeyNotFound:
-        return refused(request, session, f"No key named '{name}'.", 404)
-    except InvalidRequest as error:
-        return refused(request, session, error.message, 400)
-    return RedirectResponse("/console/keys", status_code=303)
+LIMITS = LimitsPages(
+    holder="key",
+    section="keys",
+    scope="Every replica applies them within seconds; a team's own limits still apply on top.",
+    read=_read_limits,
+    write=_write_limits,
+    not_found=KeyNotFound,
+)
 
 
 keys_page = page(_keys)
@@ -319,6 +279,6 @@ confirm_revoke = page(_confirm_revoke)
 revoke_key = action(_revoke)
 confirm_rotate = page(_confirm_rotate)
 rotate_key = action(_rotate)
-edit_limits = page(_edit_limits)
-confirm_limits = page(_confirm_limits)
-set_limits = action(_set_limits)
+edit_limits = page(LIMITS.edit)
+confirm_limits = page(LIMITS.confirm)
+set_limits = action(LIMITS.store)

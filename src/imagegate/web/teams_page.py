@@ -9,6 +9,7 @@ the figures are ``service.spend.SpendReport``'s, the lines ``GET /admin/spend?by
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 import anyio.to_thread
 from starlette.datastructures import FormData
@@ -18,8 +19,9 @@ from starlette.responses import RedirectResponse, Response
 from imagegate.accounting.ports import DuplicateTeamName
 from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.limits import Limits
+from imagegate.service.limit_changes import Unchanged
 from imagegate.service.teams import TeamNotFound, team_view
-from imagegate.web.auth import action, form_text, page, refused
+from imagegate.web.auth import action, form_text, page
 from imagegate.web.limits_form import (
     LIMIT_INPUTS,
     PERIOD_CHOICES,
@@ -32,6 +34,7 @@ from imagegate.web.limits_form import (
     spend_lines,
     thresholds_of,
 )
+from imagegate.web.limits_pages import LimitsPages
 from imagegate.web.render import render
 from imagegate.web.session import ConsoleSession
 from imagegate.web.state import deps
@@ -100,68 +103,28 @@ async def _create(request: Request, session: ConsoleSession, form: FormData) -> 
     return RedirectResponse("/console/teams", status_code=303)
 
 
-async def _edit_limits(request: Request, session: ConsoleSession) -> Response:
-    name = request.query_params.get("name", "")
-    try:
-        team = await anyio.to_thread.run_sync(deps(request).team_admin.show, name)
-    except TeamNotFound:
-        return refused(request, session, f"No team named '{name}'.", 404)
-    return render(
-        request,
-        "limits.html",
-        session,
-        active="teams",
-        title=f"Limits of team {name}",
-        holder="team",
-        name=name,
-        values=form_values(team.limits, team.alert_thresholds),
-        inputs=LIMIT_INPUTS,
-        periods=PERIOD_CHOICES,
-        confirm="/console/teams/confirm-limits",
-        cancel="/console/teams",
-    )
+def _read_limits(request: Request, name: str) -> tuple[Limits, tuple[int, ...] | None]:
+    team = deps(request).team_admin.show(name)
+    return team.limits, team.alert_thresholds
 
 
-async def _confirm_limits(request: Request, session: ConsoleSession) -> Response:
-    name = request.query_params.get("name", "")
-    values = sent_fields(request.query_params)
-    changes, thresholds = limit_changes(values), thresholds_of(values)
-    problem = problem_with(changes, thresholds)
-    if problem is not None:
-        return refused(request, session, problem, 400)
-    return render(
-        request,
-        "confirm.html",
-        session,
-        active="teams",
-        title="Confirm",
-        question=f"Set the limits of team '{name}' to: {describe(changes, thresholds)}? "
-        "They apply to all its keys together, on every replica within seconds.",
-        confirm_label="Set limits",
-        danger=False,
-        action="/console/teams/limits",
-        fields=[("name", name), *confirm_fields(changes, thresholds)],
-        cancel="/console/teams",
-    )
+def _write_limits(request: Request, name: str, changes: Mapping[str, str], thresholds: str | Unchanged) -> None:
+    deps(request).team_admin.update(name, dict(changes), thresholds)
 
 
-async def _set_limits(request: Request, session: ConsoleSession, form: FormData) -> Response:
-    name = form_text(form, "name") or ""
-    values = sent_fields(form)
-    try:
-        await anyio.to_thread.run_sync(
-            lambda: deps(request).team_admin.update(name, limit_changes(values), thresholds_of(values))
-        )
-    except TeamNotFound:
-        return refused(request, session, f"No team named '{name}'.", 404)
-    except InvalidRequest as error:
-        return refused(request, session, error.message, 400)
-    return RedirectResponse("/console/teams", status_code=303)
+LIMITS = LimitsPages(
+    holder="team",
+    section="teams",
+    scope="They apply to all its keys together, on every replica within seconds.",
+    read=_read_limits,
+    write=_write_limits,
+    not_found=TeamNotFound,
+)
 
 
 teams_page = page(_teams)
 confirm_create = page(_confirm_create)
 create_team = action(_create)
-edit_limits = page(_edit_limits)
-confirm_limits = page(_confirm_limits)
-set_limits = action(_set_limits)
+edit_limits = page(LIMITS.edit)
+confirm_limits = page(LIMITS.confirm)
+set_limits = action(LIMITS.store)
