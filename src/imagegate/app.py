@@ -6,28 +6,17 @@ their own settings (a throwaway database, the sandbox's URL) through ``create_ap
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from imagegate.accounting.admission import Admission
 from imagegate.accounting.auth import KeyAuthenticator
 from imagegate.accounting.ledger import CrashSafety, LedgerWriter
-from imagegate.api.edge import EdgeLimits, EdgeMiddleware, InflightBudget
-from imagegate.api.passthrough import BrokenBodyLogFilter
-from imagegate.api.request_ids import RequestIdMiddleware
-from imagegate.api.routes import all_routes, carries_images, dialect_error_response
+from imagegate.api.edge import EdgeLimits
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
 from imagegate.providers.http import HttpExecutor
@@ -37,7 +26,7 @@ from imagegate.routing.breaker import BreakerConfig, LocalBreakerStore
 from imagegate.routing.control_store import ChangeFeed
 from imagegate.routing.controls import ControlsHolder
 from imagegate.routing.health import RouteHealth
-from imagegate.runtime import Runtime, console_deps, start_background_tasks
+from imagegate.runtime import Runtime, create_app
 from imagegate.service.admission import AdmissionGate
 from imagegate.service.batches import BatchService
 from imagegate.service.compare_runs import CompareRuns
@@ -79,7 +68,6 @@ from imagegate.store.usage_alerts import SqlAlertMarks
 from imagegate.telemetry.route_state import RouteStateReader
 from imagegate.telemetry.store_state import StoreStateReader
 from imagegate.telemetry.wiring import build_telemetry
-from imagegate.web.routes import console_routes
 from imagegate.web.session import signing_secret
 from imagegate.wiring import (
     build_admission_store,
@@ -89,6 +77,8 @@ from imagegate.wiring import (
     redis_client_for,
     utc_today,
 )
+
+__all__ = ["Runtime", "build_runtime", "create_app"]
 
 log = logging.getLogger("imagegate")
 
@@ -319,117 +309,3 @@ def _flush_last_used(authenticator: KeyAuthenticator, keys: SqlKeyStore) -> None
     taken = authenticator.take_last_used()
     if taken:
         keys.touch_keys(taken)
-
-
-async def _no_route(request: Request, exc: Exception) -> JSONResponse:
-    status = getattr(exc, "status_code", 404)
-    message = "Unknown path." if status == 404 else "Method not allowed for this path."
-    body = {
-        "error": {
-            "message": f"{message} ({request.method} {request.url.path})",
-            "type": "invalid_request_error",
-            "param": None,
-            "code": "not_found" if status == 404 else "method_not_allowed",
-        }
-    }
-    return JSONResponse(body, status_code=status)
-
-
-async def healthz(request: Request) -> JSONResponse:
-    """Liveness and readiness: 200 once startup (migrations, pools, ledger thread) is done.
-
-    ``worker`` is the serving process's id, to tell the workers of ``serve --workers N`` apart.
-    """
-    return JSONResponse({"status": "ok", "worker": os.getpid()})
-
-
-def create_app(runtime: Runtime, *, dispose_engine: bool = True) -> Starlette:
-    """The ASGI app over a built runtime; its lifespan starts and stops the runtime's parts."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # A streamed provider body that breaks off is logged by the server as one warning line.
-        broken_body_filter = BrokenBodyLogFilter()
-        logging.getLogger("uvicorn.error").addFilter(broken_body_filter)
-        if runtime.gateway.images.admission is not None:
-            runtime.gateway.images.admission.bind(asyncio.get_running_loop())
-        runtime.ledger.start()
-        tasks = await start_background_tasks(runtime)
-        if runtime.webhooks is not None:
-            runtime.webhooks.start()
-        if runtime.jobs is not None and runtime.job_engine is not None:
-            await runtime.job_engine.start(runtime.jobs.run, runtime.jobs.due)
-        try:
-            yield
-        finally:
-            # Answers still read after their client left are recorded (at the quote) while the
-            # ledger, admission and HTTP pool are still up.
-            await runtime.gateway.images.drains.close()
-            if runtime.job_engine is not None:
-                await runtime.job_engine.stop()
-            if runtime.webhooks is not None:
-                await runtime.webhooks.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if runtime.gateway.images.admission is not None:
-                await runtime.gateway.images.admission.drain()  # settlements still in flight land first
-            await runtime.http.aclose()
-            if runtime.storage is not None:
-                await runtime.storage.aclose()
-            if runtime.redis is not None:
-                await runtime.redis.aclose()
-            runtime.ledger.close()
-            if runtime.telemetry is not None:
-                runtime.telemetry.close()
-            if dispose_engine:
-                runtime.engine.dispose()
-            logging.getLogger("uvicorn.error").removeFilter(broken_body_filter)
-
-    middleware = [Middleware(RequestIdMiddleware)]
-    observed = None if runtime.telemetry is None else runtime.telemetry.middleware(carries_images)
-    if observed is not None:
-        # Outside the edge, so requests the edge refuses are counted too.
-        middleware.append(observed)
-    if runtime.edge is not None:
-        budget = InflightBudget(runtime.edge.max_inflight_requests, runtime.edge.max_inflight_body_bytes)
-        middleware.append(
-            Middleware(
-                EdgeMiddleware,
-                limits=runtime.edge,
-                budget=budget,
-                carries_images=carries_images,
-                render=dialect_error_response,
-            )
-        )
-    app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *all_routes(), *console_routes()],
-        lifespan=lifespan,
-        middleware=middleware,
-        exception_handlers={404: _no_route, 405: _no_route},
-    )
-    app.state.gateway = runtime.gateway
-    app.state.master_key = runtime.master_key
-    app.state.key_admin = runtime.key_admin
-    app.state.team_admin = runtime.team_admin
-    app.state.runtime = runtime
-    app.state.routing = runtime.routing
-    app.state.catalog = runtime.catalog
-    app.state.feedback = runtime.feedback
-    app.state.reports = runtime.reports
-    app.state.compare_runs = runtime.compare_runs
-    app.state.ledger_scan = runtime.ledger_scan
-    app.state.spend = runtime.spend
-    app.state.public_pricing = runtime.public_pricing
-    app.state.public_route_health = runtime.public_route_health
-    app.state.today = utc_today
-    app.state.telemetry = runtime.telemetry
-    app.state.readiness = runtime.readiness
-    app.state.batches = runtime.batches
-    app.state.openapi = None  # built from app.routes on the first GET /openapi.json (api/ops/docs.py)
-    app.state.image_storage = None if runtime.storage is None else runtime.storage.storage
-    app.state.file_signer = None if runtime.storage is None else runtime.storage.signer
-    app.state.console = console_deps(runtime)
-    app.state.jobs = runtime.jobs
-    app.state.webhooks = runtime.webhooks
-    return app
