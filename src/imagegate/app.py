@@ -19,6 +19,7 @@ from imagegate.accounting.ledger import CrashSafety, LedgerWriter
 from imagegate.api.edge import EdgeLimits
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
+from imagegate.domain.image_store import ImageStore
 from imagegate.providers.http import HttpExecutor
 from imagegate.providers.registry import AdapterRegistry, builtin_registry
 from imagegate.route_config import build_route_table, facts_from_catalog, replacements_from_catalog
@@ -42,10 +43,9 @@ from imagegate.service.route_control import RoutingAdmin
 from imagegate.service.route_guards import RouteGuards
 from imagegate.service.smoke import SmokeTester
 from imagegate.service.spend import SpendReport
-from imagegate.service.storage_port import ImageStore
 from imagegate.service.teams import TeamAdmin
 from imagegate.service.usage_alerts import UsageAlerts
-from imagegate.storage.build import build_storage
+from imagegate.storage_setup import build_storage
 from imagegate.store.attempt_spool import FileAttemptSpool
 from imagegate.store.batches import SqlBatchStore
 from imagegate.store.compare import SqlCompareStore

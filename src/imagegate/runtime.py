@@ -44,7 +44,7 @@ from imagegate.service.spend import SpendReport
 from imagegate.service.teams import TeamAdmin
 from imagegate.service.usage_alerts import UsageAlerts
 from imagegate.service.webhooks import WebhookService
-from imagegate.storage.build import StorageRuntime
+from imagegate.storage_setup import StorageRuntime
 from imagegate.store.insights import SqlLedgerInsights
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.reports import SqlReportStore

@@ -17,12 +17,12 @@ from imagegate.api.openai.render import usage_object
 from imagegate.catalog import Catalog, load_catalog
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings
+from imagegate.domain.image_store import ImageStore
 from imagegate.providers.outbound import parse_cidrs
 from imagegate.service.gateway import Gateway
 from imagegate.service.job_costs import RunCosts
 from imagegate.service.job_pool import LocalJobPool
 from imagegate.service.jobs import JobEngine, JobService, JobSettings
-from imagegate.service.storage_port import ImageStore
 from imagegate.service.webhook_sender import WebhookSender
 from imagegate.service.webhooks import DEFAULT_SCHEDULE_S, WebhookService, WebhookSettings
 from imagegate.store.jobs import SqlJobStore

@@ -14,9 +14,9 @@ import pytest
 from starlette.applications import Starlette
 
 from imagegate.api import files
+from imagegate.domain.image_store import ImageStore
+from imagegate.domain.url_signing import UrlSigner
 from imagegate.service.image_storage import ImageStorage, Retention
-from imagegate.service.storage_port import ImageStore
-from imagegate.service.url_signing import UrlSigner
 from imagegate.storage.local import LocalImageStore
 from imagegate.storage.s3 import S3ImageStore, S3Settings
 from tests.support.s3 import ACCESS_KEY, REGION, SECRET_KEY, new_bucket, running_s3_server

@@ -13,7 +13,7 @@ from imagegate.config.settings import Settings
 from imagegate.domain.errors import UpstreamBadResponse
 from imagegate.domain.result import GeneratedImage, ImageResult, Usage
 from imagegate.service.image_storage import ImageStorage, Retention, StorageFailed
-from imagegate.storage.build import StorageSettingsError, build_storage, retention_from
+from imagegate.storage_setup import StorageSettingsError, build_storage, retention_from
 from imagegate.store.database import make_engine
 from tests.storage.conftest import Clock, local_store
 from tests.storage.test_store_contract import png

@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from imagegate.config.settings import Settings
-from imagegate.service.url_signing import UrlSigner
-from imagegate.storage.build import signing_secret
+from imagegate.domain.url_signing import UrlSigner
 from imagegate.storage.local import LocalImageStore
+from imagegate.storage_setup import signing_secret
 from tests.storage.conftest import Clock, files_app, local_store
 from tests.storage.test_store_contract import png
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from imagegate.service.storage_port import StoredObject
+from imagegate.domain.image_store import StoredObject
 
 
 class DiskImageStore:

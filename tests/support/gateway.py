@@ -23,8 +23,8 @@ from imagegate.app import Runtime, build_runtime, create_app
 from imagegate.cli.server import uvicorn_config
 from imagegate.config.file import parse_config
 from imagegate.config.settings import Settings
+from imagegate.domain.image_store import ImageStore
 from imagegate.service.event_port import EventSink
-from imagegate.service.storage_port import ImageStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from imagegate.domain.url_signing import UrlSigner
 from imagegate.service.image_storage import ImageStorage, sniff_image_type
-from imagegate.service.url_signing import UrlSigner
 
 
 def _error(status: int, message: str, code: str) -> Response:

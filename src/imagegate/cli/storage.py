@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 import typer
 
 from imagegate.cli.common import config_from, console, fail, settings_from_env
-from imagegate.storage.build import StorageRuntime, StorageSettingsError, build_storage
+from imagegate.storage_setup import StorageRuntime, StorageSettingsError, build_storage
 from imagegate.store.database import make_engine
 
 storage_app = typer.Typer(help="Stored images (URL responses).", no_args_is_help=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from imagegate.accounting.auth import KeyAuthenticator, Principal
+from imagegate.domain.image_store import ImageStore
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.tags import Tags, merge_tags
 from imagegate.providers.registry import AdapterRegistry
@@ -17,7 +18,6 @@ from imagegate.service.idempotency import IdempotentRunner
 from imagegate.service.images import ImageService
 from imagegate.service.plan import FactsLookup, Plan, ReplacementLookup, plan_request
 from imagegate.service.request_facts import note_request, note_team
-from imagegate.service.storage_port import ImageStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.errors import ImagegateError, UpstreamBadResponse
+from imagegate.domain.image_store import ImageStore, StoredObject
 from imagegate.domain.result import GeneratedImage, ImageResult
-from imagegate.service.storage_port import ImageStore, StoredObject
 
 log = logging.getLogger("imagegate.storage")
 

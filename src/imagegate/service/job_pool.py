@@ -12,23 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+
+from imagegate.accounting.job_queue import Due, Run, resume_forever
 
 log = logging.getLogger("imagegate.jobs")
 
-Run = Callable[[str], Awaitable[None]]
-Due = Callable[[], Awaitable[list[str]]]
-
-
-async def resume_forever(due: Due, enqueue: Callable[[str], Awaitable[None]], interval_s: float) -> None:
-    """Every ``interval_s``, hand the jobs nobody runs (``due``) to the engine again (any engine)."""
-    while True:
-        try:
-            for job_id in await due():
-                await enqueue(job_id)
-        except Exception:
-            log.exception("looking for jobs to resume failed; retrying")
-        await asyncio.sleep(interval_s)
+__all__ = ["Due", "LocalJobPool", "Run", "resume_forever"]
 
 
 class LocalJobPool:

@@ -37,6 +37,7 @@ from imagegate.accounting.auth import Principal
 from imagegate.accounting.jobs import JobOutcome, JobRecord, JobStore
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.errors import ImagegateError, InvalidRequest, UpstreamBadResponse
+from imagegate.domain.image_store import ImageStore
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.event_port import EventSink
@@ -52,7 +53,6 @@ from imagegate.service.job_codec import (
 from imagegate.service.job_costs import RunCosts
 from imagegate.service.job_lease import leased
 from imagegate.service.plan import Plan
-from imagegate.service.storage_port import ImageStore
 from imagegate.service.submissions import Kept, SubmissionHook, SubmittedParts, kept_from_document
 
 log = logging.getLogger("imagegate.jobs")

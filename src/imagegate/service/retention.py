@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Protocol
 
 from imagegate.accounting.ledger import utc_now
-from imagegate.service.storage_port import ImageStore
+from imagegate.domain.image_store import ImageStore
 
 log = logging.getLogger("imagegate.storage")
 

@@ -1,4 +1,4 @@
-"""Implementations of the image storage port (``service/storage_port.py``).
+"""Implementations of the image storage port (``domain/image_store.py``).
 
 ``local`` keeps files under the data directory, served by the gateway at signed links;
 ``s3`` keeps objects in S3-compatible storage with presigned links; ``build`` picks one from

@@ -22,8 +22,8 @@ from typing import BinaryIO
 import anyio.to_thread
 
 from imagegate.accounting.ledger import utc_now
-from imagegate.service.storage_port import StoredObject
-from imagegate.service.url_signing import UrlSigner
+from imagegate.domain.image_store import StoredObject
+from imagegate.domain.url_signing import UrlSigner
 from imagegate.storage.keys import InvalidKey, checked_key
 
 _CHUNK = 256 * 1024

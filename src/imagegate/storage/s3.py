@@ -28,7 +28,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from imagegate.accounting.ledger import utc_now
-from imagegate.service.storage_port import StoredObject
+from imagegate.domain.image_store import StoredObject
 from imagegate.storage.keys import checked_key
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from imagegate.service.compare_runs import CompareCell, CompareRun, RequestUsage
+from imagegate.accounting.compare_runs import CompareCell, CompareRun, RequestUsage
 from imagegate.store.database import Bind, begin, connect
 from imagegate.store.tables import compare_cells, compare_runs, image_feedback, ledger
 

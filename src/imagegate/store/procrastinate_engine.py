@@ -18,7 +18,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
 from sqlalchemy import Engine, text
 
-from imagegate.service.job_pool import Due, Run, resume_forever
+from imagegate.accounting.job_queue import Due, Run, resume_forever
 
 log = logging.getLogger("imagegate.jobs")
 

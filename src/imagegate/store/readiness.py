@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import anyio.to_thread
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
-from imagegate.service.readiness import Check
+# What ``service.readiness`` runs: a coroutine that raises when the store is not reachable.
+Check = Callable[[], Awaitable[None]]
 
 
 def database_check(engine: Engine) -> Check:

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from imagegate.accounting.auth import Principal
 from imagegate.api.openai.render import translated_body
 from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.image_store import StoredObject
 from imagegate.domain.request import ImageRequest
 from imagegate.service.image_storage import ImageStorage
 from imagegate.service.images import Served
-from imagegate.service.storage_port import StoredObject
 
 
 def storage_available(request: Request) -> ImageStorage | None:

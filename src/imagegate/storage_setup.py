@@ -1,4 +1,4 @@
-"""Building the image store, its retention and its sweeper from settings (for ``app.py``)."""
+"""Building the image store, its retention and its sweeper from settings (for ``app.py``; a builder like ``wiring``)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 
 from imagegate.config.file import StorageConfig
 from imagegate.config.settings import Settings
+from imagegate.domain.url_signing import UrlSigner
 from imagegate.service.image_storage import ImageStorage, Retention
 from imagegate.service.retention import LocalSweepLock, Sweeper, SweepLock
-from imagegate.service.url_signing import UrlSigner
 from imagegate.storage.local import LocalImageStore
 from imagegate.store.sweep_lock import PostgresSweepLock, RedisSweepLock
 
