@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from imagegate.domain.image_format import sniff_mime
 from imagegate.domain.url_signing import UrlSigner
-from imagegate.service.image_storage import ImageStorage, sniff_image_type
+from imagegate.service.image_storage import ImageStorage
 
 
 def _error(status: int, message: str, code: str) -> Response:
@@ -40,7 +41,7 @@ async def download(request: Request) -> Response:
     except (FileNotFoundError, ValueError):
         return _error(404, "This file no longer exists.", "not_found")
     first = await anext(chunks, b"")
-    content_type = sniff_image_type(first) or mimetypes.guess_type(key)[0] or "application/octet-stream"
+    content_type = sniff_mime(first) or mimetypes.guess_type(key)[0] or "application/octet-stream"
     remaining = max(0, int(request.query_params["expires"]) - int(now.timestamp()))
     headers = {"cache-control": f"private, max-age={remaining}", "x-content-type-options": "nosniff"}
     return StreamingResponse(_rest(first, chunks), media_type=content_type, headers=headers)

@@ -18,16 +18,14 @@ Amounts stay integer or ``Decimal`` micro-dollars; each figure is rounded half-u
 
 from __future__ import annotations
 
-import struct
-import zlib
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from imagegate.domain.request import ImageRequest, InputImage
+from imagegate.domain.request import ImageRequest
 from imagegate.domain.size import is_size, parse_size
 from imagegate.pricing.charge import Charge, PricingError
 from imagegate.pricing.engine import per_image_price, quote
-from imagegate.pricing.inputs import AUTO, requested_n
+from imagegate.pricing.inputs import AUTO, header_only_png, requested_n
 from imagegate.pricing.rows import STANDARD_TIER, PriceRow, UnknownTier
 
 BATCH_TIER = "batch"
@@ -134,7 +132,7 @@ def estimate(price: PriceRow, workflow: Workflow) -> Estimate:
         input_fidelity=workflow.input_fidelity,
         partial_images=workflow.partial_images or None,
         stream=workflow.partial_images > 0,
-        images=[_header_only_png(*parse_size(s)) for s in workflow.reference_images],
+        images=[header_only_png(*parse_size(s), f"reference-{s}.png") for s in workflow.reference_images],
     )
     charge: Charge = quote(request, row, tier=workflow.tier)
     n = requested_n(request, row)
@@ -181,17 +179,6 @@ def _with_thinking(price: PriceRow, thinking_tokens: int | None) -> PriceRow:
         return price
     # Validated again (not copied) so the row's ``edit`` variant picks the change up as well.
     return PriceRow.model_validate({**price.model_dump(), "text_output_reserve_tokens": thinking_tokens})
-
-
-def _header_only_png(width: int, height: int) -> InputImage:
-    # The engine reads reference sizes from image headers (as it does for uploads); a PNG made
-    # of its IHDR chunk alone has the right header without allocating or encoding any pixels.
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
-    return InputImage(data=data, filename=f"reference-{width}x{height}.png", content_type="image/png")
 
 
 def _micros(amount: Decimal) -> int:

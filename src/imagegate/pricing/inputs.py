@@ -5,6 +5,8 @@ expensive when it leaves the choice to the provider).
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from io import BytesIO
@@ -86,3 +88,19 @@ def most_expensive(sizes: Sequence[S], qualities: Sequence[Q], cost: Callable[[S
     if not costs:
         raise PricingError(f"no price for sizes {list(sizes)} x qualities {list(qualities)}")
     return max(costs)
+
+
+def header_only_png(width: int, height: int, filename: str) -> InputImage:
+    """A PNG of ``width`` x ``height`` made of its header alone: no pixels allocated or encoded.
+
+    Stands in for an image known only by its size (an estimate's reference images, a stored batch
+    line's inputs): everything that prices or checks inputs reads sizes from headers. 8-bit RGBA,
+    so a mask stand-in has the alpha channel the real mask had to have.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
+    return InputImage(data=data, filename=filename, content_type="image/png")

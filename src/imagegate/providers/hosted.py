@@ -19,6 +19,7 @@ from PIL import Image
 
 from imagegate.domain.capabilities import Capabilities
 from imagegate.domain.errors import ProviderError, UpstreamBadResponse
+from imagegate.domain.image_format import sniff_mime
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.domain.result import GeneratedImage, StreamEvent
 from imagegate.domain.size import parse_size
@@ -48,17 +49,10 @@ def image_b64(image: InputImage) -> str:
 
 def image_data_url(image: InputImage) -> str:
     """An uploaded image as a ``data:`` URL (hosts whose image fields are URLs)."""
-    mime = image.content_type if image.content_type is not None else _sniff_mime(image.data)
+    mime = (
+        image.content_type if image.content_type is not None else sniff_mime(image.data) or "application/octet-stream"
+    )
     return f"data:{mime};base64,{image_b64(image)}"
-
-
-def _sniff_mime(data: bytes) -> str:
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            fmt = (opened.format or "png").lower()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return "application/octet-stream"
-    return _FORMAT_MIME.get(fmt, f"image/{fmt}")
 
 
 def picture_size(data: bytes) -> str | None:

@@ -12,12 +12,10 @@ provider reported, falling back to the rules only when the provider reported no 
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Any
 
 from imagegate.domain.request import ImageRequest, InputImage
-from imagegate.pricing.inputs import image_dimensions
+from imagegate.pricing.inputs import header_only_png, image_dimensions
 
 # The canonical fields a batch line keeps.
 _REQUEST_FIELDS = (
@@ -43,15 +41,8 @@ _IMAGE_SIZES = "input_image_sizes"
 _MASK_SIZE = "mask_size"
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def _stand_in(width: int, height: int) -> InputImage:
-    # 8-bit RGBA (colour type 6): a mask stand-in has alpha, as the real mask had to.
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"") + _chunk(b"IEND", b"")
-    return InputImage(data=data, filename="stand-in.png", content_type="image/png")
+    return header_only_png(width, height, "stand-in.png")
 
 
 def encode_line_request(request: ImageRequest) -> dict[str, Any]:

@@ -19,19 +19,11 @@ from datetime import datetime, timedelta
 
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.errors import ImagegateError, UpstreamBadResponse
+from imagegate.domain.image_format import extension, sniff_mime
 from imagegate.domain.image_store import ImageStore, StoredObject
 from imagegate.domain.result import GeneratedImage, ImageResult
 
 log = logging.getLogger("imagegate.storage")
-
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
-# Leading bytes of the formats providers return, for images whose MIME type was not reported.
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 
 
 class StorageFailed(ImagegateError):
@@ -39,16 +31,6 @@ class StorageFailed(ImagegateError):
 
     code = "storage_failed"
     retryable = True
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The MIME type of PNG, JPEG, WebP or GIF bytes, from their signature; None otherwise."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for signature, mime in _SIGNATURES:
-        if data.startswith(signature):
-            return mime
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +71,8 @@ class ImageStorage:
 
         async def put(index: int, image: GeneratedImage) -> StoredObject:
             data = _decoded(image)
-            content_type = sniff_image_type(data) or image.mime_type or "application/octet-stream"
-            key = f"{key_prefix}/{index}.{_EXTENSIONS.get(content_type, 'bin')}"
+            content_type = sniff_mime(data) or image.mime_type or "application/octet-stream"
+            key = f"{key_prefix}/{index}.{extension(content_type)}"
             try:
                 return await self.store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
             except Exception as exc:

@@ -20,6 +20,7 @@ from typing import Literal
 from PIL import Image, UnidentifiedImageError
 
 from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.image_format import sniff_mime
 from imagegate.domain.request import ImageRequest, InputImage
 
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -28,15 +29,12 @@ ImageFormat = Literal["png", "jpeg", "webp"]
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 
+_UPLOAD_FORMATS: dict[str, ImageFormat] = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+
+
 def sniff_format(data: bytes) -> ImageFormat | None:
     """The image format ``data`` starts with (PNG, JPEG or WebP), or None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
+    return _UPLOAD_FORMATS.get(sniff_mime(data) or "")
 
 
 def _describe(image: InputImage) -> str:

@@ -37,6 +37,7 @@ from imagegate.accounting.auth import Principal
 from imagegate.accounting.jobs import JobOutcome, JobRecord, JobStore
 from imagegate.accounting.ledger import utc_now
 from imagegate.domain.errors import ImagegateError, InvalidRequest, UpstreamBadResponse
+from imagegate.domain.image_format import extension
 from imagegate.domain.image_store import ImageStore
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, Usage
@@ -56,8 +57,6 @@ from imagegate.service.plan import Plan
 from imagegate.service.submissions import Kept, SubmissionHook, SubmittedParts, kept_from_document
 
 log = logging.getLogger("imagegate.jobs")
-
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
 
 
 class JobEngine(Protocol):
@@ -388,7 +387,7 @@ class JobService:
                 # through providers/outbound.py's policy first; until a provider does, refuse loudly.
                 raise UpstreamBadResponse("The provider answered with a hosted URL; jobs store inline images only.")
             content_type = image.mime_type or f"image/{result.output_format or 'png'}"
-            key = f"jobs/{job.id}/{index}.{_EXTENSIONS.get(content_type, 'bin')}"
+            key = f"jobs/{job.id}/{index}.{extension(content_type)}"
             data = base64.b64decode(image.b64_json)
             obj = await self._images.put(key, data, content_type=content_type, expires_at=job.expires_at, owner=job.id)
             stored.append(

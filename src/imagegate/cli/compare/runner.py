@@ -32,12 +32,12 @@ import httpx
 from imagegate.cli.compare.gateway_client import GatewayRefused, record_cell, register_run
 from imagegate.cli.compare.run_state import CellRecord, CellStatus, RunDirectory
 from imagegate.cli.compare.workload import Cell
+from imagegate.domain.image_format import extension, sniff_mime
 
 TAG_HEADER = "x-imagegate-tags"
 RUN_TAG = "compare_run"
 # A request that reaches a slow provider may take minutes; the gateway's own deadline ends it first.
 DEFAULT_TIMEOUT_S = 600.0
-_MAGIC = ((b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpg"), (b"RIFF", "webp"))
 
 
 def classify(status: int, code: str | None) -> CellStatus:
@@ -51,10 +51,7 @@ def classify(status: int, code: str | None) -> CellStatus:
 
 def image_extension(data: bytes) -> str:
     """``png``, ``jpg`` or ``webp`` by magic bytes (``bin`` when unknown)."""
-    for magic, extension in _MAGIC:
-        if data.startswith(magic):
-            return extension
-    return "bin"
+    return extension(sniff_mime(data))
 
 
 class CompareRunner:

@@ -8,6 +8,7 @@ import base64
 from typing import Any
 
 from imagegate.domain.errors import InvalidRequest
+from imagegate.domain.image_format import sniff_mime as sniff_image
 from imagegate.domain.request import ImageRequest, InputImage
 from imagegate.providers.gemini.parameters import (
     DIALECT,
@@ -17,21 +18,12 @@ from imagegate.providers.gemini.parameters import (
     SAFETY_THRESHOLDS,
 )
 
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"WEBP", 8, "image/webp"),
-    (b"ftypheic", 4, "image/heic"),
-    (b"ftypheif", 4, "image/heif"),
-    (b"GIF8", 0, "image/gif"),
-)
-
 
 def sniff_mime(image: InputImage) -> str:
     """The image's MIME type from its first bytes (uploads often say ``application/octet-stream``)."""
-    for magic, offset, mime in _MAGIC:
-        if image.data[offset : offset + len(magic)] == magic:
-            return mime
+    sniffed = sniff_image(image.data)
+    if sniffed is not None:
+        return sniffed
     declared = image.content_type
     return declared if declared is not None and declared.startswith("image/") else "image/png"
 
