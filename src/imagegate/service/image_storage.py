@@ -62,30 +62,39 @@ class ImageStorage:
     async def keep(
         self, result: ImageResult, *, key_prefix: str, team_name: str | None, owner: str | None = None
     ) -> list[StoredObject]:
-        """Store every image of a parsed (not raw) result as ``{key_prefix}/{index}.{ext}``.
+        """Store every image of a parsed (not raw) result for ``team_name``'s retention (``store_images``)."""
+        return await store_images(
+            self.store, result, key_prefix=key_prefix, expires_at=self.retained_until(team_name), owner=owner
+        )
 
-        ``key_prefix`` must be unique per result (a request or job id). Images the provider only
-        returned as its own URL are not fetched: they raise ``StorageFailed``.
-        """
-        expires_at = self.retained_until(team_name)
 
-        async def put(index: int, image: GeneratedImage) -> StoredObject:
-            data = _decoded(image)
-            content_type = sniff_mime(data) or image.mime_type or "application/octet-stream"
-            key = f"{key_prefix}/{index}.{extension(content_type)}"
-            try:
-                return await self.store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
-            except Exception as exc:
-                # The provider was paid; say so rather than a bare 500. The cause goes to the log only
-                # (it may name the bucket or endpoint).
-                log.exception("storing image %s failed", key)
-                raise StorageFailed(
-                    "The images were generated but could not be stored for a URL response; "
-                    "try again, or ask for response_format 'b64_json'."
-                ) from exc
+async def store_images(
+    store: ImageStore, result: ImageResult, *, key_prefix: str, expires_at: datetime, owner: str | None = None
+) -> list[StoredObject]:
+    """Store every image of a parsed (not raw) result as ``{key_prefix}/{index}.{ext}``.
 
-        # The images of one result are written side by side (n images cost one write's latency).
-        return list(await asyncio.gather(*(put(index, image) for index, image in enumerate(result.images))))
+    ``key_prefix`` must be unique per result (a request or job id). The type is read from the
+    image's bytes (providers do not always name it). Images the provider only returned as its own
+    URL are not fetched: they raise ``StorageFailed``, as does a store that fails.
+    """
+
+    async def put(index: int, image: GeneratedImage) -> StoredObject:
+        data = _decoded(image)
+        content_type = sniff_mime(data) or image.mime_type or "application/octet-stream"
+        key = f"{key_prefix}/{index}.{extension(content_type)}"
+        try:
+            return await store.put(key, data, content_type=content_type, expires_at=expires_at, owner=owner)
+        except Exception as exc:
+            # The provider was paid; say so rather than a bare 500. The cause goes to the log only
+            # (it may name the bucket or endpoint).
+            log.exception("storing image %s failed", key)
+            raise StorageFailed(
+                "The images were generated but could not be stored; try again, "
+                "or ask for response_format 'b64_json' where the endpoint offers it."
+            ) from exc
+
+    # The images of one result are written side by side (n images cost one write's latency).
+    return list(await asyncio.gather(*(put(index, image) for index, image in enumerate(result.images))))
 
 
 def _decoded(image: GeneratedImage) -> bytes:

@@ -22,7 +22,6 @@ with the retries and fallbacks the interrupted run had left.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import logging
 import uuid
@@ -36,14 +35,14 @@ import anyio.to_thread
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.jobs import JobOutcome, JobRecord, JobStore
 from imagegate.accounting.ledger import utc_now
-from imagegate.domain.errors import ImagegateError, InvalidRequest, UpstreamBadResponse
-from imagegate.domain.image_format import extension
+from imagegate.domain.errors import ImagegateError, InvalidRequest
 from imagegate.domain.image_store import ImageStore
 from imagegate.domain.request import ImageRequest
 from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.event_port import EventSink
 from imagegate.service.gateway import Gateway
 from imagegate.service.idempotency import IdempotencyConflict
+from imagegate.service.image_storage import store_images
 from imagegate.service.images import Served
 from imagegate.service.job_codec import (
     job_object,
@@ -380,25 +379,18 @@ class JobService:
         )
 
     async def _store_images(self, job: JobRecord, result: ImageResult) -> list[dict[str, Any]]:
-        stored = []
-        for index, image in enumerate(result.images):
-            if image.b64_json is None:
-                # Hosts answering with a URL (submit-and-poll providers) need their result fetched
-                # through providers/outbound.py's policy first; until a provider does, refuse loudly.
-                raise UpstreamBadResponse("The provider answered with a hosted URL; jobs store inline images only.")
-            content_type = image.mime_type or f"image/{result.output_format or 'png'}"
-            key = f"jobs/{job.id}/{index}.{extension(content_type)}"
-            data = base64.b64decode(image.b64_json)
-            obj = await self._images.put(key, data, content_type=content_type, expires_at=job.expires_at, owner=job.id)
-            stored.append(
-                {
-                    "key": obj.key,
-                    "content_type": content_type,
-                    "bytes": obj.size,
-                    "revised_prompt": image.revised_prompt,
-                }
-            )
-        return stored
+        stored = await store_images(
+            self._images, result, key_prefix=f"jobs/{job.id}", expires_at=job.expires_at, owner=job.id
+        )
+        return [
+            {
+                "key": obj.key,
+                "content_type": obj.content_type,
+                "bytes": obj.size,
+                "revised_prompt": image.revised_prompt,
+            }
+            for obj, image in zip(stored, result.images, strict=True)
+        ]
 
     async def _read(self, key: str) -> bytes:
         return b"".join([chunk async for chunk in await self._images.open(key)])
