@@ -137,6 +137,16 @@ class TestTiers:
         charge = settle(req, result(input_text_tokens=100, output_image_tokens=272), row, tier="batch")
         assert charge.breakdown == {"text_input": 100, "image_output": 272 * 8}
 
+    def test_tier_token_rates_are_worked_out_once_per_tier_and_an_unknown_tier_is_not_kept(self) -> None:
+        row = price("openai", "gpt-image-1-mini")
+        batch = row.tier_token_rates("batch")
+        assert row.tier_token_rates("batch") is batch  # the same dict: not recomputed per quote
+        assert row.tier_token_rates("standard") is not batch
+        assert batch["text_input"] == row.tier_token_rates("standard")["text_input"] / 2
+        for _ in range(2):
+            with pytest.raises(UnknownTier):
+                row.tier_token_rates("priority")
+
     def test_multiplier_scales_per_image_and_megapixel_rows(self) -> None:
         row = PriceRow.model_validate(
             {

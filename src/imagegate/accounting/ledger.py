@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from imagegate.accounting.handoff import LoopHandoff
 from imagegate.accounting.ledger_batch import STOP, Batch, Begin, Forget, Hold, Settle, persist
 from imagegate.accounting.ports import AttemptSpool, LedgerEntry, LedgerStore, PendingAttempt, PendingAttemptStore
 
@@ -77,6 +78,9 @@ class LedgerWriter:
         self._store = store
         self._safety = crash_safety
         self._queue: queue.Queue[object] = queue.Queue()
+        # Puts made on the event loop reach the queue (and wake the thread) once per loop iteration,
+        # after the request's own I/O of that iteration (accounting/handoff.py).
+        self._handoff: LoopHandoff[object] = LoopHandoff(self._enqueue)
         self._batch_size = batch_size
         self._interval = flush_interval_s
         self._side_work = side_work
@@ -115,7 +119,7 @@ class LedgerWriter:
             log.exception("spooling %s attempt %d failed", unknown_outcome.request_id, unknown_outcome.attempt)
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(Begin(pending, time.monotonic()))
+        self._handoff.put(Begin(pending, time.monotonic()))
 
     def forget(self, request_id: str, attempt: int) -> None:
         """Drop a begun attempt that never reached its provider (refused while building the wire request)."""
@@ -123,7 +127,7 @@ class LedgerWriter:
             return
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(Forget((request_id, attempt)))
+        self._handoff.put(Forget((request_id, attempt)))
 
     def hold(self, request_id: str, attempt: int, until: datetime) -> concurrent.futures.Future[bool]:
         """Keep a begun attempt's pending record until ``until`` (not renewed, not swept before then).
@@ -138,24 +142,25 @@ class LedgerWriter:
             return done
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(Hold((request_id, attempt), until, done))
+        self._handoff.put(Hold((request_id, attempt), until, done))
         return done
 
     def settle(self, entry: LedgerEntry) -> None:
         """Queue the row of an attempt another process held; written unless the ledger has it already."""
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(Settle(entry))
+        self._handoff.put(Settle(entry))
 
     def record(self, entry: LedgerEntry) -> None:
         """Queue one entry; returns immediately."""
         with self._cond:
             self._pending += 1
-        self._queue.put_nowait(entry)
+        self._handoff.put(entry)
 
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Block until every recorded entry is in the store (tests, shutdown); False on timeout."""
         deadline = time.monotonic() + timeout_s
+        self._handoff.flush()
         with self._cond:
             while self._pending > 0:
                 remaining = deadline - time.monotonic()
@@ -168,11 +173,16 @@ class LedgerWriter:
         """Flush everything queued, then stop the thread."""
         if not self._started:
             return
+        self._handoff.flush()
         self._queue.put_nowait(STOP)
         self._thread.join(timeout_s)
         self._started = False
         if self._safety is not None:
             self._safety.spool.close()
+
+    def _enqueue(self, items: list[object]) -> None:
+        for item in items:
+            self._queue.put_nowait(item)
 
     def _run(self) -> None:
         last_side = last_renew = time.monotonic()

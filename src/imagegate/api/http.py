@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
+import random
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any, TypeVar
 
@@ -25,8 +25,14 @@ T = TypeVar("T")
 
 
 def new_request_id() -> str:
-    """A fresh request id, ``req_`` + 32 hex digits."""
-    return "req_" + uuid.uuid4().hex
+    """A fresh request id, ``req_`` + 32 random hex digits.
+
+    Drawn from ``random`` (seeded from ``os.urandom``, reseeded in forked children), not from
+    ``os.urandom`` itself: a request id names a request and grants nothing, and the syscall
+    lets go of the interpreter lock, which the ledger and log threads then take from every
+    request mid-way (docs/performance.md, "Where the event loop lets go of the lock").
+    """
+    return f"req_{random.getrandbits(128):032x}"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -112,24 +118,36 @@ async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
     ``client_disconnected=true`` and nothing is retried or fallen back to. Call it only after the
     request body has been read. Raises ``ClientGone`` when the client left.
 
+    ``work`` runs in the calling task; only the watcher for the hang-up is a task of its own (a
+    task and a wait per request less than running both side by side: this is every request's path).
+
     A request with an ``Idempotency-Key`` runs to completion instead: its client is expected to
     retry with the same key and collect the first run's outcome, which cancelling would throw away.
     """
     if request.headers.get("idempotency-key") is not None:
         return await work
-    task = asyncio.ensure_future(work)
+    current = asyncio.current_task()
+    assert current is not None, "called from a request's task"
+    gone = False
+
+    def hang_up(watcher: asyncio.Future[None]) -> None:
+        nonlocal gone
+        if not watcher.cancelled() and watcher.exception() is None:
+            gone = True
+            current.cancel(CLIENT_DISCONNECTED)
+
     watcher = asyncio.ensure_future(_disconnected(request))
+    watcher.add_done_callback(hang_up)
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise  # the server is stopping: not the client's doing
+        current.uncancel()
+        log.info("client disconnected while waiting path=%s", request.url.path)
+        raise ClientGone("The client disconnected before the answer was ready.") from None
     finally:
-        if not task.done():
-            task.cancel(CLIENT_DISCONNECTED)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        watcher.remove_done_callback(hang_up)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
-    if task.cancelled():
-        log.info("client disconnected while waiting path=%s", request.url.path)
-        raise ClientGone("The client disconnected before the answer was ready.")
-    return task.result()

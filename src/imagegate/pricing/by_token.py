@@ -31,10 +31,7 @@ from imagegate.pricing.token_rules import area_formula_output_tokens, tile_input
 
 def tier_rates(price: PriceRow, tier: str) -> dict[TokenLine, Decimal]:
     """Micro-dollars per token for every line at ``tier`` (explicit rates, else base x multiplier)."""
-    spec = price.tier(tier)
-    assert price.token_rates is not None
-    base = price.token_rates.resolved()
-    return {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}
+    return price.tier_token_rates(tier)
 
 
 def output_tokens(

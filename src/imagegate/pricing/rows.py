@@ -256,6 +256,9 @@ class PriceRow(_Row):
     notes: str | None = None
 
     _edit_row: PriceRow | None = PrivateAttr(default=None)
+    # ``tier_token_rates`` per tier, worked out once: every quote and settlement reads them, and the
+    # row is frozen (a ``model_copy(update=...)`` would carry them over: none is made of a row).
+    _token_rates_by_tier: dict[str, dict[TokenLine, Decimal]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unit_fields_agree(self) -> PriceRow:
@@ -296,6 +299,18 @@ class PriceRow(_Row):
         if operation == "edit" and self._edit_row is not None:
             return self._edit_row
         return self
+
+    def tier_token_rates(self, tier: str) -> dict[TokenLine, Decimal]:
+        """Micro-dollars per token for every line at ``tier`` (explicit rates, else base x
+        multiplier); ``UnknownTier`` if the row lacks it. The same dict each time: read it only."""
+        rates = self._token_rates_by_tier.get(tier)
+        if rates is None:
+            spec = self.tier(tier)
+            assert self.token_rates is not None, "token rates belong to token rows"
+            base = self.token_rates.resolved()
+            rates = {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}
+            self._token_rates_by_tier[tier] = rates
+        return rates
 
     def tier(self, name: str) -> TierSpec:
         """The tier's spec (``standard`` is the identity); ``UnknownTier`` if the row lacks it."""

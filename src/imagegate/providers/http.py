@@ -154,9 +154,12 @@ class HttpExecutor:
     async def open(self, wire: WireRequest, *, timeout_s: float) -> StreamingResponse:
         """Send and return once the status and headers have arrived."""
         timeout = aiohttp.ClientTimeout(total=None, connect=min(CONNECT_TIMEOUT_S, timeout_s), sock_read=timeout_s)
-        data: bytes | aiohttp.FormData | None = wire.content
+        data: aiohttp.payload.Payload | aiohttp.FormData | None = None
         if wire.form is not None or wire.files is not None:
             data = _form(wire)
+        elif wire.content is not None:
+            # A payload already: aiohttp skips looking one up for the bytes (every request's path).
+            data = aiohttp.payload.BytesPayload(wire.content)
         try:
             async with asyncio.timeout(timeout_s):
                 response = await self._client().request(

@@ -73,6 +73,11 @@ class AdmissionGate:
         except Exception:
             log.exception("counting %d swept attempts failed", len(entries))
 
+    @staticmethod
+    def applies(principal: Principal) -> bool:
+        """Whether any limit applies to this caller (``admit`` admits the others without a ticket)."""
+        return Admission.applies(principal)
+
     async def admit(self, request_id: str, principal: Principal, quote: Charge, images: int) -> Ticket | None:
         """Reserve the request's upper bound; None when no limit applies to this caller."""
         if not Admission.applies(principal):

@@ -74,8 +74,8 @@ class ImageService:
 
     async def _admit(self, plan: Plan) -> bool:
         """Reserve the request's upper bound (first route's quote) before any attempt; whether admitted with limits."""
-        if self.admission is None:
-            return False
+        if self.admission is None or not self.admission.applies(plan.principal):
+            return False  # no limit applies: nothing to reserve, so nothing to quote
         route = plan.routes[0]
         request = route.request_for(plan.request)
         ticket = await self.admission.admit(

@@ -29,7 +29,7 @@ from pathlib import Path
 import orjson
 
 from imagegate.accounting.ports import PendingAttempt
-from imagegate.store.pending_attempts import decode_entry, encode_entry
+from imagegate.store.pending_attempts import decode_entry
 
 log = logging.getLogger("imagegate.ledger")
 
@@ -48,8 +48,9 @@ def _open_locked(path: Path, flags: int) -> int | None:
 
 
 def _line(pending: PendingAttempt) -> bytes:
-    record = {"entry": encode_entry(pending.entry), "resolve_after": pending.resolve_after.isoformat()}
-    return orjson.dumps(record) + b"\n"
+    # orjson writes the entry's dataclass and datetimes itself, as ``encode_entry`` and
+    # ``isoformat()`` would (every field, RFC 3339 with offset): one C call on every request's path.
+    return orjson.dumps({"entry": pending.entry, "resolve_after": pending.resolve_after}) + b"\n"
 
 
 def _parse(data: bytes, path: Path) -> list[PendingAttempt]:

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import orjson
 
+from imagegate.accounting.handoff import LoopHandoff
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -56,6 +58,24 @@ class _LazyQueueHandler(logging.handlers.QueueHandler):
     listener thread: log calls pass ids, names, numbers, or snapshots built for the line.
     """
 
+    def __init__(self, records: queue.SimpleQueue[logging.LogRecord]) -> None:
+        super().__init__(records)
+        # Records logged on the event loop reach the listener once per loop iteration, after the
+        # request's own I/O (accounting/handoff.py); elsewhere at once.
+        self._handoff: LoopHandoff[logging.LogRecord] = LoopHandoff(self._put_all)
+
+    def _put_all(self, records: list[logging.LogRecord]) -> None:
+        for record in records:
+            self.queue.put_nowait(record)
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """Hand the record on (see ``__init__``)."""
+        self._handoff.put(record)
+
+    def flush(self) -> None:
+        """Pass on what is staged (the listener writes it)."""
+        self._handoff.flush()
+
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         """The record to queue: a copy with its exception pre-rendered, the message left lazy."""
         exc_info = record.exc_info
@@ -88,7 +108,10 @@ def configure_logging(level: str, log_format: Literal["text", "json"]) -> None:
         _listener.stop()
     _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     _listener.start()
-    atexit.register(_listener.stop)  # written out before the process exits: no line lost
+    queued = _LazyQueueHandler(records)
+    # Written out before the process exits: no line lost (atexit runs the last registered first).
+    atexit.register(_listener.stop)
+    atexit.register(queued.flush)
     # Neither format shows them, and looking them up is a good part of building each record.
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    logging.basicConfig(level=level.upper(), handlers=[_LazyQueueHandler(records)])
+    logging.basicConfig(level=level.upper(), handlers=[queued])
