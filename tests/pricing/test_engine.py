@@ -12,7 +12,7 @@ from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.request import InputImage
 from imagegate.pricing.charge import Lines
 from imagegate.pricing.engine import PricingError, UnknownTier, per_image_price, quote, settle
-from imagegate.pricing.rows import PriceRow
+from imagegate.pricing.rows import MEMO_ENTRIES, PriceRow
 from imagegate.pricing.token_rules import area_formula_output_tokens
 
 from .support import image, png, price, prompt, request, result
@@ -146,6 +146,29 @@ class TestTiers:
         for _ in range(2):
             with pytest.raises(UnknownTier):
                 row.tier_token_rates("priority")
+
+    def test_a_row_keeps_at_most_its_memo_bound_and_never_keeps_a_failure(self) -> None:
+        row = price(*GPT2)
+        calls: list[int] = []
+
+        def compute(value: int) -> int:
+            calls.append(value)
+            return value * 2
+
+        assert [row.memoized(("t", 1), lambda: compute(1)) for _ in range(3)] == [2, 2, 2]
+        assert calls == [1]
+        for value in range(MEMO_ENTRIES * 3):
+            row.memoized(("t", value), lambda value=value: compute(value))
+        assert len(row._memo) <= MEMO_ENTRIES  # bounded however many request shapes arrive
+
+        def fail() -> int:
+            calls.append(-1)
+            raise PricingError("not priced")
+
+        for _ in range(2):
+            with pytest.raises(PricingError):
+                row.memoized(("t", "bad"), fail)
+        assert calls.count(-1) == 2
 
     def test_multiplier_scales_per_image_and_megapixel_rows(self) -> None:
         row = PriceRow.model_validate(

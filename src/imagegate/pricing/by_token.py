@@ -44,8 +44,20 @@ def output_tokens(
     """Output tokens of one image and whether they are exact (else the most expensive choice).
 
     ``sizes`` and ``qualities`` are candidates in order of preference (what the provider reported,
-    then what the request asked); ``None`` entries mean "not known".
+    then what the request asked); ``None`` entries mean "not known". Worked out once per row and
+    candidates (``PriceRow.memoized``): every quote and settlement asks.
     """
+    key = ("output_tokens", tuple(sizes), tuple(qualities), strict)
+    return price.memoized(key, lambda: _output_tokens(price, sizes, qualities, strict=strict))
+
+
+def _output_tokens(
+    price: PriceRow,
+    sizes: Sequence[str | None],
+    qualities: Sequence[str | None],
+    *,
+    strict: bool,
+) -> tuple[int, bool]:
     rule = price.output_tokens
     if isinstance(rule, FixedOutput):
         return rule.tokens, True

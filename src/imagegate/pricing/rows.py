@@ -25,14 +25,18 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, PrivateAttr, model_validator
 
 from imagegate.domain.size import parse_size
+
+T = TypeVar("T")
+# Keys ``PriceRow.memoized`` keeps per row before it starts over.
+MEMO_ENTRIES = 256
 
 TokenLine = Literal[
     "text_input", "text_input_cached", "image_input", "image_input_cached", "text_output", "image_output"
@@ -256,9 +260,9 @@ class PriceRow(_Row):
     notes: str | None = None
 
     _edit_row: PriceRow | None = PrivateAttr(default=None)
-    # ``tier_token_rates`` per tier, worked out once: every quote and settlement reads them, and the
-    # row is frozen (a ``model_copy(update=...)`` would carry them over: none is made of a row).
-    _token_rates_by_tier: dict[str, dict[TokenLine, Decimal]] = PrivateAttr(default_factory=dict)
+    # Values worked out from this row alone (``memoized``): every quote and settlement reads them,
+    # and the row is frozen (a ``model_copy(update=...)`` would carry them over: none is made of a row).
+    _memo: dict[Hashable, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unit_fields_agree(self) -> PriceRow:
@@ -300,17 +304,31 @@ class PriceRow(_Row):
             return self._edit_row
         return self
 
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, worked out once per ``key`` for this row (a function of the row and the
+        key alone); an exception is raised each time, never kept. At most ``MEMO_ENTRIES`` keys,
+        all dropped when full (keys are request shapes: sizes, qualities, tiers)."""
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            pass
+        value = compute()
+        if len(self._memo) >= MEMO_ENTRIES:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
     def tier_token_rates(self, tier: str) -> dict[TokenLine, Decimal]:
         """Micro-dollars per token for every line at ``tier`` (explicit rates, else base x
         multiplier); ``UnknownTier`` if the row lacks it. The same dict each time: read it only."""
-        rates = self._token_rates_by_tier.get(tier)
-        if rates is None:
+
+        def rates() -> dict[TokenLine, Decimal]:
             spec = self.tier(tier)
             assert self.token_rates is not None, "token rates belong to token rows"
             base = self.token_rates.resolved()
-            rates = {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}
-            self._token_rates_by_tier[tier] = rates
-        return rates
+            return {line: spec.rates.get(line, rate * spec.multiplier) for line, rate in base.items()}
+
+        return self.memoized(("tier_token_rates", tier), rates)
 
     def tier(self, name: str) -> TierSpec:
         """The tier's spec (``standard`` is the identity); ``UnknownTier`` if the row lacks it."""

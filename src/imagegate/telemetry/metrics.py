@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -35,6 +37,7 @@ from imagegate.telemetry.labels import LabelSets
 from imagegate.telemetry.route_state import BREAKER_STATES, ROUTE_STATUSES, RouteGauge
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+M = TypeVar("M", bound=MetricWrapperBase)
 
 # Provider calls for images take seconds to minutes; the gateway's own time should be milliseconds.
 PROVIDER_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0)
@@ -53,6 +56,7 @@ class GatewayMetrics:
     def __init__(self, labels: LabelSets) -> None:
         self.labels = labels
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[object, ...], object] = {}
         self.requests = Counter(
             "imagegate_requests",
             "Image requests answered, by model, team and outcome (ok or the error code).",
@@ -92,26 +96,35 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def _series(self, metric: M, *values: str) -> M:
+        """``metric.labels(*values)``, kept: ``labels`` validates, locks and looks up on every call,
+        and every request calls it several times. Bounded like the label values (``LabelSets``)."""
+        key = (id(metric), *values)
+        series = self._children.get(key)
+        if series is None:
+            series = self._children[key] = metric.labels(*values)
+        return cast(M, series)
+
     def observe_attempt(self, entry: LedgerEntry) -> None:
         """Count one recorded attempt (an ``AttemptObserver``); the team is its request's."""
         labels = self.labels
         facts = current_facts()
         team = labels.team(None if facts is None else facts.team)
         model, route = labels.model(entry.model), labels.route(entry.route)
-        self.attempts.labels(model, route, entry.status, labels.error_code(entry.error_code)).inc()
+        self._series(self.attempts, model, route, entry.status, labels.error_code(entry.error_code)).inc()
         if entry.images > 0:
-            self.images.labels(model, route, team).inc(entry.images)
+            self._series(self.images, model, route, team).inc(entry.images)
         if entry.cost_micros > 0:
-            self.cost.labels(model, route, team).inc(entry.cost_micros)
-        self.provider_latency.labels(model, route).observe(entry.latency_ms / 1000)
+            self._series(self.cost, model, route, team).inc(entry.cost_micros)
+        self._series(self.provider_latency, model, route).observe(entry.latency_ms / 1000)
 
     def observe_request(self, facts: RequestFacts, status: int, seconds: float) -> None:
         """Count one answered image request; its added latency when it reached a provider."""
         labels = self.labels
         model = labels.model(facts.model)
-        self.requests.labels(model, labels.team(facts.team), self.outcome(facts, status)).inc()
+        self._series(self.requests, model, labels.team(facts.team), self.outcome(facts, status)).inc()
         if facts.attempts:
-            self.added_latency.labels(model).observe(max(0.0, seconds - facts.provider_seconds()))
+            self._series(self.added_latency, model).observe(max(0.0, seconds - facts.provider_seconds()))
 
     def outcome(self, facts: RequestFacts, status: int) -> str:
         """``ok``, or the code of the error answered (or of the last attempt, for an error answered
