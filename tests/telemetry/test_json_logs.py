@@ -97,3 +97,28 @@ def test_lines_are_written_off_the_calling_thread_and_none_is_lost_at_exit(log_f
         assert lines[1].endswith("ERROR imagegate.service.attempts: failed x")
         assert "ValueError: boom" in lines[-1]
     assert "not at this level" not in done.stderr
+
+
+_ON_LOOP_SCRIPT = """
+import asyncio, logging
+from imagegate.telemetry.json_logs import configure_logging
+configure_logging("info", "text")
+log = logging.getLogger("imagegate.service.attempts")
+
+async def main():
+    for number in range(2000):
+        log.info("line %d", number)
+        if number % 7 == 0:
+            await asyncio.sleep(0)
+
+asyncio.run(main())
+log.info("after the loop")
+"""
+
+
+def test_lines_logged_on_an_event_loop_are_all_written_in_order():
+    done = subprocess.run(
+        [sys.executable, "-c", _ON_LOOP_SCRIPT], capture_output=True, text=True, timeout=60, check=True
+    )
+    messages = [line.split(": ", 1)[1] for line in done.stderr.strip().splitlines()]
+    assert messages == [f"line {number}" for number in range(2000)] + ["after the loop"]

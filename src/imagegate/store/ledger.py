@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from imagegate.accounting.ledger_scan import LedgerFilter
 from imagegate.accounting.ports import LedgerEntry
@@ -36,9 +37,8 @@ class SqlLedgerStore:
         """Insert the entries in one transaction (one executemany); all land or none do."""
         if not entries:
             return
-        rows = [_row(entry) for entry in entries]
         with begin(self._bind) as conn:
-            conn.execute(sa.insert(ledger), rows)
+            insert_entries(conn, entries)
 
     def query_entries(
         self,
@@ -94,6 +94,13 @@ class SqlLedgerStore:
                     yield LedgerEntry(**row._mapping)
             finally:
                 result.close()
+
+
+def insert_entries(conn: Connection, entries: Sequence[LedgerEntry]) -> None:
+    """Insert the entries (one executemany) in ``conn``'s transaction as it is: no SAVEPOINT of
+    their own, for writers whose transaction does nothing else that could fail after them."""
+    if entries:
+        conn.execute(sa.insert(ledger), [_row(entry) for entry in entries])
 
 
 def _row(entry: LedgerEntry) -> dict[str, Any]:

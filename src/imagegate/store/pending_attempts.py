@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store.database import Bind, begin
-from imagegate.store.ledger import SqlLedgerStore
+from imagegate.store.ledger import SqlLedgerStore, insert_entries
 from imagegate.store.tables import ledger, pending_attempts
 
 _FIELDS = tuple(f.name for f in fields(LedgerEntry))
@@ -43,7 +43,9 @@ class SqlPendingAttempts:
     def complete_attempts(self, entries: Sequence[LedgerEntry], begun: Sequence[tuple[str, int]]) -> None:
         """Append ``entries`` to the ledger and drop the ``begun`` pending rows, in one transaction."""
         with begin(self._bind) as conn:
-            SqlLedgerStore(conn).append_entries(entries)
+            # The ledger rows straight in this transaction (no SAVEPOINT round trips): every batch
+            # of the ledger writer comes through here.
+            insert_entries(conn, entries)
             if begun:
                 conn.execute(sa.delete(pending_attempts).where(_KEY), _keys(begun))
 

@@ -1,0 +1,146 @@
+"""Instructions per request: the gateway's work counted by valgrind (callgrind), not timed.
+
+Timings on this shared 2-core VM move by 10-30% between runs, more than most changes to the request
+path are worth, so before/after comparisons of CPU per request disagree with themselves. Callgrind
+counts the instructions the gateway process executes (every thread: the event loop, the ledger
+writer, the log listener), which is the same for the same build and requests whatever else the
+machine does. The gateway runs under valgrind (about 50x slower, so start-up takes minutes), warms up
+with ``--warmup`` requests, then instruments exactly ``--requests`` requests of the wrk harness
+(tiny body, no delay, concurrency 1, ``bench/wrk/fake_upstream.py``) and prints instructions per
+request, in all and per thread (threads numbered as callgrind saw them start: 1 is the event loop;
+the ledger writer and the log listener follow). At concurrency 1 under valgrind every ledger batch
+holds one request's row, so the writer's share is its most expensive case.
+
+    .venv/bin/python bench/instructions.py --variant base:PYTHONPATH=/tmp/main/src --variant new:
+
+Needs ``valgrind`` and ``wrk`` on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gateway_overhead import (
+    FAKE_UPSTREAM,
+    create_bench_key,
+    free_port,
+    parse_variant,
+    wait_ready,
+    write_bench_config,
+)
+
+HERE = Path(__file__).resolve().parent
+WRK_SCRIPT = HERE / "wrk" / "bench.lua"
+BODY = json.dumps({"model": "gpt-image-2", "prompt": "peerbench body=tiny delay_ms=0", "n": 1, "size": "1024x1024"})
+
+
+def wrk_requests(url: str, key: str, count: int) -> int:
+    """Send ``count`` requests one after another (wrk stops its thread at the cap); how many completed."""
+    env = {**os.environ, "PB_BODY": BODY, "PB_MAX_REQ": str(count)}
+    argv = ["wrk", "-t1", "-c1", "-d600s", "--timeout", "60s", "-s", str(WRK_SCRIPT)]
+    out = subprocess.run(
+        [*argv, "-H", f"Authorization: Bearer {key}", url], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("PBJSON "))
+    found = json.loads(line[len("PBJSON ") :])
+    if found["err_status"] or found["err_read"] or found["err_connect"] or found["err_timeout"]:
+        raise SystemExit(f"requests failed: {found}")
+    return int(found["requests"])
+
+
+def totals(out_dir: Path) -> dict[str, int]:
+    """Instructions per thread file that callgrind dumped (``--separate-threads=yes``)."""
+    found: dict[str, int] = {}
+    for dump in sorted(out_dir.glob("callgrind.out*-*")):
+        text = dump.read_text(errors="replace")
+        match = re.search(r"^totals:\s*(\d+)", text, re.MULTILINE)
+        if match is not None:
+            thread = dump.name.rsplit("-", 1)[1]
+            found[thread] = found.get(thread, 0) + int(match.group(1))
+    return found
+
+
+def measure(label: str, overrides: dict[str, str], upstream_port: int, args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"imagegate-instructions-{label}-"))
+    env = {
+        **os.environ,
+        "IMAGEGATE_DATABASE_URL": f"sqlite:///{workdir}/imagegate.db",
+        "IMAGEGATE_MASTER_KEY": "bench-master-key",
+        "IMAGEGATE_DATA_DIR": str(workdir / "data"),
+        "IMAGEGATE_LOG_LEVEL": "info",
+        # Periodic duties (usage alerts, route controls, batch polls, job resumes) run on a clock, not
+        # per request; under valgrind's slowdown they would land on a few requests' count.
+        "IMAGEGATE_USAGE_ALERTS_INTERVAL_S": "3600",
+        "IMAGEGATE_CONTROLS_REFRESH_S": "3600",
+        "IMAGEGATE_BATCH_POLL_INTERVAL_S": "0",
+        "IMAGEGATE_JOBS_RESUME_INTERVAL_S": "3600",
+        **overrides,
+    }
+    exe = [sys.executable, "-m", "imagegate.cli"]
+    key = create_bench_key(exe, env)
+    config = write_bench_config(workdir, upstream_port)
+    port = free_port()
+    out = workdir / "callgrind"
+    out.mkdir()
+    valgrind = [
+        "valgrind",
+        "--tool=callgrind",
+        "--separate-threads=yes",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}/callgrind.out",
+    ]
+    serve = [*exe, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    log = (workdir / "gateway.log").open("wb")
+    gateway = subprocess.Popen([*valgrind, *serve], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/healthz", timeout_s=900)
+        url = f"http://127.0.0.1:{port}/v1/images/generations"
+        wrk_requests(url, key, args.warmup)
+        time.sleep(1.0)
+        subprocess.run(["callgrind_control", "-i", "on", str(gateway.pid)], check=True, capture_output=True)
+        done = wrk_requests(url, key, args.requests)
+        time.sleep(2.0)  # the ledger and log threads finish the last requests' rows and lines
+        subprocess.run(["callgrind_control", "-i", "off", str(gateway.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-d", str(gateway.pid)], check=True, capture_output=True)
+        time.sleep(1.0)
+    finally:
+        gateway.terminate()
+        gateway.wait(120)
+    per_thread = totals(out)
+    total = sum(per_thread.values())
+    threads = ", ".join(f"thread {name}: {count / done / 1e6:.2f} M" for name, count in sorted(per_thread.items()))
+    print(f"{label}: {done} requests, {total / done / 1e6:.3f} M instructions per request ({threads})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--variant", action="append", default=[], help="label:ENV=value,... (repeatable)")
+    args = parser.parse_args()
+    variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
+    upstream_port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, str(FAKE_UPSTREAM), "--host", "127.0.0.1", "--port", str(upstream_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{upstream_port}/stats")
+        for label, overrides in variants:
+            measure(label, overrides, upstream_port, args)
+    finally:
+        upstream.terminate()
+        upstream.wait(30)
+
+
+if __name__ == "__main__":
+    main()
