@@ -5,15 +5,15 @@ path are worth, so before/after comparisons of CPU per request disagree with the
 counts the instructions the gateway process executes (every thread: the event loop, the ledger
 writer, the log listener), which is the same for the same build and requests whatever else the
 machine does. The gateway runs under valgrind (about 50x slower, so start-up takes minutes), warms up
-with ``--warmup`` requests, then instruments exactly ``--requests`` requests of the wrk harness
-(tiny body, no delay, concurrency 1, ``bench/wrk/fake_upstream.py``) and prints instructions per
+with ``--warmup`` requests, then instruments exactly ``--requests`` requests of the wrk harness's shape
+(tiny body, no delay, one after another, ``bench/wrk/fake_upstream.py``) and prints instructions per
 request, in all and per thread (threads numbered as callgrind saw them start: 1 is the event loop;
 the ledger writer and the log listener follow). At concurrency 1 under valgrind every ledger batch
 holds one request's row, so the writer's share is its most expensive case.
 
     .venv/bin/python bench/instructions.py --variant base:PYTHONPATH=/tmp/main/src --variant new:
 
-Needs ``valgrind`` and ``wrk`` on PATH.
+Needs ``valgrind`` on PATH.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 from gateway_overhead import (
     FAKE_UPSTREAM,
     create_bench_key,
@@ -37,23 +38,21 @@ from gateway_overhead import (
     write_bench_config,
 )
 
-HERE = Path(__file__).resolve().parent
-WRK_SCRIPT = HERE / "wrk" / "bench.lua"
 BODY = json.dumps({"model": "gpt-image-2", "prompt": "peerbench body=tiny delay_ms=0", "n": 1, "size": "1024x1024"})
 
 
-def wrk_requests(url: str, key: str, count: int) -> int:
-    """Send ``count`` requests one after another (wrk stops its thread at the cap); how many completed."""
-    env = {**os.environ, "PB_BODY": BODY, "PB_MAX_REQ": str(count)}
-    argv = ["wrk", "-t1", "-c1", "-d600s", "--timeout", "60s", "-s", str(WRK_SCRIPT)]
-    out = subprocess.run(
-        [*argv, "-H", f"Authorization: Bearer {key}", url], env=env, capture_output=True, text=True, check=True
-    ).stdout
-    line = next(line for line in out.splitlines() if line.startswith("PBJSON "))
-    found = json.loads(line[len("PBJSON ") :])
-    if found["err_status"] or found["err_read"] or found["err_connect"] or found["err_timeout"]:
-        raise SystemExit(f"requests failed: {found}")
-    return int(found["requests"])
+def send_requests(url: str, key: str, count: int) -> int:
+    """Send ``count`` requests one after another, each on the same keep-alive connection; how many
+    were answered 200 (the client is another process: its own work is not counted)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    answered = 0
+    with httpx.Client(timeout=120.0) as client:
+        for _ in range(count):
+            response = client.post(url, content=BODY, headers=headers)
+            if response.status_code != 200:
+                raise SystemExit(f"request failed: {response.status_code} {response.text[:200]}")
+            answered += 1
+    return answered
 
 
 def totals(out_dir: Path) -> dict[str, int]:
@@ -103,10 +102,10 @@ def measure(label: str, overrides: dict[str, str], upstream_port: int, args: arg
     try:
         wait_ready(f"http://127.0.0.1:{port}/healthz", timeout_s=900)
         url = f"http://127.0.0.1:{port}/v1/images/generations"
-        wrk_requests(url, key, args.warmup)
+        send_requests(url, key, args.warmup)
         time.sleep(1.0)
         subprocess.run(["callgrind_control", "-i", "on", str(gateway.pid)], check=True, capture_output=True)
-        done = wrk_requests(url, key, args.requests)
+        done = send_requests(url, key, args.requests)
         time.sleep(2.0)  # the ledger and log threads finish the last requests' rows and lines
         subprocess.run(["callgrind_control", "-i", "off", str(gateway.pid)], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-d", str(gateway.pid)], check=True, capture_output=True)
