@@ -63,7 +63,7 @@ def serve_forever(settings: Settings, config: GatewayConfig, sock: socket.socket
             sockets = [sock] if listening else WorkerListeners(sock.getsockname()[0], sock.getsockname()[1])
             Multiprocess(server_config, sockets=sockets).run()
         return
-    app = create_app(build_runtime(settings, config))
+    app = create_app(build_runtime(settings, config), freeze_startup_heap=True)
     QuietServer(uvicorn_config(app, log_level=settings.log_level, grace_s=grace_s)).run(sockets=[sock])
 
 
@@ -112,4 +112,4 @@ def app_from_env() -> Starlette:
     configure_logging(settings.log_level, settings.log_format)
     path = os.environ.get("IMAGEGATE_CONFIG")
     config = load_config(Path(path)) if path else GatewayConfig()
-    return create_app(build_runtime(settings, config))
+    return create_app(build_runtime(settings, config), freeze_startup_heap=True)
