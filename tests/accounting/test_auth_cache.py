@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -58,4 +60,34 @@ async def test_a_flood_of_unknown_secrets_neither_grows_the_cache_nor_evicts_rea
         await _refused(authenticator, f"random-{index}")
     assert authenticator.unknown_entries() == 100
     assert (await authenticator.authenticate(REAL)).key_id == 1
+    assert keys.looked_up(REAL) == 1
+
+
+class SlowKeys(CountingKeys):
+    """Lookups that take a moment, as a database's do, so requests can pile up behind one."""
+
+    def key_by_hash(self, digest: str) -> ApiKeyRecord | None:
+        time.sleep(0.05)
+        return super().key_by_hash(digest)
+
+
+async def test_requests_arriving_together_for_an_expired_key_share_one_lookup():
+    clock = [0.0]
+    keys = SlowKeys()
+    authenticator = KeyAuthenticator(keys, cache_ttl_s=5, clock=lambda: clock[0])  # type: ignore[arg-type]
+    assert (await authenticator.authenticate(REAL)).key_id == 1
+    clock[0] = 6.0  # the entry expired: the next requests all miss at once
+    principals = await asyncio.gather(*(authenticator.authenticate(REAL) for _ in range(32)))
+    assert {principal.key_id for principal in principals} == {1}
+    assert keys.looked_up(REAL) == 2  # the first request's, then one for all 32
+
+
+async def test_a_waiter_that_goes_away_does_not_cancel_the_shared_lookup():
+    keys = SlowKeys()
+    authenticator = KeyAuthenticator(keys, cache_ttl_s=5)  # type: ignore[arg-type]
+    leaving = asyncio.ensure_future(authenticator.authenticate(REAL))
+    staying = asyncio.ensure_future(authenticator.authenticate(REAL))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    assert (await staying).key_id == 1
     assert keys.looked_up(REAL) == 1

@@ -11,6 +11,7 @@ random keys evicts only other random keys, never a real key's entry).
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import threading
 import time
@@ -134,6 +135,8 @@ class KeyAuthenticator:
         self._negative_entries = negative_entries
         self._last_used: dict[int, datetime] = {}
         self._lock = threading.Lock()
+        # Lookups in flight, by key hash (at most one each; as many as requests in flight at most).
+        self._loading: dict[str, asyncio.Future[ApiKeyRecord | None]] = {}
 
     async def authenticate(self, secret: str | None) -> Principal:
         """The Principal for ``secret``; the message never echoes the secret back."""
@@ -162,6 +165,17 @@ class KeyAuthenticator:
         if unknown_until is not None and unknown_until > now:
             self._unknown.move_to_end(digest)
             return None
+        # One lookup per key at a time: when a busy key's entry expires, every request in flight
+        # for it would otherwise miss together and each send the same query (a p99 spike every
+        # ``cache_ttl_s``). Shielded: a waiter that goes away does not cancel the others' lookup.
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(digest, now))
+            self._loading[digest] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(digest, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, digest: str, now: float) -> ApiKeyRecord | None:
         record = await anyio.to_thread.run_sync(self._store.key_by_hash, digest)
         if record is None:
             self._cache.pop(digest, None)
