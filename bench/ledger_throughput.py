@@ -26,7 +26,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from tests.store.fixtures import require_postgres, throwaway_pg_database
 
-from imagegate.accounting.ledger import CrashSafety, LedgerWriter
+from imagegate.accounting.crash_safety import CrashSafety
+from imagegate.accounting.ledger import LedgerWriter
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store import SqlLedgerStore, make_engine
 from imagegate.store.attempt_spool import FileAttemptSpool

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from imagegate.accounting.admission import Admission
 from imagegate.accounting.auth import KeyAuthenticator
-from imagegate.accounting.ledger import CrashSafety, LedgerWriter
+from imagegate.accounting.crash_safety import CrashSafety
+from imagegate.accounting.ledger import LedgerWriter
 from imagegate.api.edge import EdgeLimits
 from imagegate.config.file import GatewayConfig
 from imagegate.config.settings import Settings

@@ -12,7 +12,8 @@ import pytest
 
 from imagegate.accounting.admission import Admission, period_bucket
 from imagegate.accounting.auth import Principal
-from imagegate.accounting.ledger import CrashSafety, LedgerWriter
+from imagegate.accounting.crash_safety import CrashSafety
+from imagegate.accounting.ledger import LedgerWriter
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.domain.errors import RequestExceedsLimit
 from imagegate.domain.limits import Limits

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from imagegate.accounting.ledger import CrashSafety, LedgerWriter
+from imagegate.accounting.crash_safety import CrashSafety
+from imagegate.accounting.ledger import LedgerWriter
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store import SqlLedgerStore
 from imagegate.store.attempt_spool import FileAttemptSpool
