@@ -23,15 +23,9 @@ from imagegate.pricing.rows import (
     PerTierOutput,
     PriceRow,
     TableOutput,
-    TokenLine,
     UnknownInput,
 )
 from imagegate.pricing.token_rules import area_formula_output_tokens, tile_input_image_tokens
-
-
-def tier_rates(price: PriceRow, tier: str) -> dict[TokenLine, Decimal]:
-    """Micro-dollars per token for every line at ``tier`` (explicit rates, else base x multiplier)."""
-    return price.tier_token_rates(tier)
 
 
 def output_tokens(
@@ -128,7 +122,7 @@ def input_image_tokens(price: PriceRow, request: ImageRequest) -> tuple[int, boo
 
 def quote_lines(request: ImageRequest, price: PriceRow, tier: str) -> Lines:
     """Upper bound before the call (see ``engine.quote``)."""
-    rates = tier_rates(price, tier)
+    rates = price.tier_token_rates(tier)
     lines = Lines()
     n = requested_n(request, price)
     input_times = n if price.input_billed_per_image else 1
@@ -153,7 +147,7 @@ def settle_lines(request: ImageRequest, result: ImageResult, price: PriceRow, ti
     counters, attributed to text first, then to image.
     """
     usage = result.usage
-    rates = tier_rates(price, tier)
+    rates = price.tier_token_rates(tier)
     lines = Lines()
 
     if usage.input_text_tokens is None and usage.input_image_tokens is None and usage.cached_input_tokens is None:
@@ -193,4 +187,4 @@ def settle_lines(request: ImageRequest, result: ImageResult, price: PriceRow, ti
 def one_image(price: PriceRow, size: str | None, quality: str | None) -> Decimal:
     """Micro-dollars (unrounded) of one output image at the standard tier."""
     tokens, _ = output_tokens(price, [size], [quality], strict=True)
-    return tokens * tier_rates(price, "standard")["image_output"]
+    return tokens * price.tier_token_rates("standard")["image_output"]

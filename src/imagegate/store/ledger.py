@@ -97,8 +97,9 @@ class SqlLedgerStore:
 
 
 def insert_entries(conn: Connection, entries: Sequence[LedgerEntry]) -> None:
-    """Insert the entries (one executemany) in ``conn``'s transaction as it is: no SAVEPOINT of
-    their own, for writers whose transaction does nothing else that could fail after them."""
+    """Insert the entries (one executemany) in ``conn``'s own transaction, with no SAVEPOINT round
+    trips: for the stores whose transaction holds them with other statements (the ledger writer's
+    every batch comes through here); an error rolls the whole transaction back."""
     if entries:
         conn.execute(sa.insert(ledger), [_row(entry) for entry in entries])
 

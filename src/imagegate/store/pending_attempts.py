@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store.database import Bind, begin
-from imagegate.store.ledger import SqlLedgerStore, insert_entries
+from imagegate.store.ledger import insert_entries
 from imagegate.store.tables import ledger, pending_attempts
 
 _FIELDS = tuple(f.name for f in fields(LedgerEntry))
@@ -43,8 +43,6 @@ class SqlPendingAttempts:
     def complete_attempts(self, entries: Sequence[LedgerEntry], begun: Sequence[tuple[str, int]]) -> None:
         """Append ``entries`` to the ledger and drop the ``begun`` pending rows, in one transaction."""
         with begin(self._bind) as conn:
-            # The ledger rows straight in this transaction (no SAVEPOINT round trips): every batch
-            # of the ledger writer comes through here.
             insert_entries(conn, entries)
             if begun:
                 conn.execute(sa.delete(pending_attempts).where(_KEY), _keys(begun))
@@ -62,7 +60,7 @@ class SqlPendingAttempts:
         stmt = sa.delete(pending_attempts).where(pending_attempts.c.resolve_after <= now)
         with begin(self._bind) as conn:
             entries = [decode_entry(row.entry) for row in conn.execute(stmt.returning(pending_attempts.c.entry))]
-            SqlLedgerStore(conn).append_entries(entries)
+            insert_entries(conn, entries)
         return entries
 
     def adopt_attempts(self, pending: Sequence[PendingAttempt]) -> int:
@@ -100,7 +98,7 @@ class SqlPendingAttempts:
             )
             known = {(row.request_id, row.attempt) for row in rows}
             fresh = [entry for entry in entries if (entry.request_id, entry.attempt) not in known]
-            SqlLedgerStore(conn).append_entries(fresh)
+            insert_entries(conn, fresh)
         return fresh
 
     def pending(self) -> list[PendingAttempt]:
