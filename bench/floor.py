@@ -5,6 +5,9 @@ This script puts the gateway beside two stand-ins that do nothing a gateway does
 wrk harness's upstream, request and load generator, interleaved in one run:
 
 - ``relay``: a byte relay on asyncio + uvloop (no HTTP parsing at all): the cost of a hop;
+- ``nginx`` (when ``nginx`` is on PATH, e.g. Debian's ``nginx-light``): a C reverse proxy, one
+  process (``master_process off``), keep-alive to the upstream, response buffering off: what a hop
+  costs on this machine when no Python runs in it at all;
 - ``bare``: uvicorn (httptools, uvloop) + Starlette + one aiohttp call per request, the body read
   whole, no auth, pricing, ledger or logs: the frameworks the gateway is built on, alone;
 - ``imagegate``: the gateway as the harness runs it (SQLite, one route, INFO logging).
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,6 +90,43 @@ def serve_bare(port: int, upstream_port: int) -> None:
 
     app = Starlette(routes=[Route("/v1/images/generations", generations, methods=["POST"]), Route("/healthz", healthz)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", loop="uvloop", http="httptools")
+
+
+NGINX_CONF = """
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {workdir}/nginx-error.log warn;
+pid {workdir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {workdir}/nginx-body;
+    proxy_temp_path {workdir}/nginx-proxy;
+    upstream provider {{ server 127.0.0.1:{upstream_port}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://provider;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_buffer_size 512k;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_argv(workdir: Path, port: int, upstream_port: int) -> list[str] | None:
+    """nginx as a plain reverse proxy to the upstream, or None when nginx is not installed."""
+    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    if nginx is None:
+        return None
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workdir=workdir, port=port, upstream_port=upstream_port))
+    return [nginx, "-c", str(conf), "-p", str(workdir)]
 
 
 def cpu_ns(pid: int) -> int:
@@ -158,6 +199,11 @@ def main() -> None:
             else:
                 time.sleep(1.0)
             targets[name] = (port, process.pid, None)
+        port = free_port()
+        argv = nginx_argv(workdir, port, upstream_port)
+        if argv is not None:
+            targets["nginx"] = (port, start(argv, log="nginx").pid, None)
+            time.sleep(1.0)
         port = free_port()
         env = {
             **os.environ,

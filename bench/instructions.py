@@ -11,7 +11,10 @@ request, in all and per thread (threads numbered as callgrind saw them start: 1 
 the ledger writer and the log listener follow). At concurrency 1 under valgrind every ledger batch
 holds one request's row, so the writer's share is its most expensive case.
 
-    .venv/bin/python bench/instructions.py --variant base:PYTHONPATH=/tmp/main/src --variant new:
+    .venv/bin/python bench/instructions.py --variant base:PYTHONPATH=/tmp/main/src --variant new: [--bare]
+
+``--bare`` first counts ``bench/floor.py``'s bare stand-in the same way (uvicorn + Starlette + one
+aiohttp call per request, nothing else): the frameworks' share of the gateway's count.
 
 Needs ``valgrind`` on PATH.
 """
@@ -68,6 +71,7 @@ def totals(out_dir: Path) -> dict[str, int]:
 
 
 def measure(label: str, overrides: dict[str, str], upstream_port: int, args: argparse.Namespace) -> None:
+    """Count one gateway build's instructions per request."""
     workdir = Path(tempfile.mkdtemp(prefix=f"imagegate-instructions-{label}-"))
     env = {
         **os.environ,
@@ -87,6 +91,23 @@ def measure(label: str, overrides: dict[str, str], upstream_port: int, args: arg
     key = create_bench_key(exe, env)
     config = write_bench_config(workdir, upstream_port)
     port = free_port()
+    serve = [*exe, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    count_instructions(label, serve, env, port, key, workdir, args)
+
+
+def measure_bare(upstream_port: int, args: argparse.Namespace) -> None:
+    """Count ``floor.py``'s bare stand-in: the frameworks alone, no gateway work."""
+    workdir = Path(tempfile.mkdtemp(prefix="imagegate-instructions-bare-"))
+    port = free_port()
+    floor = Path(__file__).resolve().parent / "floor.py"
+    serve = [sys.executable, str(floor), "--serve", "bare", "--port", str(port), "--upstream-port", str(upstream_port)]
+    count_instructions("bare", serve, dict(os.environ), port, "unused", workdir, args)
+
+
+def count_instructions(
+    label: str, serve: list[str], env: dict[str, str], port: int, key: str, workdir: Path, args: argparse.Namespace
+) -> None:
+    """Run ``serve`` under callgrind, warm it up, count ``args.requests`` requests and print the result."""
     out = workdir / "callgrind"
     out.mkdir()
     valgrind = [
@@ -96,7 +117,6 @@ def measure(label: str, overrides: dict[str, str], upstream_port: int, args: arg
         "--instr-atstart=no",
         f"--callgrind-out-file={out}/callgrind.out",
     ]
-    serve = [*exe, "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     log = (workdir / "gateway.log").open("wb")
     gateway = subprocess.Popen([*valgrind, *serve], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -124,6 +144,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--variant", action="append", default=[], help="label:ENV=value,... (repeatable)")
+    parser.add_argument("--bare", action="store_true", help="count floor.py's bare frameworks first")
     args = parser.parse_args()
     variants = [parse_variant(text) for text in args.variant] or [("gateway", {})]
     upstream_port = free_port()
@@ -134,6 +155,8 @@ def main() -> None:
     )
     try:
         wait_ready(f"http://127.0.0.1:{upstream_port}/stats")
+        if args.bare:
+            measure_bare(upstream_port, args)
         for label, overrides in variants:
             measure(label, overrides, upstream_port, args)
     finally:

@@ -13,7 +13,7 @@ from imagegate.accounting.crash_safety import CrashSafety
 from imagegate.accounting.ledger import LedgerWriter
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store import SqlLedgerStore
-from imagegate.store.attempt_spool import FileAttemptSpool
+from imagegate.store.attempt_spool import FileAttemptSpool, lines_of
 from imagegate.store.pending_attempts import SqlPendingAttempts
 from tests.store.fixtures import migrated_sqlite_engine
 
@@ -50,7 +50,7 @@ def _writer(tmp_path, clock, **safety) -> tuple[LedgerWriter, SqlPendingAttempts
 
 
 def _spooled(spool: FileAttemptSpool) -> list[str]:
-    return [orjson.loads(line)["entry"]["request_id"] for line in spool.path.read_bytes().splitlines()]
+    return [orjson.loads(line)["entry"]["request_id"] for line in lines_of(spool.path.read_bytes())]
 
 
 async def test_begin_is_spooled_at_once_and_a_short_attempt_never_touches_the_pending_table(tmp_path):

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
-from imagegate.store.attempt_spool import FileAttemptSpool
+from imagegate.store.attempt_spool import FileAttemptSpool, lines_of
 from imagegate.store.pending_attempts import decode_entry, encode_entry
 
 
@@ -40,9 +46,50 @@ def test_a_spool_line_holds_the_entry_as_encode_entry_writes_it(tmp_path):
     resolve_after = entry.created_at + timedelta(seconds=60)
     spool = FileAttemptSpool(tmp_path)
     spool.append(PendingAttempt(entry, resolve_after))
-    [line] = spool.path.read_bytes().splitlines()
+    [line] = lines_of(spool.path.read_bytes())
     record = orjson.loads(line)
     assert record["entry"] == encode_entry(entry)
     assert record["resolve_after"] == resolve_after.isoformat()
     assert decode_entry(record["entry"]) == entry
     spool.close()
+
+
+def _pending(index: int) -> PendingAttempt:
+    entry = replace(_entry(), request_id=f"req_{index:032x}")
+    return PendingAttempt(entry, entry.created_at + timedelta(seconds=60))
+
+
+def test_open_attempts_that_outgrow_the_mapping_are_all_kept_and_recovered(tmp_path):
+    spool = FileAttemptSpool(tmp_path, compact_bytes=1000)  # a one-page mapping: ~6 lines
+    for index in range(40):
+        spool.append(_pending(index))
+    spool.close()  # attempts still open: the file stays, unlocked, as after a kill
+    recovering = FileAttemptSpool(tmp_path)
+    [(token, found)] = recovering.recover()
+    assert sorted(item.entry.request_id for item in found) == [f"req_{index:032x}" for index in range(40)]
+    recovering.release(token, stored=True)
+    recovering.close()
+
+
+def test_a_line_copied_into_the_mapping_survives_the_process_being_killed(tmp_path):
+    child = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        from datetime import timedelta
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_attempt_spool import _pending
+        from pathlib import Path
+        from imagegate.store.attempt_spool import FileAttemptSpool
+        spool = FileAttemptSpool(Path({str(tmp_path)!r}))
+        spool.append(_pending(7))
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    finished = subprocess.run([sys.executable, "-c", child], check=False)
+    assert finished.returncode == -signal.SIGKILL
+    recovering = FileAttemptSpool(tmp_path)
+    [(token, found)] = recovering.recover()
+    assert [item.entry for item in found] == [_pending(7).entry]
+    recovering.release(token, stored=True)
+    recovering.close()
+    assert list(tmp_path.glob("*.spool")) == []

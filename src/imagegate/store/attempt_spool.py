@@ -6,11 +6,20 @@ for its whole life. A lock that can be taken therefore means the owner is gone (
 it when a process dies, even by SIGKILL), and any process sharing the directory may recover that
 file: its attempts go to the database as pending records, then the file is deleted.
 
-Lines are not fsync'd: a ``write()`` is in the kernel's page cache when it returns, which survives
-the process being killed; what it does not survive (the machine losing power) is equally lost by
-SQLite's ``synchronous=NORMAL`` commits. Attempts whose outcome is in the database are forgotten
-in memory; once the file has grown past ``compact_bytes``, it is rewritten with only the open
-attempts (under the same lock, then renamed into place), so it stays small.
+Lines are copied into a shared memory mapping of the file (``mmap``, ``MAP_SHARED``), not written
+with ``write()``: the request's event loop appends one line per attempt, and a ``write()`` call lets go
+of the interpreter lock, which hands it to the ledger or log thread and leaves the loop waiting to get
+it back (measured in docs/performance.md, "The spool, mapped"). A copy into the mapping is in the
+kernel's page cache as soon as it is made, exactly as a returned ``write()`` is: it survives the
+process being killed, and is written back to the file by the kernel. What neither survives (the
+machine losing power) is equally lost by SQLite's ``synchronous=NORMAL`` commits; lines are not
+fsync'd.
+
+The file is sized ahead (``ftruncate``, sparse: untouched pages take no disk or memory) and its unused
+tail reads as zero bytes, which end the lines when it is recovered. Attempts whose outcome is in the
+database are forgotten in memory; once the lines have grown past ``compact_bytes``, the file is
+rewritten with only the open attempts (under the same lock, then renamed into place), so it stays
+small. A mapping too small for the open attempts themselves is doubled.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import threading
 import uuid
@@ -53,9 +63,36 @@ def _line(pending: PendingAttempt) -> bytes:
     return orjson.dumps({"entry": pending.entry, "resolve_after": pending.resolve_after}) + b"\n"
 
 
+class _Mapped:
+    """A spool file open for writing and mapped whole: ``data`` is its bytes, ``size`` the lines' end."""
+
+    __slots__ = ("data", "fd", "size")
+
+    def __init__(self, fd: int, capacity: int) -> None:
+        os.ftruncate(fd, capacity)
+        self.fd = fd
+        self.data = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self.size = 0
+
+    def put(self, line: bytes) -> None:
+        end = self.size + len(line)
+        self.data[self.size : end] = line
+        self.size = end
+
+    def close(self) -> None:
+        self.data.close()
+        os.close(self.fd)
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    """The lines of a spool file's bytes: up to the first zero byte (the unused, sized-ahead tail)."""
+    end = data.find(b"\0")
+    return (data if end < 0 else data[:end]).splitlines()
+
+
 def _parse(data: bytes, path: Path) -> list[PendingAttempt]:
     found: dict[tuple[str, int], PendingAttempt] = {}
-    for raw in data.splitlines():
+    for raw in lines_of(data):
         try:
             record = orjson.loads(raw)
             pending = PendingAttempt(decode_entry(record["entry"]), datetime.fromisoformat(record["resolve_after"]))
@@ -83,12 +120,13 @@ class FileAttemptSpool:
         self._dir = directory
         self._compact_bytes = compact_bytes
         self._path = directory / f"attempts-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-        fd = _open_locked(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        # Room for the lines up to compaction, and as many again before the next compaction runs.
+        self._capacity = max(2 * compact_bytes, mmap.PAGESIZE)
+        fd = _open_locked(self._path, os.O_RDWR | os.O_CREAT)
         assert fd is not None, "a fresh spool file is never locked by another process"
-        self._fd: int | None = fd
+        self._file: _Mapped | None = _Mapped(fd, self._capacity)
         self._open: dict[tuple[str, int], bytes] = {}
-        self._size = 0
-        # Held for one write() on the event loop, or while the writer thread compacts the file.
+        # Held for one copy on the event loop, or while the writer thread compacts the file.
         self._lock = threading.Lock()
 
     @property
@@ -97,33 +135,41 @@ class FileAttemptSpool:
         return self._path
 
     def append(self, pending: PendingAttempt) -> None:
-        """One ``write()`` of one line (about 600 bytes)."""
+        """One line (about 600 bytes) copied into the mapped file: no system call, the lock kept."""
         line = _line(pending)
         with self._lock:
-            if self._fd is None:
+            file = self._file
+            if file is None:
                 return  # closed: the process is stopping and takes no new attempts
-            os.write(self._fd, line)
+            if file.size + len(line) > len(file.data):
+                # Rare: the lines outgrew the mapping before the writer thread compacted it (it is
+                # behind, or the open attempts alone fill it): rewrite them into a larger one.
+                file = self._rewrite(extra=len(line))
+            file.put(line)
             self._open[pending.key] = line
-            self._size += len(line)
 
     def discard(self, keys: Sequence[tuple[str, int]]) -> None:
         """Forget ``keys``; rewrite the file with the open attempts once it has grown too big."""
         with self._lock:
             for key in keys:
                 self._open.pop(key, None)
-            if self._fd is not None and self._size > self._compact_bytes:
-                self._compact()
+            if self._file is not None and self._file.size > self._compact_bytes:
+                self._rewrite()
 
-    def _compact(self) -> None:
-        assert self._fd is not None
-        temporary = self._path.with_name(self._path.name + ".tmp")
-        fd = _open_locked(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
-        assert fd is not None, "the temporary file is this process's own"
+    def _rewrite(self, *, extra: int = 0) -> _Mapped:
+        """Replace the file by one holding only the open attempts, with room for ``extra`` bytes more."""
+        assert self._file is not None
         data = b"".join(self._open.values())
-        os.write(fd, data)
+        capacity = max(self._capacity, 2 * (len(data) + extra))
+        temporary = self._path.with_name(self._path.name + ".tmp")
+        fd = _open_locked(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+        assert fd is not None, "the temporary file is this process's own"
+        fresh = _Mapped(fd, capacity)
+        fresh.put(data)
         os.replace(temporary, self._path)  # the locked new file takes the name; the old one is dropped
-        os.close(self._fd)
-        self._fd, self._size = fd, len(data)
+        self._file.close()
+        self._file = fresh
+        return fresh
 
     def recover(self) -> list[tuple[object, list[PendingAttempt]]]:
         """The attempts of every spool in the directory whose owner died, each file still locked."""
@@ -154,10 +200,10 @@ class FileAttemptSpool:
     def close(self) -> None:
         """Close the file; delete it when no attempt in it is open (otherwise the next start recovers it)."""
         with self._lock:
-            if self._fd is None:
+            if self._file is None:
                 return
             if not self._open:
                 self._path.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
+                self._file.close()
+            self._file = None
