@@ -5,7 +5,9 @@ images in the image store. A run claims the job (a lease it renews while it runs
 serves it with the gateway's one ``ImageService`` (same routing, retries, fallback, ledger and
 cost as a synchronous call), stores the images through the ``ImageStore`` port and records the
 outcome. Which process runs a job is the engine's business (``JobEngine``): an in-process pool
-(``service.job_pool``) or a PostgreSQL queue (``store.procrastinate_engine``).
+(``service.job_pool``) or a PostgreSQL queue (``store.procrastinate_engine``). This module holds
+the job's lifecycle (submit, look up, cancel, claim, finish, sweep); what a run does with the
+pipeline inside its lease is ``service.job_execution``.
 
 A run whose process died leaves the job ``in_progress`` with a lapsing lease; ``due()`` hands it
 back to the engine, and the next run starts over. A provider call the dead run had made is in the
@@ -22,7 +24,6 @@ with the retries and fallbacks the interrupted run had left.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,25 +36,17 @@ import anyio.to_thread
 from imagegate.accounting.auth import Principal
 from imagegate.accounting.jobs import JobOutcome, JobRecord, JobStore
 from imagegate.accounting.ledger import utc_now
-from imagegate.domain.errors import ImagegateError, InvalidRequest
+from imagegate.domain.errors import InvalidRequest
 from imagegate.domain.image_store import ImageStore
 from imagegate.domain.request import ImageRequest
-from imagegate.domain.result import ImageResult, Usage
 from imagegate.service.event_port import EventSink
 from imagegate.service.gateway import Gateway
 from imagegate.service.idempotency import IdempotencyConflict
-from imagegate.service.image_storage import store_images
-from imagegate.service.images import Served
-from imagegate.service.job_codec import (
-    job_object,
-    principal_document,
-    request_document,
-    request_from_document,
-)
+from imagegate.service.job_codec import job_object, principal_document, request_document
 from imagegate.service.job_costs import RunCosts
+from imagegate.service.job_execution import ErrorView, JobExecutor, ResumeHook, UsageView
 from imagegate.service.job_lease import leased
-from imagegate.service.plan import Plan
-from imagegate.service.submissions import Kept, SubmissionHook, SubmittedParts, kept_from_document
+from imagegate.service.submissions import Kept
 
 log = logging.getLogger("imagegate.jobs")
 
@@ -99,13 +92,7 @@ class JobSettings:
     max_runs: int = 3
 
 
-ErrorView = Callable[[ImagegateError], dict[str, Any]]
-UsageView = Callable[[Usage], dict[str, Any] | None]
 WebhookCheck = Callable[[str, Principal], Awaitable[bool]]
-ResumeHook = Callable[[Plan, Kept, SubmissionHook], Awaitable[Served]]
-"""Carry on a run from a submit-and-poll provider's accepted task (recorded with ``record_submission``):
-poll it, then retry or fall back as the run would have (keeping later tasks through the hook);
-``ImageService.resume`` unless a test replaces it."""
 
 
 class JobService:
@@ -129,14 +116,20 @@ class JobService:
         self._store = store
         self._gateway = gateway
         self._images = images
-        self._describe_error = describe_error
-        self._usage_view = usage_view
         self._events = events
         self._webhook_check = webhook_check
         self.settings = settings if settings is not None else JobSettings()
         self._clock = clock
-        self._run_costs = run_costs if run_costs is not None else RunCosts()
-        self._resume = resume if resume is not None else gateway.images.resume
+        self._executor = JobExecutor(
+            gateway=gateway,
+            images=images,
+            describe_error=describe_error,
+            usage_view=usage_view,
+            run_costs=run_costs if run_costs is not None else RunCosts(),
+            resume=resume if resume is not None else gateway.images.resume,
+            record_submission=self.record_submission,
+            clock=clock,
+        )
         self.owner = f"runner_{uuid.uuid4().hex[:16]}"
         self.engine: JobEngine | None = None
 
@@ -224,27 +217,9 @@ class JobService:
         if self.engine is not None:
             self.engine.cancel_local(job_id)
         if job.provider_task is not None and job.lease_until is not None and job.lease_until <= self._clock():
-            await self._call_off(job)  # its runner died: nobody else will stop the provider's task
+            await self._executor.call_off(job)  # its runner died: nobody else will stop the provider's task
         await self._emit(cancelled)
         return cancelled
-
-    async def _call_off(self, job: JobRecord) -> None:
-        """Cancel an orphaned job's accepted task at its host and record its attempt (at the quote)."""
-        kept = kept_from_document(job.provider_task) if job.provider_task is not None else None
-        if kept is None:
-            return
-        try:
-            request = request_from_document(job.request, [await self._read(key) for key in job.input_keys])
-            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
-            plan = self._gateway.plan(kept.request_id, request, principal)
-            # A fanned-out job's finished parts are called off too: their hosts refuse, harmlessly,
-            # and their attempts are in the ledger already (not written again).
-            for submission in kept.parts if isinstance(kept, SubmittedParts) else (kept,):
-                if submission is not None:
-                    await self._gateway.images.tasks.call_off(plan, submission)
-        except ImagegateError as error:
-            # The held attempt is still written, as ``unknown`` at the quote, when the job expires.
-            log.warning("job %s: its provider task was not called off: %s", job.id, error)
 
     async def view(self, job: JobRecord) -> dict[str, Any]:
         """The job object, with result URLs signed until the job expires."""
@@ -285,7 +260,7 @@ class JobService:
         else:
             lease = leased(self._store, job.id, owner=self.owner, lease_s=self.settings.lease_s, clock=self._clock)
             async with lease as execution:
-                execution.task = asyncio.ensure_future(self._execute(job, request_id))
+                execution.task = asyncio.ensure_future(self._executor.execute(job, request_id))
                 try:
                     outcome = await execution.task
                 except asyncio.CancelledError:
@@ -327,73 +302,6 @@ class JobService:
             # Cancelled or taken over meanwhile: the lease renewal stops this run shortly.
             log.warning("job %s: not keeping its provider task, this process no longer runs the job", job_id)
         return kept
-
-    async def _execute(self, job: JobRecord, request_id: str) -> JobOutcome:
-        inputs = [await self._read(key) for key in job.input_keys]
-        request = request_from_document(job.request, inputs)
-        submission = None if job.provider_task is None else kept_from_document(job.provider_task)
-        if submission is not None:
-            request_id = submission.request_id  # the accepted attempt's request, continued
-        self._run_costs.track(request_id)
-        try:
-            # The key as it is now: revoked or expired keys' jobs fail, and limits are the current ones.
-            principal = await self._gateway.authenticator.authenticate_digest(job.principal["key_hash"])
-            plan = self._gateway.plan(request_id, request, principal)
-            keeper = SubmissionHook(hold_until=job.expires_at, record=functools.partial(self.record_submission, job.id))
-            if submission is not None:
-                # Accepted before a restart: poll it, and carry on the attempt loop if it failed.
-                served = await self._resume(plan, submission, keeper)
-            else:
-                served = await self._gateway.images.serve(plan, keep_raw_for=None, submissions=keeper)
-            images = await self._store_images(job, served.result)
-        except ImagegateError as error:
-            micros, estimated = self._run_costs.take(request_id)
-            return JobOutcome(
-                status="failed",
-                finished_at=self._clock(),
-                error=self._describe_error(error),
-                cost_micros=micros,
-                cost_estimated=estimated,
-                request_id=request_id,
-            )
-        finally:
-            self._run_costs.take(request_id)  # stop tracking (cancelled, or completed)
-        result = served.result
-        body: dict[str, Any] = {
-            "created": result.created if result.created is not None else int(self._clock().timestamp()),
-            "images": images,
-            "size": result.size,
-            "quality": result.quality,
-            "background": result.background,
-            "output_format": result.output_format,
-            "usage": self._usage_view(result.usage),
-            "route": served.route.target.name,
-        }
-        return JobOutcome(
-            status="completed",
-            finished_at=self._clock(),
-            result=body,
-            cost_micros=served.charge.micros,
-            cost_estimated=served.charge.estimated,
-            request_id=request_id,
-        )
-
-    async def _store_images(self, job: JobRecord, result: ImageResult) -> list[dict[str, Any]]:
-        stored = await store_images(
-            self._images, result, key_prefix=f"jobs/{job.id}", expires_at=job.expires_at, owner=job.id
-        )
-        return [
-            {
-                "key": obj.key,
-                "content_type": obj.content_type,
-                "bytes": obj.size,
-                "revised_prompt": image.revised_prompt,
-            }
-            for obj, image in zip(stored, result.images, strict=True)
-        ]
-
-    async def _read(self, key: str) -> bytes:
-        return b"".join([chunk async for chunk in await self._images.open(key)])
 
     async def _delete_results(self, outcome: JobOutcome) -> None:
         if outcome.result is not None:
