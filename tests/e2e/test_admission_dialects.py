@@ -16,8 +16,8 @@ from google.genai import types
 
 from imagegate.domain.limits import Limits
 from imagegate.store import SqlKeyStore, make_engine
+from imagegate.store.governance_tables import admission_holds, admission_spend
 from imagegate.store.sql_admission import SqlAdmissionStore
-from imagegate.store.tables import admission_holds, admission_spend
 from tests.e2e.admission_support import (
     MEDIUM_QUOTE,
     MODEL,

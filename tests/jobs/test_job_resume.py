@@ -26,9 +26,9 @@ import sqlalchemy as sa
 import yaml
 from PIL import Image
 
+from imagegate.store.job_tables import image_jobs
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.pending_attempts import SqlPendingAttempts
-from imagegate.store.tables import image_jobs
 from tests.jobs.conftest import jobs_config
 from tests.jobs.test_job_crash import job_process, quick_recovery_env
 from tests.jobs.test_jobs_e2e import poll

@@ -36,11 +36,11 @@ from imagegate.service.images import Served
 from imagegate.service.jobs import JobService
 from imagegate.service.retention import LocalSweepLock, Sweeper
 from imagegate.service.submissions import Submission, SubmissionHook
+from imagegate.store.governance_tables import api_keys
 from imagegate.store.jobs import SqlJobStore
 from imagegate.store.keys import SqlKeyStore
 from imagegate.store.ledger import SqlLedgerStore
 from imagegate.store.pending_attempts import SqlPendingAttempts
-from imagegate.store.tables import api_keys
 from tests.jobs.conftest import jobs_config, sandbox_submissions
 from tests.store.fixtures import migrated_sqlite_engine
 from tests.support.disk_store import serving_disk_store

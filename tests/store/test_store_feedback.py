@@ -14,8 +14,8 @@ from imagegate.accounting.feedback import ImageFeedback
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store import SqlLedgerStore, current_revision, upgrade_database
 from imagegate.store.feedback import SqlFeedbackStore
+from imagegate.store.ledger_tables import ledger as ledger_table
 from imagegate.store.reports import SqlReportStore
-from imagegate.store.tables import ledger as ledger_table
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 from imagegate.accounting.keys import generate_key, hash_key
 from imagegate.accounting.ports import DuplicateKeyName
 from imagegate.store import SqlKeyStore, upgrade_database
-from imagegate.store.tables import api_keys
+from imagegate.store.governance_tables import api_keys
 
 from .fixtures import TickingClock
 

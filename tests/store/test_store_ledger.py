@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store import SqlKeyStore, SqlLedgerStore
-from imagegate.store.tables import ledger
+from imagegate.store.ledger_tables import ledger
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

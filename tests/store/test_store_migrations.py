@@ -20,7 +20,7 @@ from imagegate.store import (
     upgrade_database,
 )
 from imagegate.store.migrate import PG_MIGRATION_LOCK_ID
-from imagegate.store.tables import metadata
+from imagegate.store.schema import metadata
 
 from .fixtures import throwaway_pg_database
 
@@ -71,7 +71,7 @@ def test_upgrade_twice_keeps_data(empty_engine: Engine) -> None:
     assert [k.name for k in SqlKeyStore(empty_engine).list_keys()] == ["kept"]
 
 
-def test_migrated_schema_matches_tables_module(empty_engine: Engine) -> None:
+def test_migrated_schema_matches_the_table_modules(empty_engine: Engine) -> None:
     upgrade_database(empty_engine)
     with empty_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)

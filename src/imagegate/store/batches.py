@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from imagegate.accounting.batches import BatchLineRecord, BatchRecord
+from imagegate.store.bulk_tables import batches
 from imagegate.store.database import Bind, begin
-from imagegate.store.tables import batches
 
 
 class SqlBatchStore:

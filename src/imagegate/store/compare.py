@@ -7,8 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from imagegate.accounting.compare_runs import CompareCell, CompareRun, RequestUsage
+from imagegate.store.bulk_tables import compare_cells, compare_runs
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import compare_cells, compare_runs, image_feedback, ledger
+from imagegate.store.ledger_tables import image_feedback, ledger
 
 
 class SqlCompareStore:

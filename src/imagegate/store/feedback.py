@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from imagegate.accounting.feedback import ImageFeedback, RequestOwner
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import image_feedback, ledger
+from imagegate.store.ledger_tables import image_feedback, ledger
 
 
 class SqlFeedbackStore:

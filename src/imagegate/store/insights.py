@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from imagegate.accounting.insights import Bucket, ErrorCount, LedgerSearch, Outcomes, SeriesPoint
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store.database import Bind, connect
-from imagegate.store.tables import ledger
+from imagegate.store.ledger_tables import ledger
 
 _ENTRY_COLUMNS = [ledger.c[f.name] for f in fields(LedgerEntry)]
 _SQLITE_FORMATS = {"hour": "%Y-%m-%dT%H:00", "day": "%Y-%m-%d"}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from imagegate.accounting.jobs import FINAL_STATUSES, JOB_STATUSES, JobOutcome, JobRecord
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import image_jobs
+from imagegate.store.job_tables import image_jobs
 
 _FIELDS = tuple(f.name for f in fields(JobRecord))
 _c = image_jobs.c

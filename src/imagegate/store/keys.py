@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from imagegate.accounting.ports import ApiKeyRecord, DuplicateKeyName, Role, TeamRecord, UnknownTeam
 from imagegate.domain.limits import Limits
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import api_keys, teams
+from imagegate.store.governance_tables import api_keys, teams
 from imagegate.store.teams import team_record
 
 # A key row with its team's columns alongside (``team__<column>``), in one round trip.

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from imagegate.accounting.ledger_scan import LedgerFilter
 from imagegate.accounting.ports import LedgerEntry
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import ledger
+from imagegate.store.ledger_tables import ledger
 
 # Every dataclass field is a column of the same name; computed once rather than per row.
 _FIELDS = tuple(f.name for f in fields(LedgerEntry))

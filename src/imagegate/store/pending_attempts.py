@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store.database import Bind, begin
 from imagegate.store.ledger import insert_entries
-from imagegate.store.tables import ledger, pending_attempts
+from imagegate.store.ledger_tables import ledger, pending_attempts
 
 _FIELDS = tuple(f.name for f in fields(LedgerEntry))
 _KEY = sa.and_(

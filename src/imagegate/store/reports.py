@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from imagegate.accounting.reports import DIMENSIONS, ReportDimension, ReportGroup
 from imagegate.store.database import Bind, connect
 from imagegate.store.feedback import current_verdicts
-from imagegate.store.tables import ledger
+from imagegate.store.ledger_tables import ledger
 
 _GROUP_COLUMNS = {
     "model": ledger.c.model,

@@ -14,7 +14,7 @@ from imagegate.routing.control_store import Action, RouteCheck, RoutingChange
 from imagegate.routing.controls import ControlsSnapshot, RouteControl
 from imagegate.routing.policy import Policy
 from imagegate.store.database import SQLITE_BEGIN_IMMEDIATE, Bind, begin, connect
-from imagegate.store.tables import alias_policies, route_controls, route_status, routing_changes
+from imagegate.store.routing_tables import alias_policies, route_controls, route_status, routing_changes
 
 # pg_advisory_xact_lock key serialising routing changes across replicas ("igroute" in ASCII).
 PG_ROUTING_LOCK_ID = 0x6967726F757465

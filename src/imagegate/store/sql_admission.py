@@ -26,7 +26,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from imagegate.accounting.admission import Hold, Refusal, Seed, Spend
 from imagegate.store.database import SQLITE_BEGIN_IMMEDIATE
-from imagegate.store.tables import admission_holds, admission_spend, ledger, pending_attempts
+from imagegate.store.governance_tables import admission_holds, admission_spend
+from imagegate.store.ledger_tables import ledger, pending_attempts
 
 
 class SqlAdmissionStore:

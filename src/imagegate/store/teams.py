@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from imagegate.accounting.ports import DuplicateTeamName, TeamRecord, UnknownTeam
 from imagegate.domain.limits import Limits
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import teams
+from imagegate.store.governance_tables import teams
 
 
 def _utc_now() -> datetime:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 
 from imagegate.store.database import Bind, begin
-from imagegate.store.tables import usage_alerts
+from imagegate.store.governance_tables import usage_alerts
 
 
 class SqlAlertMarks:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from imagegate.accounting.webhooks import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from imagegate.store.database import Bind, begin, connect
-from imagegate.store.tables import webhook_attempts, webhook_deliveries, webhook_endpoints
+from imagegate.store.job_tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 
 _E = webhook_endpoints.c
 _D = webhook_deliveries.c

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from imagegate.store.database import make_engine, normalize_url
-from imagegate.store.tables import metadata
+from imagegate.store.schema import metadata
 
 config = context.config
 

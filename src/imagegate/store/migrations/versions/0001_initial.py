@@ -5,7 +5,7 @@ Revises:
 Create Date: 2025-01-01
 
 Migrations are frozen snapshots: column types are spelled out here instead of importing
-imagegate.store.tables, which will keep changing after this file is written.
+imagegate.store's table modules, which will keep changing after this file is written.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-22
 
-Frozen snapshot like 0001: types are spelled out rather than imported from store.tables.
+Frozen snapshot like 0001: types are spelled out rather than imported from the store's table modules.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-21
 
-Frozen snapshot like 0001: types are spelled out rather than imported from store.tables.
+Frozen snapshot like 0001: types are spelled out rather than imported from the store's table modules.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06
 
-Frozen snapshot like 0004: types are spelled out rather than imported from store.tables.
+Frozen snapshot like 0004: types are spelled out rather than imported from the store's table modules.
 """
 
 from __future__ import annotations
