@@ -79,7 +79,7 @@ async def test_a_killed_processs_hold_lapses_and_its_swept_attempt_is_counted(tm
         await admission.reserve(caller, 40_000, 1)
         writer.begin(_pending("req_dead", caller))
         assert writer.wait_idle(5.0)  # begun and promoted to its pending record
-        writer._live.clear()  # its process is gone: nobody renews the pending row
+        writer._attempts._live.clear()  # its process is gone: nobody renews the pending row
         usd = period_bucket("usd", "month", NOW, admission._zone)[0]
         assert store.usage_now(holder, usd, clock[0]) == (0, 40_000)
 

@@ -126,7 +126,7 @@ async def test_a_long_attempt_is_promoted_completed_and_a_dead_one_swept(tmp_pat
         # An attempt begun by a process that died (no renewal here) is swept once its lease passed.
         writer.begin(_unknown("req_c"))
         assert writer.wait_idle(5)
-        writer._live.clear()  # as if its owner were another, dead process
+        writer._attempts._live.clear()  # as if its owner were another, dead process
         clock[0] = NOW + timedelta(seconds=61)
         await _until(lambda: ledger.query_entries(request_id="req_c") != [])
         [row] = ledger.query_entries(request_id="req_c")

@@ -1,7 +1,7 @@
 """The ledger writer's crash-safety settings: how begun attempts are kept until their rows land.
 
-``accounting.ledger`` describes the mechanism (the local spool, promotion to pending records, leases,
-the sweeper); ``CrashSafety`` is what the composition root chooses for it (settings ``ledger_*``).
+``accounting.attempt_keeper`` describes the mechanism (the local spool, promotion to pending records,
+leases, the sweeper); ``CrashSafety`` is what the composition root chooses for it (settings ``ledger_*``).
 """
 
 from __future__ import annotations
