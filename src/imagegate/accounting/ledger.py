@@ -5,8 +5,8 @@ request is being cancelled (a client that went away still gets its attempts reco
 batch is retried with backoff rather than dropped; ``close()`` drains before returning.
 
 Crash safety (docs/reliability.md, "Crash-safe attempt recording"): ``begin()`` notes an attempt
-before its provider call in this process's local spool (``AttemptSpool``: one ``write()`` on the
-event loop, a few microseconds, durable against the process being killed once it returns); the
+before its provider call in this process's local spool (``AttemptSpool``: one line copied into a mapped
+file on the event loop, no system call, durable against the process being killed once made); the
 request never waits for the database. The writer's thread then keeps the attempt recoverable until
 its row lands: promoted to a pending record if it runs long, its lease renewed, and the records of
 dead processes swept as ``unknown`` (``accounting.attempt_keeper``).
