@@ -268,8 +268,8 @@ class PendingAttemptStore(Protocol):
 class AttemptSpool(Protocol):
     """This process's local write-ahead log of begun attempts (see ``accounting.ledger``).
 
-    ``append`` is called on the event loop before each provider call and must cost one small
-    ``write()``; the other methods run on the ledger writer's thread.
+    ``append`` is called on the event loop before each provider call and must cost a few
+    microseconds and no blocking system call; the other methods run on the ledger writer's thread.
     """
 
     def append(self, pending: PendingAttempt) -> None:
