@@ -253,7 +253,7 @@ def build_runtime(
         ledger=ledger,
         gateway=gateway,
         redis=redis_client,
-        key_admin=KeyAdmin(keys, teams),
+        key_admin=KeyAdmin(keys, teams, served_models=lambda: [alias.name for alias in gateway.routes.aliases()]),
         team_admin=TeamAdmin(teams),
         master_key=master_key or None,
         catalog=catalog,

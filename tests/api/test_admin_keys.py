@@ -62,3 +62,21 @@ def test_wrong_or_missing_master_key_is_401_and_client_keys_are_403(admin_gatewa
 def test_admin_api_does_not_exist_without_a_master_key(gateway):
     response = httpx.get(gateway.url + "/admin/keys", headers={"authorization": "Bearer anything"})
     assert response.status_code == 404
+
+
+def test_a_model_the_gateway_does_not_serve_is_refused_and_nothing_changes(admin_gateway):
+    created = admin(admin_gateway, "POST", "/admin/keys", json={"name": "svc-m", "models": ["gpt-image-2"]})
+    assert created.status_code == 201
+    for models, named in ((["gpt-image-2", "dall-e-9"], "unknown model 'dall-e-9'"), (["gtp-*"], "'gtp-*' matches no")):
+        for method, path, body in (
+            ("PATCH", "/admin/keys/svc-m", {"models": models}),
+            ("POST", "/admin/keys", {"name": "svc-n", "models": models}),
+        ):
+            refused = admin(admin_gateway, method, path, json=body)
+            error = refused.json()["error"]
+            assert refused.status_code == 400 and (error["code"], error["param"]) == ("unknown_model", "models")
+            assert error["message"].startswith(named) and "gpt-image-1.5, gpt-image-2" in error["message"]
+    assert admin(admin_gateway, "GET", "/admin/keys/svc-m").json()["models"] == ["gpt-image-2"]
+    assert admin(admin_gateway, "GET", "/admin/keys/svc-n").status_code == 404
+    patched = admin(admin_gateway, "PATCH", "/admin/keys/svc-m", json={"models": ["gpt-image-1*"]})
+    assert patched.status_code == 200 and patched.json()["models"] == ["gpt-image-1*"]

@@ -228,3 +228,27 @@ def test_keys_and_teams_are_made_rotated_and_revoked_from_the_console(page: Any,
     assert "revoked" in page.locator(f'tr[data-key="{key}"]').inner_text()
     assert works(rotated) == 401
     api.close()
+
+
+def test_a_keys_team_is_changed_from_the_console(page: Any, console_gateway: ConsoleGateway):
+    team, key = f"team-{uuid.uuid4().hex[:6]}", f"key-{uuid.uuid4().hex[:6]}"
+    api = httpx.Client(base_url=console_gateway.url, headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert api.post("/admin/teams", json={"name": team}).status_code == 201
+    assert api.post("/admin/keys", json={"name": key}).status_code == 201
+
+    page.goto("/console/keys")
+    page.locator(f'tr[data-key="{key}"]').get_by_role("link", name="Edit").click()
+    page.wait_for_url("**/console/keys/edit?**")
+    assert page.get_by_label("Team").input_value() == ""  # no team yet
+    page.get_by_label("Team").select_option(team)
+    page.screenshot(path=str(ARTIFACTS / "key-edit.png"), full_page=True)
+    page.get_by_role("button", name="Review change").click()
+    page.wait_for_url("**/console/keys/confirm-edit?**")
+    assert f"team {team} (was no team), role client, models all models?" in page.locator("main").inner_text()
+    assert api.get(f"/admin/keys/{key}").json()["team"] is None  # nothing stored before confirming
+    page.screenshot(path=str(ARTIFACTS / "key-edit-confirm.png"), full_page=True)
+    page.get_by_role("button", name="Save key").click()
+    page.wait_for_url("**/console/keys")
+    assert team in page.locator(f'tr[data-key="{key}"]').inner_text()
+    assert api.get(f"/admin/keys/{key}").json()["team"] == team
+    api.close()

@@ -1,5 +1,5 @@
-"""Keys and teams in the console over plain HTTP: create (the secret shown once), rotate, revoke and
-limits, each behind a confirmation page and a CSRF token; the remaining budget and images equal
+"""Keys and teams in the console over plain HTTP: create (the secret shown once), edit (team, role,
+models), rotate, revoke and limits, each behind a confirmation page and a CSRF token; the remaining budget and images equal
 ``/admin/spend``; the team dimension of the overview, spend and requests pages."""
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ def team_key(console_gateway: ConsoleGateway, admin: httpx.Client) -> tuple[str,
         params={"name": key, "team": team, "role": "client", "budget_usd": "0.10", "budget_period": "month"},
     )
     assert confirm.status_code == 200 and f"Create key '{key}' ({team}" in html.unescape(confirm.text)
-    for bad, named in (({"team": "no-such-team"}, "No team named"), ({"role": "owner"}, "'role' must be one of")):
+    for bad, named in (
+        ({"team": "no-such-team"}, "no team named 'no-such-team'"),
+        ({"role": "owner"}, "'role' must be one of"),
+        ({"models": "dall-e-9"}, "unknown model 'dall-e-9'"),
+    ):
         refused = admin.get("/console/keys/confirm-create", params={"name": key, **bad})
         assert refused.status_code == 400 and named in html.unescape(refused.text)
     answer = admin.post("/console/keys", data=_hidden_fields(confirm.text))
@@ -193,9 +197,122 @@ def test_admin_read_sees_keys_and_teams_but_cannot_change_them(
     teams = client.get("/console/teams")
     assert teams.status_code == 200 and f'data-team="{team}"' in teams.text and "Create a team" not in teams.text
     keys = client.get("/console/keys")
-    assert f'data-key="{key}"' in keys.text and "confirm-rotate" not in keys.text
+    assert (
+        f'data-key="{key}"' in keys.text
+        and "confirm-rotate" not in keys.text
+        and "/console/keys/edit?" not in keys.text
+    )
     token = csrf_of(keys.text)
-    for path, data in (("/console/keys/rotate", {"name": key, "grace": "0"}), ("/console/teams", {"name": "x"})):
+    for path, data in (
+        ("/console/keys/rotate", {"name": key, "grace": "0"}),
+        ("/console/teams", {"name": "x"}),
+        ("/console/keys/edit", {"name": key, "team": "", "role": "admin", "models": "gpt-image-2"}),
+        ("/console/keys/edit", {"name": name, "role": "admin"}),  # nor raise its own key
+    ):
         refused = client.post(path, data={**data, "csrf": token})
         assert refused.status_code == 403 and "admin-read" in refused.text
+    unchanged = [_key_json(console_gateway.url, k) for k in (key, name)]
+    assert [(k["team"], k["role"], k["models"]) for k in unchanged] == [
+        (team, "client", None),
+        (None, "admin-read", None),
+    ]
     client.close()
+
+
+def _key_json(url: str, name: str) -> dict[str, object]:
+    answer = httpx.get(f"{url}/admin/keys/{name}", headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert answer.status_code == 200, answer.text
+    found: dict[str, object] = answer.json()
+    return found
+
+
+def test_edit_changes_team_role_and_models_after_confirmation(
+    console_gateway: ConsoleGateway, admin: httpx.Client, team_key: tuple[str, str, str]
+):
+    team, key, secret = team_key
+    url = console_gateway.url
+    other = f"t-{uuid.uuid4().hex[:6]}"
+    made = httpx.post(f"{url}/admin/teams", json={"name": other}, headers={"authorization": f"Bearer {MASTER_KEY}"})
+    assert made.status_code == 201
+    assert f'href="/console/keys/edit?name={key}">Edit</a>' in _row(admin.get("/console/keys").text, "data-key", key)
+    form = admin.get("/console/keys/edit", params={"name": key})
+    assert form.status_code == 200
+    assert f'<option value="{team}" selected>' in form.text and '<option value="client" selected>' in form.text
+    assert (
+        'name="models" value=""' in form.text and "Models this gateway serves: console-image, gpt-image-2." in form.text
+    )
+
+    confirm = admin.get(
+        "/console/keys/confirm-edit", params={"name": key, "team": other, "role": "client", "models": "gpt-image-2"}
+    )
+    question = html.unescape(confirm.text)
+    assert confirm.status_code == 200
+    assert (
+        f"Set key '{key}' to team {other} (was {team}), role client, models gpt-image-2 (was all models)?" in question
+    )
+    assert "its past spend stays with the team it was made in" in question
+    assert _key_json(url, key)["team"] == team  # nothing stored before confirming
+    fields = _hidden_fields(confirm.text)
+    assert fields == {
+        "csrf": csrf_of(confirm.text),
+        "name": key,
+        "team": other,
+        "role": "client",
+        "models": "gpt-image-2",
+    }
+    without_token = {name: value for name, value in fields.items() if name != "csrf"}
+    assert admin.post("/console/keys/edit", data=without_token).status_code == 403
+    assert _key_json(url, key)["team"] == team
+    saved = admin.post("/console/keys/edit", data=fields)
+    assert saved.status_code == 303 and saved.headers["location"] == "/console/keys"
+    shown = _key_json(url, key)
+    assert (shown["team"], shown["role"], shown["models"]) == (other, "client", ["gpt-image-2"])
+    listed = httpx.get(url + "/v1/models", headers={"authorization": f"Bearer {secret}"}).json()["data"]
+    assert [model["id"] for model in listed] == ["gpt-image-2"]  # the key's own requests see it at once
+    row = _row(admin.get("/console/keys").text, "data-key", key)
+    assert f">{other}</a>" in row and "<td>client</td>" in row and ">gpt-image-2</td>" in row
+
+    confirm = admin.get(
+        "/console/keys/confirm-edit", params={"name": key, "team": "", "role": "admin-read", "models": ""}
+    )
+    question = html.unescape(confirm.text)
+    assert (
+        f"to team no team (was {other}), role admin-read (was client), models all models (was gpt-image-2)?" in question
+    )
+    assert admin.post("/console/keys/edit", data=_hidden_fields(confirm.text)).status_code == 303
+    shown = _key_json(url, key)
+    assert (shown["team"], shown["role"], shown["models"]) == (None, "admin-read", None)
+    confirm = admin.get("/console/keys/confirm-edit", params={"name": key, "models": "gpt-image-*"})  # only models
+    assert "team no team, role admin-read, models gpt-image-* (was all models)?" in html.unescape(confirm.text)
+    assert "past spend" not in confirm.text
+
+
+def test_edit_names_an_unknown_team_model_or_role_on_the_page_and_stores_nothing(
+    console_gateway: ConsoleGateway, admin: httpx.Client, team_key: tuple[str, str, str]
+):
+    team, key, _ = team_key
+    before = _key_json(console_gateway.url, key)
+    for bad, named in (
+        ({"team": "no-such-team"}, "no team named 'no-such-team'"),
+        ({"models": "gpt-image-2, dall-e-9"}, "unknown model 'dall-e-9' (it serves console-image, gpt-image-2)"),
+        ({"models": "gtp-*"}, "'gtp-*' matches no model this gateway serves"),
+        ({"role": "owner"}, "'role' must be one of client, admin-read, admin"),
+    ):
+        answer = admin.get("/console/keys/confirm-edit", params={"name": key, "team": team, "role": "client", **bad})
+        page = html.unescape(answer.text)
+        assert answer.status_code == 400 and f'<p class="notice bad" role="alert">{named}' in page, bad
+        assert 'action="/console/keys/confirm-edit"' in page and "Save key" not in page  # the form again, no button
+        if "models" in bad:
+            assert f'name="models" value="{bad["models"]}"' in page  # what was typed is kept
+        # Past the confirmation (a hand-made POST with the session's token): refused the same way.
+        refused = admin.post("/console/keys/edit", data={"name": key, "csrf": csrf_of(answer.text), **bad})
+        assert refused.status_code == 400 and named in html.unescape(refused.text)
+    assert _key_json(console_gateway.url, key) == before
+
+    token = csrf_of(admin.get("/console/keys").text)
+    for answer in (
+        admin.get("/console/keys/edit", params={"name": "nobody"}),
+        admin.get("/console/keys/confirm-edit", params={"name": "nobody", "role": "client"}),
+        admin.post("/console/keys/edit", data={"name": "nobody", "role": "client", "csrf": token}),
+    ):
+        assert answer.status_code == 404 and "No key named &#39;nobody&#39;" in answer.text

@@ -150,3 +150,23 @@ def test_an_admin_role_key_signs_in_and_can_change(console: tuple[TestClient, st
     made = client.post("/console/teams", data={"name": "by-admin-key", "csrf": csrf_of(teams.text)})
     assert made.status_code == 303
     assert 'data-team="by-admin-key"' in client.get("/console/teams").text
+
+
+def test_a_key_given_another_role_in_the_console_signs_in_again_to_it(console: tuple[TestClient, str, str]) -> None:
+    client, _, _ = console
+    admin_key = client.app.state.console.key_admin.rotate("role-admin", timedelta(0)).secret  # type: ignore[attr-defined]
+    assert _sign_in(client, admin_key) == 303
+    confirm = client.get("/console/keys/confirm-edit", params={"name": "role-admin", "role": "admin-read"})
+    assert confirm.status_code == 200 and "role admin-read (was admin)" in confirm.text
+    saved = client.post(
+        "/console/keys/edit", data={"name": "role-admin", "role": "admin-read", "csrf": csrf_of(confirm.text)}
+    )
+    assert saved.status_code == 303
+    assert client.get("/console/keys").status_code == 303  # the admin session ended with the admin role
+    assert _sign_in(client, admin_key) == 303
+    keys_page = client.get("/console/keys")
+    assert keys_page.status_code == 200 and "Create a key" not in keys_page.text  # now it only looks
+    refused = client.post(
+        "/console/keys/edit", data={"name": "role-admin", "role": "admin", "csrf": csrf_of(keys_page.text)}
+    )
+    assert refused.status_code == 403

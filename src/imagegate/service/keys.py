@@ -5,16 +5,23 @@ A key may belong to a team, carries a role (``client``, ``admin-read``, ``admin`
 may use (aliases or glob patterns such as ``gpt-image-*``), the dialects or endpoints it may call
 (``openai-images``, ``gemini``, ``imagen``, or one operation: ``openai-images:edit``), an expiry,
 tags copied onto its ledger rows, its own limits and alert thresholds.
+
+Every setting is checked here, once, for every front end (CLI, admin API, console): an unknown
+team, a role that does not exist, a model this gateway does not serve (when it was told which it
+serves), a bad limit. ``KeyAdmin.check`` runs the same checks without storing anything, for the
+console's confirmation step.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from imagegate.accounting.auth import is_pattern
 from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import ROLES, ApiKeyRecord, KeyAdminStore, Role, TeamStore
 from imagegate.domain.errors import InvalidRequest
@@ -39,6 +46,12 @@ class KeyNotFound(InvalidRequest):
     """No key (or no active key, for rotation and revocation) has that name."""
 
     code = "key_not_found"
+
+
+class UnknownModel(InvalidRequest):
+    """A key's allowed models name an alias this gateway does not serve, or a pattern matching none."""
+
+    code = "unknown_model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +81,24 @@ class KeySettings:
 
 
 class KeyAdmin:
-    """Operations on virtual keys; raises ``DuplicateKeyName``, ``KeyNotFound``, ``TeamNotFound``
-    or ``InvalidRequest`` (naming the field) for a bad setting."""
+    """Operations on virtual keys; raises ``DuplicateKeyName``, ``KeyNotFound``, ``TeamNotFound``,
+    ``UnknownModel`` or ``InvalidRequest`` (naming the field) for a bad setting.
+
+    ``served_models`` gives the aliases the gateway serves: a key's models must name one of them
+    or be a pattern matching at least one. None (the CLI, which has no route table): not checked.
+    """
 
     def __init__(
         self,
         store: KeyAdminStore,
         teams: TeamStore,
         *,
+        served_models: Callable[[], Collection[str]] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
         self._teams = teams
+        self._served_models = served_models
         self._clock = clock
 
     def create(self, name: str, settings: KeySettings | None = None) -> CreatedKey:
@@ -122,6 +141,10 @@ class KeyAdmin:
             raise KeyNotFound(f"no key named '{name}'", param="name")
         return record
 
+    def check(self, settings: KeySettings) -> None:
+        """Raise what ``create`` or ``update`` would raise for ``settings``; store nothing."""
+        self._columns(settings, Limits())
+
     def update(self, name: str, settings: KeySettings) -> ApiKeyRecord:
         """Change what ``settings`` gives; the secret stays the same."""
         current = self.show(name)
@@ -155,6 +178,10 @@ class KeyAdmin:
             raise KeyNotFound(f"no active key named '{name}'", param="name")
         log.info("key revoked: %s", name)
 
+    def served_models(self) -> tuple[str, ...] | None:
+        """The aliases a key's models may name, sorted; None when this admin does not check them."""
+        return None if self._served_models is None else tuple(sorted(self._served_models()))
+
     def team_id(self, name: str) -> int:
         """The id of the named team (``TeamNotFound`` naming ``team``)."""
         team = self._teams.team_by_name(name)
@@ -168,7 +195,7 @@ class KeyAdmin:
         if not isinstance(settings.team, Unchanged):
             columns["team_id"] = None if settings.team is None else self.team_id(settings.team)
         if not isinstance(settings.models, Unchanged):
-            columns["models"] = _models(settings.models)
+            columns["models"] = _models(settings.models, self.served_models())
         if not isinstance(settings.role, Unchanged):
             columns["role"] = _role(settings.role)
         if not isinstance(settings.expires_at, Unchanged):
@@ -182,13 +209,29 @@ class KeyAdmin:
         return columns
 
 
-def _models(models: Sequence[str] | None) -> list[str] | None:
+def _models(models: Sequence[str] | None, served: Sequence[str] | None) -> list[str] | None:
+    """The allowed models, cleaned; each must be ``served`` (a pattern: match a served alias) unless that is None."""
     if models is None:
         return None
     cleaned = [model.strip() for model in models if model.strip() != ""]
     if len(cleaned) == 0:
         raise InvalidRequest("'models' needs at least one alias or pattern (omit it for all models)", param="models")
+    if served is not None:
+        for model in cleaned:
+            _check_served(model, served)
     return cleaned
+
+
+def _check_served(model: str, served: Sequence[str]) -> None:
+    if is_pattern(model):
+        if not any(fnmatch.fnmatchcase(alias, model) for alias in served):
+            raise UnknownModel(f"'{model}' matches no model this gateway serves ({_serves(served)})", param="models")
+    elif model not in served:
+        raise UnknownModel(f"unknown model '{model}' ({_serves(served)})", param="models")
+
+
+def _serves(served: Sequence[str]) -> str:
+    return "it serves " + (", ".join(served) if served else "none")
 
 
 def _role(role: str) -> Role:

@@ -31,11 +31,12 @@ def _key_still_valid(request: Request, session: ConsoleSession) -> bool:
     if session.key_id is None:
         return deps(request).master_key is not None
     records = deps(request).key_admin.list()
-    return any(record.id == session.key_id and record.active for record in records)
+    return any(record.id == session.key_id and record.active and record.role == session.role for record in records)
 
 
 async def current_session(request: Request) -> ConsoleSession | None:
-    """The request's valid session: signed, unexpired, not ended, and its key still active."""
+    """The request's valid session: signed, unexpired, not ended, its key still active and still of
+    the role it signed in with (a key given another role signs in again, to its new role if any)."""
     session = deps(request).sessions.read(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
