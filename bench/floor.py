@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -113,6 +114,8 @@ http {{
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_buffer_size 512k;
+            proxy_buffers 4 512k;
+            proxy_busy_buffers_size 1m;
         }}
     }}
 }}
@@ -127,6 +130,20 @@ def nginx_argv(workdir: Path, port: int, upstream_port: int) -> list[str] | None
     conf = workdir / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workdir=workdir, port=port, upstream_port=upstream_port))
     return [nginx, "-c", str(conf), "-p", str(workdir)]
+
+
+def wait_listening(port: int, process: subprocess.Popen[bytes], errors: Path, timeout_s: float = 10.0) -> None:
+    """Return once ``port`` accepts connections; fail with the process's error log if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the stand-in exited ({process.returncode}): {errors.read_text(errors='replace')}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port} after {timeout_s} s")
 
 
 def cpu_ns(pid: int) -> int:
@@ -202,8 +219,9 @@ def main() -> None:
         port = free_port()
         argv = nginx_argv(workdir, port, upstream_port)
         if argv is not None:
-            targets["nginx"] = (port, start(argv, log="nginx").pid, None)
-            time.sleep(1.0)
+            nginx = start(argv, log="nginx")
+            wait_listening(port, nginx, workdir / "nginx-error.log")
+            targets["nginx"] = (port, nginx.pid, None)
         port = free_port()
         env = {
             **os.environ,
