@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import mmap
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pytest
 
 from imagegate.accounting.ports import LedgerEntry, PendingAttempt
 from imagegate.store.attempt_spool import FileAttemptSpool, lines_of
@@ -93,3 +97,38 @@ def test_a_line_copied_into_the_mapping_survives_the_process_being_killed(tmp_pa
     recovering.release(token, stored=True)
     recovering.close()
     assert list(tmp_path.glob("*.spool")) == []
+
+
+def test_the_spool_file_has_its_blocks_reserved_not_a_sparse_hole(tmp_path):
+    # A copy into a page of a sparse file whose block the disk cannot supply is a SIGBUS; reserved
+    # blocks turn a full disk into an error when reserving instead.
+    spool = FileAttemptSpool(tmp_path, compact_bytes=64 * 1024)
+    stat = spool.path.stat()
+    assert stat.st_size == 128 * 1024
+    assert stat.st_blocks * 512 >= stat.st_size
+    spool.close()
+
+
+def test_a_rewrite_that_cannot_reserve_its_file_keeps_the_current_one(tmp_path, monkeypatch):
+    spool = FileAttemptSpool(tmp_path, compact_bytes=1000)  # a one-page mapping
+    spool.append(_pending(1))
+    fits = mmap.PAGESIZE // (len(lines_of(spool.path.read_bytes())[0]) + 1)
+    for index in range(2, fits + 1):
+        spool.append(_pending(index))
+
+    def disk_full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        spool.append(_pending(fits + 1))  # needs a rewrite into a larger file
+    monkeypatch.undo()
+    assert [name.name for name in tmp_path.iterdir()] == [spool.path.name]  # no temporary left
+    spool.append(_pending(99))  # the disk back: this append's rewrite succeeds, keeping every line
+    spool.close()
+    recovering = FileAttemptSpool(tmp_path)
+    [(token, found)] = recovering.recover()
+    expected = [f"req_{index:032x}" for index in [*range(1, fits + 1), 99]]
+    assert sorted(item.entry.request_id for item in found) == expected
+    recovering.release(token, stored=True)
+    recovering.close()

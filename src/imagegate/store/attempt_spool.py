@@ -15,8 +15,12 @@ process being killed, and is written back to the file by the kernel. What neithe
 machine losing power) is equally lost by SQLite's ``synchronous=NORMAL`` commits; lines are not
 fsync'd.
 
-The file is sized ahead (``ftruncate``, sparse: untouched pages take no disk or memory) and its unused
-tail reads as zero bytes, which end the lines when it is recovered. Attempts whose outcome is in the
+The file's blocks are reserved ahead (``posix_fallocate``, twice ``compact_bytes``: 8 MiB of disk
+per process by default; pages take memory only once written) and its unused tail reads as zero
+bytes, which end the lines when it is recovered. Reserving rather than sizing a sparse file matters:
+a write through a mapping into a block the disk cannot supply is a SIGBUS, not an error; with the
+blocks reserved, a full disk fails the reservation (at start, or when the file is rewritten: logged,
+as a failed ``write()`` was) and never a copy. Attempts whose outcome is in the
 database are forgotten in memory; once the lines have grown past ``compact_bytes``, the file is
 rewritten with only the open attempts (under the same lock, then renamed into place), so it stays
 small. A mapping too small for the open attempts themselves is doubled.
@@ -69,9 +73,16 @@ class _Mapped:
     __slots__ = ("data", "fd", "size")
 
     def __init__(self, fd: int, capacity: int) -> None:
-        os.ftruncate(fd, capacity)
+        try:
+            # Blocks reserved now, not a sparse file: a page first touched through a mapping whose
+            # block the file system cannot allocate (disk full) kills the process with SIGBUS, where
+            # a ``write()`` would have failed with ENOSPC. Here a full disk fails this call instead.
+            os.posix_fallocate(fd, 0, capacity)
+            self.data = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            raise
         self.fd = fd
-        self.data = mmap.mmap(fd, capacity, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
         self.size = 0
 
     def put(self, line: bytes) -> None:
@@ -124,7 +135,11 @@ class FileAttemptSpool:
         self._capacity = max(2 * compact_bytes, mmap.PAGESIZE)
         fd = _open_locked(self._path, os.O_RDWR | os.O_CREAT)
         assert fd is not None, "a fresh spool file is never locked by another process"
-        self._file: _Mapped | None = _Mapped(fd, self._capacity)
+        try:
+            self._file: _Mapped | None = _Mapped(fd, self._capacity)
+        except OSError:
+            self._path.unlink(missing_ok=True)
+            raise
         self._open: dict[tuple[str, int], bytes] = {}
         # Held for one copy on the event loop, or while the writer thread compacts the file.
         self._lock = threading.Lock()
@@ -164,7 +179,11 @@ class FileAttemptSpool:
         temporary = self._path.with_name(self._path.name + ".tmp")
         fd = _open_locked(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
         assert fd is not None, "the temporary file is this process's own"
-        fresh = _Mapped(fd, capacity)
+        try:
+            fresh = _Mapped(fd, capacity)
+        except OSError:
+            temporary.unlink(missing_ok=True)  # the current file and mapping stay in use
+            raise
         fresh.put(data)
         os.replace(temporary, self._path)  # the locked new file takes the name; the old one is dropped
         self._file.close()
