@@ -59,7 +59,7 @@ class Principal:
         """Whether this key may use ``alias``: listed by name or matched by a glob (``gpt-image-*``)."""
         if self.models is None or alias in self.models:
             return True
-        return any(is_pattern(allowed) and fnmatch.fnmatchcase(alias, allowed) for allowed in self.models)
+        return any(admits(allowed, alias) for allowed in self.models)
 
     def check_endpoint(self, dialect: str, operation: str) -> None:
         """Raise ``EndpointNotAllowed`` unless this key may call ``dialect`` (and that ``operation`` of it).
@@ -84,6 +84,11 @@ class EndpointNotAllowed(PermissionDenied):
 def is_pattern(model: str) -> bool:
     """Whether an allowed-models entry is a glob pattern rather than an alias name."""
     return any(char in model for char in "*?[")
+
+
+def admits(allowed: str, alias: str) -> bool:
+    """Whether one allowed-models entry admits ``alias``: its name, or a glob (``gpt-image-*``) matching it."""
+    return allowed == alias or (is_pattern(allowed) and fnmatch.fnmatchcase(alias, allowed))
 
 
 def _current_secret(record: ApiKeyRecord, digest: str, wall: datetime) -> bool:

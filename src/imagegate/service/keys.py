@@ -14,14 +14,13 @@ console's confirmation step.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from imagegate.accounting.auth import is_pattern
+from imagegate.accounting.auth import admits, is_pattern
 from imagegate.accounting.keys import generate_key
 from imagegate.accounting.ports import ROLES, ApiKeyRecord, KeyAdminStore, Role, TeamStore
 from imagegate.domain.errors import InvalidRequest
@@ -223,11 +222,11 @@ def _models(models: Sequence[str] | None, served: Sequence[str] | None) -> list[
 
 
 def _check_served(model: str, served: Sequence[str]) -> None:
+    if any(admits(model, alias) for alias in served):
+        return
     if is_pattern(model):
-        if not any(fnmatch.fnmatchcase(alias, model) for alias in served):
-            raise UnknownModel(f"'{model}' matches no model this gateway serves ({_serves(served)})", param="models")
-    elif model not in served:
-        raise UnknownModel(f"unknown model '{model}' ({_serves(served)})", param="models")
+        raise UnknownModel(f"'{model}' matches no model this gateway serves ({_serves(served)})", param="models")
+    raise UnknownModel(f"unknown model '{model}' ({_serves(served)})", param="models")
 
 
 def _serves(served: Sequence[str]) -> str:
