@@ -124,7 +124,8 @@ http {{
 
 def nginx_argv(workdir: Path, port: int, upstream_port: int) -> list[str] | None:
     """nginx as a plain reverse proxy to the upstream, or None when nginx is not installed."""
-    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+    # Debian installs it in /usr/sbin, which a non-root PATH may lack.
+    nginx = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
     if nginx is None:
         return None
     conf = workdir / "nginx.conf"
